@@ -1,0 +1,238 @@
+// Boost.MPI (seed section 4.3): Boost's MPI and serialization libraries built
+// with b2 against the stack's own Open MPI wrapper.
+//
+// Data first: the versions table, then every version-dependent fact as a
+// semver range with the reason. The b2 builder (builders/b2.ts) runs the
+// phases; this file only says what differs for Boost.
+import { join } from 'node:path';
+import type { B2Plan, Grammar, Ranged, UserConfigPlace } from './builders/b2.js';
+import { pick, pickAll } from './builders/b2.js';
+
+export interface DebianSource {
+  /** source package name and version, as `apt-get source name=version` takes them */
+  name: string;
+  version: string;
+  /** the orig tarball inside the source package, and its sha256 */
+  orig: string;
+  sha256: string;
+}
+
+export interface BoostVersion {
+  version: string;
+  url: string;
+  sha256: string;
+  /** a distribution source package carrying the same upstream release */
+  debian?: DebianSource;
+  default?: true;
+}
+
+// sha256 of the upstream .tar.bz2 release archives (the values Spack's boost
+// package lists; 1.81.0 and 1.83.0 agree with other independent packagers).
+export const versions: readonly BoostVersion[] = [
+  // the seed's version (built there with a separately installed bjam 3.1.18)
+  {
+    version: '1.41.0',
+    url: 'https://downloads.sourceforge.net/project/boost/boost/1.41.0/boost_1_41_0.tar.bz2',
+    sha256: '1ef94e6749eaf13318284b4f629be063544c7015b45e38113b975ac1945cc726',
+  },
+  {
+    version: '1.81.0',
+    url: 'https://archives.boost.io/release/1.81.0/source/boost_1_81_0.tar.bz2',
+    sha256: '71feeed900fbccca04a3b4f2f84a7c217186f28a940ed8b7ed4725986baf99fa',
+    // Debian 12's boost1.81; its orig tarball is a git export (top directory
+    // `boost`, no generated b2 grammar: see `grammar` below)
+    debian: {
+      name: 'boost1.81',
+      version: '1.81.0-5+deb12u1',
+      orig: 'boost1.81_1.81.0.orig.tar.xz',
+      sha256: '449afecf5ef98edc0a46826cde6af98d1fb95c2e92962fa8c9e3eb1e8a2928ec',
+    },
+    default: true,
+  },
+  {
+    version: '1.83.0',
+    url: 'https://archives.boost.io/release/1.83.0/source/boost_1_83_0.tar.bz2',
+    sha256: '6478edfe2f3305127cffe8caf73ea0176c53769f4bf1585be237eb30798c3b8e',
+  },
+];
+
+export const defaultVersion = versions.find((v) => v.default)!.version;
+
+/** Compiled libraries built; everything else stays header-only or unbuilt. */
+export const libraries = ['mpi', 'serialization'] as const;
+
+export interface BoostRanges {
+  tool: Ranged<'b2' | 'bjam'>[];
+  userConfig: Ranged<UserConfigPlace>[];
+  grammar: Ranged<Grammar>[];
+  b2Flags: Ranged<string[]>[];
+  bootstrapFlags: Ranged<string[]>[];
+  cmakeConfigs: Ranged<boolean>[];
+}
+
+export const ranges: BoostRanges = {
+  tool: [
+    { range: '<1.47.0', value: 'bjam', why: 'bootstrap.sh of this era builds ./bjam (the seed runs bjam); b2 is the engine name from 1.47.0, when Boost.Jam merged into Boost.Build' },
+    { range: '>=1.47.0', value: 'b2', why: 'bootstrap.sh builds ./b2' },
+  ],
+
+  userConfig: [
+    { range: '<1.47.0', value: { path: 'tools/build/v2/user-config.jam', mode: 'append', passFlag: false }, why: 'seed 4.3.3: add `using mpi` to the tree\'s own tools/build/v2/user-config.jam, which bjam reads through the tree\'s boost-build.jam' },
+    { range: '>=1.47.0', value: { path: 'user-config.jam', mode: 'write', passFlag: true }, why: 'a private file named with --user-config=, so a ~/user-config.jam cannot change the build' },
+  ],
+
+  grammar: [
+    { range: '>=1.81.0', value: { dir: 'tools/build/src/engine', input: 'jamgram.y', output: 'jamgram.cpp' }, why: 'git exports (Debian\'s orig tarball) lack the bison output that release tarballs ship; bootstrap.sh does not generate it' },
+  ],
+
+  // additive b2 flags
+  b2Flags: [
+    { range: '*', value: ['link=shared', 'threading=multi', 'variant=release'], why: 'shared, thread-safe release libraries: the stack runs MPI_THREAD_MULTIPLE' },
+    { range: '*', value: ['--layout=system'], why: 'plain libboost_<name>.so names, said explicitly rather than left to the per-version default' },
+    { range: '*', value: ['--debug-configuration'], why: 'the log shows which mpicxx and flags b2 took (seed 4.3.4 also used it)' },
+    { range: '>=1.81.0', value: ['--ignore-site-config'], why: 'an /etc/site-config.jam must not change the build (checked on the b2 of 1.81/1.83; not verified on older trees)' },
+  ],
+
+  // additive bootstrap.sh flags
+  bootstrapFlags: [
+    { range: '*', value: ['--with-toolset=gcc', '--without-icu'], why: 'nothing probed silently: gcc, and no ICU (only Boost.Regex/Locale use it, neither is built)' },
+  ],
+
+  cmakeConfigs: [
+    { range: '>=1.70.0', value: true, why: 'BoostConfig.cmake and boost_<lib>-config.cmake are installed since 1.70.0' },
+    { range: '<1.70.0', value: false, why: 'older releases install no CMake package configs (FindBoost module only)' },
+  ],
+};
+
+export interface BoostOptions {
+  /** the stack prefix (final location): its bin/mpicxx is the MPI used */
+  prefix: string;
+  /** build Boost.Python and Boost.MPI's Python module with this interpreter (seed 4.3.3 `using python`) */
+  python?: string;
+}
+
+/** The stack's own MPI C++ wrapper: an absolute path into the prefix, never a system MPI. */
+export function mpicxxOf(prefix: string): string {
+  return join(prefix, 'bin', 'mpicxx');
+}
+
+/** Resolve the tables for one version into what the b2 builder runs. */
+export function plan(version: string, opts: BoostOptions): B2Plan {
+  const libs: string[] = [...libraries];
+  const bootstrapArgs = [`--with-libraries=${[...libs, ...(opts.python ? ['python'] : [])].join(',')}`, ...pickAll(ranges.bootstrapFlags, version).flat()];
+  if (opts.python) bootstrapArgs.push(`--with-python=${opts.python}`);
+  // recorded in project-config.jam; the build phase passes the staging prefix explicitly
+  bootstrapArgs.push(`--prefix=${opts.prefix}`);
+
+  const userConfigLines = [`using mpi : ${mpicxxOf(opts.prefix)} ;`];
+  // version left empty: b2 asks the named interpreter
+  if (opts.python) userConfigLines.push(`using python : : ${opts.python} ;`);
+
+  return {
+    tool: pick(ranges.tool, version, 'b2 tool'),
+    bootstrapArgs,
+    userConfig: pick(ranges.userConfig, version, 'user-config place'),
+    userConfigLines,
+    // RPATH to the prefix lib dir: libboost_mpi finds the prefix's libmpi and
+    // libboost_serialization without LD_LIBRARY_PATH
+    b2Args: [...pickAll(ranges.b2Flags, version).flat(), `dll-path=${join(opts.prefix, 'lib')}`],
+    grammar: pickAll(ranges.grammar, version)[0],
+    cmakeConfigs: pick(ranges.cmakeConfigs, version, 'cmake configs'),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Sanity check (the seed's point: STL containers cross ranks without hand
+// serialization). Sources are kept here so the check needs no other files.
+
+/** Files a good install has (relative to the prefix). */
+export function expectedFiles(version: string): string[] {
+  const files = ['include/boost/mpi.hpp', 'include/boost/serialization/map.hpp', 'lib/libboost_mpi.so', 'lib/libboost_serialization.so'];
+  if (pick(ranges.cmakeConfigs, version, 'cmake configs')) {
+    files.push(`lib/cmake/Boost-${version}/BoostConfig.cmake`, `lib/cmake/boost_mpi-${version}/boost_mpi-config.cmake`);
+  }
+  return files;
+}
+
+/** Rank 0 sends each rank a std::map<std::string, std::vector<int>> and a std::string; each answers. */
+export const stlExchangeSource = `#include <boost/mpi.hpp>
+#include <boost/serialization/map.hpp>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mpi = boost::mpi;
+
+int main(int argc, char** argv) {
+  mpi::environment env(argc, argv, mpi::threading::multiple);
+  mpi::communicator world;
+  if (env.thread_level() != mpi::threading::multiple) {
+    std::cerr << "thread level below MPI_THREAD_MULTIPLE" << std::endl;
+    return 3;
+  }
+  const int size = world.size();
+  if (world.rank() == 0) {
+    for (int r = 1; r < size; ++r) {
+      std::map<std::string, std::vector<int>> m;
+      m["rank"] = {r};
+      for (int i = 0; i <= r; ++i) m["squares"].push_back(i * i);
+      world.send(r, 0, m);
+      world.send(r, 1, std::string("hello rank ") + std::to_string(r));
+    }
+    int ok = 0;
+    for (int r = 1; r < size; ++r) {
+      std::string reply;
+      world.recv(r, 2, reply);
+      if (reply == "ok " + std::to_string(r)) ++ok;
+      else std::cerr << "bad reply from rank " << r << ": " << reply << std::endl;
+    }
+    std::cout << "boost-mpi-stl " << ok << "/" << (size - 1) << " ranks=" << size << std::endl;
+    return ok == size - 1 ? 0 : 1;
+  }
+  std::map<std::string, std::vector<int>> m;
+  std::string greeting;
+  world.recv(0, 0, m);
+  world.recv(0, 1, greeting);
+  const int r = world.rank();
+  const bool good = m.size() == 2 && m["rank"] == std::vector<int>{r} &&
+                    m["squares"].size() == static_cast<std::size_t>(r + 1) && m["squares"].back() == r * r &&
+                    greeting == "hello rank " + std::to_string(r);
+  world.send(0, 2, good ? "ok " + std::to_string(r) : std::string("mismatch"));
+  return 0;
+}
+`;
+
+/** What a successful run at n ranks prints. */
+export function stlExchangeExpected(n: number): string {
+  return `boost-mpi-stl ${n - 1}/${n - 1} ranks=${n}`;
+}
+
+/** A throwaway CMake project: find_package(Boost COMPONENTS mpi) must succeed against the prefix alone. */
+export function cmakeProject(version: string): string {
+  return `cmake_minimum_required(VERSION 3.16)
+project(boost_mpi_probe CXX)
+find_package(Boost ${version} EXACT REQUIRED CONFIG COMPONENTS mpi serialization)
+get_target_property(_mpi_loc Boost::mpi IMPORTED_LOCATION_RELEASE)
+message(STATUS "mpistack-boost-dir=\${Boost_DIR}")
+message(STATUS "mpistack-boost-mpi=\${_mpi_loc}")
+add_executable(stl_exchange stl_exchange.cpp)
+target_link_libraries(stl_exchange PRIVATE Boost::mpi Boost::serialization)
+`;
+}
+
+/** CMake arguments that make the prefix the only place Boost and MPI can come from. */
+export function cmakeArgs(prefix: string, srcDir: string, buildDir: string): string[] {
+  return [
+    '-S', srcDir, '-B', buildDir,
+    `-DCMAKE_PREFIX_PATH=${prefix}`,
+    `-DCMAKE_CXX_COMPILER=${mpicxxOf(prefix)}`,
+    `-DMPI_HOME=${prefix}`,
+    `-DMPI_CXX_COMPILER=${mpicxxOf(prefix)}`,
+    '-DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON',
+    '-DCMAKE_FIND_PACKAGE_NO_SYSTEM_PACKAGE_REGISTRY=ON',
+    '-DBoost_NO_SYSTEM_PATHS=ON',
+  ];
+}
