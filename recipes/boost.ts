@@ -4,6 +4,8 @@
 // Data first: the versions table, then every version-dependent fact as a
 // semver range with the reason. The b2 builder (builders/b2.ts) runs the
 // phases; this file only says what differs for Boost.
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { B2Plan, Grammar, Ranged, UserConfigPlace } from './builders/b2.js';
 import { pick, pickAll } from './builders/b2.js';
@@ -224,15 +226,114 @@ target_link_libraries(stl_exchange PRIVATE Boost::mpi Boost::serialization)
 }
 
 /** CMake arguments that make the prefix the only place Boost and MPI can come from. */
-export function cmakeArgs(prefix: string, srcDir: string, buildDir: string): string[] {
+export function cmakeArgs(prefix: string, mpiPrefix: string, srcDir: string, buildDir: string): string[] {
   return [
     '-S', srcDir, '-B', buildDir,
-    `-DCMAKE_PREFIX_PATH=${prefix}`,
-    `-DCMAKE_CXX_COMPILER=${mpicxxOf(prefix)}`,
-    `-DMPI_HOME=${prefix}`,
-    `-DMPI_CXX_COMPILER=${mpicxxOf(prefix)}`,
+    `-DCMAKE_PREFIX_PATH=${[...new Set([prefix, mpiPrefix])].join(';')}`,
+    `-DCMAKE_CXX_COMPILER=${mpicxxOf(mpiPrefix)}`,
+    `-DMPI_HOME=${mpiPrefix}`,
+    `-DMPI_CXX_COMPILER=${mpicxxOf(mpiPrefix)}`,
     '-DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON',
     '-DCMAKE_FIND_PACKAGE_NO_SYSTEM_PACKAGE_REGISTRY=ON',
     '-DBoost_NO_SYSTEM_PATHS=ON',
   ];
+}
+
+/** Runs one command; rejects when it exits non-zero (the engine's shell helper fits this shape). */
+export type Exec = (cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number; title?: string }) => Promise<{ stdout: string; stderr: string }>;
+
+export interface CheckContext {
+  version: string;
+  /** where Boost is installed */
+  prefix: string;
+  /** where the Open MPI it was built against is installed (the same prefix in the stack) */
+  mpiPrefix?: string;
+  /** an empty scratch directory */
+  workDir: string;
+  exec: Exec;
+  /** the environment every mpirun gets (root, oversubscription, no CMA) */
+  mpirunEnv: (extra?: NodeJS.ProcessEnv) => NodeJS.ProcessEnv;
+  /** ranks to run the exchange program at */
+  ranks?: number[];
+}
+
+export interface CheckReport {
+  files: string[];
+  /** what libboost_mpi's libmpi resolves to (ldd, without LD_LIBRARY_PATH) */
+  libmpi: string;
+  runs: { ranks: number; line: string }[];
+  cmake?: { boostDir: string; mpiLibrary: string };
+}
+
+/** An environment without the variables that could hide a missing RPATH or pick another MPI. */
+export function cleanEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env = { ...base };
+  for (const k of ['LD_LIBRARY_PATH', 'LIBRARY_PATH', 'CPATH', 'CPLUS_INCLUDE_PATH', 'OPAL_PREFIX', 'BOOST_ROOT', 'CMAKE_PREFIX_PATH', 'MPI_HOME']) delete env[k];
+  return env;
+}
+
+/** Parse `ldd` output: library soname -> resolved path ('not found' when unresolved). */
+export function parseLdd(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\s*(\S+)\s+=>\s+(.+?)(?:\s+\(0x[0-9a-f]+\))?\s*$/.exec(line);
+    if (m) out.set(m[1], m[2]);
+  }
+  return out;
+}
+
+/**
+ * The sanity check: installed files, libboost_mpi resolving the prefix's
+ * libmpi by RPATH, the STL exchange program at 1, 2 and 4 ranks with the
+ * prefix's mpicxx and mpirun, and find_package(Boost COMPONENTS mpi).
+ * Throws an Error saying what is wrong; returns what it saw.
+ */
+export async function checkInstall(ctx: CheckContext): Promise<CheckReport> {
+  const { prefix, version, exec, workDir } = ctx;
+  const mpiPrefix = ctx.mpiPrefix ?? prefix;
+  const env = cleanEnv();
+
+  const missing = expectedFiles(version).filter((f) => !existsSync(join(prefix, f)));
+  if (missing.length) throw new Error(`boost ${version}: missing in ${prefix}: ${missing.join(', ')}`);
+
+  await mkdir(workDir, { recursive: true });
+  const ldd = parseLdd((await exec('ldd', [join(prefix, 'lib', 'libboost_mpi.so')], { cwd: workDir, env, title: 'ldd libboost_mpi' })).stdout);
+  const libmpiName = [...ldd.keys()].find((k) => /^libmpi\.so/.test(k));
+  const libmpi = libmpiName ? ldd.get(libmpiName)! : 'not linked';
+  if (!libmpi.startsWith(join(mpiPrefix, 'lib') + '/')) {
+    throw new Error(`boost ${version}: libboost_mpi resolves libmpi to ${libmpi}, not the stack's ${join(mpiPrefix, 'lib')} (system MPI or missing RPATH)`);
+  }
+  const ser = ldd.get(`libboost_serialization.so.${version}`);
+  if (!ser || !ser.startsWith(join(prefix, 'lib') + '/')) throw new Error(`boost ${version}: libboost_mpi resolves libboost_serialization to ${ser ?? 'nothing'}`);
+
+  const src = join(workDir, 'stl_exchange.cpp');
+  await writeFile(src, stlExchangeSource);
+  const exe = join(workDir, 'stl_exchange');
+  const lib = join(prefix, 'lib');
+  await exec(mpicxxOf(mpiPrefix), ['-O1', `-I${join(prefix, 'include')}`, src, '-o', exe, `-L${lib}`, '-lboost_mpi', '-lboost_serialization', `-Wl,-rpath,${lib}`], { cwd: workDir, env, title: 'compile stl_exchange with the prefix mpicxx' });
+
+  const mpirun = join(mpiPrefix, 'bin', 'mpirun');
+  const runs: CheckReport['runs'] = [];
+  for (const n of ctx.ranks ?? [1, 2, 4]) {
+    const r = await exec(mpirun, ['--oversubscribe', '-n', String(n), exe], { cwd: workDir, env: ctx.mpirunEnv(env), timeoutMs: 120_000, title: `run stl_exchange at ${n} ranks` });
+    const line = r.stdout.split('\n').find((l) => l.startsWith('boost-mpi-stl')) ?? '';
+    if (line !== stlExchangeExpected(n)) throw new Error(`boost ${version}: stl_exchange at ${n} ranks printed '${line}', expected '${stlExchangeExpected(n)}'\n${r.stderr}`);
+    runs.push({ ranks: n, line });
+  }
+
+  const report: CheckReport = { files: expectedFiles(version), libmpi, runs };
+  if (pick(ranges.cmakeConfigs, version, 'cmake configs')) {
+    const proj = join(workDir, 'cmake-probe');
+    await mkdir(proj, { recursive: true });
+    await writeFile(join(proj, 'CMakeLists.txt'), cmakeProject(version));
+    await writeFile(join(proj, 'stl_exchange.cpp'), stlExchangeSource);
+    const cfg = await exec('cmake', cmakeArgs(prefix, mpiPrefix, proj, join(proj, 'build')), { cwd: proj, env, title: 'cmake find_package(Boost COMPONENTS mpi)' });
+    const boostDir = /mpistack-boost-dir=(.*)/.exec(cfg.stdout)?.[1]?.trim() ?? '';
+    const mpiLibrary = /mpistack-boost-mpi=(.*)/.exec(cfg.stdout)?.[1]?.trim() ?? '';
+    if (boostDir !== join(prefix, 'lib', 'cmake', `Boost-${version}`)) throw new Error(`boost ${version}: CMake found Boost at '${boostDir}', not in ${prefix}`);
+    if (!mpiLibrary.startsWith(lib + '/')) throw new Error(`boost ${version}: CMake's Boost::mpi is '${mpiLibrary}', not in ${lib}`);
+    await exec('cmake', ['--build', join(proj, 'build')], { cwd: proj, env, title: 'build the CMake probe' });
+    report.cmake = { boostDir, mpiLibrary };
+  }
+  return report;
 }
