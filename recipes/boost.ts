@@ -282,6 +282,18 @@ export function parseLdd(text: string): Map<string, string> {
   return out;
 }
 
+function resolvedLibmpi(ldd: Map<string, string>): string {
+  const name = [...ldd.keys()].find((k) => /^libmpi\.so/.test(k));
+  return name ? ldd.get(name)! : 'not linked';
+}
+
+/** Why libboost_mpi's libmpi is not the stack's own (null when it is). */
+export function libmpiProblem(ldd: Map<string, string>, mpiPrefix: string): string | null {
+  const libmpi = resolvedLibmpi(ldd);
+  if (libmpi.startsWith(join(mpiPrefix, 'lib') + '/')) return null;
+  return `libboost_mpi resolves libmpi to '${libmpi}', not the stack's ${join(mpiPrefix, 'lib')} (a system MPI, or a missing RPATH)`;
+}
+
 /**
  * The sanity check: installed files, libboost_mpi resolving the prefix's
  * libmpi by RPATH, the STL exchange program at 1, 2 and 4 ranks with the
@@ -298,11 +310,9 @@ export async function checkInstall(ctx: CheckContext): Promise<CheckReport> {
 
   await mkdir(workDir, { recursive: true });
   const ldd = parseLdd((await exec('ldd', [join(prefix, 'lib', 'libboost_mpi.so')], { cwd: workDir, env, title: 'ldd libboost_mpi' })).stdout);
-  const libmpiName = [...ldd.keys()].find((k) => /^libmpi\.so/.test(k));
-  const libmpi = libmpiName ? ldd.get(libmpiName)! : 'not linked';
-  if (!libmpi.startsWith(join(mpiPrefix, 'lib') + '/')) {
-    throw new Error(`boost ${version}: libboost_mpi resolves libmpi to ${libmpi}, not the stack's ${join(mpiPrefix, 'lib')} (system MPI or missing RPATH)`);
-  }
+  const libmpi = resolvedLibmpi(ldd);
+  const bad = libmpiProblem(ldd, mpiPrefix);
+  if (bad) throw new Error(`boost ${version}: ${bad}`);
   const ser = ldd.get(`libboost_serialization.so.${version}`);
   if (!ser || !ser.startsWith(join(prefix, 'lib') + '/')) throw new Error(`boost ${version}: libboost_mpi resolves libboost_serialization to ${ser ?? 'nothing'}`);
 

@@ -132,3 +132,15 @@ export async function relocateCMakeConfigs(stagedPrefix: string, from: string, t
   await walk(root);
   return changed;
 }
+
+/** Runs one command with an explicit cwd and environment; rejects on a non-zero exit. */
+export type B2Exec = (cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; title?: string }) => Promise<unknown>;
+
+/** Prepare hook: generate the grammar only when the tree lacks it. Returns whether bison ran. */
+export async function regenerateGrammar(plan: B2Plan, srcDir: string, exec: B2Exec, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const c = grammarCommand(plan, srcDir);
+  if (!c) return false;
+  await exec(c.cmd, c.args, { cwd: c.cwd, env, title: `generate ${plan.grammar!.output} with bison` });
+  if (!existsSync(join(c.cwd, plan.grammar!.output))) throw new Error(`bison ran but ${join(plan.grammar!.dir, plan.grammar!.output)} is still missing`);
+  return true;
+}
