@@ -1,0 +1,239 @@
+// MPICommandServer: the counterpart of MPICommandClient on every rank but 0.
+// Commands are JavaScript source run in ONE persistent vm context per server
+// (state set by one command is there for the next). Parameters are injected
+// as globals for one command and removed afterwards; `name()` with parameters
+// calls name(parameters); a returned Promise is awaited; `timeoutMs`
+// interrupts runaway synchronous code (vm's watchdog) or a Promise that does
+// not settle, and the server stays usable. One command runs at a time.
+// Heartbeats are answered by the transport's native thread, from a payload
+// this server keeps current (busy flag and request id).
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
+import * as vm from 'node:vm';
+import {
+  CLIENT_RANK, Kind, Tag, decodeControl, decodeRequest, encodeControl, encodeError, encodeHeartbeat, encodeLog, encodeResponse,
+  type LogLevel, type RequestMessage, type ResponseMessage, type StartMessage,
+} from './protocol.js';
+import type { Envelope, Transport } from './transport.js';
+
+export interface ServerOptions {
+  host?: string;
+  pid?: number;
+  /** apply the client's working directory and environment entries to this process (true for MPI servers; false in-process) */
+  applyProcessSettings?: boolean;
+  /** lines to send to the client as soon as it starts the services (e.g. the MPI Enabled line) */
+  startupLog?: Array<{ level: LogLevel; text: string }>;
+}
+
+const now = (): number => performance.timeOrigin + performance.now();
+const SCRIPT_CACHE_LIMIT = 512;
+const CALL_FORM = /^\s*([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*\(\s*\)\s*;?\s*$/;
+
+let singleton: MPICommandServer | undefined;
+
+export class MPICommandServer {
+  readonly host: string;
+  readonly pid: number;
+  readonly context: vm.Context;
+  private readonly scripts = new Map<string, vm.Script>();
+  private readonly queue: RequestMessage[] = [];
+  private running: RequestMessage | undefined;
+  private started = false;
+  private stopped = false;
+  private cwd = process.cwd();
+  private resolveServe: (() => void) | undefined;
+  private readonly servePromise: Promise<void>;
+  private readonly startupLog: Array<{ level: LogLevel; text: string }>;
+
+  /** One server per process on MPI; pass `{ allowMany: true }` for in-process tests. */
+  static create(transport: Transport, opts: ServerOptions & { allowMany?: boolean } = {}): MPICommandServer {
+    if (singleton && !opts.allowMany) throw new Error(`an MPICommandServer already runs in this process (rank ${singleton.transport.rank}); it is a singleton`);
+    const s = new MPICommandServer(transport, opts);
+    if (!opts.allowMany) singleton = s;
+    return s;
+  }
+
+  private constructor(readonly transport: Transport, private readonly opts: ServerOptions) {
+    if (transport.rank === CLIENT_RANK) throw new Error('rank 0 is the MPIClient; an MPICommandServer runs on ranks 1..n-1');
+    this.host = opts.host ?? hostname();
+    this.pid = opts.pid ?? process.pid;
+    this.startupLog = [...(opts.startupLog ?? [])];
+    this.servePromise = new Promise((r) => { this.resolveServe = r; });
+    this.context = vm.createContext(this.makeGlobals(), { name: `MPIServer-${transport.rank}` });
+    transport.enableHeartbeat(Tag.HEARTBEAT_REQUEST, Tag.HEARTBEAT_REPLY);
+    transport.setHeartbeatPayload(encodeHeartbeat(false, 0));
+  }
+
+  /** Serve until the client sends STOP; resolves then. */
+  serve(): Promise<void> {
+    this.transport.start((m) => this.onMessage(m));
+    return this.servePromise;
+  }
+
+  /** Send a log line to the client (rank and host are added there). */
+  log(level: LogLevel, text: string): void {
+    if (this.stopped) return;
+    if (!this.started) { this.startupLog.push({ level, text }); return; }
+    try { this.transport.send(CLIENT_RANK, Tag.LOG, encodeLog(level, text)); } catch { /* client gone: nothing to report to */ }
+  }
+
+  /** Route this process's console to the client (used on MPI servers). */
+  captureConsole(target: Console = console): void {
+    const route = (level: LogLevel) => (...args: unknown[]) => this.log(level, format(...args));
+    target.log = route('INFO');
+    target.info = route('INFO');
+    target.debug = route('DEBUG');
+    target.warn = route('WARN');
+    target.error = route('ERROR');
+  }
+
+  private makeGlobals(): Record<string, unknown> {
+    const route = (level: LogLevel) => (...args: unknown[]) => this.log(level, format(...args));
+    const serverConsole = { log: route('INFO'), info: route('INFO'), debug: route('DEBUG'), warn: route('WARN'), error: route('ERROR'), trace: route('DEBUG'), dir: route('INFO') };
+    const self = this;
+    return {
+      console: serverConsole,
+      process, Buffer, URL, URLSearchParams, TextEncoder, TextDecoder, AbortController, AbortSignal,
+      setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate, queueMicrotask, structuredClone,
+      performance, fetch: globalThis.fetch,
+      get require() { return createRequire(join(self.cwd, '[mpistack-command]')); },
+      /** import a module relative to the client's working directory */
+      importModule: (specifier: string) => import(resolveSpecifier(specifier, self.cwd)),
+      server: { rank: this.transport.rank, host: this.host, pid: this.pid },
+    };
+  }
+
+  private onMessage(msg: Envelope): void {
+    if (this.stopped) return;
+    switch (msg.tag) {
+      case Tag.REQUEST: {
+        const req = decodeRequest(msg.data);
+        if (this.running) this.queue.push(req); else void this.run(req);
+        return;
+      }
+      case Tag.CONTROL: {
+        const ctl = decodeControl(msg.data);
+        if (ctl.kind === Kind.START) void this.start(ctl);
+        else if (ctl.kind === Kind.STOP) this.stop(ctl.reason);
+        return;
+      }
+      default:
+        this.log('WARN', `ignored a message with tag ${msg.tag} from rank ${msg.source}`);
+    }
+  }
+
+  private async start(s: StartMessage): Promise<void> {
+    this.cwd = s.cwd;
+    if (this.opts.applyProcessSettings) {
+      try { process.chdir(s.cwd); } catch (e) { this.startupLog.push({ level: 'WARN', text: `cannot change to the client's directory ${s.cwd}: ${(e as Error).message}` }); }
+      Object.assign(process.env, s.env);
+    }
+    let error;
+    for (const url of s.tasks) {
+      try {
+        const mod = (await import(url)) as Record<string, unknown>;
+        for (const [name, value] of Object.entries(mod)) if (name !== 'default') this.context[name] = value;
+      } catch (e) {
+        error = encodeError(e);
+        error.message = `task module ${url} failed to import on MPIServer-${this.transport.rank}@${this.host}: ${error.message}`;
+        break;
+      }
+    }
+    this.started = true;
+    for (const l of this.startupLog.splice(0)) this.log(l.level, l.text);
+    this.transport.send(CLIENT_RANK, Tag.CONTROL, encodeControl({ kind: Kind.STATUS, host: this.host, pid: this.pid, ...(error ? { error } : {}) }));
+  }
+
+  private stop(reason: string): void {
+    this.log('INFO', `stopping: ${reason}`);
+    this.stopped = true;
+    if (this.running) this.log('WARN', `request ${this.running.id} was still running at stop`);
+    try { this.transport.send(CLIENT_RANK, Tag.CONTROL, encodeControl({ kind: Kind.STOPPED, pid: this.pid })); } catch { /* client gone */ }
+    this.transport.close();
+    this.resolveServe?.();
+  }
+
+  private async run(req: RequestMessage): Promise<void> {
+    this.running = req;
+    this.transport.setHeartbeatPayload(encodeHeartbeat(true, req.id));
+    const res = await this.execute(req);
+    this.running = undefined;
+    if (this.stopped) return;
+    this.transport.setHeartbeatPayload(encodeHeartbeat(false, 0));
+    this.transport.send(CLIENT_RANK, Tag.RESPONSE, encodeResponse(res));
+    const next = this.queue.shift();
+    if (next) void this.run(next);
+  }
+
+  /** Run one command in the persistent context. Never throws. */
+  async execute(req: RequestMessage): Promise<ResponseMessage> {
+    const startTime = now();
+    const ctx = this.context as Record<string, unknown>;
+    const saved: Array<[string, boolean, unknown]> = [];
+    const params = req.parameters;
+    if (params) {
+      for (const key of Object.keys(params)) {
+        saved.push([key, Object.prototype.hasOwnProperty.call(ctx, key), ctx[key]]);
+        ctx[key] = params[key];
+      }
+    }
+    try {
+      const options = req.timeoutMs > 0 ? { timeout: req.timeoutMs } : undefined;
+      let value: unknown;
+      const call = req.callWithParameters ? CALL_FORM.exec(req.command) : null;
+      if (call) {
+        const fn = this.script(call[1]!.replace(/\s+/g, '')).runInContext(this.context, options);
+        if (typeof fn !== 'function') throw new TypeError(`${call[1]} is not a function (called as ${call[1]}(parameters))`);
+        value = (fn as (p: unknown) => unknown)(params);
+      } else {
+        value = this.script(req.command).runInContext(this.context, options);
+      }
+      if (isThenable(value)) value = await settleWithin(value, req.timeoutMs);
+      return { id: req.id, successful: true, ret: req.mode === 'eval' ? value : undefined, error: undefined, startTime, stopTime: now() };
+    } catch (e) {
+      return { id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime, stopTime: now() };
+    } finally {
+      for (const [key, had, old] of saved) {
+        if (had) ctx[key] = old; else delete ctx[key];
+      }
+    }
+  }
+
+  private script(source: string): vm.Script {
+    let s = this.scripts.get(source);
+    if (!s) {
+      s = new vm.Script(source, {
+        filename: join(this.cwd, 'mpistack-command'),
+        importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+      });
+      if (this.scripts.size >= SCRIPT_CACHE_LIMIT) this.scripts.delete(this.scripts.keys().next().value as string);
+      this.scripts.set(source, s);
+    }
+    return s;
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function settleWithin(p: PromiseLike<unknown>, timeoutMs: number): Promise<unknown> {
+  if (!(timeoutMs > 0)) return Promise.resolve(p);
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      const err = new Error(`the command's Promise did not settle within timeoutMs=${timeoutMs}`);
+      err.name = 'TimeoutError';
+      reject(err);
+    }, timeoutMs);
+    p.then((v) => { clearTimeout(timer); resolvePromise(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+function resolveSpecifier(specifier: string, cwd: string): string {
+  if (specifier.startsWith('.') || specifier.startsWith('/')) return pathToFileURL(join(specifier.startsWith('/') ? '' : cwd, specifier)).href;
+  return createRequire(join(cwd, '[mpistack-command]')).resolve(specifier);
+}

@@ -1,0 +1,108 @@
+// The transport the client and the servers talk through. It is an interface
+// so the scheduling logic runs and is tested without MPI (InProcessHub) and
+// the same code runs on MPI (MPITransport in mpi-transport.ts).
+
+export interface Envelope {
+  source: number;
+  tag: number;
+  data: Buffer;
+}
+
+export interface Transport {
+  readonly rank: number;
+  readonly size: number;
+  /** Send bytes to a rank; returns once the buffer may be reused. */
+  send(dest: number, tag: number, data: Uint8Array): void;
+  /** Deliver every incoming message (except native heartbeat requests) to the handler, until close(). */
+  start(handler: (msg: Envelope) => void): void;
+  /**
+   * Answer every message with requestTag by sending the heartbeat payload back
+   * to its sender with replyTag, outside the JavaScript thread (MPI: the
+   * binding's native receive thread), so a rank busy in JS still answers.
+   */
+  enableHeartbeat(requestTag: number, replyTag: number): void;
+  setHeartbeatPayload(payload: Uint8Array): void;
+  /** Stop delivering messages. */
+  close(): void;
+}
+
+/**
+ * N endpoints in one process. Messages are delivered asynchronously in send
+ * order per destination. A rank can be frozen (like SIGSTOP: nothing is
+ * delivered to it and its heartbeat is not answered) and thawed.
+ */
+export class InProcessHub {
+  readonly endpoints: InProcessTransport[];
+  constructor(readonly size: number) {
+    this.endpoints = Array.from({ length: size }, (_, rank) => new InProcessTransport(this, rank));
+  }
+  endpoint(rank: number): InProcessTransport {
+    const ep = this.endpoints[rank];
+    if (!ep) throw new RangeError(`no rank ${rank} in a hub of ${this.size}`);
+    return ep;
+  }
+  freeze(rank: number): void { this.endpoint(rank).frozen = true; }
+  thaw(rank: number): void {
+    const ep = this.endpoint(rank);
+    ep.frozen = false;
+    ep.schedule();
+  }
+}
+
+export class InProcessTransport implements Transport {
+  frozen = false;
+  private handler: ((msg: Envelope) => void) | undefined;
+  private readonly inbox: Envelope[] = [];
+  private scheduled = false;
+  private closed = false;
+  private heartbeat: { requestTag: number; replyTag: number } | undefined;
+  private payload: Buffer = Buffer.alloc(0);
+  /** messages this endpoint sent, for tests */
+  sentCount = 0;
+
+  constructor(private readonly hub: InProcessHub, readonly rank: number) {}
+  get size(): number { return this.hub.size; }
+
+  send(dest: number, tag: number, data: Uint8Array): void {
+    if (this.frozen) throw new Error(`in-process rank ${this.rank} is frozen and cannot send`);
+    this.sentCount++;
+    // copy: the sender may reuse its buffer, as with MPI_Send
+    this.hub.endpoint(dest).deliver({ source: this.rank, tag, data: Buffer.from(data) });
+  }
+
+  start(handler: (msg: Envelope) => void): void {
+    this.handler = handler;
+    this.schedule();
+  }
+
+  enableHeartbeat(requestTag: number, replyTag: number): void { this.heartbeat = { requestTag, replyTag }; }
+  setHeartbeatPayload(payload: Uint8Array): void { this.payload = Buffer.from(payload); }
+  close(): void { this.closed = true; this.handler = undefined; }
+
+  /** @internal */
+  deliver(msg: Envelope): void {
+    this.inbox.push(msg);
+    this.schedule();
+  }
+
+  /** @internal */
+  schedule(): void {
+    if (this.scheduled || this.frozen || this.inbox.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.inbox.length > 0 && !this.frozen) {
+        const msg = this.inbox[0]!;
+        if (this.heartbeat && msg.tag === this.heartbeat.requestTag) {
+          // the "native thread": answers even while the handler is busy
+          this.inbox.shift();
+          this.hub.endpoint(msg.source).deliver({ source: this.rank, tag: this.heartbeat.replyTag, data: Buffer.from(this.payload) });
+          continue;
+        }
+        if (!this.closed && !this.handler) break; // kept until start()
+        this.inbox.shift();
+        if (this.handler) this.handler(msg);
+      }
+    });
+  }
+}
