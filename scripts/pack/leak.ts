@@ -1,0 +1,120 @@
+// Leak check: after rewriting, no file in the tree may contain the build
+// prefix, the build directory, the cache directory or the building user's
+// home, except where an allow-list entry below says why it is harmless.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSections, type ElfSection } from './elf.js';
+
+export interface Needle { label: string; value: string }
+
+export interface LeakAllow {
+  /** which needles this entry may excuse */
+  labels: readonly string[];
+  /** tree-relative file path */
+  file?: RegExp;
+  /** ELF section the hit is in */
+  section?: RegExp;
+  /** the C string / line holding the hit, with the needle replaced by @NEEDLE@ */
+  text?: RegExp;
+  why: string;
+}
+
+const ANY = ['build prefix', 'input directory', 'build directory', 'cache directory', 'home'];
+
+/** Harmless occurrences, each with the reason. Data, printed by `pack --explain`. */
+export const LEAK_ALLOW: readonly LeakAllow[] = [
+  {
+    labels: ANY,
+    file: /^bin\/(ompi_info|opal_info|orte-info|prte_info|pmix_info)$/,
+    text: /^ '--/,
+    why: "the configure command line (OMPI_CONFIGURE_CLI) that `ompi_info -a` prints; informational, never used to find a file",
+  },
+  {
+    labels: ['build prefix'],
+    file: /^lib\/libopen-pal\.so[.\d]*$/,
+    text: /^@NEEDLE@$/,
+    why: "opal's compiled-in install prefix (installdirs 'config' component). The 'env' component reads OPAL_PREFIX first, which env.sh and the modulefiles set to the tree; the e2e test runs with the build prefix hidden to prove it is not used",
+  },
+  {
+    labels: ['build prefix'],
+    file: /^lib\/openmpi\/mca_pmix_pmix\dx\.so$/,
+    text: /^@NEEDLE@$/,
+    why: "the embedded PMIx's compiled-in install prefix (pinstalldirs 'config'); the pmix3x component exports PMIX_INSTALL_PREFIX from OPAL_PREFIX before PMIx starts, and PMIx's 'env' component reads that first",
+  },
+  {
+    labels: ANY,
+    file: /^lib\/openmpi\/mca_io_romio\d*\.so$/,
+    text: /^ FROM_OMPI=yes /,
+    why: "ROMIO's configure flags, kept as the read-only MCA variable io_romio321_complete_configure_params that `ompi_info --all` shows; informational, never used to find a file",
+  },
+  {
+    labels: ['build prefix'],
+    file: /^lib\/libmpi\.so[.\d]*$/,
+    text: /^@NEEDLE@\/lib\/openmpi\/libompi_dbg_msgq\.so$/,
+    why: 'MPIR_dll_name: the message-queue DLL a parallel debugger (TotalView, DDT) loads; read only by a debugger attached to mpirun, never by Open MPI',
+  },
+  {
+    labels: ANY,
+    section: /^\.debug_/,
+    why: 'DWARF source and compile-directory paths for debuggers, never read at run time; `pack --strip` removes them, and building with -ffile-prefix-map (issue 8) avoids them',
+  },
+];
+
+export interface LeakHit {
+  file: string;
+  offset: number;
+  label: string;
+  needle: string;
+  section?: string;
+  /** the string or line around the hit */
+  context: string;
+  allowedBy?: LeakAllow;
+}
+
+function contextAt(buf: Buffer, at: number, len: number): string {
+  let start = at;
+  while (start > 0 && at - start < 4096 && buf[start - 1] !== 0 && buf[start - 1] !== 10) start--;
+  let end = at + len;
+  while (end < buf.length && end - at < 4096 && buf[end] !== 0 && buf[end] !== 10) end++;
+  return buf.toString('latin1', start, end);
+}
+
+/** Scan the given tree-relative files for every needle. */
+export function scanLeaks(root: string, files: readonly string[], needles: readonly Needle[], allow: readonly LeakAllow[] = LEAK_ALLOW): LeakHit[] {
+  const hits: LeakHit[] = [];
+  const ns = needles.filter((n) => n.value.length > 1).map((n) => ({ ...n, bytes: Buffer.from(n.value) }));
+  for (const file of files) {
+    const buf = readFileSync(join(root, file));
+    let sections: ElfSection[] | undefined;
+    const seenAt = new Set<number>();
+    // longest needle first, so that a prefix inside the home is reported once, as the more specific one
+    for (const n of [...ns].sort((a, b) => b.bytes.length - a.bytes.length)) {
+      for (let at = buf.indexOf(n.bytes); at >= 0; at = buf.indexOf(n.bytes, at + 1)) {
+        if (seenAt.has(at)) continue;
+        seenAt.add(at);
+        if (sections === undefined) sections = buf.readUInt32LE(0) === 0x464c457f ? safeSections(join(root, file)) : [];
+        const section = sections.find((s) => at >= s.offset && at < s.offset + s.size)?.name;
+        const context = contextAt(buf, at, n.bytes.length);
+        const templ = context.split(n.value).join('@NEEDLE@');
+        const allowedBy = allow.find((a) => a.labels.includes(n.label)
+          && (!a.file || a.file.test(file))
+          && (!a.section || (section !== undefined && a.section.test(section)))
+          && (!a.text || a.text.test(templ)));
+        hits.push({ file, offset: at, label: n.label, needle: n.value, section, context, allowedBy });
+      }
+    }
+  }
+  return hits.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.offset - b.offset));
+}
+
+function safeSections(path: string): ElfSection[] {
+  try { return readSections(path); } catch { return []; }
+}
+
+export function formatHit(h: LeakHit): string {
+  const where = `${h.file}@${h.offset}${h.section ? ` (${h.section})` : ''}`;
+  const i = h.context.indexOf(h.needle);
+  const from = Math.max(0, i - 40);
+  const ctx = `${from > 0 ? '...' : ''}${h.context.slice(from, i + h.needle.length + 60)}${i + h.needle.length + 60 < h.context.length ? '...' : ''}`;
+  return `${where}: ${h.label} ${JSON.stringify(h.needle)} in ${JSON.stringify(ctx)}${h.allowedBy ? ` [allowed: ${h.allowedBy.why}]` : ''}`;
+}

@@ -1,0 +1,355 @@
+// `mpistack pack`: turn a built stack prefix into a stand-alone, relocatable
+// tree and write it as a deterministic tarball.
+//
+//   copy (hardlink-safe) -> bundle node -> [strip] -> vendor the library closure
+//   -> $ORIGIN RPATHs -> rewrite text files -> env.sh + modulefiles
+//   -> leak check -> manifest -> sorted tar.gz (temp file + rename) -> SHA256SUMS
+//
+// The input prefix is never modified: everything happens in a staging copy.
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { walkClosure, type ClosureResult } from './closure.js';
+import { isElfFile } from './elf.js';
+import { ENV_SH, LMOD_DIR, TCL_DIR, envSh, lmodFile, tclFile, type EnvSpec } from './envfiles.js';
+import { formatHit, scanLeaks, type LeakHit, type Needle } from './leak.js';
+import { MANIFEST_PATH, buildManifest, listTree, sha256File } from './manifest.js';
+import { PackError, mapLimit, tool } from './run.js';
+import { writeTarGz, type TarEntry } from './tar.js';
+import { rewriteTextFiles, type TextAction } from './text.js';
+
+/** SOURCE_DATE_EPOCH when neither the environment nor the build manifest gives one: 1980-01-01T00:00:00Z (the earliest date zip can store). */
+export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
+export const TOP_DIR = 'mpistack';
+export const NODE_IN_TREE = 'bin/node';
+export const BUILD_MANIFEST = 'share/mpistack/manifest.json';
+
+export interface PackOptions {
+  /** the built prefix to pack (read only) */
+  prefix: string;
+  /** output directory for the tarball and SHA256SUMS */
+  out: string;
+  /** the path the prefix was configured for, when it was moved since (default: manifest, else `prefix`) */
+  buildPrefix?: string;
+  /** build and cache directories to check for leaks (default: from the build manifest) */
+  buildDirs?: string[];
+  cacheDirs?: string[];
+  home?: string;
+  version?: string;
+  sourceDateEpoch?: number;
+  /** node binary to bundle; false: bundle none */
+  node?: string | false;
+  strip?: boolean;
+  keepStaging?: boolean;
+  gzipLevel?: number;
+  log?: (line: string) => void;
+}
+
+export interface PackResult {
+  tarball: string;
+  sha256: string;
+  size: number;
+  version: string;
+  sourceDateEpoch: number;
+  closure: ClosureResult;
+  patched: number;
+  text: TextAction[];
+  links: Array<{ path: string; from: string; to: string }>;
+  leaks: LeakHit[];
+  staging?: string;
+  timings: Record<string, number>;
+}
+
+/** What a build manifest (written by the stack builder) may tell pack; every field optional, unknown shapes tolerated. */
+export interface BuildInfo {
+  version?: string;
+  prefix?: string;
+  buildDirs: string[];
+  cacheDirs: string[];
+  sourceDateEpoch?: number;
+  node?: string;
+}
+
+function pick(obj: unknown, ...keys: string[][]): unknown {
+  for (const path of keys) {
+    let v: unknown = obj;
+    for (const k of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+    if (v !== undefined && v !== null && v !== '') return v;
+  }
+  return undefined;
+}
+
+export function readBuildInfo(prefix: string): BuildInfo {
+  const p = join(prefix, BUILD_MANIFEST);
+  if (!existsSync(p)) return { buildDirs: [], cacheDirs: [] };
+  const m = JSON.parse(readFileSync(p, 'utf8')) as unknown;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
+  const sde = pick(m, ['sourceDateEpoch'], ['source_date_epoch'], ['env', 'SOURCE_DATE_EPOCH'], ['lock', 'sourceDateEpoch']);
+  return {
+    version: str(pick(m, ['version'], ['stack', 'version'])),
+    prefix: str(pick(m, ['prefix'], ['stack', 'prefix'])),
+    buildDirs: list(pick(m, ['buildDirs'], ['buildDir'], ['build_dir'], ['workDir'])),
+    cacheDirs: list(pick(m, ['cacheDirs'], ['cacheDir'], ['cache_dir'])),
+    sourceDateEpoch: sde !== undefined && Number.isFinite(Number(sde)) ? Number(sde) : undefined,
+    node: str(pick(m, ['node', 'path'], ['nodePath'], ['toolchain', 'node', 'path'], ['toolchain', 'nodePath'])),
+  };
+}
+
+export function ownPackageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const p = join(dir, 'package.json');
+    if (existsSync(p)) {
+      const j = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+      if (j.name === 'mpistack' && j.version) return j.version;
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}
+
+export function tarballName(version: string): string {
+  return `mpistack-${version}-linux-x86_64.tar.gz`;
+}
+
+const within = (p: string, root: string) => p === root || p.startsWith(root + '/');
+
+/**
+ * Copy the prefix into `stage`, file by file (hardlinks become separate files,
+ * so rewriting one name never changes another, nor the input). Symlinks:
+ * relative ones that stay inside are kept; absolute ones into the prefix become
+ * relative; anything pointing outside is replaced by a copy of its target.
+ */
+export function stageCopy(src: string, stage: string, aliases: string[], links: PackResult['links']): void {
+  const srcReal = realpathSync(src);
+  mkdirSync(stage, { recursive: true });
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(src, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const from = join(src, r);
+      const to = join(stage, r);
+      const st = lstatSync(from);
+      if (st.isDirectory()) { mkdirSync(to); walk(r); continue; }
+      if (st.isFile()) { copyFileSync(from, to); chmodSync(to, st.mode & 0o111 ? 0o755 : 0o644); continue; }
+      if (!st.isSymbolicLink()) throw new PackError('copy', `${r}: not a file, directory or symlink; cannot be packed`);
+      const target = readlinkSync(from);
+      let abs = isAbsolute(target) ? target : resolve(dirname(join(srcReal, r)), target);
+      for (const a of aliases) if (within(abs, a)) abs = srcReal + abs.slice(a.length);
+      if (within(abs, srcReal)) {
+        const rt = relative(dirname(join(srcReal, r)), abs) || '.';
+        symlinkSync(rt, to);
+        if (rt !== target) links.push({ path: r, from: target, to: rt });
+        continue;
+      }
+      if (!existsSync(abs)) throw new PackError('copy', `${r}: symlink to ${target} points outside the prefix and does not exist`);
+      const real = realpathSync(abs);
+      if (statSync(real).isDirectory()) throw new PackError('copy', `${r}: symlink to the directory ${target} outside the prefix; cannot be packed`);
+      copyFileSync(real, to);
+      chmodSync(to, statSync(real).mode & 0o111 ? 0o755 : 0o644);
+      links.push({ path: r, from: target, to: '(copy of the target: it is outside the prefix)' });
+    }
+  };
+  walk('');
+}
+
+function ompiMajor(root: string): number {
+  if (existsSync(join(root, 'bin/prte'))) return 5;
+  const pc = join(root, 'lib/pkgconfig/ompi.pc');
+  if (existsSync(pc)) {
+    const m = /^Version:\s*(\d+)/m.exec(readFileSync(pc, 'utf8'));
+    if (m) return Number(m[1]);
+  }
+  return 4;
+}
+
+export async function pack(opts: PackOptions): Promise<PackResult> {
+  const log = opts.log ?? (() => {});
+  const timings: Record<string, number> = {};
+  let t0 = Date.now();
+  const lap = (name: string) => { const t = Date.now(); timings[name] = t - t0; t0 = t; };
+
+  const prefix = resolve(opts.prefix);
+  if (!existsSync(prefix) || !statSync(prefix).isDirectory()) throw new PackError('input', `${prefix}: no such directory`);
+  const info = readBuildInfo(prefix);
+  const buildPrefix = resolve(opts.buildPrefix ?? info.prefix ?? prefix);
+  const aliases = [...new Set([buildPrefix, prefix, realpathSync(prefix)])];
+  const version = opts.version ?? info.version ?? ownPackageVersion();
+  const envSde = process.env.SOURCE_DATE_EPOCH !== undefined && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH) ? Number(process.env.SOURCE_DATE_EPOCH) : undefined;
+  const sourceDateEpoch = opts.sourceDateEpoch ?? envSde ?? info.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
+  const out = resolve(opts.out);
+  mkdirSync(out, { recursive: true });
+  if (within(out, prefix)) throw new PackError('input', `output directory ${out} is inside the prefix being packed`);
+
+  // staging next to the output, so the final rename never crosses filesystems
+  const work = mkdtempSync(join(out, '.mpistack-pack-'));
+  const root = join(work, TOP_DIR);
+  const links: PackResult['links'] = [];
+  try {
+    log(`copy ${prefix} -> staging`);
+    stageCopy(prefix, root, aliases, links);
+    lap('copy');
+
+    const nodeSrc = opts.node === false ? undefined : opts.node ?? info.node ?? process.execPath;
+    let nodePath: string | undefined;
+    if (existsSync(join(root, NODE_IN_TREE))) nodePath = NODE_IN_TREE;
+    else if (nodeSrc) {
+      mkdirSync(join(root, 'bin'), { recursive: true });
+      copyFileSync(realpathSync(nodeSrc), join(root, NODE_IN_TREE));
+      chmodSync(join(root, NODE_IN_TREE), 0o755);
+      nodePath = NODE_IN_TREE;
+      log(`bundle node ${nodeSrc} -> ${NODE_IN_TREE}`);
+    }
+    lap('node');
+
+    if (opts.strip) {
+      const elves = listTree(root).filter((e) => e.type === 'file' && e.path !== NODE_IN_TREE && isElfFile(join(root, e.path)));
+      await mapLimit(elves, 2, (e) => tool('strip', ['strip', '--strip-debug', '--enable-deterministic-archives', join(root, e.path)]));
+      lap('strip');
+    }
+
+    log('walk the shared-library closure');
+    const closure = walkClosure({ root, aliases });
+    if (closure.missing.length) {
+      throw new PackError('closure', `${closure.missing.length} needed libraries cannot be found and are not in the base-system list`,
+        closure.missing.map((m) => `${m.neededBy} needs ${m.needed}`));
+    }
+    lap('closure');
+
+    // RPATH (not RUNPATH): it also applies to the object's transitive loads and
+    // it takes precedence over LD_LIBRARY_PATH, so a node whose environment
+    // points at another libmpi.so.40 still loads the tree's.
+    let patched = 0;
+    await mapLimit(closure.objects, 2, async (o) => {
+      const cur = o.elf.rpath ?? '';
+      if (o.rpath === cur && !o.elf.runpath) return;
+      if (!o.rpath && !cur && !o.elf.runpath) return;
+      const file = join(root, o.path);
+      // set first (overwrites the old string in .dynstr: no build path left behind), then drop an empty entry
+      await tool('patchelf', ['patchelf', '--force-rpath', '--set-rpath', o.rpath, file]);
+      if (!o.rpath) await tool('patchelf', ['patchelf', '--remove-rpath', file]);
+      patched++;
+    });
+    lap('rpath');
+
+    const others: Array<{ label: string; value: string }> = [
+      ...(opts.buildDirs ?? info.buildDirs).map((v) => ({ label: 'build-dir', value: resolve(v) })),
+      ...(opts.cacheDirs ?? info.cacheDirs).map((v) => ({ label: 'cache-dir', value: resolve(v) })),
+    ];
+    const home = opts.home ?? homedir();
+    const textFiles = listTree(root).filter((e) => e.type === 'file' && e.path !== NODE_IN_TREE).map((e) => e.path);
+    const text = rewriteTextFiles(root, textFiles, { aliases, others: [...others, { label: 'home', value: home }], nodePath });
+    lap('text');
+
+    const spec: EnvSpec = {
+      version,
+      ompiMajor: ompiMajor(root),
+      hasManDir: existsSync(join(root, 'share/man')),
+      pkgConfigDirs: ['lib/pkgconfig', 'share/pkgconfig'].filter((d) => existsSync(join(root, d))),
+      needsLdLibraryPath: false,
+    };
+    writeFileSync(join(root, ENV_SH), envSh(spec), { mode: 0o644 });
+    mkdirSync(join(root, LMOD_DIR), { recursive: true });
+    writeFileSync(join(root, LMOD_DIR, `${version}.lua`), lmodFile(spec), { mode: 0o644 });
+    mkdirSync(join(root, TCL_DIR), { recursive: true });
+    writeFileSync(join(root, TCL_DIR, version), tclFile(spec), { mode: 0o644 });
+    lap('env');
+
+    const needles: Needle[] = [
+      { label: 'build prefix', value: buildPrefix },
+      ...aliases.filter((a) => a !== buildPrefix).map((value) => ({ label: 'input directory', value })),
+      ...others.map((o) => ({ label: o.label === 'build-dir' ? 'build directory' : 'cache directory', value: o.value })),
+      { label: 'home', value: home.replace(/\/$/, '') + '/' },
+      { label: 'staging directory', value: work },
+    ];
+    const scanFiles = listTree(root).filter((e) => e.type === 'file').map((e) => e.path);
+    const leaks = scanLeaks(root, scanFiles, needles);
+    const bad = leaks.filter((h) => !h.allowedBy);
+    lap('leaks');
+    if (bad.length) {
+      throw new PackError('leak check', `${bad.length} occurrences of build-machine paths in the tree`, bad.map(formatHit));
+    }
+
+    mkdirSync(dirname(join(root, MANIFEST_PATH)), { recursive: true });
+    const manifest = await buildManifest(root, version, sourceDateEpoch);
+    mkdirSync(dirname(join(root, MANIFEST_PATH)), { recursive: true });
+    writeFileSync(join(root, MANIFEST_PATH), JSON.stringify(manifest, null, 1) + '\n', { mode: 0o644 });
+    lap('manifest');
+
+    const entries: TarEntry[] = [{ path: TOP_DIR, type: 'dir' }];
+    for (const e of listTree(root)) {
+      const path = `${TOP_DIR}/${e.path}`;
+      if (e.type === 'dir') entries.push({ path, type: 'dir' });
+      else if (e.type === 'symlink') entries.push({ path, type: 'symlink', target: readlinkSync(join(root, e.path)) });
+      else entries.push({ path, type: 'file', executable: e.executable, size: e.size, source: join(root, e.path) });
+    }
+    const name = tarballName(version);
+    const tarball = join(out, name);
+    const tmp = join(work, `${name}.partial`);
+    log(`write ${tarball}`);
+    await writeTarGz(tmp, entries, sourceDateEpoch, opts.gzipLevel ?? 6);
+    const sha256 = await sha256File(tmp);
+    renameSync(tmp, tarball);
+    writeSums(out, name, sha256, work);
+    lap('tar');
+    const size = statSync(tarball).size;
+    return { tarball, sha256, size, version, sourceDateEpoch, closure, patched, text, links, leaks, staging: opts.keepStaging ? root : undefined, timings };
+  } finally {
+    if (!opts.keepStaging) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Add or replace this tarball's line in SHA256SUMS (sha256sum -c format), written via a temp file + rename. */
+export function writeSums(out: string, name: string, sha256: string, tmpDir: string): void {
+  const path = join(out, 'SHA256SUMS');
+  const lines = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() && !l.endsWith(`  ${name}`)) : [];
+  lines.push(`${sha256}  ${name}`);
+  lines.sort((a, b) => (a.slice(66) < b.slice(66) ? -1 : 1));
+  const tmp = join(tmpDir, 'SHA256SUMS.partial');
+  writeFileSync(tmp, lines.join('\n') + '\n');
+  renameSync(tmp, path);
+}
+
+/** Human-readable `--explain` text for a pack result. */
+export function explainResult(r: PackResult): string[] {
+  const L: string[] = [];
+  const bySoname = new Map<string, { kind: string; where: string; why: string; users: number }>();
+  for (const o of r.closure.objects) {
+    for (const d of o.deps) {
+      const cur = bySoname.get(d.needed);
+      if (cur) { cur.users++; continue; }
+      bySoname.set(d.needed, { kind: d.kind, where: d.kind === 'tree' || d.kind === 'vendored' ? d.treePath! : d.systemPath ?? '(not on this machine)', why: d.why, users: 1 });
+    }
+  }
+  L.push(`libraries needed by the ${r.closure.objects.length} ELF objects of the tree:`);
+  for (const [soname, v] of [...bySoname].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    L.push(`  ${soname.padEnd(34)} ${v.kind.padEnd(8)} ${v.where}  (needed by ${v.users}; ${v.why})`);
+  }
+  if (r.closure.vendored.length) {
+    L.push('vendored (copied into the tree):');
+    for (const v of r.closure.vendored) L.push(`  ${v.from} -> ${v.to} (needed by ${v.neededBy.join(', ')})`);
+  } else L.push('vendored: none (every non-base library is already in the tree)');
+  const rp = new Map<string, number>();
+  for (const o of r.closure.objects) rp.set(o.rpath || '(none)', (rp.get(o.rpath || '(none)') ?? 0) + 1);
+  L.push(`RPATHs set (${r.patched} objects patched):`);
+  for (const [k, n] of [...rp].sort()) L.push(`  ${k.padEnd(40)} ${n} objects`);
+  L.push('text files:');
+  const byRule = new Map<string, string[]>();
+  for (const a of r.text) byRule.set(a.rule, [...(byRule.get(a.rule) ?? []), `${a.file}${a.detail !== 'rewritten' && a.detail !== 'deleted' ? ` (${a.detail})` : ''}`]);
+  for (const [rule, files] of byRule) L.push(`  ${rule}: ${files.length} file(s): ${files.slice(0, 6).join(', ')}${files.length > 6 ? ', ...' : ''}`);
+  if (r.links.length) {
+    L.push('symlinks changed:');
+    for (const l of r.links) L.push(`  ${l.path}: ${l.from} -> ${l.to}`);
+  }
+  const allowed = r.leaks.filter((h) => h.allowedBy);
+  L.push(`leak check: ${r.leaks.length - allowed.length} leaks, ${allowed.length} allowed occurrences:`);
+  const byWhy = new Map<string, LeakHit[]>();
+  for (const h of allowed) byWhy.set(h.allowedBy!.why, [...(byWhy.get(h.allowedBy!.why) ?? []), h]);
+  for (const [why, hits] of byWhy) {
+    L.push(`  ${hits.length} x ${why}`);
+    for (const h of hits.slice(0, 4)) L.push(`      ${h.file}@${h.offset}${h.section ? ` (${h.section})` : ''}: ${h.label}`);
+    if (hits.length > 4) L.push(`      ... and ${hits.length - 4} more in ${new Set(hits.map((h) => h.file)).size} files`);
+  }
+  return L;
+}

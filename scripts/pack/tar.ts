@@ -1,0 +1,273 @@
+// A deterministic tar.gz writer and a strict reader.
+//
+// Writer: ustar headers, entries in the order given (the caller sorts), every
+// mtime = SOURCE_DATE_EPOCH, uid/gid 0, uname/gname "root", modes normalised
+// (0755 directories and executables, 0644 other files, 0777 symlinks), a pax
+// 'x' header only for a path or link target too long for ustar (path/linkpath
+// records only: no atime/ctime), gzip from node:zlib (header mtime 0, no file
+// name, OS byte 3). Same entries in -> same bytes out, for a given zlib.
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { createGunzip, createGzip, constants as zc } from 'node:zlib';
+
+export type EntryType = 'file' | 'dir' | 'symlink';
+
+export interface TarEntry {
+  /** archive path, posix, no leading '/', directories without trailing '/' */
+  path: string;
+  type: EntryType;
+  /** executable bit for files (mode becomes 0755 or 0644) */
+  executable?: boolean;
+  /** for files: where to read the bytes from */
+  source?: string;
+  size?: number;
+  /** for symlinks */
+  target?: string;
+}
+
+const BLOCK = 512;
+
+function octal(n: number, width: number): string {
+  return n.toString(8).padStart(width - 1, '0') + '\0';
+}
+
+function splitUstar(path: string): { name: string; prefix: string } | undefined {
+  if (Buffer.byteLength(path) <= 100) return { name: path, prefix: '' };
+  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) {
+    const prefix = path.slice(0, i);
+    const name = path.slice(i + 1);
+    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(name) <= 100 && name) return { name, prefix };
+  }
+  return undefined;
+}
+
+function header(f: { name: string; prefix: string; mode: number; size: number; mtime: number; typeflag: string; linkname: string }): Buffer {
+  const h = Buffer.alloc(BLOCK, 0);
+  h.write(f.name, 0, 100, 'utf8');
+  h.write(octal(f.mode, 8), 100, 8, 'latin1');
+  h.write(octal(0, 8), 108, 8, 'latin1');
+  h.write(octal(0, 8), 116, 8, 'latin1');
+  h.write(octal(f.size, 12), 124, 12, 'latin1');
+  h.write(octal(f.mtime, 12), 136, 12, 'latin1');
+  h.write('        ', 148, 8, 'latin1');
+  h.write(f.typeflag, 156, 1, 'latin1');
+  h.write(f.linkname, 157, 100, 'utf8');
+  h.write('ustar\0', 257, 6, 'latin1');
+  h.write('00', 263, 2, 'latin1');
+  h.write('root', 265, 32, 'latin1');
+  h.write('root', 297, 32, 'latin1');
+  h.write(octal(0, 8), 329, 8, 'latin1');
+  h.write(octal(0, 8), 337, 8, 'latin1');
+  h.write(f.prefix, 345, 155, 'utf8');
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += h[i];
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
+  return h;
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let len = Buffer.byteLength(body) + 1;
+  while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
+  return `${len}${body}`;
+}
+
+function padding(size: number): Buffer {
+  const r = size % BLOCK;
+  return Buffer.alloc(r ? BLOCK - r : 0, 0);
+}
+
+/** The header block(s) for one entry. */
+export function entryHeaders(e: TarEntry, mtime: number): Buffer[] {
+  const typeflag = e.type === 'dir' ? '5' : e.type === 'symlink' ? '2' : '0';
+  const mode = e.type === 'dir' ? 0o755 : e.type === 'symlink' ? 0o777 : e.executable ? 0o755 : 0o644;
+  const path = e.type === 'dir' ? `${e.path}/` : e.path;
+  const size = e.type === 'file' ? e.size ?? 0 : 0;
+  const linkname = e.target ?? '';
+  const out: Buffer[] = [];
+  let split = splitUstar(path);
+  const longLink = Buffer.byteLength(linkname) > 100;
+  if (!split || longLink) {
+    let records = '';
+    if (!split) records += paxRecord('path', path);
+    if (longLink) records += paxRecord('linkpath', linkname);
+    const body = Buffer.from(records, 'utf8');
+    const base = path.replace(/\/$/, '').split('/').pop()!.slice(0, 80);
+    out.push(header({ name: `PaxHeaders/${base}`, prefix: '', mode: 0o644, size: body.length, mtime, typeflag: 'x', linkname: '' }), body, padding(body.length));
+    split = split ?? { name: path.slice(0, 100), prefix: '' };
+  }
+  out.push(header({ name: split.name, prefix: split.prefix, mode, size, mtime, typeflag, linkname: longLink ? linkname.slice(0, 100) : linkname }));
+  return out;
+}
+
+async function write(ws: NodeJS.WritableStream, buf: Buffer): Promise<void> {
+  if (!buf.length) return;
+  if (!ws.write(buf)) await once(ws, 'drain');
+}
+
+/** Write entries (already in their final order) as a gzip'd tar to `outPath`. Returns the number of entries written. */
+export async function writeTarGz(outPath: string, entries: readonly TarEntry[], mtime: number, level = 6): Promise<number> {
+  const gz = createGzip({ level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY, chunkSize: 256 * 1024 });
+  const file: WriteStream = createWriteStream(outPath);
+  const done = new Promise<void>((res, rej) => {
+    file.on('finish', () => res());
+    file.on('error', rej);
+    gz.on('error', rej);
+  });
+  gz.pipe(file);
+  for (const e of entries) {
+    for (const b of entryHeaders(e, mtime)) await write(gz, b);
+    if (e.type === 'file' && e.size) {
+      let n = 0;
+      for await (const chunk of createReadStream(e.source!, { highWaterMark: 1024 * 1024 })) {
+        n += (chunk as Buffer).length;
+        await write(gz, chunk as Buffer);
+      }
+      if (n !== e.size) throw new Error(`${e.source}: size changed while packing (${e.size} -> ${n})`);
+      await write(gz, padding(e.size));
+    }
+  }
+  await write(gz, Buffer.alloc(BLOCK * 2, 0));
+  gz.end();
+  await done;
+  return entries.length;
+}
+
+// ---------------------------------------------------------------- reader
+
+export interface ReadEntry {
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'hardlink' | 'other';
+  typeflag: string;
+  mode: number;
+  size: number;
+  linkname: string;
+}
+
+function cstr(b: Buffer, off: number, len: number): string {
+  const s = b.subarray(off, off + len);
+  const z = s.indexOf(0);
+  return s.toString('utf8', 0, z < 0 ? len : z);
+}
+
+function parseOctal(b: Buffer, off: number, len: number): number {
+  const s = cstr(b, off, len).trim();
+  return s ? parseInt(s, 8) : 0;
+}
+
+/** Byte source over a stream: exact reads, and bounded reads for large bodies. */
+class Bytes {
+  private bufs: Buffer[] = [];
+  private len = 0;
+  private ended = false;
+  private it: AsyncIterator<Buffer>;
+  constructor(stream: AsyncIterable<Buffer>) { this.it = stream[Symbol.asyncIterator](); }
+  private async fill(n: number): Promise<void> {
+    while (this.len < n && !this.ended) {
+      const r = await this.it.next();
+      if (r.done) this.ended = true;
+      else { this.bufs.push(r.value); this.len += r.value.length; }
+    }
+  }
+  async exact(n: number): Promise<Buffer | undefined> {
+    await this.fill(n);
+    if (this.len < n) return undefined;
+    const all = this.bufs.length === 1 ? this.bufs[0] : Buffer.concat(this.bufs);
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.bufs = rest.length ? [rest] : [];
+    this.len = rest.length;
+    return out;
+  }
+  /** up to n bytes (at least 1 unless at end) */
+  async some(n: number): Promise<Buffer | undefined> {
+    await this.fill(1);
+    if (!this.len) return undefined;
+    const first = this.bufs[0];
+    if (first.length <= n) { this.bufs.shift(); this.len -= first.length; return first; }
+    this.bufs[0] = first.subarray(n);
+    this.len -= n;
+    return first.subarray(0, n);
+  }
+}
+
+export class TarFormatError extends Error {
+  constructor(message: string) { super(message); this.name = 'TarFormatError'; }
+}
+
+/**
+ * Read a .tar.gz entry by entry. `onEntry` is called with the header; for
+ * files it receives an async iterator of the body's chunks, which it must
+ * consume fully (or the reader skips what is left).
+ */
+export async function readTarGz(path: string, onEntry: (e: ReadEntry, body: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
+  const src = new Bytes(createReadStream(path).pipe(createGunzip()) as AsyncIterable<Buffer>);
+  let pax: Record<string, string> = {};
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  for (;;) {
+    const h = await src.exact(BLOCK);
+    if (!h) throw new TarFormatError('truncated archive: no end-of-archive blocks');
+    if (h.every((b) => b === 0)) return;
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
+    if (sum !== parseOctal(h, 148, 8)) throw new TarFormatError('bad header checksum');
+    const typeflag = String.fromCharCode(h[156] || 48);
+    const size = parseOctal(h, 124, 12);
+    const readBody = async (): Promise<Buffer> => {
+      const b = await src.exact(size + padding(size).length);
+      if (!b) throw new TarFormatError('truncated archive');
+      return b.subarray(0, size);
+    };
+    if (typeflag === 'x' || typeflag === 'g') {
+      const body = (await readBody()).toString('utf8');
+      if (typeflag === 'x') {
+        for (let i = 0; i < body.length;) {
+          const sp = body.indexOf(' ', i);
+          const len = parseInt(body.slice(i, sp), 10);
+          if (!(len > 0)) throw new TarFormatError('bad pax record');
+          const rec = body.slice(sp + 1, i + len - 1);
+          const eq = rec.indexOf('=');
+          pax[rec.slice(0, eq)] = rec.slice(eq + 1);
+          i += len;
+        }
+      }
+      continue;
+    }
+    if (typeflag === 'L' || typeflag === 'K') {
+      const v = cstr(await readBody(), 0, size);
+      if (typeflag === 'L') longName = v; else longLink = v;
+      continue;
+    }
+    const magic = h.toString('latin1', 257, 262);
+    const prefix = magic === 'ustar' ? cstr(h, 345, 155) : '';
+    let name = cstr(h, 0, 100);
+    if (prefix) name = `${prefix}/${name}`;
+    name = pax.path ?? longName ?? name;
+    const linkname = pax.linkpath ?? longLink ?? cstr(h, 157, 100);
+    const realSize = pax.size !== undefined ? Number(pax.size) : size;
+    pax = {}; longName = undefined; longLink = undefined;
+    const type: ReadEntry['type'] = typeflag === '0' || typeflag === '7' ? 'file' : typeflag === '5' ? 'dir' : typeflag === '2' ? 'symlink' : typeflag === '1' ? 'hardlink' : 'other';
+    const entry: ReadEntry = { path: name, type, typeflag, mode: parseOctal(h, 100, 8), size: type === 'file' ? realSize : 0, linkname };
+    let left = entry.size;
+    const body: AsyncIterable<Buffer> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          if (left <= 0) return { done: true, value: undefined };
+          const b = await src.some(left);
+          if (!b) throw new TarFormatError('truncated archive');
+          left -= b.length;
+          return { done: false, value: b };
+        },
+      }),
+    };
+    await onEntry(entry, body);
+    while (left > 0) {
+      const b = await src.some(left);
+      if (!b) throw new TarFormatError('truncated archive');
+      left -= b.length;
+    }
+    const pad = padding(entry.size).length;
+    if (pad && !(await src.exact(pad))) throw new TarFormatError('truncated archive');
+  }
+}
