@@ -57,7 +57,7 @@ export function rewriteShebang(file: string, firstLine: string, ctx: TextContext
   if (/^node(js)?$/.test(name) && ctx.nodePath) {
     const rel = posix.relative(posix.dirname(file), ctx.nodePath);
     return {
-      lines: ['#!/bin/sh', `':' //; here=$(dirname "$(readlink -f "$0")"); exec "$here/${rel}" ${args ? `${args} ` : ''}"$0" "$@"`],
+      lines: ['#!/bin/sh', `':' //; here=$(dirname "$(readlink -f "$0" 2>/dev/null || printf %s "$0")"); exec "$here/${rel}" ${args ? `${args} ` : ''}"$0" "$@"`],
       detail: `node script: runs the bundled node at ${ctx.nodePath} (sh/JS polyglot header)`,
     };
   }
