@@ -44,10 +44,16 @@ export function envSh(spec: EnvSpec): string {
     '  echo "mpistack env.sh: cannot tell where this file is in this shell; set MPISTACK_ROOT=/path/to/mpistack first" >&2',
     '  _mps_root=',
     'fi',
-    '_mps_prepend() { # var dir: put dir first in the colon list var, once',
-    '  eval "_mps_cur=\\${$1:-}"',
-    '  case ":${_mps_cur}:" in *":$2:"*) _mps_cur=$(printf %s ":${_mps_cur}:" | sed "s|:$2:|:|g; s|^:||; s|:$||") ;; esac',
-    '  if [ -n "${_mps_cur}" ]; then eval "export $1=\\"\\$2:\\${_mps_cur}\\""; else eval "export $1=\\"\\$2\\""; fi',
+    '_mps_prepend() { # var dir: put dir first in the colon list $var, dropping other copies of it',
+    '  eval "_mps_rest=\\${$1:-}"',
+    '  _mps_new=$2',
+    '  case "${_mps_rest}" in *:) _mps_tail=: ;; *) _mps_tail= ;; esac',
+    '  while [ -n "${_mps_rest}" ]; do',
+    '    _mps_e=${_mps_rest%%:*}',
+    '    case "${_mps_rest}" in *:*) _mps_rest=${_mps_rest#*:} ;; *) _mps_rest= ;; esac',
+    '    if [ -n "${_mps_e}" ] && [ "${_mps_e}" != "$2" ]; then _mps_new="${_mps_new}:${_mps_e}"; fi',
+    '  done',
+    '  eval "export $1=\\"\\${_mps_new}\\${_mps_tail}\\""',
     '}',
     'if [ -n "${_mps_root}" ]; then',
     '  export MPISTACK_ROOT="${_mps_root}"',
@@ -63,7 +69,7 @@ export function envSh(spec: EnvSpec): string {
   for (const d of [...spec.pkgConfigDirs].reverse()) L.push(`  _mps_prepend PKG_CONFIG_PATH "\${_mps_root}/${d}"`);
   if (spec.needsLdLibraryPath) L.push('  _mps_prepend LD_LIBRARY_PATH "${_mps_root}/lib"');
   else L.push('  # LD_LIBRARY_PATH is not set: every ELF file carries an $ORIGIN-relative RPATH');
-  L.push('fi', 'unset _mps_src _mps_root _mps_cur', 'unset -f _mps_prepend 2>/dev/null || true', '');
+  L.push('fi', 'unset _mps_src _mps_root _mps_rest _mps_new _mps_tail _mps_e', 'unset -f _mps_prepend 2>/dev/null || true', '');
   return L.join('\n');
 }
 
