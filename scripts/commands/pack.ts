@@ -10,7 +10,7 @@ export const describe = 'make a built prefix stand-alone and relocatable; write 
 
 const HELP = `usage: mpistack pack --prefix=DIR [options]
   --prefix DIR          the built stack prefix (read only; never modified)
-  --out DIR             where the tarball and SHA256SUMS go (default: dist-pack)
+  --out DIR             where the tarball and SHA256SUMS go (default: dist)
   --build-prefix DIR    the path the prefix was configured for, if it moved since
                         (default: share/mpistack/manifest.json's prefix, else --prefix)
   --build-dir DIR       a build directory to leak-check for (repeatable; default: from the manifest)
@@ -28,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       prefix: { type: 'string' },
-      out: { type: 'string', default: 'dist-pack' },
+      out: { type: 'string', default: 'dist' },
       'build-prefix': { type: 'string' },
       'build-dir': { type: 'string', multiple: true },
       'cache-dir': { type: 'string', multiple: true },

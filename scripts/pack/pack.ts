@@ -204,7 +204,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     lap('node');
 
     if (opts.strip) {
-      const elves = listTree(root).filter((e) => e.type === 'file' && e.path !== NODE_IN_TREE && isElfFile(join(root, e.path)));
+      const elves = listTree(root).filter((e) => e.type === 'file' && isElfFile(join(root, e.path)));
       await mapLimit(elves, 2, (e) => tool('strip', ['strip', '--strip-debug', '--enable-deterministic-archives', join(root, e.path)]));
       lap('strip');
     }
