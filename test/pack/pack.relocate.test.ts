@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { install } from '../../scripts/pack/install.js';
 import { pack } from '../../scripts/pack/pack.js';
@@ -31,6 +31,12 @@ test('packed fixture runs elsewhere, loading only the tree\'s libraries', async 
   assert.not.match(ldd, /not found/);
   assert.is(readElf(join(root, 'bin/app'))!.rpath, '$ORIGIN/../lib');
   assert.is(readElf(join(root, 'bin/app'))!.runpath, undefined);
+  // RPATH (not RUNPATH) wins over LD_LIBRARY_PATH: a decoy liba.so there is not loaded
+  const decoy = join(fx.tmp, 'decoy');
+  mkdirSync(decoy);
+  writeFileSync(join(decoy, 'a.c'), 'int a(void) { return 999; }\n');
+  execFileSync('gcc', ['-shared', '-fPIC', '-o', join(decoy, 'liba.so'), join(decoy, 'a.c')]);
+  assert.match(execFileSync(join(root, 'bin/app'), { env: { ...env, LD_LIBRARY_PATH: decoy }, encoding: 'utf8' }), /^answer 123$/m);
   // a node script runs with the bundled node, found relative to itself
   const js = execFileSync(join(root, 'bin/hello.js'), { env, encoding: 'utf8' });
   assert.is(js.trim(), `node ${realpathSync(join(root, 'bin/node'))}`);
