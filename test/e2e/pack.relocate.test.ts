@@ -86,6 +86,8 @@ function checkScript(root: string, work: string, hide: string[]): string {
     'echo "@@which $(command -v mpirun) $(command -v mpicc) $(command -v node)"',
     'echo "@@opal $OPAL_PREFIX"',
     'echo "@@ompi_info"; ompi_info 2>&1 | grep -i "thread support"',
+    'echo "@@showme $(mpicc -showme)"',
+    'echo "@@pkgconfig $(pkg-config --variable=libdir ompi 2>&1)"',
     `mpicc -o '${work}/ring' '${work}/ring.c' 2>&1 || echo "@@fail mpicc"`,
     `mpicxx -o '${work}/hello' '${work}/hello.cxx' 2>&1 || echo "@@fail mpicxx"`,
     `echo "@@ring"; MAPS_DIR='${work}' timeout 300 mpirun --oversubscribe -n 4 '${work}/ring' 2>&1; echo "@@rc $?"`,
@@ -114,6 +116,15 @@ function libOk(path: string, root: string): boolean {
   let soname = basename(path);
   try { soname = readElf(path)?.soname ?? soname; } catch { /* keep the file name */ }
   return !!classifyBase(soname);
+}
+
+/** ldd lines that resolve outside the tree and the base system, or not at all. */
+function badLddLines(ldd: string[], root: string): string[] {
+  return ldd.filter((l) => {
+    if (/not found/.test(l)) return true;
+    const m = /=> (\/\S+)/.exec(l);
+    return m ? !libOk(m[1], root) : false;
+  });
 }
 
 let tarball = '';
@@ -162,6 +173,9 @@ for (const place of places) {
     assert.is(section(out, 'which').trim(), `${root}/bin/mpirun ${root}/bin/mpicc ${root}/bin/node`);
     assert.is(section(out, 'opal').trim(), root);
     assert.match(section(out, 'ompi_info'), /MPI_THREAD_MULTIPLE: yes/);
+    const showme = section(out, 'showme');
+    assert.ok(showme.includes(`-L${root}/lib`) && !showme.includes(buildPrefix), `mpicc -showme: ${showme}`);
+    assert.is(realpathSync(section(out, 'pkgconfig').trim()), realpathSync(join(root, 'lib')));
     assert.match(section(out, 'ring'), /ring 4 of 4 provided=3/, out);
     assert.match(section(out, 'ring'), /@@rc 0/);
     assert.match(section(out, 'hello'), /hello from 0 sum 1/, out);
@@ -171,11 +185,7 @@ for (const place of places) {
     // ldd: every dependency of every ELF file resolves, inside the tree or to the base system
     const ldd = section(out, 'ldd').split('\n').filter((l) => l.includes('=>') || l.includes('not found'));
     assert.ok(ldd.length > 100, `too few ldd lines (${ldd.length})`);
-    const badLdd = ldd.filter((l) => {
-      if (/not found/.test(l)) return true;
-      const m = /=> (\/\S+)/.exec(l);
-      return m ? !libOk(m[1], root) : false;
-    });
+    const badLdd = badLddLines(ldd, root);
     assert.equal(badLdd, [], badLdd.join('\n'));
     const ringLibmpi = ldd.find((l) => l.startsWith(`${work}/ring: `) && l.includes('libmpi.so.40 =>'));
     assert.ok(ringLibmpi?.includes(`=> ${root}/lib/libmpi.so.40`), `ring's libmpi: ${ringLibmpi}`);
@@ -192,6 +202,28 @@ for (const place of places) {
     }
   });
 }
+
+test('control: a plain copy of the prefix (no pack) fails the same ldd check', async () => {
+  // proves the check above can fail: without $ORIGIN RPATHs a moved tree
+  // resolves libmpi.so.40 from the system (or not at all) once the build prefix is gone
+  const root = join(tmp, 'naive', 'mpistack');
+  mkdirSync(join(tmp, 'naive'), { recursive: true });
+  const cp = await runLimited('cp', ['-a', prefix, root]);
+  assert.is(cp.code, 0, cp.stderr);
+  const hide = [...new Set([buildPrefix, prefix])].filter((h) => existsSync(h));
+  const script = join(tmp, 'naive', 'check.sh');
+  writeFileSync(script, [
+    ...hide.map((h) => `mount -t tmpfs -o size=1m mpistack-hidden '${h}' || exit 90`),
+    'unset LD_LIBRARY_PATH',
+    `export OPAL_PREFIX='${root}'`,
+    `ldd '${root}/bin/ompi_info' '${root}/bin/orted' 2>&1`,
+  ].join('\n'));
+  const r = await runLimited('unshare', ['-m', '--propagation', 'private', 'bash', script], { timeoutMs: 120_000 });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const ldd = r.stdout.split('\n').filter((l) => l.includes('=>') || l.includes('not found'));
+  const bad = badLddLines(ldd, root);
+  assert.ok(bad.some((l) => /libmpi\.so\.40|libopen-pal\.so\.40/.test(l)), `expected libmpi/libopen-pal from outside the tree:\n${r.stdout}`);
+});
 
 test.after(() => {
   rmSync(tmp, { recursive: true, force: true });
