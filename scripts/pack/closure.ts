@@ -2,7 +2,7 @@
 // the way ld.so would, libraries from outside the tree that are not part of
 // the declared base system copied in, and the $ORIGIN-relative RPATH each
 // object needs so that it runs wherever the tree lands.
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import { classifyBase } from './basesystem.js';
 import { readElf, type ElfInfo } from './elf.js';
@@ -234,8 +234,10 @@ export function walkClosure(opts: ClosureOptions): ClosureResult {
       if (!v) {
         const real = realpathSync(found);
         mkdirSync(join(root, VENDOR_DIR), { recursive: true });
-        copyFileSync(real, join(root, to));
-        chmodSync(join(root, to), 0o755);
+        // a new inode (copy + rename): never write into a file that may be a hard link to the input
+        copyFileSync(real, join(root, `${to}.mpistack-tmp`));
+        chmodSync(join(root, `${to}.mpistack-tmp`), 0o755);
+        renameSync(join(root, `${to}.mpistack-tmp`), join(root, to));
         v = { soname: needed, from: found, to, neededBy: [] };
         vendored.set(needed, v);
         treeLibDirs.add(VENDOR_DIR);

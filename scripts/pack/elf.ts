@@ -159,3 +159,82 @@ export function readSections(path: string): ElfSection[] {
     closeSync(fd);
   }
 }
+
+/**
+ * Set (or, with '', remove) an object's RPATH in memory, the way
+ * `patchelf --force-rpath --set-rpath` does when the new string fits in the
+ * old one's place: the string is overwritten (rest zero-filled, so no old path
+ * stays behind), a DT_RUNPATH entry becomes DT_RPATH, and removing drops the
+ * dynamic entry. Returns undefined when it cannot be done in place (64-bit
+ * little-endian only; no existing entry or the new string is longer; both
+ * RPATH and RUNPATH present; another dynamic string shares the old bytes):
+ * the caller then uses patchelf.
+ */
+export function patchRpathInPlace(buf: Buffer, rpath: string): Buffer | undefined {
+  if (buf.length < 64 || buf.readUInt32LE(0) !== ELF_MAGIC || buf[4] !== 2 || buf[5] !== 1) return undefined;
+  const out = Buffer.from(buf);
+  const phoff = Number(out.readBigUInt64LE(32));
+  const phentsize = out.readUInt16LE(54);
+  const phnum = out.readUInt16LE(56);
+  const segs: Array<{ type: number; offset: number; vaddr: number; filesz: number }> = [];
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    if (o + 56 > out.length) return undefined;
+    segs.push({ type: out.readUInt32LE(o), offset: Number(out.readBigUInt64LE(o + 8)), vaddr: Number(out.readBigUInt64LE(o + 16)), filesz: Number(out.readBigUInt64LE(o + 32)) });
+  }
+  const dyn = segs.find((s) => s.type === 2);
+  if (!dyn) return undefined;
+  const toOffset = (vaddr: number): number | undefined => {
+    for (const s of segs) if (s.type === 1 && vaddr >= s.vaddr && vaddr < s.vaddr + s.filesz) return vaddr - s.vaddr + s.offset;
+    return undefined;
+  };
+  const ents: Array<{ at: number; tag: number; val: number }> = [];
+  for (let o = dyn.offset; o + 16 <= dyn.offset + dyn.filesz; o += 16) {
+    const tag = Number(out.readBigInt64LE(o));
+    ents.push({ at: o, tag, val: Number(out.readBigUInt64LE(o + 8)) });
+    if (tag === 0) break;
+  }
+  const paths = ents.filter((e) => e.tag === 15 || e.tag === 29);
+  const strtab = ents.find((e) => e.tag === 5);
+  const strsz = ents.find((e) => e.tag === 10);
+  if (paths.length !== 1 || !strtab || !strsz) return undefined;
+  const strOff = toOffset(strtab.val);
+  if (strOff === undefined) return undefined;
+  const entry = paths[0];
+  const at = strOff + entry.val;
+  const end = out.indexOf(0, at);
+  if (end < 0 || end > strOff + strsz.val) return undefined;
+  const oldLen = end - at;
+  if (Buffer.byteLength(rpath) > oldLen) return undefined;
+  // another string starting inside the old one (linkers merge string tails) would be damaged
+  const refs = ents.filter((e) => e.tag === 1 || e.tag === 14).map((e) => e.val);
+  for (const s of readSectionsFromBuffer(out)) {
+    if (s.type !== 11) continue; // SHT_DYNSYM
+    for (let o = s.offset; o + 24 <= s.offset + s.size; o += 24) refs.push(out.readUInt32LE(o));
+  }
+  if (refs.some((r) => r > entry.val && r <= entry.val + oldLen)) return undefined;
+  out.fill(0, at, end);
+  if (rpath) {
+    out.write(rpath, at, 'utf8');
+    out.writeBigInt64LE(15n, entry.at); // DT_RPATH
+  } else {
+    // drop the entry: shift the rest of the table up, DT_NULL at the end
+    const last = ents[ents.length - 1].at + 16;
+    out.copy(out, entry.at, entry.at + 16, last);
+    out.fill(0, last - 16, last);
+  }
+  return out;
+}
+
+function readSectionsFromBuffer(b: Buffer): Array<{ type: number; offset: number; size: number }> {
+  const shoff = Number(b.readBigUInt64LE(40));
+  const shentsize = b.readUInt16LE(58);
+  const shnum = b.readUInt16LE(60);
+  const out: Array<{ type: number; offset: number; size: number }> = [];
+  if (!shoff || shoff + shnum * shentsize > b.length) return out;
+  for (let i = 0; i < shnum; i++) {
+    const o = shoff + i * shentsize;
+    out.push({ type: b.readUInt32LE(o + 4), offset: Number(b.readBigUInt64LE(o + 24)), size: Number(b.readBigUInt64LE(o + 32)) });
+  }
+  return out;
+}

@@ -6,12 +6,13 @@
 //   -> leak check -> manifest -> sorted tar.gz (temp file + rename) -> SHA256SUMS
 //
 // The input prefix is never modified: everything happens in a staging copy.
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { walkClosure, type ClosureResult } from './closure.js';
-import { isElfFile } from './elf.js';
+import { isElfFile, patchRpathInPlace } from './elf.js';
+import { linkOrCopy, privatize, writeReplace } from './fsutil.js';
 import { ENV_SH, LMOD_DIR, TCL_DIR, envSh, lmodFile, tclFile, type EnvSpec } from './envfiles.js';
 import { formatHit, scanLeaks, type LeakHit, type Needle } from './leak.js';
 import { MANIFEST_PATH, buildManifest, listTree, sha256File } from './manifest.js';
@@ -117,8 +118,9 @@ export function tarballName(version: string): string {
 const within = (p: string, root: string) => p === root || p.startsWith(root + '/');
 
 /**
- * Copy the prefix into `stage`, file by file (hardlinks become separate files,
- * so rewriting one name never changes another, nor the input). Symlinks:
+ * Stage the prefix: directories created, regular files hard-linked (copied
+ * when that fails); every later change replaces a file (fsutil.ts), so the
+ * input is never written. Symlinks:
  * relative ones that stay inside are kept; absolute ones into the prefix become
  * relative; anything pointing outside is replaced by a copy of its target.
  */
@@ -132,7 +134,7 @@ export function stageCopy(src: string, stage: string, aliases: string[], links: 
       const to = join(stage, r);
       const st = lstatSync(from);
       if (st.isDirectory()) { mkdirSync(to); walk(r); continue; }
-      if (st.isFile()) { copyFileSync(from, to); chmodSync(to, st.mode & 0o111 ? 0o755 : 0o644); continue; }
+      if (st.isFile()) { linkOrCopy(from, to); continue; }
       if (!st.isSymbolicLink()) throw new PackError('copy', `${r}: not a file, directory or symlink; cannot be packed`);
       const target = readlinkSync(from);
       let abs = isAbsolute(target) ? target : resolve(dirname(join(srcReal, r)), target);
@@ -146,8 +148,7 @@ export function stageCopy(src: string, stage: string, aliases: string[], links: 
       if (!existsSync(abs)) throw new PackError('copy', `${r}: symlink to ${target} points outside the prefix and does not exist`);
       const real = realpathSync(abs);
       if (statSync(real).isDirectory()) throw new PackError('copy', `${r}: symlink to the directory ${target} outside the prefix; cannot be packed`);
-      copyFileSync(real, to);
-      chmodSync(to, statSync(real).mode & 0o111 ? 0o755 : 0o644);
+      linkOrCopy(real, to);
       links.push({ path: r, from: target, to: '(copy of the target: it is outside the prefix)' });
     }
   };
@@ -196,8 +197,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     if (existsSync(join(root, NODE_IN_TREE))) nodePath = NODE_IN_TREE;
     else if (nodeSrc) {
       mkdirSync(join(root, 'bin'), { recursive: true });
-      copyFileSync(realpathSync(nodeSrc), join(root, NODE_IN_TREE));
-      chmodSync(join(root, NODE_IN_TREE), 0o755);
+      linkOrCopy(realpathSync(nodeSrc), join(root, NODE_IN_TREE));
       nodePath = NODE_IN_TREE;
       log(`bundle node ${nodeSrc} -> ${NODE_IN_TREE}`);
     }
@@ -205,7 +205,10 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
 
     if (opts.strip) {
       const elves = listTree(root).filter((e) => e.type === 'file' && isElfFile(join(root, e.path)));
-      await mapLimit(elves, 2, (e) => tool('strip', ['strip', '--strip-debug', '--enable-deterministic-archives', join(root, e.path)]));
+      await mapLimit(elves, 2, (e) => {
+        privatize(join(root, e.path));
+        return tool('strip', ['strip', '--strip-debug', '--enable-deterministic-archives', join(root, e.path)]);
+      });
       lap('strip');
     }
 
@@ -226,10 +229,15 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       if (o.rpath === cur && !o.elf.runpath) return;
       if (!o.rpath && !cur && !o.elf.runpath) return;
       const file = join(root, o.path);
+      patched++;
+      // in place when the new string fits (always, for build-prefix RPATHs longer than '$ORIGIN/..')
+      const buf = readFileSync(file);
+      const done = patchRpathInPlace(buf, o.rpath);
+      if (done) { writeReplace(file, done); return; }
+      privatize(file);
       // set first (overwrites the old string in .dynstr: no build path left behind), then drop an empty entry
       await tool('patchelf', ['patchelf', '--force-rpath', '--set-rpath', o.rpath, file]);
       if (!o.rpath) await tool('patchelf', ['patchelf', '--remove-rpath', file]);
-      patched++;
     });
     lap('rpath');
 
@@ -249,11 +257,11 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       pkgConfigDirs: ['lib/pkgconfig', 'share/pkgconfig'].filter((d) => existsSync(join(root, d))),
       needsLdLibraryPath: false,
     };
-    writeFileSync(join(root, ENV_SH), envSh(spec), { mode: 0o644 });
+    writeReplace(join(root, ENV_SH), envSh(spec), 0o644);
     mkdirSync(join(root, LMOD_DIR), { recursive: true });
-    writeFileSync(join(root, LMOD_DIR, `${version}.lua`), lmodFile(spec), { mode: 0o644 });
+    writeReplace(join(root, LMOD_DIR, `${version}.lua`), lmodFile(spec), 0o644);
     mkdirSync(join(root, TCL_DIR), { recursive: true });
-    writeFileSync(join(root, TCL_DIR, version), tclFile(spec), { mode: 0o644 });
+    writeReplace(join(root, TCL_DIR, version), tclFile(spec), 0o644);
     lap('env');
 
     const needles: Needle[] = [
@@ -274,7 +282,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     mkdirSync(dirname(join(root, MANIFEST_PATH)), { recursive: true });
     const manifest = await buildManifest(root, version, sourceDateEpoch);
     mkdirSync(dirname(join(root, MANIFEST_PATH)), { recursive: true });
-    writeFileSync(join(root, MANIFEST_PATH), JSON.stringify(manifest, null, 1) + '\n', { mode: 0o644 });
+    writeReplace(join(root, MANIFEST_PATH), JSON.stringify(manifest, null, 1) + '\n', 0o644);
     lap('manifest');
 
     const entries: TarEntry[] = [{ path: TOP_DIR, type: 'dir' }];

@@ -2,7 +2,8 @@
 // its reader understands, so nothing needs a fix-up after unpacking and a
 // tree moved again still works. The rules are data; `pack --explain` lists
 // what each did.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { writeReplace } from './fsutil.js';
 import { join, posix } from 'node:path';
 
 export interface TextContext {
@@ -138,7 +139,7 @@ export function rewriteTextFiles(root: string, files: readonly string[], ctx: Te
         actions.push({ file, rule: 'script shebang', detail: sb.detail });
       }
     }
-    if (changed) writeFileSync(abs, text);
+    if (changed) writeReplace(abs, text);
   }
   return actions;
 }

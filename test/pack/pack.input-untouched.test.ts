@@ -43,6 +43,9 @@ test('input prefix is byte-for-byte unchanged; links are made safe in the tree',
   assert.ok(lstatSync(join(root, 'outside-link')).isFile(), 'link out of the prefix became a copy');
   assert.is(readFileSync(join(root, 'outside-link'), 'utf8'), 'outside\n');
   assert.equal(r.links.map((l) => l.path).sort(), ['lib/liba.so.1', 'outside-link']);
+  // --strip rewrites every ELF file with strip(1): still nothing reaches the input
+  await pack({ prefix: fx.prefix, out: join(fx.tmp, 'out-strip'), node: false, strip: true });
+  assert.equal(snapshot(fx.prefix), before);
 });
 
 test.after(() => rmSync(fx.tmp, { recursive: true, force: true }));
