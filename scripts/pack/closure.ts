@@ -138,13 +138,19 @@ export interface ClosureOptions {
   systemDirs?: string[];
 }
 
-function sameArch(a: ElfInfo, path: string): boolean {
-  try {
-    const b = readElf(path);
-    return !!b && b.bits === a.bits && b.machine === a.machine;
-  } catch {
-    return false;
+/** Does the ELF file at `path` have `a`'s class and machine? (results cached per walk) */
+function sameArch(a: ElfInfo, path: string, archCache: Map<string, string>): boolean {
+  let arch = archCache.get(path);
+  if (arch === undefined) {
+    try {
+      const b = readElf(path);
+      arch = b ? `${b.bits}/${b.machine}` : '';
+    } catch {
+      arch = '';
+    }
+    archCache.set(path, arch);
   }
+  return arch === `${a.bits}/${a.machine}`;
 }
 
 /**
@@ -170,6 +176,7 @@ export function walkClosure(opts: ClosureOptions): ClosureResult {
   const missing: ClosureResult['missing'] = [];
   const objects: ObjectRecord[] = [];
   const seen = new Set<string>();
+  const archCache = new Map<string, string>();
 
   const queue: string[] = [];
   for (const rel of listFiles(root)) {
@@ -185,7 +192,7 @@ export function walkClosure(opts: ClosureOptions): ClosureResult {
   const findIn = (dirs: string[], name: string, self: ElfInfo): string | undefined => {
     for (const d of dirs) {
       const p = join(d, name);
-      if (existsSync(p) && statSync(p).isFile() && sameArch(self, p)) return p;
+      if (existsSync(p) && statSync(p).isFile() && sameArch(self, p, archCache)) return p;
     }
     return undefined;
   };

@@ -6,7 +6,7 @@
 // 'x' header only for a path or link target too long for ustar (path/linkpath
 // records only: no atime/ctime), gzip from node:zlib (header mtime 0, no file
 // name, OS byte 3). Same entries in -> same bytes out, for a given zlib.
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createGunzip, createGzip, constants as zc } from 'node:zlib';
 
@@ -117,7 +117,12 @@ export async function writeTarGz(outPath: string, entries: readonly TarEntry[], 
   gz.pipe(file);
   for (const e of entries) {
     for (const b of entryHeaders(e, mtime)) await write(gz, b);
-    if (e.type === 'file' && e.size) {
+    if (e.type === 'file' && e.size && e.size < 8 * 1024 * 1024) {
+      const body = readFileSync(e.source!);
+      if (body.length !== e.size) throw new Error(`${e.source}: size changed while packing (${e.size} -> ${body.length})`);
+      await write(gz, body);
+      await write(gz, padding(e.size));
+    } else if (e.type === 'file' && e.size) {
       let n = 0;
       for await (const chunk of createReadStream(e.source!, { highWaterMark: 1024 * 1024 })) {
         n += (chunk as Buffer).length;
