@@ -83,6 +83,7 @@ export function entryHeaders(e: TarEntry, mtime: number): Buffer[] {
   const mode = e.type === 'dir' ? 0o755 : e.type === 'symlink' ? 0o777 : e.executable ? 0o755 : 0o644;
   const path = e.type === 'dir' ? `${e.path}/` : e.path;
   const size = e.type === 'file' ? e.size ?? 0 : 0;
+  if (size >= 8 ** 11) throw new Error(`${e.path}: ${size} bytes is too large for a ustar size field`);
   const linkname = e.target ?? '';
   const out: Buffer[] = [];
   let split = splitUstar(path);
