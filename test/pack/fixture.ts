@@ -48,6 +48,8 @@ export function makeFixture(name = 'fx'): Fixture {
   writeFileSync(join(prefix, 'lib/liba.la'), `libdir='${prefix}/lib'\n`);
   mkdirSync(join(prefix, 'share/openmpi'), { recursive: true });
   writeFileSync(join(prefix, 'share/openmpi/mpicc-wrapper-data.txt'), `compiler=gcc\nlinker_flags=-Wl,-rpath -Wl,${prefix}/lib\nincludedir=${prefix}/include\n`);
+  mkdirSync(join(prefix, 'etc'), { recursive: true });
+  writeFileSync(join(prefix, 'etc/openmpi-mca-params.conf'), `# installed in ${prefix}\n# btl = self,vader\n`);
   mkdirSync(join(prefix, 'lib/cmake/fx'), { recursive: true });
   writeFileSync(join(prefix, 'lib/cmake/fx/fxConfig.cmake'), `set(FX_INCLUDE_DIR "${prefix}/include")\n`);
   writeFileSync(join(prefix, 'bin/tool.pl'), `#!${prefix}/bin/perl\nprint "hi\\n";\n`);

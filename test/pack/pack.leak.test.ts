@@ -3,7 +3,7 @@
 // exactly what they describe.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scanLeaks } from '../../scripts/pack/leak.js';
 import { pack } from '../../scripts/pack/pack.js';
@@ -30,6 +30,22 @@ test('a planted prefix and build directory fail the pack with file and offset', 
     assert.ok(report.includes(`share/doc/data.bin@100: build directory`), report);
   } finally {
     rmSync(join(fx.prefix, 'share/doc'), { recursive: true });
+  }
+});
+
+test('an MCA parameter naming the build prefix fails the pack (4.x cannot expand it)', async () => {
+  const conf = join(fx.prefix, 'etc/openmpi-mca-params.conf');
+  const before = readFileSync(conf, 'utf8');
+  writeFileSync(conf, `${before}mca_base_component_path = ${fx.prefix}/lib/openmpi\n`);
+  try {
+    await pack({ prefix: fx.prefix, out: join(fx.tmp, 'out-mca'), node: false });
+    assert.unreachable('pack succeeded');
+  } catch (e) {
+    assert.instance(e, PackError);
+    assert.match((e as PackError).report(), /etc\/openmpi-mca-params\.conf@\d+: build prefix/);
+    assert.is((e as PackError).details.length, 1, 'the comment line is not reported');
+  } finally {
+    writeFileSync(conf, before);
   }
 });
 

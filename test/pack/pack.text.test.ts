@@ -23,6 +23,7 @@ test('text files are made relative to where they are', async () => {
   assert.match(readFileSync(join(root, 'share/openmpi/mpicc-wrapper-data.txt'), 'utf8'), /^includedir=\$\{prefix\}\/include$/m);
   assert.is(readFileSync(join(root, 'lib/cmake/fx/fxConfig.cmake'), 'utf8'), 'set(FX_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../../../include")\n');
   assert.not.ok(existsSync(join(root, 'lib/liba.la')));
+  assert.is(readFileSync(join(root, 'etc/openmpi-mca-params.conf'), 'utf8'), '# installed in <prefix>\n# btl = self,vader\n');
   assert.is(readFileSync(join(root, 'bin/tool.pl'), 'utf8').split('\n')[0], '#!/usr/bin/env perl');
   assert.match(readFileSync(join(root, 'bin/hello.js'), 'utf8').split('\n')[1], /exec "\$here\/node" "\$0" "\$@"$/);
   rmSync(join(fx.tmp, 'out'), { recursive: true });
