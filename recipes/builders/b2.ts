@@ -144,3 +144,35 @@ export async function regenerateGrammar(plan: B2Plan, srcDir: string, exec: B2Ex
   if (!existsSync(join(c.cwd, plan.grammar!.output))) throw new Error(`bison ran but ${join(plan.grammar!.dir, plan.grammar!.output)} is still missing`);
   return true;
 }
+
+/** What the phases need from the engine for one build. */
+export interface B2Run {
+  plan: B2Plan;
+  /** the unpacked source tree */
+  srcDir: string;
+  /** the final prefix */
+  prefix: string;
+  /** the staging copy of the prefix that `install` fills (<staging root><prefix>) */
+  stagedPrefix: string;
+  jobs: number;
+  env: NodeJS.ProcessEnv;
+  exec: B2Exec;
+}
+
+/** The b2 phases, in order; each runs its commands through `exec` with the tree as cwd. */
+export const b2Phases = {
+  async prepare(r: B2Run): Promise<void> {
+    await regenerateGrammar(r.plan, r.srcDir, r.exec, r.env);
+  },
+  async configure(r: B2Run): Promise<void> {
+    await r.exec('./bootstrap.sh', r.plan.bootstrapArgs, { cwd: r.srcDir, env: r.env, title: 'bootstrap.sh' });
+    await writeUserConfig(r.plan, r.srcDir);
+  },
+  async build(r: B2Run): Promise<void> {
+    const [tool, ...args] = b2CommandLine(r.plan, r.srcDir, { jobs: r.jobs, installPrefix: r.stagedPrefix });
+    await r.exec(tool, args, { cwd: r.srcDir, env: r.env, title: `${r.plan.tool} install` });
+  },
+  async install(r: B2Run): Promise<void> {
+    if (r.plan.cmakeConfigs) await relocateCMakeConfigs(r.stagedPrefix, r.stagedPrefix, r.prefix);
+  },
+};
