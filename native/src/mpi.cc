@@ -1,0 +1,557 @@
+// Thin MPI binding for Node.js (issue 3). C++ validates handles and calls MPI;
+// argument checks, defaults and messages live in native/index.ts.
+//
+// One dedicated receive thread per process polls MPI_Improbe over the
+// communicators JS listens on and hands messages to JS through a
+// thread-safe function; it also answers heartbeat requests natively.
+#include <dlfcn.h>
+#include <mpi.h>
+#include <napi.h>
+#include <sched.h>
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr int kMaxComms = 1024;
+constexpr int kStopTag = 32767;  // reserved tag on the private control communicator
+enum Policy { kSpin = 0, kYield = 1, kAdaptive = 2 };
+
+struct Slot {
+  MPI_Comm comm = MPI_COMM_NULL;
+  std::atomic<bool> watched{false};
+  std::atomic<int> hbRequest{-1};
+  std::atomic<int> hbReply{-1};
+  std::mutex hbMutex;
+  std::vector<char> hbPayload;
+};
+
+// A received message on its way to JS. Owns its bytes until JS owns them.
+struct Incoming {
+  int comm;
+  int source;
+  int tag;
+  char* data;
+  size_t size;
+  ~Incoming() { std::free(data); }
+};
+
+void CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, Incoming* msg);
+using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Incoming, CallJs>;
+
+struct State {
+  Slot slots[kMaxComms];
+  std::atomic<int> nslots{0};
+  MPI_Comm control = MPI_COMM_NULL;  // private dup of COMM_WORLD for the stop message
+  int worldRank = 0;
+  int provided = -1;
+  bool initializedByUs = false;
+  std::atomic<int> policy{kAdaptive};
+  std::unique_ptr<std::thread> receiver;
+  std::atomic<bool> stopRequested{false};
+  Tsfn tsfn;
+  bool tsfnLive = false;
+  bool tsfnRefed = false;
+  Napi::FunctionReference errorCtor;
+  std::string libPath;
+};
+
+State* g = nullptr;  // one per process: MPI is per process too
+
+// ---- errors ---------------------------------------------------------------
+
+[[noreturn]] void ThrowMpi(Napi::Env env, int code, const char* where) {
+  int cls = code;
+  MPI_Error_class(code, &cls);
+  char text[MPI_MAX_ERROR_STRING + 1] = {0};
+  int len = 0;
+  if (MPI_Error_string(code, text, &len) != MPI_SUCCESS) std::snprintf(text, sizeof text, "MPI error %d", code);
+  if (g && !g->errorCtor.IsEmpty()) {
+    Napi::Object err = g->errorCtor.New({Napi::String::New(env, where), Napi::Number::New(env, cls), Napi::String::New(env, text)});
+    throw Napi::Error(env, err);
+  }
+  throw Napi::Error::New(env, std::string(where) + ": " + text);
+}
+
+inline void Check(Napi::Env env, int rc, const char* where) {
+  if (rc != MPI_SUCCESS) ThrowMpi(env, rc, where);
+}
+
+[[noreturn]] void ThrowState(Napi::Env env, const std::string& what) { throw Napi::Error::New(env, what); }
+
+void RequireActive(Napi::Env env) {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  if (!init) ThrowState(env, "MPI is not initialized (call initThread first)");
+  if (fin) ThrowState(env, "MPI is already finalized");
+}
+
+MPI_Comm CommOf(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  RequireActive(env);
+  int h = info[i].As<Napi::Number>().Int32Value();
+  if (h < 0 || h >= g->nslots.load(std::memory_order_acquire) || g->slots[h].comm == MPI_COMM_NULL)
+    ThrowState(env, "invalid communicator handle " + std::to_string(h));
+  return g->slots[h].comm;
+}
+
+int AddComm(MPI_Comm c) {
+  int h = g->nslots.load();
+  if (h >= kMaxComms) return -1;
+  g->slots[h].comm = c;
+  g->nslots.store(h + 1, std::memory_order_release);
+  return h;
+}
+
+// ---- the receive thread -----------------------------------------------------
+
+void SleepNs(long ns) {
+  struct timespec ts{ns / 1000000000L, ns % 1000000000L};
+  nanosleep(&ts, nullptr);
+}
+
+void ReceiveLoop() {
+  using clock = std::chrono::steady_clock;
+  auto idleSince = clock::now();
+  long sleepNs = 10'000;
+  for (;;) {
+    bool got = false;
+    bool stop = false;
+    // the control communicator first: the stop message
+    {
+      int flag = 0;
+      MPI_Message m;
+      MPI_Status st;
+      if (MPI_Improbe(MPI_ANY_SOURCE, kStopTag, g->control, &flag, &m, &st) == MPI_SUCCESS && flag) {
+        MPI_Mrecv(nullptr, 0, MPI_BYTE, &m, MPI_STATUS_IGNORE);
+        stop = true;
+      }
+    }
+    if (stop) break;
+    int n = g->nslots.load(std::memory_order_acquire);
+    for (int h = 0; h < n; ++h) {
+      Slot& s = g->slots[h];
+      if (!s.watched.load(std::memory_order_acquire)) continue;
+      int flag = 0;
+      MPI_Message m;
+      MPI_Status st;
+      if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, s.comm, &flag, &m, &st) != MPI_SUCCESS || !flag) continue;
+      got = true;
+      int count = 0;
+      MPI_Get_count(&st, MPI_BYTE, &count);
+      char* buf = static_cast<char*>(std::malloc(count > 0 ? count : 1));
+      MPI_Mrecv(buf, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
+      if (st.MPI_TAG == s.hbRequest.load(std::memory_order_acquire)) {
+        std::free(buf);
+        std::vector<char> payload;
+        {
+          std::lock_guard<std::mutex> lock(s.hbMutex);
+          payload = s.hbPayload;
+        }
+        MPI_Send(payload.data(), static_cast<int>(payload.size()), MPI_BYTE, st.MPI_SOURCE, s.hbReply.load(), s.comm);
+        continue;
+      }
+      auto* msg = new Incoming{h, st.MPI_SOURCE, st.MPI_TAG, buf, static_cast<size_t>(count)};
+      if (g->tsfn.BlockingCall(msg) != napi_ok) delete msg;  // JS side is gone: drop it
+    }
+    if (got) {
+      idleSince = clock::now();
+      sleepNs = 10'000;
+      continue;
+    }
+    if (g->stopRequested.load(std::memory_order_acquire)) break;  // belt and braces
+    int p = g->policy.load(std::memory_order_relaxed);
+    if (p == kSpin) continue;
+    if (p == kYield) { sched_yield(); continue; }
+    // adaptive: spin ~50 us, yield until ~500 us, then sleep with backoff up to 1 ms
+    auto idle = clock::now() - idleSince;
+    if (idle < std::chrono::microseconds(50)) continue;
+    if (idle < std::chrono::microseconds(500)) { sched_yield(); continue; }
+    SleepNs(sleepNs);
+    sleepNs = sleepNs * 2 > 1'000'000 ? 1'000'000 : sleepNs * 2;
+  }
+}
+
+void CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, Incoming* msg) {
+  std::unique_ptr<Incoming> owned(msg);
+  if (env == nullptr || cb.IsEmpty()) return;  // finalizing: just free
+  char* data = owned->data;
+  size_t size = owned->size;
+  owned->data = nullptr;
+  Napi::Buffer<char> buf = Napi::Buffer<char>::New(env, data, size, [](Napi::Env, char* p) { std::free(p); });
+  cb.Call({Napi::Number::New(env, owned->comm), Napi::Number::New(env, owned->source), Napi::Number::New(env, owned->tag), buf});
+}
+
+// Stop and join the receive thread: a self-message on the reserved tag of the
+// control communicator. Never leaves a joinable std::thread behind.
+void StopReceiver() {
+  if (!g || !g->receiver) return;
+  g->stopRequested.store(true, std::memory_order_release);
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  if (init && !fin) {
+    MPI_Request req;
+    if (MPI_Isend(nullptr, 0, MPI_BYTE, g->worldRank, kStopTag, g->control, &req) == MPI_SUCCESS) {
+      g->receiver->join();
+      MPI_Wait(&req, MPI_STATUS_IGNORE);
+    } else {
+      g->receiver->join();  // the flag ends it
+    }
+  } else {
+    g->receiver->join();
+  }
+  g->receiver.reset();
+}
+
+void ReleaseTsfn() {
+  if (g && g->tsfnLive) {
+    g->tsfn.Abort();  // pending calls are finalized with env == nullptr (freed)
+    g->tsfnLive = false;
+  }
+}
+
+// ---- finalize paths ---------------------------------------------------------
+
+// Returns MPI's rc (or MPI_SUCCESS if nothing to do).
+int DoFinalize() {
+  StopReceiver();
+  ReleaseTsfn();
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  if (!init || fin) return MPI_SUCCESS;
+  if (g->control != MPI_COMM_NULL) MPI_Comm_free(&g->control);
+  for (int h = 1; h < g->nslots.load(); ++h)
+    if (g->slots[h].comm != MPI_COMM_NULL) g->slots[h].watched.store(false);
+  return MPI_Finalize();
+}
+
+void CleanupHook(void*) {
+  // env teardown (normal exit after the JS 'exit' hook, or a worker): finalize
+  // if the JS side did not. Never with the receive thread inside MPI.
+  if (!g) return;
+  DoFinalize();
+  g->errorCtor.Reset();
+}
+
+// ---- exported functions -----------------------------------------------------
+
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  g->errorCtor = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value InitThread(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int required = info[0].As<Napi::Number>().Int32Value();
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  if (fin) ThrowState(env, "MPI was finalized; it cannot be initialized again");
+  if (init) {
+    MPI_Query_thread(&g->provided);
+    return Napi::Number::New(env, g->provided);
+  }
+  int provided = -1;
+  int rc = MPI_Init_thread(nullptr, nullptr, required, &provided);
+  if (rc != MPI_SUCCESS) ThrowState(env, "MPI_Init_thread failed with code " + std::to_string(rc));
+  g->initializedByUs = true;
+  g->provided = provided;
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(MPI_COMM_WORLD, &g->worldRank);
+  Check(env, MPI_Comm_dup(MPI_COMM_WORLD, &g->control), "MPI_Comm_dup");
+  MPI_Comm_set_errhandler(g->control, MPI_ERRORS_RETURN);
+  g->nslots.store(0);
+  AddComm(MPI_COMM_WORLD);  // handle 0
+  return Napi::Number::New(env, provided);
+}
+
+Napi::Value IsInitialized(const Napi::CallbackInfo& info) {
+  int v = 0;
+  MPI_Initialized(&v);
+  return Napi::Boolean::New(info.Env(), v != 0);
+}
+
+Napi::Value IsFinalized(const Napi::CallbackInfo& info) {
+  int v = 0;
+  MPI_Finalized(&v);
+  return Napi::Boolean::New(info.Env(), v != 0);
+}
+
+Napi::Value Finalize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Check(env, DoFinalize(), "MPI_Finalize");
+  return env.Undefined();
+}
+
+Napi::Value Abort(const Napi::CallbackInfo& info) {
+  int code = info[0].As<Napi::Number>().Int32Value();
+  // Do not stop the receive thread: MPI_Abort must not wait on anything.
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);  // not reached with a working MPI
+}
+
+Napi::Value ProcessorName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  char name[MPI_MAX_PROCESSOR_NAME + 1] = {0};
+  int len = 0;
+  Check(env, MPI_Get_processor_name(name, &len), "MPI_Get_processor_name");
+  return Napi::String::New(env, name, len);
+}
+
+Napi::Value LibraryVersion(const Napi::CallbackInfo& info) {
+  char text[MPI_MAX_LIBRARY_VERSION_STRING + 1] = {0};
+  int len = 0;
+  MPI_Get_library_version(text, &len);
+  while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\0')) --len;
+  return Napi::String::New(info.Env(), text, len);
+}
+
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  int major = 0, minor = 0;
+  MPI_Get_version(&major, &minor);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("major", major);
+  o.Set("minor", minor);
+  return o;
+}
+
+Napi::Value LibraryPath(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), g->libPath); }
+
+Napi::Value Wtime(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), MPI_Wtime()); }
+
+Napi::Value ThreadLevelProvided(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), g->provided); }
+
+Napi::Value SetWaitPolicy(const Napi::CallbackInfo& info) {
+  g->policy.store(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value CommRank(const Napi::CallbackInfo& info) {
+  MPI_Comm c = CommOf(info, 0);
+  int r = 0;
+  Check(info.Env(), MPI_Comm_rank(c, &r), "MPI_Comm_rank");
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value CommSize(const Napi::CallbackInfo& info) {
+  MPI_Comm c = CommOf(info, 0);
+  int r = 0;
+  Check(info.Env(), MPI_Comm_size(c, &r), "MPI_Comm_size");
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value CommDup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MPI_Comm c = CommOf(info, 0);
+  if (g->nslots.load() >= kMaxComms) ThrowState(env, "too many communicators");
+  MPI_Comm d;
+  Check(env, MPI_Comm_dup(c, &d), "MPI_Comm_dup");
+  MPI_Comm_set_errhandler(d, MPI_ERRORS_RETURN);
+  return Napi::Number::New(env, AddComm(d));
+}
+
+struct Bytes {
+  void* data;
+  size_t size;
+};
+Bytes BytesOf(const Napi::Value& v) {
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  Napi::ArrayBuffer ab = ta.ArrayBuffer();
+  return {static_cast<char*>(ab.Data()) + ta.ByteOffset(), ta.ByteLength()};
+}
+
+Napi::Value Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MPI_Comm c = CommOf(info, 0);
+  Bytes b = BytesOf(info[1]);
+  int dest = info[2].As<Napi::Number>().Int32Value();
+  int tag = info[3].As<Napi::Number>().Int32Value();
+  Check(env, MPI_Send(b.data, static_cast<int>(b.size), MPI_BYTE, dest, tag, c), "MPI_Send");
+  return env.Undefined();
+}
+
+Napi::Object StatusObject(Napi::Env env, const MPI_Status& st, int count) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("source", st.MPI_SOURCE);
+  o.Set("tag", st.MPI_TAG);
+  o.Set("count", count);
+  return o;
+}
+
+Napi::Value Recv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MPI_Comm c = CommOf(info, 0);
+  int source = info[1].As<Napi::Number>().Int32Value();
+  int tag = info[2].As<Napi::Number>().Int32Value();
+  MPI_Message m;
+  MPI_Status st;
+  Check(env, MPI_Mprobe(source, tag, c, &m, &st), "MPI_Mprobe");
+  int count = 0;
+  MPI_Get_count(&st, MPI_BYTE, &count);
+  char* data = static_cast<char*>(std::malloc(count > 0 ? count : 1));
+  int rc = MPI_Mrecv(data, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
+  if (rc != MPI_SUCCESS) {
+    std::free(data);
+    ThrowMpi(env, rc, "MPI_Mrecv");
+  }
+  Napi::Object o = StatusObject(env, st, count);
+  o.Set("data", Napi::Buffer<char>::New(env, data, count, [](Napi::Env, char* p) { std::free(p); }));
+  return o;
+}
+
+Napi::Value RecvInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MPI_Comm c = CommOf(info, 0);
+  Bytes b = BytesOf(info[1]);
+  int source = info[2].As<Napi::Number>().Int32Value();
+  int tag = info[3].As<Napi::Number>().Int32Value();
+  MPI_Message m;
+  MPI_Status st;
+  Check(env, MPI_Mprobe(source, tag, c, &m, &st), "MPI_Mprobe");
+  int count = 0;
+  MPI_Get_count(&st, MPI_BYTE, &count);
+  // A message larger than the buffer is received truncated: MPI reports MPI_ERR_TRUNCATE.
+  Check(env, MPI_Mrecv(b.data, static_cast<int>(b.size), MPI_BYTE, &m, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  return StatusObject(env, st, count);
+}
+
+Napi::Value Iprobe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MPI_Comm c = CommOf(info, 0);
+  int source = info[1].As<Napi::Number>().Int32Value();
+  int tag = info[2].As<Napi::Number>().Int32Value();
+  int flag = 0;
+  MPI_Status st;
+  Check(env, MPI_Iprobe(source, tag, c, &flag, &st), "MPI_Iprobe");
+  if (!flag) return env.Undefined();
+  int count = 0;
+  MPI_Get_count(&st, MPI_BYTE, &count);
+  return StatusObject(env, st, count);
+}
+
+Napi::Value Barrier(const Napi::CallbackInfo& info) {
+  MPI_Comm c = CommOf(info, 0);
+  Check(info.Env(), MPI_Barrier(c), "MPI_Barrier");
+  return info.Env().Undefined();
+}
+
+Napi::Value Bcast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MPI_Comm c = CommOf(info, 0);
+  int root = info[2].As<Napi::Number>().Int32Value();
+  int me = 0;
+  Check(env, MPI_Comm_rank(c, &me), "MPI_Comm_rank");
+  long long len = 0;
+  Bytes b{nullptr, 0};
+  if (me == root) {
+    b = BytesOf(info[1]);
+    len = static_cast<long long>(b.size);
+  }
+  Check(env, MPI_Bcast(&len, 1, MPI_LONG_LONG, root, c), "MPI_Bcast");
+  Napi::Buffer<char> out = Napi::Buffer<char>::New(env, static_cast<size_t>(len));
+  if (me == root && len > 0) std::memcpy(out.Data(), b.data, len);
+  Check(env, MPI_Bcast(out.Data(), static_cast<int>(len), MPI_BYTE, root, c), "MPI_Bcast");
+  return out;
+}
+
+// startReceiver(onMessage): create the thread-safe function and the thread (once).
+Napi::Value StartReceiver(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireActive(env);
+  if (g->receiver) return env.Undefined();
+  g->tsfn = Tsfn::New(env, info[0].As<Napi::Function>(), "mpistack-recv", 0, 1, nullptr);
+  g->tsfn.Unref(env);
+  g->tsfnLive = true;
+  g->tsfnRefed = false;
+  g->stopRequested.store(false);
+  g->receiver = std::make_unique<std::thread>(ReceiveLoop);
+  return env.Undefined();
+}
+
+// refReceiver(bool): keep the event loop alive while receives are pending.
+Napi::Value RefReceiver(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool on = info[0].As<Napi::Boolean>().Value();
+  if (g->tsfnLive && on != g->tsfnRefed) {
+    if (on) g->tsfn.Ref(env); else g->tsfn.Unref(env);
+    g->tsfnRefed = on;
+  }
+  return env.Undefined();
+}
+
+Napi::Value Watch(const Napi::CallbackInfo& info) {
+  MPI_Comm c = CommOf(info, 0);
+  (void)c;
+  g->slots[info[0].As<Napi::Number>().Int32Value()].watched.store(true, std::memory_order_release);
+  return info.Env().Undefined();
+}
+
+Napi::Value EnableHeartbeat(const Napi::CallbackInfo& info) {
+  CommOf(info, 0);
+  Slot& s = g->slots[info[0].As<Napi::Number>().Int32Value()];
+  s.hbReply.store(info[2].As<Napi::Number>().Int32Value());
+  s.hbRequest.store(info[1].As<Napi::Number>().Int32Value(), std::memory_order_release);
+  s.watched.store(true, std::memory_order_release);
+  return info.Env().Undefined();
+}
+
+Napi::Value SetHeartbeatPayload(const Napi::CallbackInfo& info) {
+  CommOf(info, 0);
+  Slot& s = g->slots[info[0].As<Napi::Number>().Int32Value()];
+  Bytes b = BytesOf(info[1]);
+  std::lock_guard<std::mutex> lock(s.hbMutex);
+  s.hbPayload.assign(static_cast<char*>(b.data), static_cast<char*>(b.data) + b.size);
+  return info.Env().Undefined();
+}
+
+// Promote the libmpi we are linked against to global scope so that Open MPI's
+// plugins (dlopened later, linked against libmpi/libopen-pal symbols) resolve.
+std::string PromoteLibmpi() {
+  Dl_info dli;
+  if (dladdr(reinterpret_cast<void*>(&MPI_Init_thread), &dli) == 0 || dli.dli_fname == nullptr) return "";
+  std::string path = dli.dli_fname;
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+  (void)h;  // deliberately kept open for the life of the process
+  return path;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (g == nullptr) g = new State();  // never deleted: MPI state lives as long as the process
+  g->libPath = PromoteLibmpi();
+  napi_add_env_cleanup_hook(env, CleanupHook, nullptr);
+  struct Fn {
+    const char* name;
+    Napi::Value (*fn)(const Napi::CallbackInfo&);
+  };
+  const Fn fns[] = {
+      {"setErrorClass", SetErrorClass}, {"initThread", InitThread}, {"isInitialized", IsInitialized},
+      {"isFinalized", IsFinalized}, {"finalize", Finalize}, {"abort", Abort},
+      {"processorName", ProcessorName}, {"libraryVersion", LibraryVersion}, {"version", Version},
+      {"libraryPath", LibraryPath}, {"wtime", Wtime}, {"threadLevel", ThreadLevelProvided},
+      {"setWaitPolicy", SetWaitPolicy}, {"commRank", CommRank}, {"commSize", CommSize},
+      {"commDup", CommDup}, {"send", Send}, {"recv", Recv}, {"recvInto", RecvInto},
+      {"iprobe", Iprobe}, {"barrier", Barrier}, {"bcast", Bcast}, {"startReceiver", StartReceiver},
+      {"refReceiver", RefReceiver}, {"watch", Watch}, {"enableHeartbeat", EnableHeartbeat},
+      {"setHeartbeatPayload", SetHeartbeatPayload},
+  };
+  for (const Fn& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+  exports.Set("ANY_SOURCE", Napi::Number::New(env, MPI_ANY_SOURCE));
+  exports.Set("ANY_TAG", Napi::Number::New(env, MPI_ANY_TAG));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(mpi, Init)
