@@ -1,10 +1,11 @@
 // The Node MPI binding (issue 3): one loader for the .node file and the typed
 // wrapper over the thin C++ addon. Argument checks, defaults, messages and the
 // matching of asynchronously received messages to promises live here.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import {
   ANY_SOURCE, ANY_TAG, ThreadLevel,
   type Communicator, type Message, type MPIBinding, type Status, type WaitPolicy,
@@ -184,9 +185,18 @@ class Binding implements MPIBinding, BindingExtras {
   private hookExit(): void {
     if (this.exitHooked) return;
     this.exitHooked = true;
+    // Node emits 'exit' before it prints an uncaught error: keep the error and
+    // print it ourselves, or MPI_Abort would swallow it.
+    let fatal: { err: unknown; origin: string } | undefined;
+    process.on('uncaughtExceptionMonitor', (err, origin) => { fatal = { err, origin }; });
     process.on('exit', (code) => {
       if (!this.native.isInitialized() || this.native.isFinalized()) return;
-      if (code !== 0) this.native.abort(code);
+      if (code !== 0) {
+        const rank = this.world?.rank ?? this.native.commRank(0);
+        const what = fatal ? `${fatal.origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception'}: ${inspect(fatal.err)}` : `exit code ${code}`;
+        try { writeSync(2, `mpistack: rank ${rank} is exiting with code ${code} (${what}); aborting the MPI job\n`); } catch { /* stderr gone */ }
+        this.native.abort(code);
+      }
       try { this.finalize(); } catch { /* exiting anyway */ }
     });
   }

@@ -1,0 +1,30 @@
+// init/thread level and rank/size at 1, 2 and 4 ranks under real mpirun.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { explain, runProgram } from './helpers.js';
+
+for (const n of [1, 2, 4]) {
+  test(`${n} rank(s): MULTIPLE provided, ranks 0..${n - 1}, size ${n}, bcast, finalize`, async () => {
+    const r = await runProgram(n, 'basics');
+    assert.is(r.code, 0, explain(r));
+    const first = r.results.filter((x) => 'size' in x);
+    const second = r.results.filter((x) => 'token' in x);
+    assert.equal(first.map((x) => x.rank), [...Array(n).keys()], explain(r));
+    for (const x of first) {
+      assert.is(x.size, n);
+      assert.is(x.provided, 3, 'MPI_THREAD_MULTIPLE');
+      assert.is(x.threadLevel, 3);
+      assert.ok(x.initialized);
+      assert.ok(x.version.major >= 3, JSON.stringify(x.version));
+      assert.match(x.libraryVersion, /Open MPI|MPICH/);
+      assert.ok(existsSync(x.libraryPath), `libraryPath ${x.libraryPath}`);
+      assert.match(x.libraryPath, /libmpi\.so/);
+      assert.ok(x.processor.length > 0);
+    }
+    assert.is(second.length, n, explain(r));
+    for (const x of second) { assert.is(x.token, 'from-root'); assert.ok(x.finalized); }
+  });
+}
+
+test.run();
