@@ -54,6 +54,8 @@ export interface LoadOptions {
 // The C++ side, function by function (native/src/mpi.cc).
 interface Native {
   setErrorClass(ctor: new (call: string, cls: number, msg: string) => Error): void;
+  /** recv/recvInto/iprobe write [source, tag, count] here */
+  setStatusArray(a: Int32Array): void;
   initThread(required: number): number;
   isInitialized(): boolean;
   isFinalized(): boolean;
@@ -70,9 +72,9 @@ interface Native {
   commSize(h: number): number;
   commDup(h: number): number;
   send(h: number, buf: Uint8Array, dest: number, tag: number): void;
-  recv(h: number, source: number, tag: number): Message;
-  recvInto(h: number, buf: Uint8Array, source: number, tag: number): Status;
-  iprobe(h: number, source: number, tag: number): Status | undefined;
+  recv(h: number, source: number, tag: number): Buffer;
+  recvInto(h: number, buf: Uint8Array, source: number, tag: number): void;
+  iprobe(h: number, source: number, tag: number): boolean;
   barrier(h: number): void;
   bcast(h: number, buf: Uint8Array | undefined, root: number): Buffer;
   startReceiver(onMessage: (h: number, source: number, tag: number, data: Buffer) => void): void;
@@ -164,8 +166,11 @@ class Binding implements MPIBinding, BindingExtras {
   private toSrc: (s: number) => number;
   private toTag: (t: number) => number;
 
+  readonly status = new Int32Array(3);
+
   constructor(readonly native: Native, readonly bindingPath: string) {
     native.setErrorClass(MPIError);
+    native.setStatusArray(this.status);
     this.toSrc = (s) => (s === ANY_SOURCE ? native.ANY_SOURCE : s);
     this.toTag = (t) => (t === ANY_TAG ? native.ANY_TAG : t);
     const envPolicy = process.env.MPISTACK_WAIT_POLICY;
@@ -307,17 +312,23 @@ class Comm implements Communicator {
 
   recv(source?: number, tag?: number): Message {
     this.syncOnly('recv');
-    return this.b.native.recv(this.handle, this.b.src(source), this.b.tg(tag));
+    const data = this.b.native.recv(this.handle, this.b.src(source), this.b.tg(tag));
+    const st = this.b.status;
+    return { source: st[0], tag: st[1], count: st[2], data };
   }
 
   recvInto(buffer: Uint8Array, source?: number, tag?: number): Status {
     this.syncOnly('recvInto');
-    return this.b.native.recvInto(this.handle, checkBytes('receive buffer', buffer), this.b.src(source), this.b.tg(tag));
+    this.b.native.recvInto(this.handle, checkBytes('receive buffer', buffer), this.b.src(source), this.b.tg(tag));
+    const st = this.b.status;
+    return { source: st[0], tag: st[1], count: st[2] };
   }
 
   iprobe(source?: number, tag?: number): Status | undefined {
     this.syncOnly('iprobe');
-    return this.b.native.iprobe(this.handle, this.b.src(source), this.b.tg(tag));
+    if (!this.b.native.iprobe(this.handle, this.b.src(source), this.b.tg(tag))) return undefined;
+    const st = this.b.status;
+    return { source: st[0], tag: st[1], count: st[2] };
   }
 
   recvAsync(source?: number, tag?: number): Promise<Message> {

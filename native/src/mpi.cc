@@ -58,10 +58,14 @@ struct State {
   std::atomic<int> policy{kAdaptive};
   std::unique_ptr<std::thread> receiver;
   std::atomic<bool> stopRequested{false};
+  std::atomic<bool> active{false};  // MPI initialized and not finalized
   Tsfn tsfn;
   bool tsfnLive = false;
   bool tsfnRefed = false;
   Napi::FunctionReference errorCtor;
+  Napi::Reference<Napi::Int32Array> statusRef;
+  int32_t* statusOut = nullptr;
+  int32_t statusFallback[3] = {0, 0, 0};
   std::string libPath;
 };
 
@@ -89,6 +93,7 @@ inline void Check(Napi::Env env, int rc, const char* where) {
 [[noreturn]] void ThrowState(Napi::Env env, const std::string& what) { throw Napi::Error::New(env, what); }
 
 void RequireActive(Napi::Env env) {
+  if (g->active.load(std::memory_order_acquire)) return;  // fast path: between our init and finalize
   int init = 0, fin = 0;
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
@@ -225,6 +230,7 @@ void ReleaseTsfn() {
 
 // Returns MPI's rc (or MPI_SUCCESS if nothing to do).
 int DoFinalize() {
+  g->active.store(false, std::memory_order_release);
   StopReceiver();
   ReleaseTsfn();
   int init = 0, fin = 0;
@@ -243,6 +249,8 @@ void CleanupHook(void*) {
   if (!g) return;
   DoFinalize();
   g->errorCtor.Reset();
+  g->statusOut = g->statusFallback;
+  g->statusRef.Reset();
 }
 
 // ---- exported functions -----------------------------------------------------
@@ -259,21 +267,23 @@ Napi::Value InitThread(const Napi::CallbackInfo& info) {
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
   if (fin) ThrowState(env, "MPI was finalized; it cannot be initialized again");
-  if (init) {
-    MPI_Query_thread(&g->provided);
-    return Napi::Number::New(env, g->provided);
-  }
   int provided = -1;
-  int rc = MPI_Init_thread(nullptr, nullptr, required, &provided);
-  if (rc != MPI_SUCCESS) ThrowState(env, "MPI_Init_thread failed with code " + std::to_string(rc));
-  g->initializedByUs = true;
+  if (init) {
+    MPI_Query_thread(&provided);  // initialized by someone else in this process
+  } else {
+    int rc = MPI_Init_thread(nullptr, nullptr, required, &provided);
+    if (rc != MPI_SUCCESS) ThrowState(env, "MPI_Init_thread failed with code " + std::to_string(rc));
+    g->initializedByUs = true;
+  }
   g->provided = provided;
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  MPI_Comm_rank(MPI_COMM_WORLD, &g->worldRank);
-  Check(env, MPI_Comm_dup(MPI_COMM_WORLD, &g->control), "MPI_Comm_dup");
-  MPI_Comm_set_errhandler(g->control, MPI_ERRORS_RETURN);
-  g->nslots.store(0);
-  AddComm(MPI_COMM_WORLD);  // handle 0
+  if (g->nslots.load() == 0) {
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &g->worldRank);
+    Check(env, MPI_Comm_dup(MPI_COMM_WORLD, &g->control), "MPI_Comm_dup");
+    MPI_Comm_set_errhandler(g->control, MPI_ERRORS_RETURN);
+    AddComm(MPI_COMM_WORLD);  // handle 0
+  }
+  g->active.store(true, std::memory_order_release);
   return Napi::Number::New(env, provided);
 }
 
@@ -366,10 +376,22 @@ struct Bytes {
   void* data;
   size_t size;
 };
+// One N-API call: data is already adjusted by the byte offset. TS passes Uint8Arrays only.
 Bytes BytesOf(const Napi::Value& v) {
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  Napi::ArrayBuffer ab = ta.ArrayBuffer();
-  return {static_cast<char*>(ab.Data()) + ta.ByteOffset(), ta.ByteLength()};
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(v.Env(), v, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array)
+    ThrowState(v.Env(), "expected a Uint8Array");
+  return {data, length};
+}
+
+// The last status goes into a shared Int32Array [source, tag, count] that
+// TypeScript reads: cheaper than building an object per call.
+void PutStatus(const MPI_Status& st, int count) {
+  g->statusOut[0] = st.MPI_SOURCE;
+  g->statusOut[1] = st.MPI_TAG;
+  g->statusOut[2] = count;
 }
 
 Napi::Value Send(const Napi::CallbackInfo& info) {
@@ -382,12 +404,12 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Object StatusObject(Napi::Env env, const MPI_Status& st, int count) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("source", st.MPI_SOURCE);
-  o.Set("tag", st.MPI_TAG);
-  o.Set("count", count);
-  return o;
+Napi::Value SetStatusArray(const Napi::CallbackInfo& info) {
+  Napi::Int32Array a = info[0].As<Napi::Int32Array>();
+  if (a.ElementLength() < 3) ThrowState(info.Env(), "status array needs 3 elements");
+  g->statusRef = Napi::Persistent(a);
+  g->statusOut = a.Data();
+  return info.Env().Undefined();
 }
 
 Napi::Value Recv(const Napi::CallbackInfo& info) {
@@ -406,9 +428,8 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
     std::free(data);
     ThrowMpi(env, rc, "MPI_Mrecv");
   }
-  Napi::Object o = StatusObject(env, st, count);
-  o.Set("data", Napi::Buffer<char>::New(env, data, count, [](Napi::Env, char* p) { std::free(p); }));
-  return o;
+  PutStatus(st, count);
+  return Napi::Buffer<char>::New(env, data, count, [](Napi::Env, char* p) { std::free(p); });
 }
 
 Napi::Value RecvInto(const Napi::CallbackInfo& info) {
@@ -424,7 +445,8 @@ Napi::Value RecvInto(const Napi::CallbackInfo& info) {
   MPI_Get_count(&st, MPI_BYTE, &count);
   // A message larger than the buffer is received truncated: MPI reports MPI_ERR_TRUNCATE.
   Check(env, MPI_Mrecv(b.data, static_cast<int>(b.size), MPI_BYTE, &m, MPI_STATUS_IGNORE), "MPI_Mrecv");
-  return StatusObject(env, st, count);
+  PutStatus(st, count);
+  return env.Undefined();
 }
 
 Napi::Value Iprobe(const Napi::CallbackInfo& info) {
@@ -435,10 +457,11 @@ Napi::Value Iprobe(const Napi::CallbackInfo& info) {
   int flag = 0;
   MPI_Status st;
   Check(env, MPI_Iprobe(source, tag, c, &flag, &st), "MPI_Iprobe");
-  if (!flag) return env.Undefined();
+  if (!flag) return Napi::Boolean::New(env, false);
   int count = 0;
   MPI_Get_count(&st, MPI_BYTE, &count);
-  return StatusObject(env, st, count);
+  PutStatus(st, count);
+  return Napi::Boolean::New(env, true);
 }
 
 Napi::Value Barrier(const Napi::CallbackInfo& info) {
@@ -530,13 +553,14 @@ std::string PromoteLibmpi() {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (g == nullptr) g = new State();  // never deleted: MPI state lives as long as the process
   g->libPath = PromoteLibmpi();
+  g->statusOut = g->statusFallback;
   napi_add_env_cleanup_hook(env, CleanupHook, nullptr);
   struct Fn {
     const char* name;
     Napi::Value (*fn)(const Napi::CallbackInfo&);
   };
   const Fn fns[] = {
-      {"setErrorClass", SetErrorClass}, {"initThread", InitThread}, {"isInitialized", IsInitialized},
+      {"setErrorClass", SetErrorClass}, {"setStatusArray", SetStatusArray}, {"initThread", InitThread}, {"isInitialized", IsInitialized},
       {"isFinalized", IsFinalized}, {"finalize", Finalize}, {"abort", Abort},
       {"processorName", ProcessorName}, {"libraryVersion", LibraryVersion}, {"version", Version},
       {"libraryPath", LibraryPath}, {"wtime", Wtime}, {"threadLevel", ThreadLevelProvided},

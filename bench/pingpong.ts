@@ -1,0 +1,172 @@
+// npm run bench -- pingpong [--iters N] [--warmup N] [--idle-ms MS]
+// Round-trip latency between 2 ranks (median, p99) for 8 B and 4 KiB, in one
+// run: a C ping-pong compiled on the spot with mpicc (the floor), the
+// binding's synchronous calls, its asynchronous calls (recvAsync on the
+// receive thread), and mpi4py. Ratios are to the C floor. Then the CPU used
+// by a rank waiting in recvAsync under the default wait policy, read from
+// /proc/<pid>/stat over 5 s.
+// Targets: sync <= 3x C; async median <= 30 us; idle <= 5% of a core.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
+import { mpirunEnv, runLimited } from '../test/helpers/mpi.js';
+
+export const describe = 'MPI round-trip latency: C floor vs binding sync/async vs mpi4py; idle CPU of a waiting rank';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SIZES = [8, 4096];
+type Lat = Record<string, { median: number; p99: number }>;
+
+const C_SOURCE = `#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static int cmp(const void* a, const void* b) { double x = *(const double*)a, y = *(const double*)b; return x < y ? -1 : x > y; }
+int main(int argc, char** argv) {
+  int provided, me, iters = atoi(argv[1]), warmup = atoi(argv[2]);
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+  MPI_Comm_rank(MPI_COMM_WORLD, &me);
+  double* t = malloc(sizeof(double) * iters);
+  if (me == 0) printf("RESULT {");
+  for (int a = 3; a < argc; a++) {
+    int size = atoi(argv[a]);
+    char* buf = calloc(size > 0 ? size : 1, 1);
+    MPI_Barrier(MPI_COMM_WORLD);
+    for (int i = 0; i < warmup + iters; i++) {
+      double t0 = MPI_Wtime();
+      if (me == 0) { MPI_Send(buf, size, MPI_BYTE, 1, 1, MPI_COMM_WORLD); MPI_Recv(buf, size, MPI_BYTE, 1, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE); }
+      else { MPI_Recv(buf, size, MPI_BYTE, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE); MPI_Send(buf, size, MPI_BYTE, 0, 1, MPI_COMM_WORLD); }
+      if (i >= warmup) t[i - warmup] = (MPI_Wtime() - t0) * 1e6;
+    }
+    qsort(t, iters, sizeof(double), cmp);
+    int p = (int)(iters * 0.99); if (p >= iters) p = iters - 1;
+    if (me == 0) printf("%s\\"%d\\":{\\"median\\":%.3f,\\"p99\\":%.3f}", a > 3 ? "," : "", size, t[iters / 2], t[p]);
+    free(buf);
+  }
+  if (me == 0) printf("}\\n");
+  MPI_Finalize();
+  return 0;
+}
+`;
+
+const PY_SOURCE = `import sys, time
+from mpi4py import MPI
+iters, warmup = int(sys.argv[1]), int(sys.argv[2])
+comm = MPI.COMM_WORLD
+me = comm.Get_rank()
+out = {}
+for size in map(int, sys.argv[3:]):
+    buf = bytearray(size)
+    t = []
+    comm.Barrier()
+    for i in range(warmup + iters):
+        t0 = time.perf_counter()
+        if me == 0:
+            comm.Send([buf, MPI.BYTE], dest=1, tag=1); comm.Recv([buf, MPI.BYTE], source=1, tag=1)
+        else:
+            comm.Recv([buf, MPI.BYTE], source=0, tag=1); comm.Send([buf, MPI.BYTE], dest=0, tag=1)
+        if i >= warmup: t.append((time.perf_counter() - t0) * 1e6)
+    t.sort()
+    out[str(size)] = {"median": t[len(t) // 2], "p99": t[min(len(t) - 1, int(len(t) * 0.99))]}
+if me == 0:
+    import json; print("RESULT " + json.dumps(out), flush=True)
+`;
+
+function tool(name: 'mpicc' | 'mpirun'): string {
+  if (name === 'mpicc' && process.env.MPICC) return process.env.MPICC;
+  return process.env.MPISTACK_PREFIX ? join(process.env.MPISTACK_PREFIX, 'bin', name) : name;
+}
+
+function pythonWithMpi4py(): string | undefined {
+  const candidates = [process.env.MPISTACK_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[];
+  return candidates.find((py) => spawnSync(py, ['-c', 'import mpi4py'], { stdio: 'ignore' }).status === 0);
+}
+
+async function runPair(argv: string[]): Promise<Lat> {
+  const r = await runLimited(tool('mpirun'), ['--oversubscribe', '-n', '2', ...argv], { env: mpirunEnv(), timeoutMs: 300_000 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (r.code !== 0 || !line) throw new Error(`${argv.join(' ')} failed (exit ${r.code}, timedOut ${r.timedOut}):\n${r.stderr.slice(-2000)}`);
+  return JSON.parse(line.slice(7)) as Lat;
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
+}
+
+/** CPU of each rank over `windowMs` while both wait in recvAsync, in % of one core. */
+async function idleCpu(policy: string, windowMs: number): Promise<number[]> {
+  const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  const child = spawn(tool('mpirun'), ['--oversubscribe', '-n', '2', process.execPath, join(here, '_pingpong-rank.js'), 'idle', String(windowMs + 2500)], {
+    env: mpirunEnv({ MPISTACK_WAIT_POLICY: policy }), stdio: ['ignore', 'pipe', 'inherit'], detached: true,
+  });
+  const pids = new Map<number, number>();
+  let text = '';
+  await new Promise<void>((res, rej) => {
+    const t = setTimeout(() => rej(new Error('idle run: ranks did not report their pids')), 60_000);
+    child.stdout.on('data', (d: Buffer) => {
+      text += d.toString();
+      for (const m of text.matchAll(/^PID (\d+) (\d+)$/gm)) pids.set(Number(m[1]), Number(m[2]));
+      if (pids.size === 2) { clearTimeout(t); res(); }
+    });
+  });
+  await new Promise((r) => setTimeout(r, 1000)); // past start-up
+  const before = [0, 1].map((r) => cpuTicks(pids.get(r)!));
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, windowMs));
+  const after = [0, 1].map((r) => cpuTicks(pids.get(r)!));
+  const secs = (Date.now() - t0) / 1000;
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  if (code !== 0) throw new Error(`idle run exited with ${code}`);
+  return after.map((a, i) => (100 * (a - before[i])) / hz / secs);
+}
+
+const fmt = (x: number) => x.toFixed(1).padStart(8);
+
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { iters: { type: 'string', default: '5000' }, warmup: { type: 'string', default: '500' }, 'idle-ms': { type: 'string', default: '5000' } } });
+  const iters = String(Math.max(10, Number(values.iters)));
+  const warmup = String(Math.max(0, Number(values.warmup)));
+  const sizes = SIZES.map(String);
+  const tmp = mkdtempSync(join(tmpdir(), 'mpistack-bench-pingpong-'));
+  try {
+    writeFileSync(join(tmp, 'pingpong.c'), C_SOURCE);
+    const cc = spawnSync(tool('mpicc'), ['-O2', '-o', join(tmp, 'pingpong'), join(tmp, 'pingpong.c')], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`mpicc failed: ${cc.stderr}`);
+    writeFileSync(join(tmp, 'pingpong.py'), PY_SOURCE);
+
+    const rank = join(here, '_pingpong-rank.js');
+    const rows: [string, Lat | undefined][] = [];
+    console.log(`pingpong: 2 ranks, ${iters} round trips per size after ${warmup} warm-up, times in us`);
+    rows.push(['C (mpicc, floor)', await runPair([join(tmp, 'pingpong'), iters, warmup, ...sizes])]);
+    rows.push(['binding sync', await runPair([process.execPath, rank, 'sync', iters, warmup, ...sizes])]);
+    rows.push(['binding async', await runPair([process.execPath, rank, 'async', iters, warmup, ...sizes])]);
+    const py = pythonWithMpi4py();
+    rows.push(['mpi4py', py ? await runPair([py, join(tmp, 'pingpong.py'), iters, warmup, ...sizes]) : undefined]);
+    if (!py) console.log('mpi4py: not found (install python3-mpi4py or set MPISTACK_PYTHON)');
+
+    const floor = rows[0][1]!;
+    console.log(`\n${'variant'.padEnd(18)}${SIZES.map((s) => `${`${s} B med`.padStart(10)}${'p99'.padStart(8)}${'x C'.padStart(7)}`).join('  ')}`);
+    for (const [name, lat] of rows) {
+      if (!lat) continue;
+      console.log(`${name.padEnd(18)}${SIZES.map((s) => `${fmt(lat[s].median).padStart(10)}${fmt(lat[s].p99)}${(lat[s].median / floor[s].median).toFixed(2).padStart(7)}`).join('  ')}`);
+    }
+    const sync = rows[1][1]!;
+    const asyncLat = rows[2][1]!;
+    const idleMs = Math.max(1000, Number(values['idle-ms']));
+    const idle = await idleCpu('adaptive', idleMs);
+    console.log(`\nidle CPU while waiting in recvAsync (default policy 'adaptive', ${idleMs / 1000} s from /proc): rank 0 ${idle[0].toFixed(2)}%, rank 1 ${idle[1].toFixed(2)}% of a core`);
+    const worstSync = Math.max(...SIZES.map((s) => sync[s].median / floor[s].median));
+    console.log('\ntargets:');
+    console.log(`  sync <= 3x C floor:        ${worstSync.toFixed(2)}x  ${worstSync <= 3 ? 'met' : 'MISSED'}`);
+    console.log(`  async median <= 30 us:     ${SIZES.map((s) => `${s} B ${asyncLat[s].median.toFixed(1)} us`).join(', ')}  ${SIZES.every((s) => asyncLat[s].median <= 30) ? 'met' : 'MISSED'}`);
+    console.log(`  idle <= 5% of a core:      ${Math.max(...idle).toFixed(2)}%  ${Math.max(...idle) <= 5 ? 'met' : 'MISSED'}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
