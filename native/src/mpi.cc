@@ -67,6 +67,7 @@ struct State {
   int32_t* statusOut = nullptr;
   int32_t statusFallback[3] = {0, 0, 0};
   std::string libPath;
+  napi_env owner = nullptr;  // the one JS environment (thread) that uses MPI
 };
 
 State* g = nullptr;  // one per process: MPI is per process too
@@ -243,14 +244,15 @@ int DoFinalize() {
   return MPI_Finalize();
 }
 
-void CleanupHook(void*) {
-  // env teardown (normal exit after the JS 'exit' hook, or a worker): finalize
-  // if the JS side did not. Never with the receive thread inside MPI.
-  if (!g) return;
+void CleanupHook(void* arg) {
+  // env teardown (normal exit after the JS 'exit' hook): finalize if the JS
+  // side did not. Never with the receive thread inside MPI.
+  if (!g || g->owner != static_cast<napi_env>(arg)) return;
   DoFinalize();
   g->errorCtor.Reset();
   g->statusOut = g->statusFallback;
   g->statusRef.Reset();
+  g->owner = nullptr;
 }
 
 // ---- exported functions -----------------------------------------------------
@@ -552,9 +554,14 @@ std::string PromoteLibmpi() {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (g == nullptr) g = new State();  // never deleted: MPI state lives as long as the process
+  if (g->owner != nullptr && g->owner != static_cast<napi_env>(env)) {
+    // MPI state is per process; one JS thread owns it (a worker cannot share it)
+    throw Napi::Error::New(env, "the MPI binding is already loaded by another JavaScript thread of this process");
+  }
+  g->owner = env;
   g->libPath = PromoteLibmpi();
   g->statusOut = g->statusFallback;
-  napi_add_env_cleanup_hook(env, CleanupHook, nullptr);
+  napi_add_env_cleanup_hook(env, CleanupHook, static_cast<napi_env>(env));
   struct Fn {
     const char* name;
     Napi::Value (*fn)(const Napi::CallbackInfo&);
