@@ -195,7 +195,11 @@ void CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, Incoming* msg) {
   size_t size = owned->size;
   owned->data = nullptr;
   Napi::Buffer<char> buf = Napi::Buffer<char>::New(env, data, size, [](Napi::Env, char* p) { std::free(p); });
-  cb.Call({Napi::Number::New(env, owned->comm), Napi::Number::New(env, owned->source), Napi::Number::New(env, owned->tag), buf});
+  try {
+    cb.Call({Napi::Number::New(env, owned->comm), Napi::Number::New(env, owned->source), Napi::Number::New(env, owned->tag), buf});
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();  // surfaces as an uncaught exception, not std::terminate
+  }
 }
 
 // Stop and join the receive thread: a self-message on the reserved tag of the

@@ -1,6 +1,6 @@
 // Compile and link flags for binding.gyp, taken from the MPI compiler wrapper.
 // Which wrapper: env MPICC, else <MPISTACK_PREFIX>/bin/mpicc, else `mpicc` on PATH.
-// Usage (from binding.gyp): node mpiflags.mjs include_dirs|cflags|ldflags|libs|wrapper
+// Usage (from binding.gyp): node src/mpiflags.mjs include_dirs|cflags|ldflags|libs|wrapper
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
