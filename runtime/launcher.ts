@@ -14,7 +14,9 @@
 //   --server-timeout <ms>        silence after which a server is in timeout (default 10000)
 //   --env NAME=VALUE             environment entry set on every server (repeatable)
 import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import * as repl from 'node:repl';
+import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { MPICommandClient, type ClientOptions } from './client.js';
 import { MPIEnvironment } from './environment.js';
@@ -122,12 +124,40 @@ function drainScript(): Promise<void> {
   return new Promise((r) => setImmediate(r));
 }
 
-function runRepl(client: MPICommandClient): Promise<void> {
-  return new Promise((resolveRepl) => {
-    const r = repl.start({ prompt: 'mpistack> ', useGlobal: true, terminal: process.stdin.isTTY ?? false });
+async function runRepl(client: MPICommandClient): Promise<void> {
+  if (process.stdin.isTTY) {
+    const r = repl.start({ prompt: 'mpistack> ', useGlobal: true });
     r.context.client = client;
-    r.on('exit', () => resolveRepl());
+    await new Promise<void>((resolveRepl) => r.on('exit', () => resolveRepl()));
+    return;
+  }
+  // Piped stdin (mpirun -stdin 0 < commands.js): feed the REPL one line at a
+  // time and wait for each evaluation (including top-level await) to finish,
+  // so that lines run in order and the end of input does not cut one short.
+  const input = new PassThrough();
+  const r = repl.start({ prompt: 'mpistack> ', input, output: process.stdout, terminal: false, useGlobal: true });
+  r.context.client = client;
+  let evaluated: (() => void) | undefined;
+  const evalFn = r.eval;
+  (r as unknown as { eval: typeof evalFn }).eval = (cmd, ctx, file, cb) => evalFn.call(r, cmd, ctx, file, (err, res) => {
+    cb(err, res);
+    const done = evaluated;
+    evaluated = undefined;
+    done?.();
   });
+  let hasExited = false;
+  const exited = new Promise<void>((resolveRepl) => r.on('exit', () => { hasExited = true; resolveRepl(); }));
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    const t = line.trim();
+    const wait = t && !t.startsWith('.') ? new Promise<void>((res) => { evaluated = res; }) : Promise.resolve();
+    input.write(`${line}\n`);
+    await Promise.race([wait, exited]);
+    if (hasExited) break;
+  }
+  lines.close();
+  input.end();
+  await exited;
 }
 
 main().then((code) => { process.exitCode = code; process.exit(code); }, (e: unknown) => {
