@@ -2,19 +2,11 @@
 // and a runner with a hard time limit so that a hung job fails the test
 // instead of hanging the suite.
 import { spawn } from 'node:child_process';
+import { mpirunEnv as engineMpirunEnv } from '../../scripts/engine/mpienv.js';
 
-/** Environment for mpirun on this kind of machine (root, 2 cores, no ptrace). */
+/** Environment for mpirun on this kind of machine (root, 2 cores, no ptrace): the engine's canonical one. */
 export function mpirunEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    OMPI_ALLOW_RUN_AS_ROOT: '1',
-    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
-    OMPI_MCA_btl_vader_single_copy_mechanism: 'none',
-    OMPI_MCA_rmaps_base_oversubscribe: '1',
-    // an idle rank must not spin a core: let Open MPI yield when oversubscribed
-    OMPI_MCA_mpi_yield_when_idle: '1',
-    ...extra,
-  };
+  return engineMpirunEnv(process.env, extra);
 }
 
 export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean; ms: number }

@@ -1,0 +1,5 @@
+// The recipes `mpistack build` knows, in dependency order.
+import { openmpi } from './openmpi.js';
+import type { Recipe } from './types.js';
+
+export const allRecipes: readonly Recipe[] = [openmpi];

@@ -1,0 +1,186 @@
+// Open MPI (seed section 4.1): thread-safe MPI with Fortran, built with the
+// autotools builder. Data first: the versions table, then every
+// version-dependent configure argument with its semver range and why.
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { autotools } from './builders/autotools.js';
+import type { CheckContext, Ranged, Recipe, VersionEntry } from './types.js';
+import { pickAll } from './types.js';
+import { SanityError } from '../scripts/engine/errors.js';
+import { mpirunEnv } from '../scripts/engine/mpienv.js';
+
+const upstream = (version: string, sha256: string) => {
+  const series = version.split('.').slice(0, 2).join('.');
+  const filename = `openmpi-${version}.tar.bz2`;
+  return { kind: 'url' as const, url: `https://download.open-mpi.org/release/open-mpi/v${series}/${filename}`, filename, sha256 };
+};
+
+// sha256 of the upstream .tar.bz2 release archives as Spack's openmpi
+// package lists them; the Debian entry is the orig tarball of the source
+// package (hashed here after `apt-get source --download-only openmpi=4.1.4-3`).
+export const versions: readonly VersionEntry[] = [
+  // the seed's version; not obtainable on machines without upstream access
+  { version: '1.6.5', sources: [upstream('1.6.5', 'fe37bab89b5ef234e0ac82dc798282c2ab08900bf564a1ec27239d3f1ad1fc85')] },
+  {
+    version: '4.1.4', default: true,
+    sources: [
+      upstream('4.1.4', '92912e175fd1234368c8730c03f4996fe5942e7479bb1d10059405e7f2b3930d'),
+      // Debian 12's openmpi; the orig tarball is upstream's release re-compressed (generated configure included)
+      { kind: 'debian', name: 'openmpi', version: '4.1.4-3', filename: 'openmpi_4.1.4.orig.tar.xz', sha256: 'ddaee7dbdb01eb4fab1fda5b5e03e8bbff026711806c095c1f39bb410f99f263' },
+    ],
+  },
+  { version: '4.1.6', sources: [upstream('4.1.6', 'f740994485516deb63b5311af122c265179f5328a0d857a567b85db00b11e415')] },
+  { version: '5.0.10', sources: [upstream('5.0.10', '0acecc4fc218e5debdbcb8a41d182c6b0f1d29393015ed763b2a91d5d7374cc6')] },
+];
+
+export const configureTable: readonly Ranged<string[]>[] = [
+  // thread support
+  { range: '>=1.5.4 <1.7.0', value: ['--enable-mpi-thread-multiple', '--enable-opal-multi-threads'], why: 'seed 4.1.3: MPI_THREAD_MULTIPLE is off unless both are given (1.5.4-1.6.x)' },
+  { range: '>=1.7.0 <3.0.0', value: ['--enable-mpi-thread-multiple'], why: '1.7 folded opal multi-threads into this one flag' },
+  // 3.0+: nothing, MPI_THREAD_MULTIPLE is always built in (NEWS 3.0.0)
+  // Fortran (the seed ships mpif77 and mpif90)
+  { range: '>=1.0.0 <1.7.0', value: ['--enable-mpi-f77', '--enable-mpi-f90'], why: 'the 1.6 series has separate f77/f90 bindings' },
+  { range: '>=1.7.0', value: ['--enable-mpi-fortran'], why: '1.7 merged the Fortran bindings into one option (NEWS 1.7)' },
+  // bundled components, chosen explicitly so the build does not change with the host
+  { range: '>=1.0.0 <1.7.0', value: ['--with-hwloc=internal'], why: '1.6 bundles hwloc only; libevent is always internal there' },
+  { range: '>=1.7.0 <2.0.0', value: ['--with-hwloc=internal', '--with-libevent=internal'], why: '1.7-1.10 bundle hwloc and libevent' },
+  { range: '>=2.0.0', value: ['--with-hwloc=internal', '--with-libevent=internal', '--with-pmix=internal'], why: '2.0+ also bundle PMIx' },
+  { range: '>=5.0.0', value: ['--with-prrte=internal'], why: '5.0 replaced ORTE with a bundled PRRTE' },
+  // prefix by default, so remote daemons find the install without PATH set (seed 4.1.6)
+  { range: '>=1.3.0 <5.0.0', value: ['--enable-orterun-prefix-by-default'], why: 'ORTE launcher option, 1.3-4.x' },
+  { range: '>=5.0.0', value: ['--enable-prte-prefix-by-default'], why: '5.0 renamed it with the move to PRRTE' },
+  // host-independent network/scheduler choices: shared memory + TCP, ssh and Slurm launch
+  { range: '>=1.0.0', value: ['--with-slurm', '--without-tm'], why: 'Slurm on, PBS/Torque off (no tm headers on build hosts)' },
+  { range: '>=1.0.0 <5.0.0', value: ['--without-verbs'], why: 'openib BTL exists up to 4.x; off so a host with rdma-core does not switch it on' },
+  { range: '>=1.7.0', value: ['--without-cuda'], why: 'CUDA support exists since 1.7' },
+  { range: '>=1.10.0', value: ['--without-ucx', '--without-ofi', '--without-psm', '--without-psm2'], why: 'fabric components probed since 1.10; off for a reproducible build' },
+  { range: '>=2.0.0', value: ['--without-lustre'], why: 'ROMIO lustre driver probed since 2.0' },
+];
+
+export function configureArgs(version: string): string[] {
+  return pickAll(configureTable, version).flat();
+}
+
+/** Environment under which the tree at `root` (staged or final) runs with its own libraries. */
+export function ompiRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return mpirunEnv({
+    ...base,
+    // the install has its final prefix compiled in; this points it at `root`
+    OPAL_PREFIX: root,
+    PATH: `${join(root, 'bin')}:${base.PATH ?? '/usr/bin:/bin'}`,
+    // RUNPATH (new dtags) loses to LD_LIBRARY_PATH: keeps the system libmpi out
+    LD_LIBRARY_PATH: [join(root, 'lib'), base.LD_LIBRARY_PATH].filter(Boolean).join(':'),
+  });
+}
+
+const HELLO_C = `#include <mpi.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+  int provided, rank, size;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  printf("hello %d of %d thread=%d\\n", rank, size, provided == MPI_THREAD_MULTIPLE);
+  MPI_Finalize();
+  return 0;
+}
+`;
+
+const RING_C = `#include <mpi.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+  int rank, size, token;
+  MPI_Init(&argc, &argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (rank == 0) token = 0;
+  else MPI_Recv(&token, 1, MPI_INT, rank - 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  token += rank;
+  if (size > 1) {
+    MPI_Send(&token, 1, MPI_INT, (rank + 1) % size, 0, MPI_COMM_WORLD);
+    if (rank == 0) MPI_Recv(&token, 1, MPI_INT, size - 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  }
+  if (rank == 0) printf("ring %d %d\\n", size, token);
+  MPI_Finalize();
+  return 0;
+}
+`;
+
+const HELLO_F90 = `program hello
+  use mpi
+  integer :: ierr, rank, nprocs
+  call MPI_Init(ierr)
+  call MPI_Comm_rank(MPI_COMM_WORLD, rank, ierr)
+  call MPI_Comm_size(MPI_COMM_WORLD, nprocs, ierr)
+  print '(a,i0,a,i0)', 'fhello ', rank, ' of ', nprocs
+  call MPI_Finalize(ierr)
+end program hello
+`;
+
+export const requiredFiles = ['bin/mpicc', 'bin/mpicxx', 'bin/mpif77', 'bin/mpif90', 'bin/mpirun', 'bin/mpiexec', 'bin/ompi_info', 'lib/libmpi.so'];
+
+const MPIRUN_TIMEOUT = 180_000;
+
+/** Sanity checks of seed 4.1.5-4.1.9, run against `ctx.root` with its own libraries. */
+export async function checkOpenMPI(ctx: CheckContext): Promise<void> {
+  const { root, runEnv: env, workDir: cwd, shell } = ctx;
+  const fail = (check: string, detail: string) => new SanityError(ctx.recipe, check, detail);
+  const bin = (n: string) => join(root, 'bin', n);
+  const missing = requiredFiles.filter((f) => !existsSync(join(root, f)));
+  if (missing.length) throw fail('files', `missing ${missing.join(', ')} under ${root}`);
+
+  const info = await shell.run(bin('ompi_info'), [], { cwd, env, capture: true, timeoutMs: 60_000 });
+  if (!/MPI_THREAD_MULTIPLE: yes/.test(info)) throw fail('thread support', "ompi_info does not report 'MPI_THREAD_MULTIPLE: yes'");
+
+  // every program must load this tree's libraries, not a system Open MPI
+  const libsOf = async (exe: string) => {
+    const out = await shell.run('ldd', [exe], { cwd, env, capture: true });
+    const bad = out.split('\n').filter((l) => /lib(mpi|open-rte|open-pal)\.so/.test(l) && !l.includes(`=> ${join(root, 'lib')}/`));
+    if (bad.length) throw fail('library resolution', `${exe} loads ${bad.map((l) => l.trim()).join('; ')} instead of ${join(root, 'lib')}`);
+  };
+  await libsOf(bin('ompi_info'));
+
+  const mpirun = (n: number, argv: string[], extra: string[] = []) =>
+    shell.run(bin('mpirun'), ['--oversubscribe', ...extra, '-n', String(n), ...argv], { cwd, env, capture: true, timeoutMs: MPIRUN_TIMEOUT });
+
+  // seed 4.1.7: mpirun -n 4 ls
+  await writeFile(join(cwd, 'marker.txt'), 'x\n');
+  const ls = await mpirun(4, ['ls', 'marker.txt']);
+  if (ls.split('\n').filter((l) => l.trim() === 'marker.txt').length !== 4) throw fail('mpirun -n 4 ls', `expected 4 lines 'marker.txt', got:\n${ls}`);
+
+  // seed 4.1.8-4.1.9: a hostfile in Open MPI syntax with slots=
+  await writeFile(join(cwd, 'hostfile'), '# mpistack sanity check\nlocalhost slots=4\n');
+  const hf = await mpirun(4, ['hostname'], ['--hostfile', join(cwd, 'hostfile')]);
+  if (hf.trim().split('\n').length !== 4) throw fail('hostfile run', `expected 4 lines, got:\n${hf}`);
+
+  // C hello and ring with the tree's mpicc, at 1 and 4 ranks
+  await writeFile(join(cwd, 'hello.c'), HELLO_C);
+  await writeFile(join(cwd, 'ring.c'), RING_C);
+  await writeFile(join(cwd, 'fhello.f90'), HELLO_F90);
+  await shell.run(bin('mpicc'), ['-o', 'hello', 'hello.c'], { cwd, env });
+  await shell.run(bin('mpicc'), ['-o', 'ring', 'ring.c'], { cwd, env });
+  await shell.run(bin('mpif90'), ['-o', 'fhello', 'fhello.f90'], { cwd, env });
+  for (const exe of ['hello', 'ring', 'fhello']) await libsOf(join(cwd, exe));
+  for (const n of [1, 4]) {
+    const h = await mpirun(n, ['./hello']);
+    const lines = h.split('\n').filter((l) => l.startsWith('hello '));
+    if (lines.length !== n || !lines.every((l) => l.endsWith(`of ${n} thread=1`))) throw fail(`C hello at ${n}`, `unexpected output:\n${h}`);
+    const r = await mpirun(n, ['./ring']);
+    const sum = (n * (n - 1)) / 2;
+    if (!r.includes(`ring ${n} ${sum}`)) throw fail(`C ring at ${n}`, `expected 'ring ${n} ${sum}', got:\n${r}`);
+    const f = await mpirun(n, ['./fhello']);
+    if (f.split('\n').filter((l) => l.trim().startsWith('fhello ')).length !== n) throw fail(`Fortran hello at ${n}`, `unexpected output:\n${f}`);
+  }
+}
+
+export const openmpi: Recipe = {
+  name: 'openmpi',
+  description: 'Open MPI with MPI_THREAD_MULTIPLE and Fortran',
+  versions,
+  dependencies: [],
+  builder: autotools,
+  configureArgs: (version) => configureArgs(version),
+  runEnv: ompiRunEnv,
+  check: checkOpenMPI,
+};

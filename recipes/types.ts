@@ -1,0 +1,138 @@
+// The recipe model: a recipe is data (versions with checksummed sources,
+// semver-ranged configure arguments, dependencies) plus small hooks (sanity
+// checks). A builder owns the phases that turn an unpacked tree into a staged
+// install. The engine (scripts/engine/engine.ts) owns fetch, verify, unpack,
+// staging, the move into the prefix, the manifest and the task tree, so a new
+// builder (b2, node-gyp) or a build cache slots in without engine changes.
+import semver from 'semver';
+import type { Shell } from '../scripts/engine/shell.js';
+
+/** A release archive at a URL; mirrors are asked for the same file name. */
+export interface UrlSource {
+  kind: 'url';
+  url: string;
+  /** file name in the cache and on mirrors (defaults to the URL's last segment) */
+  filename: string;
+  sha256: string;
+}
+
+/** A Debian source package whose orig tarball carries the same upstream release. */
+export interface DebianSource {
+  kind: 'debian';
+  /** `apt-get source name=version` */
+  name: string;
+  version: string;
+  /** the orig tarball's file name and sha256 */
+  filename: string;
+  sha256: string;
+}
+
+export type Source = UrlSource | DebianSource;
+
+export interface VersionEntry {
+  version: string;
+  /** tried in this order after --mirror entries */
+  sources: Source[];
+  default?: true;
+}
+
+/** One version-dependent fact: applies to versions in `range`; `why` says where it comes from. */
+export interface Ranged<T> {
+  range: string;
+  value: T;
+  why: string;
+}
+
+/** Every entry whose range holds `version`, in table order (additive flags). */
+export function pickAll<T>(table: readonly Ranged<T>[], version: string): T[] {
+  return table.filter((r) => semver.satisfies(version, r.range)).map((r) => r.value);
+}
+
+/** What the hooks know about one build. Paths are absolute. */
+export interface BuildContext {
+  recipe: string;
+  version: string;
+  /** final install prefix */
+  prefix: string;
+  /** the unpacked source tree (top directory) */
+  srcDir: string;
+  /** DESTDIR: the install lands in `${stageDir}${prefix}` */
+  stageDir: string;
+  /** `${stageDir}${prefix}` */
+  stagedPrefix: string;
+  jobs: number;
+  configureArgs: string[];
+  env: NodeJS.ProcessEnv;
+  /** runs commands with the phase's log file */
+  shell: Shell;
+}
+
+/** A build system: the phases between an unpacked tree and a staged install. */
+export interface Builder {
+  name: string;
+  prepare?(ctx: BuildContext): Promise<void>;
+  configure(ctx: BuildContext): Promise<void>;
+  build(ctx: BuildContext): Promise<void>;
+  install(ctx: BuildContext): Promise<void>;
+}
+
+/** Sanity checks run against the staged tree (`root` = staged prefix) before the move. */
+export interface CheckContext extends BuildContext {
+  /** where the installed files are now (staged prefix) */
+  root: string;
+  /** environment that makes programs in `root` use `root`'s libraries */
+  runEnv: NodeJS.ProcessEnv;
+  /** scratch directory for test programs */
+  workDir: string;
+}
+
+export interface Recipe {
+  name: string;
+  description: string;
+  versions: readonly VersionEntry[];
+  /** names of recipes that must be installed into the same prefix first */
+  dependencies: readonly string[];
+  builder: Builder;
+  /** pure: the configure arguments for a version and prefix */
+  configureArgs(version: string, prefix: string): string[];
+  /** pure: extra build environment (default none) */
+  buildEnv?(version: string, prefix: string): Record<string, string>;
+  /** environment under which the staged tree's programs run (e.g. OPAL_PREFIX) */
+  runEnv?(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  /** sanity checks; throw (via ctx.shell or SanityError) when one fails */
+  check(ctx: CheckContext): Promise<void>;
+}
+
+/** Everything that determines a build's output: the key a build cache hashes. */
+export interface ResolvedInputs {
+  recipe: string;
+  version: string;
+  builder: string;
+  prefix: string;
+  sources: Source[];
+  configureArgs: string[];
+  env: Record<string, string>;
+  dependencies: string[];
+}
+
+export function findVersion(recipe: Recipe, version?: string): VersionEntry {
+  const want = version ?? recipe.versions.find((v) => v.default)?.version ?? recipe.versions[0].version;
+  const hit = recipe.versions.find((v) => v.version === want);
+  if (!hit) throw new RangeError(`${recipe.name} has no version ${want} (known: ${recipe.versions.map((v) => v.version).join(', ')})`);
+  return hit;
+}
+
+/** Pure: the fully resolved inputs of one recipe build. */
+export function resolveInputs(recipe: Recipe, prefix: string, version?: string): ResolvedInputs {
+  const entry = findVersion(recipe, version);
+  return {
+    recipe: recipe.name,
+    version: entry.version,
+    builder: recipe.builder.name,
+    prefix,
+    sources: entry.sources.map((s) => ({ ...s })),
+    configureArgs: recipe.configureArgs(entry.version, prefix),
+    env: recipe.buildEnv?.(entry.version, prefix) ?? {},
+    dependencies: [...recipe.dependencies],
+  };
+}

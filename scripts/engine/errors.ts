@@ -1,0 +1,81 @@
+// Typed errors of the engine. Code tells them apart by class and fields,
+// never by message text. `report()` is what the CLI prints.
+
+/** A command that exited non-zero (or could not start). */
+export class CommandError extends Error {
+  override name = 'CommandError';
+  constructor(
+    readonly recipe: string,
+    readonly phase: string,
+    readonly command: string,
+    readonly exitCode: number | null,
+    readonly logPath: string,
+    readonly logTail: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`${recipe}: ${phase} failed: \`${command}\` exited ${exitCode === null ? 'by signal' : exitCode} (log: ${logPath})`, options);
+  }
+  report(): string {
+    return `${this.message}\nlast ${this.logTail.length} lines of ${this.logPath}:\n${this.logTail.map((l) => `  | ${l}`).join('\n')}`;
+  }
+}
+
+/** One source could not be fetched (after retries). */
+export class FetchError extends Error {
+  override name = 'FetchError';
+  constructor(readonly source: string, readonly status: number | null, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A downloaded file's sha256 differs from the recipe's. */
+export class ChecksumError extends Error {
+  override name = 'ChecksumError';
+  constructor(readonly source: string, readonly expected: string, readonly actual: string, readonly quarantined: string) {
+    super(`checksum mismatch for ${source}: expected sha256 ${expected}, got ${actual} (file moved to ${quarantined})`);
+  }
+}
+
+/** No source of a version could be obtained; `attempts` says what each one did. */
+export class NoSourceError extends Error {
+  override name = 'NoSourceError';
+  constructor(readonly recipe: string, readonly version: string, readonly attempts: { source: string; error: Error }[], hint: string) {
+    super(`${recipe} ${version}: no source could be obtained${hint ? ` (${hint})` : ''}`);
+  }
+  report(): string {
+    return [this.message, ...this.attempts.map((a) => `  - ${a.source}: ${a.error.message}`)].join('\n');
+  }
+}
+
+/** An archive entry that would land outside the destination. */
+export class UnsafeArchiveError extends Error {
+  override name = 'UnsafeArchiveError';
+  constructor(readonly archive: string, readonly entry: string, readonly reason: string) {
+    super(`refusing to unpack ${archive}: entry '${entry}' ${reason}`);
+  }
+}
+
+/** A sanity check that did not hold. */
+export class SanityError extends Error {
+  override name = 'SanityError';
+  constructor(readonly recipe: string, readonly check: string, detail: string) {
+    super(`${recipe}: sanity check '${check}' failed: ${detail}`);
+  }
+}
+
+/** Bad command line or options. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Wraps any failure of a recipe phase with where it happened. */
+export class PhaseError extends Error {
+  override name = 'PhaseError';
+  constructor(readonly recipe: string, readonly phase: string, readonly logPath: string | null, cause: Error) {
+    super(`${recipe}: ${phase} failed: ${cause.message}`, { cause });
+  }
+  report(): string {
+    const c = this.cause as Error & { report?: () => string };
+    return typeof c.report === 'function' ? c.report() : `${this.message}${this.logPath ? ` (log: ${this.logPath})` : ''}`;
+  }
+}

@@ -1,0 +1,84 @@
+// The one way the engine runs external commands: explicit cwd and env, output
+// appended to a log file per recipe and phase, failure as one CommandError
+// carrying the log's last lines.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { CommandError } from './errors.js';
+
+export interface RunOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** also capture stdout and return it (it still goes to the log) */
+  capture?: boolean;
+  /** kill the process group after this many ms */
+  timeoutMs?: number;
+  input?: string;
+}
+
+export interface Shell {
+  readonly recipe: string;
+  readonly phase: string;
+  readonly logPath: string;
+  run(cmd: string, args: string[], opts: RunOptions): Promise<string>;
+}
+
+export const TAIL_LINES = 20;
+
+export async function logTail(path: string, n = TAIL_LINES): Promise<string[]> {
+  try {
+    const lines = (await readFile(path, 'utf8')).split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    return lines.slice(-n);
+  } catch { return []; }
+}
+
+function quote(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+export function commandLine(cmd: string, args: string[]): string {
+  return [cmd, ...args].map(quote).join(' ');
+}
+
+export function makeShell(recipe: string, phase: string, logPath: string): Shell {
+  return {
+    recipe, phase, logPath,
+    run(cmd, args, opts) {
+      const line = commandLine(cmd, args);
+      const fd = openSync(logPath, 'a');
+      writeSync(fd, `$ (cd ${quote(opts.cwd)} && ${line})\n`);
+      return new Promise<string>((resolvePromise, reject) => {
+        let out = '';
+        let settled = false;
+        const child = spawn(cmd, args, {
+          cwd: opts.cwd, env: opts.env, detached: true,
+          stdio: [opts.input === undefined ? 'ignore' : 'pipe', opts.capture ? 'pipe' : fd, fd],
+        });
+        if (opts.input !== undefined) child.stdin!.end(opts.input);
+        if (opts.capture) child.stdout!.on('data', (d: Buffer) => { out += d.toString(); writeSync(fd, d); });
+        const timer = opts.timeoutMs ? setTimeout(() => {
+          writeSync(fd, `\n[mpistack] timed out after ${opts.timeoutMs} ms: killing the process group\n`);
+          try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+        }, opts.timeoutMs) : undefined;
+        const fail = async (code: number | null, cause?: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          try { closeSync(fd); } catch { /* closed */ }
+          reject(new CommandError(recipe, phase, line, code, logPath, await logTail(logPath), cause === undefined ? undefined : { cause }));
+        };
+        child.on('error', (e) => { void fail(null, e); });
+        child.on('close', (code, signal) => {
+          if (settled) return;
+          if (code === 0) {
+            settled = true;
+            clearTimeout(timer);
+            closeSync(fd);
+            resolvePromise(out);
+          } else void fail(code, signal ? new Error(`killed by ${signal}`) : undefined);
+        });
+      });
+    },
+  };
+}

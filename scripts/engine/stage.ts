@@ -1,0 +1,93 @@
+// Moving a staged tree into the prefix so that a failure leaves the prefix
+// as it was: every file is renamed in (same file system), files it replaces
+// are first renamed aside into a backup directory, and a failure undoes the
+// steps done so far in reverse order. Directories created on the way are
+// removed again on rollback.
+import { lstat, mkdir, readdir, rename, rm, rmdir, copyFile, readlink, symlink, unlink } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+
+type Step = { kind: 'mkdir'; path: string } | { kind: 'aside'; from: string; to: string } | { kind: 'place'; path: string };
+
+export interface Merge {
+  /** undo everything (leaves the prefix as before the merge) */
+  rollback(): Promise<void>;
+  /** forget the undo information (drops replaced files) */
+  commit(): Promise<void>;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try { await lstat(p); return true; } catch { return false; }
+}
+
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    const st = await lstat(from);
+    if (st.isSymbolicLink()) await symlink(await readlink(from), to);
+    else await copyFile(from, to);
+    await unlink(from);
+  }
+}
+
+async function* walk(root: string, dir = root): AsyncGenerator<{ rel: string; dir: boolean }> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    const rel = relative(root, p);
+    if (e.isDirectory()) { yield { rel, dir: true }; yield* walk(root, p); } else yield { rel, dir: false };
+  }
+}
+
+/** Merge `staged` (a tree laid out like the prefix) into `prefix`; backup dir must be on the prefix's file system. */
+export async function mergeTree(staged: string, prefix: string, backupDir: string): Promise<Merge> {
+  const steps: Step[] = [];
+  const undo = async () => {
+    for (const s of steps.reverse()) {
+      if (s.kind === 'place') await rm(s.path, { force: true });
+      else if (s.kind === 'aside') await moveFile(s.to, s.from);
+      else await rmdir(s.path).catch(() => undefined);
+    }
+    steps.length = 0;
+    await rm(backupDir, { recursive: true, force: true });
+  };
+  try {
+    const mk = async (d: string) => {
+      const missing: string[] = [];
+      for (let p = d; !(await exists(p)); p = dirname(p)) missing.unshift(p);
+      for (const p of missing) { await mkdir(p); steps.push({ kind: 'mkdir', path: p }); }
+    };
+    await mk(prefix);
+    await mkdir(backupDir, { recursive: true });
+    for await (const e of walk(staged)) {
+      const dest = join(prefix, e.rel);
+      if (e.dir) {
+        const st = await lstat(dest).catch(() => null);
+        if (st && !st.isDirectory()) {
+          const aside = join(backupDir, e.rel);
+          await mkdir(dirname(aside), { recursive: true });
+          await moveFile(dest, aside); steps.push({ kind: 'aside', from: dest, to: aside });
+        }
+        await mk(dest);
+        continue;
+      }
+      if (await exists(dest)) {
+        const st = await lstat(dest);
+        if (st.isDirectory()) throw new Error(`cannot replace directory ${dest} with a file`);
+        const aside = join(backupDir, e.rel);
+        await mkdir(dirname(aside), { recursive: true });
+        await moveFile(dest, aside);
+        steps.push({ kind: 'aside', from: dest, to: aside });
+      }
+      await moveFile(join(staged, e.rel), dest);
+      steps.push({ kind: 'place', path: dest });
+    }
+  } catch (e) {
+    await undo();
+    throw e;
+  }
+  return {
+    rollback: undo,
+    commit: async () => { steps.length = 0; await rm(backupDir, { recursive: true, force: true }); },
+  };
+}
