@@ -135,7 +135,7 @@ async function runRepl(client: MPICommandClient): Promise<void> {
   // time and wait for each evaluation (including top-level await) to finish,
   // so that lines run in order and the end of input does not cut one short.
   const input = new PassThrough();
-  const r = repl.start({ prompt: 'mpistack> ', input, output: process.stdout, terminal: false, useGlobal: true });
+  const r = repl.start({ prompt: 'mpistack> ', input, output: process.stdout, terminal: false, useGlobal: true, useColors: false });
   r.context.client = client;
   let evaluated: (() => void) | undefined;
   const evalFn = r.eval;

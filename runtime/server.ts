@@ -143,9 +143,10 @@ export class MPICommandServer {
         break;
       }
     }
+    // status first: the client learns this server's host before its first log line
+    this.transport.send(CLIENT_RANK, Tag.CONTROL, encodeControl({ kind: Kind.STATUS, host: this.host, pid: this.pid, ...(error ? { error } : {}) }));
     this.started = true;
     for (const l of this.startupLog.splice(0)) this.log(l.level, l.text);
-    this.transport.send(CLIENT_RANK, Tag.CONTROL, encodeControl({ kind: Kind.STATUS, host: this.host, pid: this.pid, ...(error ? { error } : {}) }));
   }
 
   private stop(reason: string): void {
