@@ -37,6 +37,9 @@ struct Slot {
 
 // A received message on its way to JS. Owns its bytes until JS owns them.
 struct Incoming {
+  Incoming(int c, int s, int t, size_t n) : comm(c), source(s), tag(t), data(static_cast<char*>(std::malloc(n > 0 ? n : 1))), size(n) {}
+  Incoming(const Incoming&) = delete;
+  Incoming& operator=(const Incoming&) = delete;
   int comm;
   int source;
   int tag;
@@ -155,10 +158,10 @@ void ReceiveLoop() {
       got = true;
       int count = 0;
       MPI_Get_count(&st, MPI_BYTE, &count);
-      char* buf = static_cast<char*>(std::malloc(count > 0 ? count : 1));
-      MPI_Mrecv(buf, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
+      // owns the bytes from here on (RAII); handed to CallJs on success
+      auto msg = std::make_unique<Incoming>(h, st.MPI_SOURCE, st.MPI_TAG, static_cast<size_t>(count));
+      MPI_Mrecv(msg->data, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
       if (st.MPI_TAG == s.hbRequest.load(std::memory_order_acquire)) {
-        std::free(buf);
         std::vector<char> payload;
         {
           std::lock_guard<std::mutex> lock(s.hbMutex);
@@ -167,8 +170,7 @@ void ReceiveLoop() {
         MPI_Send(payload.data(), static_cast<int>(payload.size()), MPI_BYTE, st.MPI_SOURCE, s.hbReply.load(), s.comm);
         continue;
       }
-      auto* msg = new Incoming{h, st.MPI_SOURCE, st.MPI_TAG, buf, static_cast<size_t>(count)};
-      if (g->tsfn.BlockingCall(msg) != napi_ok) delete msg;  // JS side is gone: drop it
+      if (g->tsfn.BlockingCall(msg.get()) == napi_ok) msg.release();  // now owned by CallJs; else dropped here
     }
     if (got) {
       idleSince = clock::now();
@@ -428,14 +430,10 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
   Check(env, MPI_Mprobe(source, tag, c, &m, &st), "MPI_Mprobe");
   int count = 0;
   MPI_Get_count(&st, MPI_BYTE, &count);
-  char* data = static_cast<char*>(std::malloc(count > 0 ? count : 1));
-  int rc = MPI_Mrecv(data, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
-  if (rc != MPI_SUCCESS) {
-    std::free(data);
-    ThrowMpi(env, rc, "MPI_Mrecv");
-  }
+  std::unique_ptr<char, decltype(&std::free)> data(static_cast<char*>(std::malloc(count > 0 ? count : 1)), &std::free);
+  Check(env, MPI_Mrecv(data.get(), count, MPI_BYTE, &m, MPI_STATUS_IGNORE), "MPI_Mrecv");
   PutStatus(st, count);
-  return Napi::Buffer<char>::New(env, data, count, [](Napi::Env, char* p) { std::free(p); });
+  return Napi::Buffer<char>::New(env, data.release(), count, [](Napi::Env, char* p) { std::free(p); });
 }
 
 Napi::Value RecvInto(const Napi::CallbackInfo& info) {

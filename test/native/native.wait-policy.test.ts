@@ -1,4 +1,5 @@
-// spin, yield and adaptive all deliver async messages; adaptive is the default; bad names are rejected.
+// spin, yield and adaptive all deliver async messages; adaptive is the default; bad names are rejected;
+// a communicator served by the receive thread refuses synchronous receives.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { explain, runProgram } from './helpers.js';
@@ -13,6 +14,7 @@ test('each wait policy completes 100 async round trips', async () => {
   assert.is(x.yield, 100);
   assert.is(x.adaptive, 100);
   assert.ok(x.badThrows);
+  assert.ok(x.syncOnServedThrows, 'a synchronous recv on a communicator served by the receive thread is refused');
 });
 
 test.run();

@@ -16,6 +16,7 @@ for (const p of ['spin', 'yield', 'adaptive'] as WaitPolicy[]) {
   }
   res[p] = ok;
 }
+try { c.recv(peer, 0); res.syncOnServedThrows = false; } catch (e) { res.syncOnServedThrows = /dup\(\)/.test((e as Error).message); }
 try { mpi.setWaitPolicy('busy' as WaitPolicy); res.badThrows = false; } catch (e) { res.badThrows = e instanceof TypeError; }
 world.barrier();
 report(res);
