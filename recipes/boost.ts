@@ -7,54 +7,36 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { B2Plan, Grammar, Ranged, UserConfigPlace } from './builders/b2.js';
-import { pick, pickAll } from './builders/b2.js';
+import { SanityError } from '../scripts/engine/errors.js';
+import { mpirunEnv } from '../scripts/engine/mpienv.js';
+import type { Shell } from '../scripts/engine/shell.js';
+import type { B2Plan, Grammar, UserConfigPlace } from './builders/b2.js';
+import { b2Builder, pick, planArgs } from './builders/b2.js';
+import type { CheckContext, Ranged, Recipe, UrlSource, VersionEntry } from './types.js';
+import { pickAll } from './types.js';
 
-export interface DebianSource {
-  /** source package name and version, as `apt-get source name=version` takes them */
-  name: string;
-  version: string;
-  /** the orig tarball inside the source package, and its sha256 */
-  orig: string;
-  sha256: string;
-}
-
-export interface BoostVersion {
-  version: string;
-  url: string;
-  sha256: string;
-  /** a distribution source package carrying the same upstream release */
-  debian?: DebianSource;
-  default?: true;
-}
+const upstream = (url: string, sha256: string): UrlSource => ({ kind: 'url', url, filename: url.slice(url.lastIndexOf('/') + 1), sha256 });
 
 // sha256 of the upstream .tar.bz2 release archives (the values Spack's boost
 // package lists; 1.81.0 and 1.83.0 agree with other independent packagers).
-export const versions: readonly BoostVersion[] = [
-  // the seed's version (built there with a separately installed bjam 3.1.18)
+export const versions: readonly VersionEntry[] = [
+  // the seed's version (built there with a separately installed bjam 3.1.18); upstream only
   {
     version: '1.41.0',
-    url: 'https://downloads.sourceforge.net/project/boost/boost/1.41.0/boost_1_41_0.tar.bz2',
-    sha256: '1ef94e6749eaf13318284b4f629be063544c7015b45e38113b975ac1945cc726',
+    sources: [upstream('https://downloads.sourceforge.net/project/boost/boost/1.41.0/boost_1_41_0.tar.bz2', '1ef94e6749eaf13318284b4f629be063544c7015b45e38113b975ac1945cc726')],
   },
   {
-    version: '1.81.0',
-    url: 'https://archives.boost.io/release/1.81.0/source/boost_1_81_0.tar.bz2',
-    sha256: '71feeed900fbccca04a3b4f2f84a7c217186f28a940ed8b7ed4725986baf99fa',
-    // Debian 12's boost1.81; its orig tarball is a git export (top directory
-    // `boost`, no generated b2 grammar: see `grammar` below)
-    debian: {
-      name: 'boost1.81',
-      version: '1.81.0-5+deb12u1',
-      orig: 'boost1.81_1.81.0.orig.tar.xz',
-      sha256: '449afecf5ef98edc0a46826cde6af98d1fb95c2e92962fa8c9e3eb1e8a2928ec',
-    },
-    default: true,
+    version: '1.81.0', default: true,
+    sources: [
+      upstream('https://archives.boost.io/release/1.81.0/source/boost_1_81_0.tar.bz2', '71feeed900fbccca04a3b4f2f84a7c217186f28a940ed8b7ed4725986baf99fa'),
+      // Debian 12's boost1.81; its orig tarball is a git export (top directory
+      // `boost`, no generated b2 grammar: see `grammar` below)
+      { kind: 'debian', name: 'boost1.81', version: '1.81.0-5+deb12u1', filename: 'boost1.81_1.81.0.orig.tar.xz', sha256: '449afecf5ef98edc0a46826cde6af98d1fb95c2e92962fa8c9e3eb1e8a2928ec' },
+    ],
   },
   {
     version: '1.83.0',
-    url: 'https://archives.boost.io/release/1.83.0/source/boost_1_83_0.tar.bz2',
-    sha256: '6478edfe2f3305127cffe8caf73ea0176c53769f4bf1585be237eb30798c3b8e',
+    sources: [upstream('https://archives.boost.io/release/1.83.0/source/boost_1_83_0.tar.bz2', '6478edfe2f3305127cffe8caf73ea0176c53769f4bf1585be237eb30798c3b8e')],
   },
 ];
 
@@ -239,27 +221,28 @@ export function cmakeArgs(prefix: string, mpiPrefix: string, srcDir: string, bui
   ];
 }
 
-/** Runs one command; rejects when it exits non-zero (the engine's shell helper fits this shape). */
-export type Exec = (cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number; title?: string }) => Promise<{ stdout: string; stderr: string }>;
-
-export interface CheckContext {
+export interface BoostCheck {
   version: string;
-  /** where Boost is installed */
-  prefix: string;
-  /** where the Open MPI it was built against is installed (the same prefix in the stack) */
-  mpiPrefix?: string;
+  /** where Boost is installed now (the staged prefix during a build) */
+  root: string;
+  /** the stack prefix whose Open MPI Boost was built against */
+  mpiPrefix: string;
   /** an empty scratch directory */
   workDir: string;
-  exec: Exec;
-  /** the environment every mpirun gets (root, oversubscription, no CMA) */
-  mpirunEnv: (extra?: NodeJS.ProcessEnv) => NodeJS.ProcessEnv;
+  shell: Shell;
+  /**
+   * base environment for every command. During a build it adds the staged
+   * lib dir to LD_LIBRARY_PATH (the RPATH names the final prefix, where the
+   * staged Boost libraries are not yet); against the final prefix it is clean.
+   */
+  env: NodeJS.ProcessEnv;
   /** ranks to run the exchange program at */
   ranks?: number[];
 }
 
 export interface CheckReport {
   files: string[];
-  /** what libboost_mpi's libmpi resolves to (ldd, without LD_LIBRARY_PATH) */
+  /** what libboost_mpi's libmpi resolves to */
   libmpi: string;
   runs: { ranks: number; line: string }[];
   cmake?: { boostDir: string; mpiLibrary: string };
@@ -300,50 +283,77 @@ export function libmpiProblem(ldd: Map<string, string>, mpiPrefix: string): stri
  * prefix's mpicxx and mpirun, and find_package(Boost COMPONENTS mpi).
  * Throws an Error saying what is wrong; returns what it saw.
  */
-export async function checkInstall(ctx: CheckContext): Promise<CheckReport> {
-  const { prefix, version, exec, workDir } = ctx;
-  const mpiPrefix = ctx.mpiPrefix ?? prefix;
-  const env = cleanEnv();
+export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
+  const { root, version, shell, workDir, mpiPrefix, env } = c;
+  const fail = (check: string, detail: string) => new SanityError('boost', check, detail);
+  const lib = join(root, 'lib');
+  const run = (cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) =>
+    shell.run(cmd, args, { cwd: opts.cwd ?? workDir, env: opts.env ?? env, capture: true, timeoutMs: opts.timeoutMs ?? 600_000 });
 
-  const missing = expectedFiles(version).filter((f) => !existsSync(join(prefix, f)));
-  if (missing.length) throw new Error(`boost ${version}: missing in ${prefix}: ${missing.join(', ')}`);
+  const missing = expectedFiles(version).filter((f) => !existsSync(join(root, f)));
+  if (missing.length) throw fail('files', `missing under ${root}: ${missing.join(', ')}`);
 
   await mkdir(workDir, { recursive: true });
-  const ldd = parseLdd((await exec('ldd', [join(prefix, 'lib', 'libboost_mpi.so')], { cwd: workDir, env, title: 'ldd libboost_mpi' })).stdout);
-  const libmpi = resolvedLibmpi(ldd);
+  const ldd = parseLdd(await run('ldd', [join(lib, 'libboost_mpi.so')]));
   const bad = libmpiProblem(ldd, mpiPrefix);
-  if (bad) throw new Error(`boost ${version}: ${bad}`);
+  if (bad) throw fail('libmpi of libboost_mpi', bad);
   const ser = ldd.get(`libboost_serialization.so.${version}`);
-  if (!ser || !ser.startsWith(join(prefix, 'lib') + '/')) throw new Error(`boost ${version}: libboost_mpi resolves libboost_serialization to ${ser ?? 'nothing'}`);
+  if (!ser || !ser.startsWith(lib + '/')) throw fail('libboost_serialization of libboost_mpi', `resolves to '${ser ?? 'nothing'}', not ${lib}`);
 
   const src = join(workDir, 'stl_exchange.cpp');
   await writeFile(src, stlExchangeSource);
   const exe = join(workDir, 'stl_exchange');
-  const lib = join(prefix, 'lib');
-  await exec(mpicxxOf(mpiPrefix), ['-O1', `-I${join(prefix, 'include')}`, src, '-o', exe, `-L${lib}`, '-lboost_mpi', '-lboost_serialization', `-Wl,-rpath,${lib}`], { cwd: workDir, env, title: 'compile stl_exchange with the prefix mpicxx' });
+  await run(mpicxxOf(mpiPrefix), ['-O1', `-I${join(root, 'include')}`, src, '-o', exe, `-L${lib}`, '-lboost_mpi', '-lboost_serialization', `-Wl,-rpath,${lib}`]);
 
   const mpirun = join(mpiPrefix, 'bin', 'mpirun');
   const runs: CheckReport['runs'] = [];
-  for (const n of ctx.ranks ?? [1, 2, 4]) {
-    const r = await exec(mpirun, ['--oversubscribe', '-n', String(n), exe], { cwd: workDir, env: ctx.mpirunEnv(env), timeoutMs: 120_000, title: `run stl_exchange at ${n} ranks` });
-    const line = r.stdout.split('\n').find((l) => l.startsWith('boost-mpi-stl')) ?? '';
-    if (line !== stlExchangeExpected(n)) throw new Error(`boost ${version}: stl_exchange at ${n} ranks printed '${line}', expected '${stlExchangeExpected(n)}'\n${r.stderr}`);
+  for (const n of c.ranks ?? [1, 2, 4]) {
+    const out = await run(mpirun, ['--oversubscribe', '-n', String(n), exe], { env: mpirunEnv(env), timeoutMs: 180_000 });
+    const line = out.split('\n').find((l) => l.startsWith('boost-mpi-stl')) ?? '';
+    if (line !== stlExchangeExpected(n)) throw fail(`STL exchange at ${n} ranks`, `printed '${line}', expected '${stlExchangeExpected(n)}'`);
     runs.push({ ranks: n, line });
   }
 
-  const report: CheckReport = { files: expectedFiles(version), libmpi, runs };
+  const report: CheckReport = { files: expectedFiles(version), libmpi: ldd.get([...ldd.keys()].find((k) => /^libmpi\.so/.test(k)) ?? '') ?? '', runs };
   if (pick(ranges.cmakeConfigs, version, 'cmake configs')) {
     const proj = join(workDir, 'cmake-probe');
     await mkdir(proj, { recursive: true });
     await writeFile(join(proj, 'CMakeLists.txt'), cmakeProject(version));
     await writeFile(join(proj, 'stl_exchange.cpp'), stlExchangeSource);
-    const cfg = await exec('cmake', cmakeArgs(prefix, mpiPrefix, proj, join(proj, 'build')), { cwd: proj, env, title: 'cmake find_package(Boost COMPONENTS mpi)' });
-    const boostDir = /mpistack-boost-dir=(.*)/.exec(cfg.stdout)?.[1]?.trim() ?? '';
-    const mpiLibrary = /mpistack-boost-mpi=(.*)/.exec(cfg.stdout)?.[1]?.trim() ?? '';
-    if (boostDir !== join(prefix, 'lib', 'cmake', `Boost-${version}`)) throw new Error(`boost ${version}: CMake found Boost at '${boostDir}', not in ${prefix}`);
-    if (!mpiLibrary.startsWith(lib + '/')) throw new Error(`boost ${version}: CMake's Boost::mpi is '${mpiLibrary}', not in ${lib}`);
-    await exec('cmake', ['--build', join(proj, 'build')], { cwd: proj, env, title: 'build the CMake probe' });
+    const cfg = await run('cmake', cmakeArgs(root, mpiPrefix, proj, join(proj, 'build')), { cwd: proj });
+    const boostDir = /mpistack-boost-dir=(.*)/.exec(cfg)?.[1]?.trim() ?? '';
+    const mpiLibrary = /mpistack-boost-mpi=(.*)/.exec(cfg)?.[1]?.trim() ?? '';
+    if (boostDir !== join(lib, 'cmake', `Boost-${version}`)) throw fail('find_package(Boost COMPONENTS mpi)', `found Boost at '${boostDir}', not in ${root}`);
+    if (!mpiLibrary.startsWith(lib + '/')) throw fail('find_package(Boost COMPONENTS mpi)', `Boost::mpi is '${mpiLibrary}', not in ${lib}`);
+    await run('cmake', ['--build', join(proj, 'build')], { cwd: proj });
     report.cmake = { boostDir, mpiLibrary };
   }
   return report;
 }
+
+/** The recipe's check hook: the staged tree, against the Open MPI already in the prefix. */
+export async function checkBoost(ctx: CheckContext): Promise<void> {
+  await checkInstall({ version: ctx.version, root: ctx.root, mpiPrefix: ctx.prefix, workDir: ctx.workDir, shell: ctx.shell, env: ctx.runEnv });
+}
+
+/** Where the staged tree's programs run: its own lib dir first (RPATH names the final prefix). */
+export function boostRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...cleanEnv(base), LD_LIBRARY_PATH: join(root, 'lib') };
+}
+
+/** Boost.MPI with the b2 builder; `python` adds Boost.Python (seed 4.3.3 `using python`). */
+export function boostRecipe(opts: { python?: string } = {}): Recipe {
+  const planFor = (version: string, prefix: string) => plan(version, { prefix, python: opts.python });
+  return {
+    name: 'boost',
+    description: 'Boost.MPI and Boost.Serialization built against the stack\'s Open MPI',
+    versions,
+    dependencies: ['openmpi'],
+    builder: b2Builder(planFor),
+    configureArgs: (version, prefix) => planArgs(planFor(version, prefix)),
+    runEnv: boostRunEnv,
+    check: checkBoost,
+  };
+}
+
+export const boost: Recipe = boostRecipe();

@@ -1,5 +1,6 @@
 // The recipes `mpistack build` knows, in dependency order.
+import { boost } from './boost.js';
 import { openmpi } from './openmpi.js';
 import type { Recipe } from './types.js';
 
-export const allRecipes: readonly Recipe[] = [openmpi];
+export const allRecipes: readonly Recipe[] = [openmpi, boost];

@@ -19,13 +19,8 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile, appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import semver from 'semver';
-
-/** One version-dependent fact: applies to versions in `range`, and says why. */
-export interface Ranged<T> {
-  range: string;
-  value: T;
-  why: string;
-}
+import type { Shell } from '../../scripts/engine/shell.js';
+import type { BuildContext, Builder, Ranged } from '../types.js';
 
 /** The value of the first entry whose range holds `version`. */
 export function pick<T>(table: readonly Ranged<T>[], version: string, what: string): T {
@@ -34,10 +29,6 @@ export function pick<T>(table: readonly Ranged<T>[], version: string, what: stri
   return hit.value;
 }
 
-/** Every entry whose range holds `version`, in table order (for additive flags). */
-export function pickAll<T>(table: readonly Ranged<T>[], version: string): T[] {
-  return table.filter((r) => semver.satisfies(version, r.range)).map((r) => r.value);
-}
 
 /** A generated parser the release tarballs ship but git exports do not. */
 export interface Grammar {
@@ -133,46 +124,47 @@ export async function relocateCMakeConfigs(stagedPrefix: string, from: string, t
   return changed;
 }
 
-/** Runs one command with an explicit cwd and environment; rejects on a non-zero exit. */
-export type B2Exec = (cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; title?: string }) => Promise<unknown>;
-
 /** Prepare hook: generate the grammar only when the tree lacks it. Returns whether bison ran. */
-export async function regenerateGrammar(plan: B2Plan, srcDir: string, exec: B2Exec, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+export async function regenerateGrammar(plan: B2Plan, srcDir: string, shell: Shell, env: NodeJS.ProcessEnv): Promise<boolean> {
   const c = grammarCommand(plan, srcDir);
   if (!c) return false;
-  await exec(c.cmd, c.args, { cwd: c.cwd, env, title: `generate ${plan.grammar!.output} with bison` });
+  await shell.run(c.cmd, c.args, { cwd: c.cwd, env });
   if (!existsSync(join(c.cwd, plan.grammar!.output))) throw new Error(`bison ran but ${join(plan.grammar!.dir, plan.grammar!.output)} is still missing`);
   return true;
 }
 
-/** What the phases need from the engine for one build. */
-export interface B2Run {
-  plan: B2Plan;
-  /** the unpacked source tree */
-  srcDir: string;
-  /** the final prefix */
-  prefix: string;
-  /** the staging copy of the prefix that `install` fills (<staging root><prefix>) */
-  stagedPrefix: string;
-  jobs: number;
-  env: NodeJS.ProcessEnv;
-  exec: B2Exec;
+/**
+ * A b2 builder for one package: `planFor` resolves the package's tables for
+ * the version and prefix being built (the recipe's data; the builder adds none).
+ */
+export function b2Builder(planFor: (version: string, prefix: string) => B2Plan): Builder {
+  const p = (ctx: BuildContext) => planFor(ctx.version, ctx.prefix);
+  return {
+    name: 'b2',
+    async prepare(ctx) {
+      await regenerateGrammar(p(ctx), ctx.srcDir, ctx.shell, ctx.env);
+    },
+    async configure(ctx) {
+      const plan = p(ctx);
+      await ctx.shell.run('./bootstrap.sh', plan.bootstrapArgs, { cwd: ctx.srcDir, env: ctx.env });
+      await writeUserConfig(plan, ctx.srcDir);
+    },
+    async build(ctx) {
+      // b2 builds and installs in one run; the install goes to the staging copy of the prefix
+      const [tool, ...args] = b2CommandLine(p(ctx), ctx.srcDir, { jobs: ctx.jobs, installPrefix: ctx.stagedPrefix });
+      await ctx.shell.run(tool, args, { cwd: ctx.srcDir, env: ctx.env });
+    },
+    async install(ctx) {
+      if (p(ctx).cmakeConfigs) await relocateCMakeConfigs(ctx.stagedPrefix, ctx.stagedPrefix, ctx.prefix);
+    },
+  };
 }
 
-/** The b2 phases, in order; each runs its commands through `exec` with the tree as cwd. */
-export const b2Phases = {
-  async prepare(r: B2Run): Promise<void> {
-    await regenerateGrammar(r.plan, r.srcDir, r.exec, r.env);
-  },
-  async configure(r: B2Run): Promise<void> {
-    await r.exec('./bootstrap.sh', r.plan.bootstrapArgs, { cwd: r.srcDir, env: r.env, title: 'bootstrap.sh' });
-    await writeUserConfig(r.plan, r.srcDir);
-  },
-  async build(r: B2Run): Promise<void> {
-    const [tool, ...args] = b2CommandLine(r.plan, r.srcDir, { jobs: r.jobs, installPrefix: r.stagedPrefix });
-    await r.exec(tool, args, { cwd: r.srcDir, env: r.env, title: `${r.plan.tool} install` });
-  },
-  async install(r: B2Run): Promise<void> {
-    if (r.plan.cmakeConfigs) await relocateCMakeConfigs(r.stagedPrefix, r.stagedPrefix, r.prefix);
-  },
-};
+/** The plan as one flat list: what `--dry-run` prints and a build cache hashes. */
+export function planArgs(plan: B2Plan): string[] {
+  return [
+    ...plan.bootstrapArgs.map((a) => `bootstrap.sh ${a}`),
+    ...plan.userConfigLines.map((l) => `${plan.userConfig.path}: ${l}`),
+    ...plan.b2Args.map((a) => `${plan.tool} ${a}`),
+  ];
+}

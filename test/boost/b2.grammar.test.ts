@@ -2,17 +2,20 @@
 // when the tree lacks it (a git export), never over a shipped one.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { regenerateGrammar, type B2Exec } from '../../recipes/builders/b2.js';
+import { regenerateGrammar } from '../../recipes/builders/b2.js';
 import { plan } from '../../recipes/boost.js';
+import { makeShell } from '../../scripts/engine/shell.js';
 
-const run = promisify(execFile);
-const calls: string[][] = [];
-const exec: B2Exec = async (cmd, args, opts) => { calls.push([cmd, ...args]); return run(cmd, args, { cwd: opts.cwd, env: opts.env }); };
+// every command goes through the engine's shell helper; its log shows what ran
+const logDir = mkdtempSync(join(tmpdir(), 'mpistack-b2-grammar-log-'));
+const logPath = join(logDir, 'prepare.log');
+const shell = makeShell('boost', 'prepare', logPath);
+const ran = (): string[] => (existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l.startsWith('$ ')) : []);
+const exec = shell;
+const env = process.env;
 
 const grammar = `%token NUM
 %%
@@ -30,46 +33,46 @@ function fakeTree(withGenerated?: string): string {
 }
 
 const trees: string[] = [];
-test.after(() => { for (const t of trees) rmSync(t, { recursive: true, force: true }); });
-test.before.each(() => { calls.length = 0; });
+test.after(() => { for (const t of [...trees, logDir]) rmSync(t, { recursive: true, force: true }); });
+test.before.each(() => { rmSync(logPath, { force: true }); });
 
 test('git export (no jamgram.cpp): bison generates jamgram.cpp and jamgram.hpp, once', async () => {
   const root = fakeTree(); trees.push(root);
   const engine = join(root, 'tools/build/src/engine');
-  assert.is(await regenerateGrammar(plan('1.81.0', { prefix: '/p' }), root, exec), true);
-  assert.equal(calls, [['bison', '-y', '-d', '-o', 'jamgram.cpp', 'jamgram.y']]);
+  assert.is(await regenerateGrammar(plan('1.81.0', { prefix: '/p' }), root, exec, env), true);
+  assert.equal(ran(), [`$ (cd ${engine} && bison -y -d -o jamgram.cpp jamgram.y)`]);
   assert.ok(existsSync(join(engine, 'jamgram.cpp')));
   assert.match(readFileSync(join(engine, 'jamgram.hpp'), 'utf8'), /NUM/);
   const before = statSync(join(engine, 'jamgram.cpp')).mtimeMs;
-  calls.length = 0;
-  assert.is(await regenerateGrammar(plan('1.81.0', { prefix: '/p' }), root, exec), false);
-  assert.equal(calls, []);
+  rmSync(logPath, { force: true });
+  assert.is(await regenerateGrammar(plan('1.81.0', { prefix: '/p' }), root, exec, env), false);
+  assert.equal(ran(), []);
   assert.is(statSync(join(engine, 'jamgram.cpp')).mtimeMs, before);
 });
 
 test('release tarball (jamgram.cpp shipped): left exactly as it is', async () => {
   const root = fakeTree('// shipped by the release\n'); trees.push(root);
   const engine = join(root, 'tools/build/src/engine');
-  assert.is(await regenerateGrammar(plan('1.83.0', { prefix: '/p' }), root, exec), false);
-  assert.equal(calls, []);
+  assert.is(await regenerateGrammar(plan('1.83.0', { prefix: '/p' }), root, exec, env), false);
+  assert.equal(ran(), []);
   assert.is(readFileSync(join(engine, 'jamgram.cpp'), 'utf8'), '// shipped by the release\n');
   assert.not.ok(existsSync(join(engine, 'jamgram.hpp')));
 });
 
 test('1.41.0 (bjam era) has no grammar hook: nothing runs even in a tree without the generated file', async () => {
   const root = fakeTree(); trees.push(root);
-  assert.is(await regenerateGrammar(plan('1.41.0', { prefix: '/p' }), root, exec), false);
-  assert.equal(calls, []);
+  assert.is(await regenerateGrammar(plan('1.41.0', { prefix: '/p' }), root, exec, env), false);
+  assert.equal(ran(), []);
   assert.not.ok(existsSync(join(root, 'tools/build/src/engine/jamgram.cpp')));
 });
 
 test('neither the grammar nor its output: a clear error, bison not run', async () => {
   const root = fakeTree(); trees.push(root);
   rmSync(join(root, 'tools/build/src/engine/jamgram.y'));
-  const err = await regenerateGrammar(plan('1.81.0', { prefix: '/p' }), root, exec).then(() => null, (e: Error) => e);
+  const err = await regenerateGrammar(plan('1.81.0', { prefix: '/p' }), root, exec, env).then(() => null, (e: Error) => e);
   assert.instance(err, Error);
   assert.match(err!.message, /jamgram\.y is missing/);
-  assert.equal(calls, []);
+  assert.equal(ran(), []);
 });
 
 test.run();

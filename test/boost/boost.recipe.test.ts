@@ -3,25 +3,52 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { b2CommandLine, pick, userConfigText } from '../../recipes/builders/b2.js';
-import { defaultVersion, expectedFiles, plan, ranges, versions } from '../../recipes/boost.js';
+import { boost, boostRecipe, defaultVersion, expectedFiles, plan, ranges, versions } from '../../recipes/boost.js';
+import { allRecipes } from '../../recipes/index.js';
+import { findVersion, resolveInputs } from '../../recipes/types.js';
+import { selectRecipes } from '../../scripts/engine/engine.js';
 
 const prefix = '/stack/prefix';
 
 test('versions table: 1.41.0, 1.81.0 (default, with the Debian source package), 1.83.0, each with a sha256', () => {
   assert.equal(versions.map((v) => v.version), ['1.41.0', '1.81.0', '1.83.0']);
   assert.is(defaultVersion, '1.81.0');
+  assert.is(findVersion(boost).version, '1.81.0');
   for (const v of versions) {
-    assert.match(v.sha256, /^[0-9a-f]{64}$/, `${v.version} sha256`);
-    assert.ok(v.url.startsWith('https://') && v.url.endsWith(`boost_${v.version.replaceAll('.', '_')}.tar.bz2`), `${v.version} url ${v.url}`);
+    const up = v.sources[0];
+    assert.is(up.kind, 'url', `${v.version}: upstream first`);
+    assert.match(up.sha256, /^[0-9a-f]{64}$/, `${v.version} sha256`);
+    if (up.kind === 'url') {
+      assert.ok(up.url.startsWith('https://') && up.url.endsWith(`boost_${v.version.replaceAll('.', '_')}.tar.bz2`), `${v.version} url ${up.url}`);
+      assert.is(up.filename, `boost_${v.version.replaceAll('.', '_')}.tar.bz2`);
+    }
   }
-  const deb = versions.find((v) => v.version === '1.81.0')!.debian!;
-  assert.equal(deb, {
+  assert.equal(versions.find((v) => v.version === '1.81.0')!.sources[1], {
+    kind: 'debian',
     name: 'boost1.81',
     version: '1.81.0-5+deb12u1',
-    orig: 'boost1.81_1.81.0.orig.tar.xz',
+    filename: 'boost1.81_1.81.0.orig.tar.xz',
     sha256: '449afecf5ef98edc0a46826cde6af98d1fb95c2e92962fa8c9e3eb1e8a2928ec',
   });
-  assert.is(new Set(versions.map((v) => v.sha256)).size, versions.length, 'no copy-pasted checksum');
+  assert.equal(versions.filter((v) => v.version !== '1.81.0').map((v) => v.sources.length), [1, 1], '1.41.0 and 1.83.0: upstream only');
+  const all = versions.flatMap((v) => v.sources.map((s) => s.sha256));
+  assert.is(new Set(all).size, all.length, 'no copy-pasted checksum');
+});
+
+test('registered after openmpi in the default stack, which it depends on', () => {
+  assert.equal(boost.dependencies, ['openmpi']);
+  assert.equal(selectRecipes(allRecipes).map((r) => r.name).slice(0, 2), ['openmpi', 'boost']);
+  assert.is(boost.builder.name, 'b2');
+});
+
+test('configureArgs (dry run, cache key) carry the whole plan and change with the prefix', () => {
+  const a = resolveInputs(boost, '/a').configureArgs;
+  assert.ok(a.includes('bootstrap.sh --with-libraries=mpi,serialization'));
+  assert.ok(a.includes('user-config.jam: using mpi : /a/bin/mpicxx ;'));
+  assert.ok(a.includes('b2 dll-path=/a/lib'));
+  assert.ok(a.includes('b2 link=shared'));
+  assert.not.equal(resolveInputs(boost, '/b').configureArgs, a);
+  assert.ok(resolveInputs(boostRecipe({ python: '/usr/bin/python3' }), '/a').configureArgs.includes('bootstrap.sh --with-python=/usr/bin/python3'));
 });
 
 test('every range entry says why', () => {
