@@ -43,7 +43,7 @@ export const configureTable: readonly Ranged<string[]>[] = [
   { range: '>=1.0.0 <1.7.0', value: ['--enable-mpi-f77', '--enable-mpi-f90'], why: 'the 1.6 series has separate f77/f90 bindings' },
   { range: '>=1.7.0', value: ['--enable-mpi-fortran'], why: '1.7 merged the Fortran bindings into one option (NEWS 1.7)' },
   // bundled components, chosen explicitly so the build does not change with the host
-  { range: '>=1.0.0 <1.7.0', value: ['--with-hwloc=internal'], why: '1.6 bundles hwloc only; libevent is always internal there' },
+  { range: '>=1.5.0 <1.7.0', value: ['--with-hwloc=internal'], why: 'hwloc bundled since 1.5; libevent has no option there (always internal)' },
   { range: '>=1.7.0 <2.0.0', value: ['--with-hwloc=internal', '--with-libevent=internal'], why: '1.7-1.10 bundle hwloc and libevent' },
   { range: '>=2.0.0', value: ['--with-hwloc=internal', '--with-libevent=internal', '--with-pmix=internal'], why: '2.0+ also bundle PMIx' },
   { range: '>=5.0.0', value: ['--with-prrte=internal'], why: '5.0 replaced ORTE with a bundled PRRTE' },
@@ -54,7 +54,8 @@ export const configureTable: readonly Ranged<string[]>[] = [
   { range: '>=1.0.0', value: ['--with-slurm', '--without-tm'], why: 'Slurm on, PBS/Torque off (no tm headers on build hosts)' },
   { range: '>=1.0.0 <5.0.0', value: ['--without-verbs'], why: 'openib BTL exists up to 4.x; off so a host with rdma-core does not switch it on' },
   { range: '>=1.7.0', value: ['--without-cuda'], why: 'CUDA support exists since 1.7' },
-  { range: '>=1.10.0', value: ['--without-ucx', '--without-ofi', '--without-psm', '--without-psm2'], why: 'fabric components probed since 1.10; off for a reproducible build' },
+  { range: '>=1.10.0', value: ['--without-ucx', '--without-ofi', '--without-psm2'], why: 'fabric components probed since 1.10; off for a reproducible build' },
+  { range: '>=1.0.0 <5.0.0', value: ['--without-psm'], why: 'PSM (v1) MTL removed in 5.0' },
   { range: '>=2.0.0', value: ['--without-lustre'], why: 'ROMIO lustre driver probed since 2.0' },
 ];
 

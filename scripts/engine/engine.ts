@@ -4,7 +4,7 @@
 // Recipes are passed in as values, so tests and later issues can hand it any
 // recipe (a fixture, Boost with the b2 builder) without changing this file.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Listr } from 'listr2';
@@ -182,9 +182,10 @@ function recipeTasks(st: RecipeState, o: BuildOptions, results: RecipeResult[]) 
         await mkdir(st.logsDir, { recursive: true });
         st.fetched = await runPhase(st, 'fetch', (sh) => fetchSources(st.recipe.name, st.inputs.version, st.inputs.sources, {
           cacheDir: o.cacheDir, mirrors: o.mirrors, offline: o.offline, shell: sh, ...o.fetch,
-          log: (l) => { t.output = l; },
+          log: (l) => { t.output = l; appendFileSync(sh.logPath, `${l}\n`); },
         }));
         t.title = `Fetch and verify the source (${st.fetched.from === 'cache' ? 'cached' : st.fetched.from})`;
+        await writeFile(join(st.logsDir, 'fetch.log'), `verified ${st.fetched.path} sha256 ${st.fetched.sha256} from ${st.fetched.from}\n`, { flag: 'a' });
       },
     },
     {
