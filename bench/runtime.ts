@@ -117,7 +117,7 @@ export async function run(args: string[]): Promise<void> {
     });
     if (ours.code !== 0) throw new Error(`runtime run failed (exit ${ours.code}${ours.timedOut ? ', timed out' : ''})\n${ours.stderr.slice(-3000)}`);
     const a = parse(ours.stdout, 'runtime');
-    const py = findPython();
+    const py = args.includes('--no-baseline') ? undefined : findPython();
     let b: Measured | undefined;
     if (!py) console.log('mpi4py baseline: no python3 with mpi4py on PATH (set MPISTACK_PYTHON); ratios not computed');
     else {

@@ -569,6 +569,10 @@ export class MPICommandClient {
         this.assertUsable();
         const reqs = list.map((id) => this.lookup(id));
         if (opts.verbose) this.reportPending(reqs);
+        if (reqs.length === 1 && opts.waitTimeoutMs === undefined) {
+          const only = reqs[0]!;
+          return this.whenSettled(only).then(() => [only.rec]);
+        }
         const all = reqs.every((r) => r.settled) ? Promise.resolve() : Promise.all(reqs.map((r) => this.whenSettled(r)));
         const done = all.then(() => reqs.map((r) => r.rec));
         if (opts.waitTimeoutMs === undefined) return done;

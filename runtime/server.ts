@@ -48,6 +48,8 @@ export class MPICommandServer {
   private resolveServe: (() => void) | undefined;
   private readonly servePromise: Promise<void>;
   private readonly startupLog: Array<{ level: LogLevel; text: string }>;
+  private readonly idlePayload = encodeHeartbeat(false, 0);
+  private readonly busyPayload = encodeHeartbeat(true, 0);
 
   /** One server per process on MPI; pass `{ allowMany: true }` for in-process tests. */
   static create(transport: Transport, opts: ServerOptions & { allowMany?: boolean } = {}): MPICommandServer {
@@ -65,7 +67,7 @@ export class MPICommandServer {
     this.servePromise = new Promise((r) => { this.resolveServe = r; });
     this.context = vm.createContext(this.makeGlobals(), { name: `MPIServer-${transport.rank}` });
     transport.enableHeartbeat(Tag.HEARTBEAT_REQUEST, Tag.HEARTBEAT_REPLY);
-    transport.setHeartbeatPayload(encodeHeartbeat(false, 0));
+    transport.setHeartbeatPayload(this.idlePayload);
   }
 
   /** Serve until the client sends STOP; resolves then. */
@@ -112,7 +114,7 @@ export class MPICommandServer {
     switch (msg.tag) {
       case Tag.REQUEST: {
         const req = decodeRequest(msg.data);
-        if (this.running) this.queue.push(req); else void this.run(req);
+        if (this.running) this.queue.push(req); else this.run(req);
         return;
       }
       case Tag.CONTROL: {
@@ -158,33 +160,47 @@ export class MPICommandServer {
     this.resolveServe?.();
   }
 
-  private async run(req: RequestMessage): Promise<void> {
+  private run(req: RequestMessage): void {
     this.running = req;
-    this.transport.setHeartbeatPayload(encodeHeartbeat(true, req.id));
-    const res = await this.execute(req);
-    this.running = undefined;
-    if (this.stopped) return;
-    this.transport.setHeartbeatPayload(encodeHeartbeat(false, 0));
-    this.transport.send(CLIENT_RANK, Tag.RESPONSE, encodeResponse(res));
-    const next = this.queue.shift();
-    if (next) void this.run(next);
+    this.busyPayload.writeUInt32LE(req.id >>> 0, 4);
+    this.transport.setHeartbeatPayload(this.busyPayload);
+    const res = this.execute(req);
+    if (res instanceof Promise) void res.then((r) => this.finish(r)); else this.finish(res);
   }
 
-  /** Run one command in the persistent context. Never throws. */
-  async execute(req: RequestMessage): Promise<ResponseMessage> {
+  private finish(res: ResponseMessage): void {
+    this.running = undefined;
+    if (this.stopped) return;
+    this.transport.setHeartbeatPayload(this.idlePayload);
+    this.transport.send(CLIENT_RANK, Tag.RESPONSE, encodeResponse(res));
+    const next = this.queue.shift();
+    if (next) this.run(next);
+  }
+
+  /**
+   * Run one command in the persistent context. Never throws. Synchronous
+   * commands answer without a trip through the microtask queue; a returned
+   * Promise is awaited.
+   */
+  execute(req: RequestMessage): ResponseMessage | Promise<ResponseMessage> {
     const startTime = now();
     const ctx = this.context as Record<string, unknown>;
-    const saved: Array<[string, boolean, unknown]> = [];
+    let saved: Array<[string, boolean, unknown]> | undefined;
     const params = req.parameters;
     if (params) {
+      saved = [];
       for (const key of Object.keys(params)) {
         saved.push([key, Object.prototype.hasOwnProperty.call(ctx, key), ctx[key]]);
         ctx[key] = params[key];
       }
     }
+    const restore = () => {
+      if (saved) for (const [key, had, old] of saved) { if (had) ctx[key] = old; else delete ctx[key]; }
+    };
+    const fail = (e: unknown): ResponseMessage => ({ id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime, stopTime: now() });
+    let value: unknown;
     try {
       const options = req.timeoutMs > 0 ? { timeout: req.timeoutMs } : undefined;
-      let value: unknown;
       const call = req.callWithParameters ? CALL_FORM.exec(req.command) : null;
       if (call) {
         const fn = this.script(call[1]!.replace(/\s+/g, '')).runInContext(this.context, options);
@@ -193,15 +209,19 @@ export class MPICommandServer {
       } else {
         value = this.script(req.command).runInContext(this.context, options);
       }
-      if (isThenable(value)) value = await settleWithin(value, req.timeoutMs);
-      return { id: req.id, successful: true, ret: req.mode === 'eval' ? value : undefined, error: undefined, startTime, stopTime: now() };
     } catch (e) {
-      return { id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime, stopTime: now() };
-    } finally {
-      for (const [key, had, old] of saved) {
-        if (had) ctx[key] = old; else delete ctx[key];
-      }
+      restore();
+      return fail(e);
     }
+    if (!isThenable(value)) {
+      restore();
+      return { id: req.id, successful: true, ret: req.mode === 'eval' ? value : undefined, error: undefined, startTime, stopTime: now() };
+    }
+    // parameters stay visible to the command until its Promise settles
+    return settleWithin(value, req.timeoutMs).then(
+      (v) => { restore(); return { id: req.id, successful: true, ret: req.mode === 'eval' ? v : undefined, error: undefined, startTime, stopTime: now() }; },
+      (e: unknown) => { restore(); return fail(e); },
+    );
   }
 
   private script(source: string): vm.Script {
