@@ -184,26 +184,33 @@ class Binding implements MPIBinding, BindingExtras {
     return provided;
   }
 
-  // Finalize on normal exit and on process.exit(); a rank leaving with a
-  // non-zero code (an uncaught exception, say) aborts the job instead, so
-  // mpirun ends it promptly rather than the others waiting forever.
+  // Finalize on normal exit and on process.exit(), after every other 'exit'
+  // listener (the runtime sends its STOP messages from one): process.exit()
+  // goes through process.reallyExit, which is wrapped here; a normal exit
+  // ends in the addon's env cleanup hook. A rank dying of an uncaught
+  // exception or unhandled rejection aborts the job instead, so mpirun ends it
+  // promptly rather than the other ranks waiting forever.
   private hookExit(): void {
     if (this.exitHooked) return;
     this.exitHooked = true;
+    const live = () => this.native.isInitialized() && !this.native.isFinalized();
     // Node emits 'exit' before it prints an uncaught error: keep the error and
     // print it ourselves, or MPI_Abort would swallow it.
     let fatal: { err: unknown; origin: string } | undefined;
     process.on('uncaughtExceptionMonitor', (err, origin) => { fatal = { err, origin }; });
     process.on('exit', (code) => {
-      if (!this.native.isInitialized() || this.native.isFinalized()) return;
-      if (code !== 0) {
-        const rank = this.world?.rank ?? this.native.commRank(0);
-        const what = fatal ? `${fatal.origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception'}: ${inspect(fatal.err)}` : `exit code ${code}`;
-        try { writeSync(2, `mpistack: rank ${rank} is exiting with code ${code} (${what}); aborting the MPI job\n`); } catch { /* stderr gone */ }
-        this.native.abort(code);
-      }
-      try { this.finalize(); } catch { /* exiting anyway */ }
+      if (!fatal || !live()) return;
+      const rank = this.world?.rank ?? this.native.commRank(0);
+      const what = `${fatal.origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception'}: ${inspect(fatal.err)}`;
+      try { writeSync(2, `mpistack: rank ${rank} is exiting with code ${code} (${what}); aborting the MPI job\n`); } catch { /* stderr gone */ }
+      this.native.abort(code || 1);
     });
+    const proc = process as unknown as { reallyExit(code?: number): never };
+    const reallyExit = proc.reallyExit;
+    proc.reallyExit = (code?: number): never => {
+      if (live()) { try { this.finalize(); } catch { /* exiting anyway */ } }
+      return reallyExit.call(process, code);
+    };
   }
 
   isInitialized(): boolean { return this.native.isInitialized(); }

@@ -261,6 +261,11 @@ void CleanupHook(void* arg) {
   g->owner = nullptr;
 }
 
+void ReceiverCleanupHook(void* arg) {
+  if (!g || g->owner != static_cast<napi_env>(arg)) return;
+  DoFinalize();
+}
+
 // ---- exported functions -----------------------------------------------------
 
 Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
@@ -499,6 +504,9 @@ Napi::Value StartReceiver(const Napi::CallbackInfo& info) {
   RequireActive(env);
   if (g->receiver) return env.Undefined();
   g->tsfn = Tsfn::New(env, info[0].As<Napi::Function>(), "mpistack-recv", 0, 1, nullptr);
+  // Cleanup hooks run in reverse order: this one runs before the thread-safe
+  // function's own, so the thread is joined while the function is still valid.
+  napi_add_env_cleanup_hook(env, ReceiverCleanupHook, static_cast<napi_env>(env));
   g->tsfn.Unref(env);
   g->tsfnLive = true;
   g->tsfnRefed = false;
