@@ -199,7 +199,7 @@ class Binding implements MPIBinding, BindingExtras {
     let fatal: { err: unknown; origin: string } | undefined;
     process.on('uncaughtExceptionMonitor', (err, origin) => { fatal = { err, origin }; });
     process.on('exit', (code) => {
-      if (!fatal || !live()) return;
+      if (!fatal || code === 0 || !live()) return; // a handled exception (uncaughtException listener) does not count
       const rank = this.world?.rank ?? this.native.commRank(0);
       const what = `${fatal.origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception'}: ${inspect(fatal.err)}`;
       try { writeSync(2, `mpistack: rank ${rank} is exiting with code ${code} (${what}); aborting the MPI job\n`); } catch { /* stderr gone */ }
