@@ -158,6 +158,7 @@ export class MPICommandClient {
   private readonly compiled = new Map<string, CommandMode | SyntaxError>();
   private monitor!: MPIMonitorClient;
   private nextId = 1;
+  private timedOutCount = 0;
   private statusWaiters: ((m: StatusMessage, rank: number) => void) | undefined;
   private stoppedWaiter: ((rank: number) => void) | undefined;
   private out!: (text: string) => void;
@@ -420,7 +421,7 @@ export class MPICommandClient {
 
   private resolveTargets(target: number | number[] | undefined): Array<number | undefined> {
     if (target === undefined || target === null) {
-      if (this.servers.size > 0 && [...this.servers.values()].every((s) => s.timedOut)) {
+      if (this.timedOutCount > 0 && this.timedOutCount === this.servers.size) {
         throw new ServerTimeoutError(`no server is available: every server is in timeout (${this.describeServers()})`);
       }
       return [undefined];
@@ -522,6 +523,7 @@ export class MPICommandClient {
 
   private onServerTimeout(s: Server, silentMs: number): void {
     const why = `MPIServer-${s.rank} at host ${s.host} (pid ${s.pid}) did not answer for ${Math.round(silentMs)} ms (serverTimeoutMs=${this.opts.serverTimeoutMs})`;
+    this.timedOutCount++;
     this.log('WARN', `${why}: server in timeout`);
     const fail = (req: Request) => {
       req.rec.status = 'timeout';
@@ -531,12 +533,13 @@ export class MPICommandClient {
     };
     if (s.current && !s.current.settled) { s.current.abandoned = true; fail(s.current); }
     for (let r = s.queue.shift(); r; r = s.queue.shift()) { r.rec.server = s.rank; fail(r); }
-    if ([...this.servers.values()].every((x) => x.timedOut)) {
+    if (this.timedOutCount === this.servers.size) {
       for (let r = this.untargeted.shift(); r; r = this.untargeted.shift()) fail(r);
     }
   }
 
   private onServerRecover(s: Server): void {
+    this.timedOutCount--;
     this.log('INFO', `MPIServer-${s.rank} at host ${s.host} (pid ${s.pid}) answers again: recovered from timeout`);
     this.dispatch(s);
   }

@@ -9,14 +9,14 @@ const report = new Report();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 await report.check('a server blocked in JavaScript longer than serverTimeoutMs stays alive (busy)', async (expect) => {
-  const ids = client.pushCommandRequest('blockFor(3500)', { targetServer: 1 });
-  await sleep(2800);
+  const ids = client.pushCommandRequest('blockFor(4500)', { targetServer: 1 });
+  await sleep(3000);
   const st = client.getServerStatus()[1]!;
   expect(st.timeout === false, 'not in timeout');
   expect(st.busy === true, 'busy');
   expect(st.heartbeatBusy === true, 'its native heartbeat says busy');
   const [r] = await client.getCommandResponse(ids, { block: true });
-  expect(r!.successful && r!.ret === 3500 && r!.status === 'response received', `answered: ${r!.status} ${r!.traceback}`);
+  expect(r!.successful && r!.ret === 4500 && r!.status === 'response received', `answered: ${r!.status} ${r!.traceback}`);
 });
 
 const pid = client.getServerStatus()[3]!.pid;
