@@ -89,6 +89,19 @@ test('server timeout: frozen server -> timeout status with host and pid, push re
   await client.stopServices();
 });
 
+test('a client whose own event loop was blocked does not blame the servers', async () => {
+  const { client, lines } = await cluster();
+  await sleep(100);
+  const until = Date.now() + 1000; // longer than serverTimeoutMs (400)
+  while (Date.now() < until) { /* the client is busy, not the servers */ }
+  await sleep(150);
+  const st = client.getServerStatus();
+  assert.equal([1, 2, 3].map((r) => st[r]!.timeout), [false, false, false]);
+  assert.not.ok(lines.some((l) => /server in timeout/.test(l)), 'no server was put in timeout');
+  assert.is((await client.submit('1+1')).ret, 2);
+  await client.stopServices();
+});
+
 test('stopServices settles pending requests with a clear reason; any later use is an error', async () => {
   const { client } = await cluster();
   const slow = client.pushCommandRequest('new Promise(() => {})', { block: true, targetServer: 1 });
