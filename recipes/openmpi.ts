@@ -77,12 +77,21 @@ export function ompiRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.Proces
 
 const HELLO_C = `#include <mpi.h>
 #include <stdio.h>
+#include <string.h>
 int main(int argc, char **argv) {
   int provided, rank, size;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   printf("hello %d of %d thread=%d\\n", rank, size, provided == MPI_THREAD_MULTIPLE);
+  if (rank == 0) { /* which libmpi did the loader really map? */
+    char line[4096];
+    FILE *maps = fopen("/proc/self/maps", "r");
+    while (maps && fgets(line, sizeof line, maps)) {
+      if (strstr(line, "/libmpi.so")) { line[strcspn(line, "\\n")] = 0; printf("libmpi %s\\n", strchr(line, '/')); break; }
+    }
+    if (maps) fclose(maps);
+  }
   MPI_Finalize();
   return 0;
 }
@@ -167,6 +176,8 @@ export async function checkOpenMPI(ctx: CheckContext): Promise<void> {
     const h = await mpirun(n, ['./hello']);
     const lines = h.split('\n').filter((l) => l.startsWith('hello '));
     if (lines.length !== n || !lines.every((l) => l.endsWith(`of ${n} thread=1`))) throw fail(`C hello at ${n}`, `unexpected output:\n${h}`);
+    const mapped = /^libmpi (\S+)$/m.exec(h)?.[1];
+    if (!mapped || !mapped.startsWith(`${join(root, 'lib')}/`)) throw fail(`C hello at ${n}`, `the running program mapped libmpi from ${mapped ?? '(nowhere)'}, not ${join(root, 'lib')}`);
     const r = await mpirun(n, ['./ring']);
     const sum = (n * (n - 1)) / 2;
     if (!r.includes(`ring ${n} ${sum}`)) throw fail(`C ring at ${n}`, `expected 'ring ${n} ${sum}', got:\n${r}`);
