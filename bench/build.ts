@@ -34,7 +34,7 @@ export async function run(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { rounds: { type: 'string' }, jobs: { type: 'string' }, cache: { type: 'string' }, units: { type: 'string' } } });
   const which = positionals[0] ?? 'fixture';
   const jobs = Number(values.jobs ?? Math.min(2, availableParallelism()));
-  const rounds = Number(values.rounds ?? (which === 'openmpi' ? 1 : 3));
+  const rounds = Number(values.rounds ?? (which === 'openmpi' ? 1 : 5));
   const root = mkdtempSync(join(tmpdir(), 'mpistack-bench-'));
   let recipe: Recipe;
   let cacheDir: string;

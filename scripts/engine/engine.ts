@@ -149,6 +149,9 @@ export async function buildStack(recipes: readonly Recipe[], o: BuildOptions): P
   const selected = selectRecipes(recipes, o.only);
   const skipped = recipes.filter((r) => !selected.includes(r));
   const results: RecipeResult[] = [];
+  // probed once, alongside the builds (spawns a handful of --version calls)
+  const toolchain = toolchainVersions();
+  toolchain.catch(() => undefined);
   const mode = o.render ?? chooseRenderMode({ verbose: o.verbose });
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const tasks = new Listr<any, any, any>([
@@ -160,7 +163,7 @@ export async function buildStack(recipes: readonly Recipe[], o: BuildOptions): P
         const inputs = resolveInputs(r, o.prefix, o.versions?.[r.name]);
         const buildDir = join(o.cacheDir, 'build', `${r.name}-${inputs.version}-${randomBytes(4).toString('hex')}`);
         const st: RecipeState = { recipe: r, inputs, buildDir, logsDir: join(buildDir, 'logs'), stageDir: stagingRoot(o.prefix, r.name) };
-        return task.newListr(recipeTasks(st, o, results), { concurrent: false, exitOnError: true });
+        return task.newListr(recipeTasks(st, o, results, toolchain), { concurrent: false, exitOnError: true });
       },
     })),
   ] as never[], { concurrent: false, exitOnError: true, ...listrRenderer(mode) } as never);
@@ -168,7 +171,7 @@ export async function buildStack(recipes: readonly Recipe[], o: BuildOptions): P
   return results;
 }
 
-function recipeTasks(st: RecipeState, o: BuildOptions, results: RecipeResult[]) {
+function recipeTasks(st: RecipeState, o: BuildOptions, results: RecipeResult[], toolchain: Promise<Record<string, string | null>>) {
   const b = st.recipe.builder;
   const cleanupOnError = async <T>(p: () => Promise<T>): Promise<T> => {
     try { return await p(); } catch (e) { await rm(st.stageDir, { recursive: true, force: true }); throw e; }
@@ -229,7 +232,7 @@ function recipeTasks(st: RecipeState, o: BuildOptions, results: RecipeResult[]) 
           recipe: st.recipe.name, version: st.inputs.version, builder: st.inputs.builder,
           source: { from: st.fetched!.from, filename: st.fetched!.filename, sha256: st.fetched!.sha256 },
           configureArgs: [`--prefix=${o.prefix}`, ...st.inputs.configureArgs], env: st.inputs.env,
-          toolchain: await toolchainVersions(), installedAt: new Date().toISOString(),
+          toolchain: await toolchain, installedAt: new Date().toISOString(),
           logs: logsDirIn(o.prefix, st.recipe.name),
         };
         manifest.prefix = o.prefix;

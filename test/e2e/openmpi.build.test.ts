@@ -3,7 +3,7 @@
 // the move). Upstream may be unreachable; the Debian source package is the
 // fallback. Takes several minutes on 2 cores.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -47,6 +47,7 @@ test('Open MPI 4.1.4 builds, passes its sanity checks and lands in the prefix', 
   const r = await mpirun(2, ['./h'], { cwd: work, mpirunPath: join(prefix, 'bin/mpirun'), timeoutMs: 120_000 });
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.split('\n').filter((l) => l.startsWith('rank ')).length, 2);
+  rmSync(root, { recursive: true, force: true }); // kept when a check above failed
 });
 
 test.run();
