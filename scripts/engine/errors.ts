@@ -76,6 +76,8 @@ export class PhaseError extends Error {
   }
   report(): string {
     const c = this.cause as Error & { report?: () => string };
-    return typeof c.report === 'function' ? c.report() : `${this.message}${this.logPath ? ` (log: ${this.logPath})` : ''}`;
+    if (c instanceof CommandError) return c.report();
+    const where = this.logPath ? `\n(phase log: ${this.logPath})` : '';
+    return `${typeof c.report === 'function' ? `${this.recipe}: ${this.phase} failed: ${c.report()}` : this.message}${where}`;
   }
 }
