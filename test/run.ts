@@ -3,7 +3,8 @@
 // in one cannot take the others down), with a per-file time limit. Prints the
 // plain closing line "N passed, N failed" that CI reads.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,7 +34,10 @@ interface Counts { passed: number; failed: number; skipped: number }
 
 function runFile(file: string): Promise<Counts & { code: number | null }> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // each file gets its own TMPDIR, removed when it ends, so that scratch
+    // trees a test leaves behind (or cannot clean after a crash) do not pile up
+    const tmp = mkdtempSync(join(tmpdir(), 'mpistack-test-'));
+    const child = spawn(process.execPath, ['--enable-source-maps', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
     let text = '';
     const onData = (stream: NodeJS.WriteStream) => (chunk: Buffer) => { text += chunk.toString(); stream.write(chunk); };
     child.stdout.on('data', onData(process.stdout));
@@ -44,6 +48,7 @@ function runFile(file: string): Promise<Counts & { code: number | null }> {
     }, fileLimitMs);
     child.on('close', (code) => {
       clearTimeout(timer);
+      if (!process.env.MPISTACK_TEST_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
       // eslint-disable-next-line no-control-regex
       const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
       const num = (label: string) => Number(/^\s*(\w+):\s+(\d+)/m.exec(plain.split('\n').filter((l) => l.trim().startsWith(label)).pop() ?? '')?.[2] ?? 0);
