@@ -51,7 +51,12 @@ export interface ManifestEntry {
   logs: string;
 }
 
-export interface Manifest { prefix: string; recipes: Record<string, ManifestEntry> }
+export interface Manifest {
+  prefix: string;
+  /** source and build cache the recipes were built in (their build directories live below it); pack's leak check looks for it */
+  cacheDir?: string;
+  recipes: Record<string, ManifestEntry>;
+}
 
 export interface RecipeResult { inputs: ResolvedInputs; fetched: Fetched; manifest: ManifestEntry; buildDir: string }
 
@@ -236,6 +241,7 @@ function recipeTasks(st: RecipeState, o: BuildOptions, results: RecipeResult[], 
           logs: logsDirIn(o.prefix, st.recipe.name),
         };
         manifest.prefix = o.prefix;
+        manifest.cacheDir = o.cacheDir;
         manifest.recipes[st.recipe.name] = entry;
         await mkdir(dirname(manifestPath(root)), { recursive: true });
         await writeFile(manifestPath(root), JSON.stringify(manifest, null, 2) + '\n');

@@ -25,6 +25,12 @@ export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
 export const TOP_DIR = 'mpistack';
 export const NODE_IN_TREE = 'bin/node';
 export const BUILD_MANIFEST = 'share/mpistack/manifest.json';
+/**
+ * Left out of the tree: the build's per-phase logs. They record the build
+ * (its directories, staging paths, compiler lines) and stay in the built
+ * prefix for whoever debugs that build; a packed tree does not need them.
+ */
+export const NOT_PACKED = ['share/mpistack/logs'];
 
 export interface PackOptions {
   /** the built prefix to pack (read only) */
@@ -130,6 +136,7 @@ export function stageCopy(src: string, stage: string, aliases: string[], links: 
   const walk = (rel: string) => {
     for (const name of readdirSync(join(src, rel)).sort()) {
       const r = rel ? `${rel}/${name}` : name;
+      if (NOT_PACKED.includes(r)) continue;
       const from = join(src, r);
       const to = join(stage, r);
       const st = lstatSync(from);
