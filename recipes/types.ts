@@ -5,6 +5,7 @@
 // staging, the move into the prefix, the manifest and the task tree, so a new
 // builder (b2, node-gyp) or a build cache slots in without engine changes.
 import semver from 'semver';
+import { hashLocal } from '../scripts/engine/local.js';
 import type { Shell } from '../scripts/engine/shell.js';
 
 /** A release archive at a URL; mirrors are asked for the same file name. */
@@ -27,7 +28,20 @@ export interface DebianSource {
   sha256: string;
 }
 
-export type Source = UrlSource | DebianSource;
+/**
+ * Files of this checkout (package-root-relative paths): the Node binding and
+ * the runtime. `sha256` is a content hash over the sorted files (see
+ * scripts/engine/local.ts), filled in by resolveInputs.
+ */
+export interface LocalSource {
+  kind: 'local';
+  paths: string[];
+  /** directory name in the cache and the build tree */
+  filename: string;
+  sha256: string;
+}
+
+export type Source = UrlSource | DebianSource | LocalSource;
 
 export interface VersionEntry {
   version: string;
@@ -130,7 +144,7 @@ export function resolveInputs(recipe: Recipe, prefix: string, version?: string):
     version: entry.version,
     builder: recipe.builder.name,
     prefix,
-    sources: entry.sources.map((s) => ({ ...s })),
+    sources: entry.sources.map((s) => (s.kind === 'local' ? { ...s, sha256: hashLocal(s.paths) } : { ...s })),
     configureArgs: recipe.configureArgs(entry.version, prefix),
     env: recipe.buildEnv?.(entry.version, prefix) ?? {},
     dependencies: [...recipe.dependencies],

@@ -4,7 +4,7 @@
 // Recipes are passed in as values, so tests and later issues can hand it any
 // recipe (a fixture, Boost with the b2 builder) without changing this file.
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, statSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Listr } from 'listr2';
@@ -107,7 +107,10 @@ export function plan(recipes: readonly Recipe[], o: BuildOptions): string {
     lines.push('', `${inp.recipe} ${inp.version} (builder ${inp.builder}${inp.dependencies.length ? `, after ${inp.dependencies.join(', ')}` : ''})`);
     lines.push('  sources, in order:');
     let i = 1;
-    for (const s of inp.sources) lines.push(`    ${i++}. cache ${cachePath(o.cacheDir, s.sha256, s.filename)}`);
+    for (const s of inp.sources) {
+      if (s.kind === 'local') lines.push(`    ${i++}. local checkout: ${s.paths.join(', ')}  content sha256 ${s.sha256}`);
+      else lines.push(`    ${i++}. cache ${cachePath(o.cacheDir, s.sha256, s.filename)}`);
+    }
     for (const c of candidates(inp.sources, o.mirrors, o.offline)) lines.push(`    ${i++}. ${c.label}  sha256 ${c.source.sha256}`);
     lines.push('  configure arguments:');
     for (const a of [`--prefix=${o.prefix}`, ...inp.configureArgs]) lines.push(`    ${a}`);
@@ -199,7 +202,13 @@ function recipeTasks(st: RecipeState, o: BuildOptions, results: RecipeResult[], 
     {
       title: 'Unpack the source',
       task: () => runPhase(st, 'unpack', async () => {
-        st.srcDir = await unpack(st.fetched!.path, join(st.buildDir, 'src'));
+        // a local source is a verified directory in the cache: copied, not unpacked
+        if (statSync(st.fetched!.path).isDirectory()) {
+          st.srcDir = join(st.buildDir, 'src', st.fetched!.filename);
+          await cp(st.fetched!.path, st.srcDir, { recursive: true });
+        } else {
+          st.srcDir = await unpack(st.fetched!.path, join(st.buildDir, 'src'));
+        }
         const stagedPrefix = join(st.stageDir, o.prefix);
         st.ctx = {
           recipe: st.recipe.name, version: st.inputs.version, prefix: o.prefix, srcDir: st.srcDir,

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import fetch from 'node-fetch';
 import type { Source } from '../../recipes/types.js';
 import { fetchDebianOrig } from './apt.js';
+import { fetchLocal } from './local.js';
 import { ChecksumError, FetchError, NoSourceError } from './errors.js';
 import type { Shell } from './shell.js';
 
@@ -144,6 +145,10 @@ async function admit(tmp: string, source: Source, label: string, cacheDir: strin
 
 /** Get one verified archive for a version from the first source that works. */
 export async function fetchSources(recipe: string, version: string, sources: readonly Source[], o: FetchOptions): Promise<Fetched> {
+  const local = sources.find((s) => s.kind === 'local');
+  if (local?.kind === 'local') {
+    return { path: await fetchLocal(local, o.cacheDir), sha256: local.sha256, filename: local.filename, from: 'local checkout' };
+  }
   for (const s of sources) {
     const p = cachePath(o.cacheDir, s.sha256, s.filename);
     if (existsSync(p) && (await sha256File(p)) === s.sha256) return { path: p, sha256: s.sha256, filename: s.filename, from: 'cache' };
