@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { manifestPath, type Manifest } from '../../scripts/engine/engine.js';
 import { mpirunEnv } from '../../scripts/engine/mpienv.js';
 import { pack } from '../../scripts/pack/pack.js';
+import { stlExchangeExpected, stlExchangeSource } from '../../recipes/boost.js';
 import { runLimited } from '../helpers/mpi.js';
 
 const given = process.env.MPISTACK_E2E_PREFIX;
@@ -68,7 +69,7 @@ test('mpirun -n 4 <prefix>/bin/mpistack-run: a client script gets answers from 3
   checkOutput(r.stdout, prefix);
 });
 
-test('packed, unpacked at another path with the build prefix hidden: the same script runs on the tree only', async () => {
+test('packed, unpacked at another path with the build prefix hidden: the runtime script and a Boost.MPI program run on the tree only', async () => {
   const out = join(tmp, 'out');
   const packed = await pack({ prefix, out, version: 'e2e' });
   const dest = join(tmp, 'elsewhere', 'nodes', 'share');
@@ -78,6 +79,7 @@ test('packed, unpacked at another path with the build prefix hidden: the same sc
   const root = join(dest, 'mpistack');
   const job = join(tmp, 'job2.js');
   writeFileSync(job, JOB);
+  writeFileSync(join(tmp, 'stl.cpp'), stlExchangeSource);
   const script = join(tmp, 'run.sh');
   writeFileSync(script, [
     'set -u',
@@ -85,7 +87,11 @@ test('packed, unpacked at another path with the build prefix hidden: the same sc
     'unset LD_LIBRARY_PATH OPAL_PREFIX MPISTACK_PREFIX',
     `. '${root}/env.sh'`,
     `cd '${tmp}'`,
-    `timeout 300 mpirun --oversubscribe -n 4 mpistack-run '${job}'`,
+    `timeout 300 mpirun --oversubscribe -n 4 mpistack-run '${job}' || exit $?`,
+    // the seed's Boost.MPI point, from the moved tree: STL containers between ranks
+    `mpicxx -o stl stl.cpp -I'${root}/include' -L'${root}/lib' -lboost_mpi -lboost_serialization || exit 91`,
+    'echo "LDD $(ldd ./stl | grep -E \'libboost_mpi|libmpi\\.so\' | awk \'{print $3}\' | tr \'\\n\' \' \')"',
+    'timeout 300 mpirun --oversubscribe -n 2 ./stl || exit 92',
   ].join('\n'));
   const r = await runLimited('unshare', ['-m', '--propagation', 'private', 'bash', script], {
     env: mpirunEnv({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME, MPISTACK_LOG_MODE: 'terminal' }), timeoutMs: 360_000,
@@ -93,6 +99,10 @@ test('packed, unpacked at another path with the build prefix hidden: the same sc
   assert.not.ok(r.timedOut, 'timed out');
   assert.is(r.code, 0, r.stdout + r.stderr);
   checkOutput(r.stdout, root);
+  assert.match(r.stdout, new RegExp(stlExchangeExpected(2)), r.stdout);
+  const ldd = /^LDD (.*)$/m.exec(r.stdout)?.[1].trim().split(' ') ?? [];
+  assert.is(ldd.length, 2, `ldd of the Boost.MPI program: ${ldd.join(' ')}`);
+  for (const lib of ldd) assert.ok(lib.startsWith(`${root}/lib/`), `the Boost.MPI program loads ${lib}, outside the tree`);
 });
 
 test.run();
