@@ -3,20 +3,15 @@
 // (native/index.ts: MPISTACK_PREFIX). Its sanity check runs a 2-rank
 // send/recv under the prefix's mpirun and checks that the libmpi the binding
 // loaded is the prefix's, never the system's.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../scripts/engine/local.js';
+import { packageRoot, packageVersion } from '../scripts/engine/local.js';
 import { mpirunEnv } from '../scripts/engine/mpienv.js';
 import { SanityError } from '../scripts/engine/errors.js';
 import { nodeGyp } from './builders/nodegyp.js';
 import type { CheckContext, Recipe } from './types.js';
 
 export const BINDING_IN_PREFIX = 'lib/mpistack/mpi.node';
-
-/** Our own code: its version is the package's. */
-export function ownVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-}
 
 const PINGPONG = `
 const { loadBinding, ThreadLevel } = await import(process.env.MPISTACK_NATIVE_INDEX);
@@ -54,7 +49,8 @@ export async function checkNodeMpi(ctx: CheckContext): Promise<void> {
 export const nodeMpi: Recipe = {
   name: 'node-mpi',
   description: 'the Node.js MPI binding (native/), built against the stack\'s Open MPI',
-  versions: [{ version: ownVersion(), default: true, sources: [{ kind: 'local', paths: ['native/binding.gyp', 'native/src'], filename: 'node-mpi', sha256: '' }] }],
+  // our own code: its version is the package's
+  versions: [{ version: packageVersion(), default: true, sources: [{ kind: 'local', paths: ['native/binding.gyp', 'native/src'], filename: 'node-mpi', sha256: '' }] }],
   dependencies: ['openmpi'],
   builder: nodeGyp('native', 'mpi.node', BINDING_IN_PREFIX),
   configureArgs: () => [],

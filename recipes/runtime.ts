@@ -7,8 +7,8 @@
 import { chmod, cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SanityError } from '../scripts/engine/errors.js';
+import { packageVersion } from '../scripts/engine/local.js';
 import { mpirunEnv } from '../scripts/engine/mpienv.js';
-import { ownVersion } from './nodempi.js';
 import type { Builder, CheckContext, Recipe } from './types.js';
 
 /** CommonJS on purpose: bin/ has no package.json saying "type": "module". */
@@ -66,7 +66,7 @@ export async function checkRuntime(ctx: CheckContext): Promise<void> {
 export const runtime: Recipe = {
   name: 'runtime',
   description: 'the mpi4casa-style runtime (runtime/) and the mpistack-run launcher',
-  versions: [{ version: ownVersion(), default: true, sources: [{ kind: 'local', paths: ['dist/runtime', 'dist/native'], filename: 'runtime', sha256: '' }] }],
+  versions: [{ version: packageVersion(), default: true, sources: [{ kind: 'local', paths: ['dist/runtime', 'dist/native'], filename: 'runtime', sha256: '' }] }],
   dependencies: ['node-mpi'],
   builder: runtimeInstaller,
   configureArgs: () => [],

@@ -22,6 +22,11 @@ export function packageRoot(): string {
   }
 }
 
+/** This package's version (package.json next to the package root). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** Every file under the source's paths (relative to `root`), sorted; build output and maps left out. */
 export function listLocal(paths: readonly string[], root = packageRoot()): string[] {
   const out: string[] = [];

@@ -9,7 +9,6 @@
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { walkClosure, type ClosureResult } from './closure.js';
 import { isElfFile, patchRpathInPlace } from './elf.js';
 import { linkOrCopy, privatize, writeReplace } from './fsutil.js';
@@ -17,6 +16,7 @@ import { ENV_SH, LMOD_DIR, TCL_DIR, envSh, lmodFile, tclFile, type EnvSpec } fro
 import { formatHit, scanLeaks, type LeakHit, type Needle } from './leak.js';
 import { MANIFEST_PATH, buildManifest, listTree, sha256File } from './manifest.js';
 import { PackError, mapLimit, tool } from './run.js';
+import { packageVersion } from '../engine/local.js';
 import { writeTarGz, type TarEntry } from './tar.js';
 import { rewriteTextFiles, type TextAction } from './text.js';
 
@@ -104,17 +104,9 @@ export function readBuildInfo(prefix: string): BuildInfo {
   };
 }
 
+/** The mpistack package's version, or 0.0.0 where pack runs outside the package. */
 export function ownPackageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = join(dir, 'package.json');
-    if (existsSync(p)) {
-      const j = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
-      if (j.name === 'mpistack' && j.version) return j.version;
-    }
-    dir = dirname(dir);
-  }
-  return '0.0.0';
+  try { return packageVersion(); } catch { return '0.0.0'; }
 }
 
 export function tarballName(version: string): string {
