@@ -425,6 +425,15 @@ Napi::Value SetStatusArray(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Blocking matched probe (safe with several threads receiving): the message
+// handle and status for the following MPI_Mrecv; returns the byte count.
+int MatchedProbe(Napi::Env env, MPI_Comm c, int source, int tag, MPI_Message* m, MPI_Status* st) {
+  Check(env, MPI_Mprobe(source, tag, c, m, st), "MPI_Mprobe");
+  int count = 0;
+  MPI_Get_count(st, MPI_BYTE, &count);
+  return count;
+}
+
 Napi::Value Recv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   MPI_Comm c = CommOf(info, 0);
@@ -432,9 +441,7 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
   int tag = info[2].As<Napi::Number>().Int32Value();
   MPI_Message m;
   MPI_Status st;
-  Check(env, MPI_Mprobe(source, tag, c, &m, &st), "MPI_Mprobe");
-  int count = 0;
-  MPI_Get_count(&st, MPI_BYTE, &count);
+  int count = MatchedProbe(env, c, source, tag, &m, &st);
   std::unique_ptr<char, decltype(&std::free)> data(static_cast<char*>(std::malloc(count > 0 ? count : 1)), &std::free);
   Check(env, MPI_Mrecv(data.get(), count, MPI_BYTE, &m, MPI_STATUS_IGNORE), "MPI_Mrecv");
   PutStatus(st, count);
@@ -449,9 +456,7 @@ Napi::Value RecvInto(const Napi::CallbackInfo& info) {
   int tag = info[3].As<Napi::Number>().Int32Value();
   MPI_Message m;
   MPI_Status st;
-  Check(env, MPI_Mprobe(source, tag, c, &m, &st), "MPI_Mprobe");
-  int count = 0;
-  MPI_Get_count(&st, MPI_BYTE, &count);
+  int count = MatchedProbe(env, c, source, tag, &m, &st);
   // A message larger than the buffer is received truncated: MPI reports MPI_ERR_TRUNCATE.
   Check(env, MPI_Mrecv(b.data, static_cast<int>(b.size), MPI_BYTE, &m, MPI_STATUS_IGNORE), "MPI_Mrecv");
   PutStatus(st, count);
