@@ -69,6 +69,8 @@ export const runtime: Recipe = {
   versions: [{ version: packageVersion(), default: true, sources: [{ kind: 'local', paths: ['dist/runtime', 'dist/native'], filename: 'runtime', sha256: '' }] }],
   dependencies: ['node-mpi'],
   builder: runtimeInstaller,
+  // plain copies plus a launcher that finds its prefix from its own location
+  prefixIndependent: true,
   configureArgs: () => [],
   runEnv: (_root, base) => mpirunEnv({ ...base, MPISTACK_LOG_MODE: 'terminal' }),
   check: checkRuntime,

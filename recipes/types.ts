@@ -115,6 +115,11 @@ export interface Recipe {
   runEnv?(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** sanity checks; throw (via ctx.shell or SanityError) when one fails */
   check(ctx: CheckContext): Promise<void>;
+  /**
+   * The installed files do not depend on the prefix (no paths baked in), so a
+   * build cache entry made for one prefix may be restored into another.
+   */
+  prefixIndependent?: true;
 }
 
 /** Everything that determines a build's output: the key a build cache hashes. */

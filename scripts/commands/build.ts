@@ -18,6 +18,8 @@ const HELP = `usage: mpistack build --prefix=/abs/path [options]
   --mirror URL|DIR   tried before upstream; repeatable
   --offline          use only the cache and --mirror entries
   --openmpi VERSION  Open MPI version (default: the recipe's default)
+  --fresh            rebuild every selected recipe even when the build cache holds its inputs
+  --no-build-cache   neither restore from nor store into the build cache (<cache>/builds)
   --verbose          plain timestamped progress lines`;
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -34,7 +36,7 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
         prefix: { type: 'string' }, jobs: { type: 'string' }, only: { type: 'string' },
         'dry-run': { type: 'boolean', default: false }, cache: { type: 'string' },
         mirror: { type: 'string', multiple: true }, offline: { type: 'boolean', default: false },
-        openmpi: { type: 'string' }, verbose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        openmpi: { type: 'string' }, fresh: { type: 'boolean', default: false }, 'no-build-cache': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     }));
   } catch (e) {
@@ -55,7 +57,7 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
   return {
     help: false, dryRun: values['dry-run'] ?? false, prefix, jobs, only: values.only,
     cacheDir: values.cache ?? defaultCacheDir(), mirrors: values.mirror ?? [], offline: values.offline ?? false,
-    versions, verbose: values.verbose ?? false,
+    versions, verbose: values.verbose ?? false, fresh: values.fresh ?? false, buildCache: !values['no-build-cache'],
   };
 }
 
@@ -64,6 +66,9 @@ export async function run(argv: string[]): Promise<number> {
   if (o.help) { console.log(HELP); return 0; }
   if (o.dryRun) { console.log(plan(allRecipes, o)); return 0; }
   const results = await buildStack(allRecipes, o);
-  for (const r of results) console.log(`${r.inputs.recipe} ${r.inputs.version} installed in ${o.prefix} (source: ${r.fetched.from}, sha256 ${r.fetched.sha256})`);
+  const how = { built: 'built and installed', restored: 'restored from the build cache into', installed: 'already installed (cached, inputs unchanged) in' };
+  for (const r of results) {
+    console.log(`${r.inputs.recipe} ${r.inputs.version} ${how[r.outcome]} ${o.prefix} (source: ${r.fetched.from}, sha256 ${r.fetched.sha256}${r.key ? `, key ${r.key.slice(0, 12)}` : ''})`);
+  }
   return 0;
 }

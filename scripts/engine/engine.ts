@@ -5,7 +5,7 @@
 // recipe (a fixture, Boost with the b2 builder) without changing this file.
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, statSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Listr } from 'listr2';
 import type { BuildContext, CheckContext, Recipe, ResolvedInputs } from '../../recipes/types.js';
@@ -14,11 +14,12 @@ import { PhaseError, UsageError } from './errors.js';
 import { candidates, cachePath, fetchSources, type Fetched } from './fetch.js';
 import { chooseRenderMode, listrRenderer, type RenderMode } from './render.js';
 import { makeShell, type Shell } from './shell.js';
+import { cacheKey, entryDir, keyInputs, lookup, registerPrefix, restoreInto, store, verifyTree, type KeyInputs } from './buildcache.js';
 import { mergeTree } from './stage.js';
 import { toolchainVersions } from './toolchain.js';
 import { unpack } from './unpack.js';
 
-export const PHASES = ['fetch', 'unpack', 'prepare', 'configure', 'build', 'install', 'check', 'merge'] as const;
+export const PHASES = ['fetch', 'unpack', 'prepare', 'configure', 'build', 'install', 'check', 'store', 'restore', 'merge'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface BuildOptions {
@@ -37,6 +38,12 @@ export interface BuildOptions {
   fetch?: { timeoutMs?: number; attempts?: number; backoffMs?: number };
   /** keep the build directory after success (default: removed) */
   keepBuildDir?: boolean;
+  /** rebuild every selected recipe even when the build cache has its inputs (the result is stored again) */
+  fresh?: boolean;
+  /** false: neither look up nor store build cache entries (default true) */
+  buildCache?: boolean;
+  /** environment whose KEYED_ENV variables enter the cache key (default process.env) */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface ManifestEntry {
@@ -49,6 +56,10 @@ export interface ManifestEntry {
   toolchain: Record<string, string | null>;
   installedAt: string;
   logs: string;
+  /** build cache key of the installed files (absent: built without the cache) */
+  key?: string;
+  /** 'built' here, or 'restored' from the build cache entry `key` */
+  origin?: 'built' | 'restored';
 }
 
 export interface Manifest {
@@ -58,7 +69,15 @@ export interface Manifest {
   recipes: Record<string, ManifestEntry>;
 }
 
-export interface RecipeResult { inputs: ResolvedInputs; fetched: Fetched; manifest: ManifestEntry; buildDir: string }
+export interface RecipeResult {
+  inputs: ResolvedInputs;
+  fetched: Fetched;
+  manifest: ManifestEntry;
+  buildDir: string;
+  /** 'built', 'restored' (from the build cache) or 'installed' (already in the prefix with the same key) */
+  outcome: 'built' | 'restored' | 'installed';
+  key: string | null;
+}
 
 export function manifestPath(prefix: string): string {
   return join(prefix, 'share', 'mpistack', 'manifest.json');
@@ -121,8 +140,28 @@ export function plan(recipes: readonly Recipe[], o: BuildOptions): string {
 }
 
 function stagingRoot(prefix: string, recipe: string): string {
-  // next to the prefix, so the final move is a rename on one file system
-  return join(dirname(prefix), `.${basename(prefix)}.mpistack-stage-${recipe}-${randomBytes(4).toString('hex')}`);
+  // next to the prefix, so the final move is a rename on one file system; the
+  // pid lets a later run tell a killed build's leftover from a running build
+  return join(dirname(prefix), `.${basename(prefix)}.mpistack-stage-${recipe}-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/**
+ * Remove staging directories a killed build left next to the prefix (their
+ * process is gone). `.replaced` backups of an interrupted merge are kept:
+ * they hold the prefix's own former files.
+ */
+async function removeStaleStaging(prefix: string): Promise<void> {
+  const re = new RegExp(`^\\.${basename(prefix).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.mpistack-stage-.+-(\\d+)-[0-9a-f]{8}$`);
+  let names: string[];
+  try { names = await readdir(dirname(prefix)); } catch { return; }
+  for (const n of names) {
+    const m = re.exec(n);
+    if (m && !alive(Number(m[1]))) await rm(join(dirname(prefix), n), { recursive: true, force: true });
+  }
 }
 
 interface RecipeState {
@@ -131,10 +170,25 @@ interface RecipeState {
   buildDir: string;
   logsDir: string;
   stageDir: string;
+  /** `${stageDir}${prefix}` */
+  stagedPrefix: string;
   fetched?: Fetched;
   srcDir?: string;
   ctx?: BuildContext;
   manifest?: ManifestEntry;
+  /** build cache key (null: not cacheable this run, see cacheNote) */
+  key?: string | null;
+  cacheNote?: string;
+  /** what the build cache lookup found */
+  hit?: 'installed' | 'restore' | null;
+}
+
+/** Shared by the recipes of one buildStack run. */
+interface RunState {
+  results: RecipeResult[];
+  toolchain: Promise<Record<string, string | null>>;
+  /** recipe -> cache key of what is (or will be) installed by this run */
+  keys: Map<string, string | null>;
 }
 
 async function runPhase<T>(st: RecipeState, phase: Phase, fn: (sh: Shell) => Promise<T>): Promise<T> {
@@ -155,11 +209,12 @@ async function runPhase<T>(st: RecipeState, phase: Phase, fn: (sh: Shell) => Pro
 export async function buildStack(recipes: readonly Recipe[], o: BuildOptions): Promise<RecipeResult[]> {
   validatePrefix(o.prefix);
   const selected = selectRecipes(recipes, o.only);
+  await removeStaleStaging(o.prefix);
   const skipped = recipes.filter((r) => !selected.includes(r));
-  const results: RecipeResult[] = [];
   // probed once, alongside the builds (spawns a handful of --version calls)
   const toolchain = toolchainVersions();
   toolchain.catch(() => undefined);
+  const run: RunState = { results: [], toolchain, keys: new Map() };
   const mode = o.render ?? chooseRenderMode({ verbose: o.verbose });
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const tasks = new Listr<any, any, any>([
@@ -170,22 +225,39 @@ export async function buildStack(recipes: readonly Recipe[], o: BuildOptions): P
       task: (_: unknown, task: any) => {
         const inputs = resolveInputs(r, o.prefix, o.versions?.[r.name]);
         const buildDir = join(o.cacheDir, 'build', `${r.name}-${inputs.version}-${randomBytes(4).toString('hex')}`);
-        const st: RecipeState = { recipe: r, inputs, buildDir, logsDir: join(buildDir, 'logs'), stageDir: stagingRoot(o.prefix, r.name) };
-        return task.newListr(recipeTasks(st, o, results, toolchain), { concurrent: false, exitOnError: true });
+        const stageDir = stagingRoot(o.prefix, r.name);
+        const st: RecipeState = { recipe: r, inputs, buildDir, logsDir: join(buildDir, 'logs'), stageDir, stagedPrefix: join(stageDir, o.prefix) };
+        return task.newListr(recipeTasks(st, o, run, task), { concurrent: false, exitOnError: true });
       },
     })),
   ] as never[], { concurrent: false, exitOnError: true, ...listrRenderer(mode) } as never);
   await tasks.run();
-  return results;
+  return run.results;
 }
 
-function recipeTasks(st: RecipeState, o: BuildOptions, results: RecipeResult[], toolchain: Promise<Record<string, string | null>>) {
+/** The cache key of one recipe, or null with the reason it cannot be cached this run. */
+async function computeKey(st: RecipeState, o: BuildOptions, run: RunState): Promise<{ key: string | null; note: string; inputs?: KeyInputs }> {
+  if (o.buildCache === false) return { key: null, note: 'build cache off' };
+  const installed = (await readManifest(o.prefix)).recipes;
+  const dependencies: Record<string, string> = {};
+  for (const d of st.recipe.dependencies) {
+    const k = run.keys.has(d) ? run.keys.get(d) : installed[d]?.key;
+    if (!k) return { key: null, note: `not cached: dependency ${d} in ${o.prefix} has no build cache key (installed without the cache); rebuild it to cache this one` };
+    dependencies[d] = k;
+  }
+  const inputs = keyInputs(st.recipe, st.inputs, st.fetched!, { toolchain: await run.toolchain, dependencies, env: o.env ?? process.env });
+  return { key: cacheKey(inputs), note: '', inputs };
+}
+
+function recipeTasks(st: RecipeState, o: BuildOptions, run: RunState, parent: { title: string }) {
   const b = st.recipe.builder;
   const cleanupOnError = async <T>(p: () => Promise<T>): Promise<T> => {
     try { return await p(); } catch (e) { await rm(st.stageDir, { recursive: true, force: true }); throw e; }
   };
   const ctx = () => st.ctx!;
   const phaseCtx = (sh: Shell): BuildContext => ({ ...ctx(), shell: sh });
+  let keyIn: KeyInputs | undefined;
+  const cachedSkip = () => (st.hit ? 'cached: inputs unchanged' : false);
   return [
     {
       title: 'Fetch and verify the source',
@@ -200,7 +272,28 @@ function recipeTasks(st: RecipeState, o: BuildOptions, results: RecipeResult[], 
       },
     },
     {
+      title: 'Look up the build cache',
+      task: async (_c: unknown, t: { title: string; output: string }) => {
+        const k = await computeKey(st, o, run);
+        st.key = k.key;
+        st.cacheNote = k.note;
+        keyIn = k.inputs;
+        run.keys.set(st.recipe.name, k.key);
+        if (!k.key) { st.hit = null; t.title = `Look up the build cache (${k.note})`; return; }
+        if (o.fresh) { st.hit = null; t.title = `Look up the build cache (--fresh: rebuilding ${k.key.slice(0, 12)})`; return; }
+        const found = await lookup(o.cacheDir, k.key);
+        if (!found.entry) { st.hit = null; t.title = `Look up the build cache (${found.reason}: building ${k.key.slice(0, 12)})`; return; }
+        const mine = (await readManifest(o.prefix)).recipes[st.recipe.name];
+        const intact = mine?.key === k.key ? await verifyTree(o.prefix, found.entry.files) : 'not installed';
+        st.hit = intact === null ? 'installed' : 'restore';
+        const what = st.hit === 'installed' ? `already installed in ${o.prefix}` : `restoring ${k.key.slice(0, 12)}`;
+        t.title = `Look up the build cache (cached: inputs unchanged, ${what})`;
+        parent.title = `${parent.title} (cached)`;
+      },
+    },
+    {
       title: 'Unpack the source',
+      skip: cachedSkip,
       task: () => runPhase(st, 'unpack', async () => {
         // a local source is a verified directory in the cache: copied, not unpacked
         if (statSync(st.fetched!.path).isDirectory()) {
@@ -209,26 +302,26 @@ function recipeTasks(st: RecipeState, o: BuildOptions, results: RecipeResult[], 
         } else {
           st.srcDir = await unpack(st.fetched!.path, join(st.buildDir, 'src'));
         }
-        const stagedPrefix = join(st.stageDir, o.prefix);
         st.ctx = {
           recipe: st.recipe.name, version: st.inputs.version, prefix: o.prefix, srcDir: st.srcDir,
-          stageDir: st.stageDir, stagedPrefix, jobs: o.jobs, configureArgs: st.inputs.configureArgs,
+          stageDir: st.stageDir, stagedPrefix: st.stagedPrefix, jobs: o.jobs, configureArgs: st.inputs.configureArgs,
           env: { ...process.env, ...st.inputs.env }, shell: makeShell(st.recipe.name, 'unpack', join(st.logsDir, 'unpack.log')),
         };
       }),
     },
     {
       title: 'Prepare the tree',
-      skip: () => (b.prepare ? false : `the ${b.name} builder has no prepare step`),
+      skip: () => cachedSkip() || (b.prepare ? false : `the ${b.name} builder has no prepare step`),
       task: () => runPhase(st, 'prepare', (sh) => b.prepare!(phaseCtx(sh))),
     },
-    { title: 'Configure', task: () => runPhase(st, 'configure', (sh) => b.configure(phaseCtx(sh))) },
-    { title: `Compile (${o.jobs} jobs)`, task: () => runPhase(st, 'build', (sh) => b.build(phaseCtx(sh))) },
-    { title: 'Install into the staging directory', task: () => cleanupOnError(() => runPhase(st, 'install', (sh) => b.install(phaseCtx(sh)))) },
+    { title: 'Configure', skip: cachedSkip, task: () => runPhase(st, 'configure', (sh) => b.configure(phaseCtx(sh))) },
+    { title: `Compile (${o.jobs} jobs)`, skip: cachedSkip, task: () => runPhase(st, 'build', (sh) => b.build(phaseCtx(sh))) },
+    { title: 'Install into the staging directory', skip: cachedSkip, task: () => cleanupOnError(() => runPhase(st, 'install', (sh) => b.install(phaseCtx(sh)))) },
     {
       title: 'Run the sanity checks on the staged tree',
+      skip: () => (st.hit ? 'cached: checked when it was built' : false),
       task: () => cleanupOnError(() => runPhase(st, 'check', async (sh) => {
-        const root = ctx().stagedPrefix;
+        const root = st.stagedPrefix;
         const workDir = join(st.buildDir, 'check');
         await mkdir(workDir, { recursive: true });
         const base = { ...process.env, ...st.inputs.env };
@@ -238,30 +331,58 @@ function recipeTasks(st: RecipeState, o: BuildOptions, results: RecipeResult[], 
       })),
     },
     {
+      title: 'Store the result in the build cache',
+      skip: () => (st.hit ? 'cached: inputs unchanged' : st.key ? false : (st.cacheNote ?? 'not cacheable this run')),
+      task: () => cleanupOnError(() => runPhase(st, 'store', async () => {
+        await store(o.cacheDir, st.key!, st.stagedPrefix, st.logsDir, { recipe: st.recipe.name, version: st.inputs.version, inputs: keyIn! });
+      })),
+    },
+    {
+      title: 'Restore the build cache entry into the staging directory',
+      skip: () => (st.hit === 'restore' ? false : st.hit === 'installed' ? `already installed in ${o.prefix}` : 'built, not restored'),
+      task: () => cleanupOnError(() => runPhase(st, 'restore', async () => {
+        await restoreInto(o.cacheDir, st.key!, st.stagedPrefix);
+      })),
+    },
+    {
       title: `Move the staged tree into ${o.prefix}`,
+      skip: () => (st.hit === 'installed' ? `cached: already installed in ${o.prefix}` : false),
       task: () => cleanupOnError(() => runPhase(st, 'merge', async () => {
-        const root = ctx().stagedPrefix;
+        const root = st.stagedPrefix;
         const manifest = await readManifest(o.prefix);
         const entry: ManifestEntry = {
           recipe: st.recipe.name, version: st.inputs.version, builder: st.inputs.builder,
           source: { from: st.fetched!.from, filename: st.fetched!.filename, sha256: st.fetched!.sha256 },
           configureArgs: [`--prefix=${o.prefix}`, ...st.inputs.configureArgs], env: st.inputs.env,
-          toolchain: await toolchain, installedAt: new Date().toISOString(),
+          toolchain: await run.toolchain, installedAt: new Date().toISOString(),
           logs: logsDirIn(o.prefix, st.recipe.name),
+          ...(st.key ? { key: st.key } : {}), origin: st.hit === 'restore' ? 'restored' : 'built',
         };
         manifest.prefix = o.prefix;
         manifest.cacheDir = o.cacheDir;
         manifest.recipes[st.recipe.name] = entry;
         await mkdir(dirname(manifestPath(root)), { recursive: true });
         await writeFile(manifestPath(root), JSON.stringify(manifest, null, 2) + '\n');
+        // a restored tree carries the logs of the build that made it, then this run's (fetch, restore)
+        if (st.hit === 'restore') await cp(join(entryDir(o.cacheDir, st.key!), 'logs'), logsDirIn(root, st.recipe.name), { recursive: true });
         await cp(st.logsDir, logsDirIn(root, st.recipe.name), { recursive: true });
         const merge = await mergeTree(root, o.prefix, `${st.stageDir}.replaced`);
         await merge.commit();
         await rm(st.stageDir, { recursive: true, force: true });
         if (!o.keepBuildDir) await rm(join(st.buildDir, 'src'), { recursive: true, force: true });
+        if (st.key) await registerPrefix(o.cacheDir, o.prefix);
         st.manifest = entry;
-        results.push({ inputs: st.inputs, fetched: st.fetched!, manifest: entry, buildDir: st.buildDir });
       })),
+    },
+    {
+      title: 'Record the result',
+      task: async () => {
+        const manifest = st.manifest ?? (await readManifest(o.prefix)).recipes[st.recipe.name];
+        run.results.push({
+          inputs: st.inputs, fetched: st.fetched!, manifest, buildDir: st.buildDir,
+          outcome: st.hit === 'installed' ? 'installed' : st.hit === 'restore' ? 'restored' : 'built', key: st.key ?? null,
+        });
+      },
     },
   ];
 }
