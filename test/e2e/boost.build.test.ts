@@ -2,7 +2,8 @@
 // sanity check from outside the engine.
 //
 // Prefix: MPISTACK_E2E_PREFIX when set (CI builds Open MPI there first with the
-// Open MPI e2e and passes it on; this test adds Boost to it). Otherwise the
+// main job and passes it on; this test rebuilds Boost in it with --fresh, so
+// the real b2 build runs even though the build cache holds it). Otherwise the
 // engine builds openmpi then boost into a fresh temporary prefix.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -34,7 +35,7 @@ test('build boost (after openmpi) into the prefix with the engine', async () => 
   // the whole default stack (openmpi then boost), or boost alone on top of CI's Open MPI prefix
   const started = Date.now();
   const results = await buildStack(allRecipes, {
-    prefix, jobs: 2, cacheDir, mirrors: [], offline: false, render: 'silent', only: given ? 'boost' : undefined,
+    prefix, jobs: 2, cacheDir, mirrors: [], offline: false, render: 'silent', only: given ? 'boost' : undefined, fresh: true,
     fetch: { timeoutMs: 20_000, attempts: 2, backoffMs: 500 },
   });
   console.log(`[boost e2e] built ${results.map((r) => `${r.inputs.recipe} ${r.inputs.version} (from ${r.fetched.from})`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
