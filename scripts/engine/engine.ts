@@ -249,6 +249,13 @@ async function computeKey(st: RecipeState, o: BuildOptions, run: RunState): Prom
   return { key: cacheKey(inputs), note: '', inputs };
 }
 
+function record(st: RecipeState, run: RunState, manifest: ManifestEntry): void {
+  run.results.push({
+    inputs: st.inputs, fetched: st.fetched!, manifest, buildDir: st.buildDir,
+    outcome: st.hit === 'installed' ? 'installed' : st.hit === 'restore' ? 'restored' : 'built', key: st.key ?? null,
+  });
+}
+
 function recipeTasks(st: RecipeState, o: BuildOptions, run: RunState, parent: { title: string }) {
   const b = st.recipe.builder;
   const cleanupOnError = async <T>(p: () => Promise<T>): Promise<T> => {
@@ -286,6 +293,7 @@ function recipeTasks(st: RecipeState, o: BuildOptions, run: RunState, parent: { 
         const mine = (await readManifest(o.prefix)).recipes[st.recipe.name];
         const intact = mine?.key === k.key ? await verifyTree(o.prefix, found.entry.files) : 'not installed';
         st.hit = intact === null ? 'installed' : 'restore';
+        if (st.hit === 'installed') record(st, run, mine);
         const what = st.hit === 'installed' ? `already installed in ${o.prefix}` : `restoring ${k.key.slice(0, 12)}`;
         t.title = `Look up the build cache (cached: inputs unchanged, ${what})`;
         parent.title = `${parent.title} (cached)`;
@@ -372,17 +380,8 @@ function recipeTasks(st: RecipeState, o: BuildOptions, run: RunState, parent: { 
         if (!o.keepBuildDir) await rm(join(st.buildDir, 'src'), { recursive: true, force: true });
         if (st.key) await registerPrefix(o.cacheDir, o.prefix);
         st.manifest = entry;
+        record(st, run, entry);
       })),
-    },
-    {
-      title: 'Record the result',
-      task: async () => {
-        const manifest = st.manifest ?? (await readManifest(o.prefix)).recipes[st.recipe.name];
-        run.results.push({
-          inputs: st.inputs, fetched: st.fetched!, manifest, buildDir: st.buildDir,
-          outcome: st.hit === 'installed' ? 'installed' : st.hit === 'restore' ? 'restored' : 'built', key: st.key ?? null,
-        });
-      },
     },
   ];
 }
