@@ -4,7 +4,27 @@
 // steps done so far in reverse order. Directories created on the way are
 // removed again on rollback.
 import { lstat, mkdir, readdir, rename, rm, rmdir, copyFile, readlink, symlink, unlink } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
+
+/**
+ * Copy the contents of directory `from` into `to` (created): symlinks as
+ * symlinks, modes and times kept, reflinks where the file system has them.
+ * coreutils' `cp -a`: Node's fs.cp takes four times as long on a tree of many
+ * small files (Boost's headers: 17 s against 4 s here). Copies, not hard
+ * links: an installed file edited in place (etc/openmpi-mca-params.conf) must
+ * not change the build cache entry it came from.
+ */
+export async function copyTree(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true });
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn('cp', ['-a', '--', `${from}/.`, to], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`copying ${from} to ${to} failed (cp exit ${code}): ${err.trim().split('\n').slice(0, 3).join('; ')}`))));
+  });
+}
 
 type Step = { kind: 'mkdir'; path: string } | { kind: 'aside'; from: string; to: string } | { kind: 'place'; path: string };
 
