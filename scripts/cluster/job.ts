@@ -1,6 +1,6 @@
 // Batch job files for the packed stack (seed 6.2): what a user submits to
 // Torque (cluster.req + qsub.sh) or Slurm (an sbatch script). Every job runs
-//     . <stack>/env.sh; mpirun [-hostfile $PBS_NODEFILE] mpistack-run script.js [args]
+//     . <stack>/env.sh; mpirun [-hostfile <$PBS_NODEFILE as HOST slots=N>] mpistack-run script.js [args]
 // on a stack installed at the same path on every node. Nothing is written
 // unless every value is valid, and the files appear together (staged in a
 // temporary directory next to them, then renamed).
@@ -107,7 +107,7 @@ export function resolveJob(req: JobRequest): ResolvedJob {
 }
 
 function runLine(j: ResolvedJob, hostfile: boolean): string {
-  return ['mpirun', ...(hostfile ? ['-hostfile', '"$PBS_NODEFILE"'] : []), ...j.mpirunArgs.map(shq), 'mpistack-run', shq(j.script), ...j.args.map(shq)].join(' ');
+  return ['mpirun', ...(hostfile ? ['-hostfile', '"$hostfile"'] : []), ...j.mpirunArgs.map(shq), 'mpistack-run', shq(j.script), ...j.args.map(shq)].join(' ');
 }
 
 function body(j: ResolvedJob): string[] {
@@ -154,8 +154,12 @@ export function torqueFiles(j: ResolvedJob): Record<string, { text: string; mode
     '  PBS_NODEFILE=$(generate_pbs_nodefile); export PBS_NODEFILE',
     'fi',
     ': "${PBS_NODEFILE:?is not set: run this through qsub (Torque writes it: each node once per core), or set it to such a file}"',
-    '# no -n: Open MPI starts one rank per line of the nodefile (one per core the job holds)',
-    `exec ${runLine(j, true)}`,
+    '# Open MPI 4 gives a host named on a single line all its cores (orte_set_default_slots=cores), so the',
+    '# nodefile goes to mpirun as HOST slots=N lines (N = its lines): one rank per core the job holds, no -n needed',
+    'hostfile=$(mktemp "${TMPDIR:-/tmp}/mpistack-hosts.XXXXXX")',
+    'trap \'rm -f "$hostfile"\' EXIT',
+    'awk \'NF { if (!($1 in n)) order[++k] = $1; n[$1]++ } END { for (i = 1; i <= k; i++) print order[i] " slots=" n[order[i]] }\' "$PBS_NODEFILE" > "$hostfile"',
+    runLine(j, true),
     '',
   ].join('\n');
   return { 'cluster.req': { text: req, mode: 0o644 }, 'qsub.sh': { text: sh, mode: 0o755 } };

@@ -49,7 +49,11 @@ test('torque: cluster.req has seed 6.2\'s fields and COMMAND names qsub.sh; qsub
   assert.match(sh, /^#PBS -l mem=8gb$/m);
   assert.match(sh, new RegExp(`^#PBS -o ${join(work, 'run.log')}$`, 'm'));
   assert.match(sh, new RegExp(`^\\. ${join(stack, 'env.sh')}$`, 'm'));
-  assert.match(sh, new RegExp(`^exec mpirun -hostfile "\\$PBS_NODEFILE" mpistack-run ${join(work, 'job.js')} 'a b' 'it'\\\\''s'$`, 'm'));
+  assert.match(sh, new RegExp(`^mpirun -hostfile "\\$hostfile" mpistack-run ${join(work, 'job.js')} 'a b' 'it'\\\\''s'$`, 'm'));
+  // the nodefile -> HOST slots=N step, run on its own: counts lines per host, keeps the order
+  const awk = /^awk .*$/m.exec(sh)![0].replace('"$PBS_NODEFILE" > "$hostfile"', '');
+  const conv = spawnSync('bash', ['-c', awk], { input: 'n2\nn1\nn2\n\nn3\n', encoding: 'utf8' });
+  assert.is(conv.stdout, 'n2 slots=2\nn1 slots=1\nn3 slots=1\n');
   assert.is(spawnSync('bash', ['-n', join(out, 'qsub.sh')]).status, 0, 'qsub.sh parses');
   // without PBS_NODEFILE it stops with a message instead of running mpirun on the local host only
   const noPbs = spawnSync('bash', [join(out, 'qsub.sh')], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });

@@ -105,6 +105,7 @@ export async function startSlurm(dir: string, cpus: number): Promise<Slurm> {
   const kill = (sig: NodeJS.Signals) => { for (const d of daemons) if (d.exitCode === null && d.signalCode === null) { try { d.kill(sig); } catch { /* gone */ } } };
   // a failing or crashing test must not leave daemons behind
   process.on('exit', () => kill('SIGKILL'));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(1));
   const start = (cmd: string, args: string[]) => {
     const d = spawn(cmd, args, { env: env(), cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';

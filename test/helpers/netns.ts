@@ -59,6 +59,7 @@ export function makeCluster(dir: string, names: string[], stackTree: string, unr
     bridgeMade = false;
   };
   process.on('exit', teardown);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { teardown(); process.exit(1); });
   try {
     sh('ip', ['link', 'add', bridge, 'type', 'bridge']);
     bridgeMade = true;
