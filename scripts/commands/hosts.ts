@@ -1,0 +1,43 @@
+// mpistack hosts --from-pbs FILE [--out FILE]: a PBS_NODEFILE (a host a line,
+// repeated once per core) as an Open MPI hostfile (one line a host, slots=N).
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { writeReplace } from '../pack/fsutil.js';
+import { formatHostfile, fromPbsNodefile, parseHostfile, totalSlots } from '../cluster/hostfile.js';
+
+export const describe = 'convert a PBS_NODEFILE into an Open MPI hostfile (slots=N), or check a hostfile';
+
+const HELP = `usage: mpistack hosts --from-pbs FILE [--out FILE]
+       mpistack hosts --check FILE
+  --from-pbs FILE   a PBS_NODEFILE (Torque's $PBS_NODEFILE: each host once per core)
+  --out FILE        write the Open MPI hostfile there (default: standard output)
+  --check FILE      parse an Open MPI hostfile, print its hosts and total slots`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'from-pbs': { type: 'string' },
+      out: { type: 'string' },
+      check: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) { console.log(HELP); return 0; }
+  if (values.check) {
+    const entries = parseHostfile(readFileSync(values.check, 'utf8'), values.check);
+    process.stdout.write(formatHostfile(entries));
+    console.error(`${entries.length} host(s), ${totalSlots(entries)} slot(s)`);
+    return 0;
+  }
+  const from = values['from-pbs'];
+  if (!from) { console.error(`mpistack hosts: --from-pbs FILE or --check FILE is required\n\n${HELP}`); return 2; }
+  let text: string;
+  try { text = readFileSync(from, 'utf8'); } catch (e) { throw new Error(`cannot read ${from}: ${(e as Error).message} (give the path of a PBS_NODEFILE)`); }
+  const entries = fromPbsNodefile(text, from);
+  if (entries.length === 0) throw new Error(`${from} names no host (a PBS_NODEFILE has one host name a line)`);
+  const out = formatHostfile(entries);
+  if (values.out) writeReplace(values.out, out, 0o644); else process.stdout.write(out);
+  return 0;
+}

@@ -1,0 +1,156 @@
+// e2e: the packed stack on several hosts for real. Three network namespaces on
+// a private bridge, each with its own hostname and its own copy of the packed
+// stack bind-mounted at the same path (the seed's "copy the prefix to
+// identical paths on the cluster nodes"). The Torque qsub.sh that `mpistack
+// job` writes runs on node0 with a PBS_NODEFILE naming node0 once and the
+// other hosts once per core; mpirun starts the remote daemons through an rsh
+// agent that enters the host's namespaces (ssh's place) and the ranks talk
+// TCP over the bridge. Then the failure cases: a host in the nodefile that is
+// not there (mpirun fails, naming it, nothing hangs), and a server host frozen
+// mid-job (its requests end in 'timeout', the client finishes the work on the
+// other host). Everything (processes, namespaces, bridge) is removed at the end.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatPbsNodefile, type HostEntry } from '../../scripts/cluster/hostfile.js';
+import { e2ePrefix, packedStack } from '../helpers/cluster.js';
+import { runLimited, type RunResult } from '../helpers/mpi.js';
+import { makeCluster, type Cluster } from '../helpers/netns.js';
+
+const prefix = realpathSync(e2ePrefix('cluster.hosts'));
+const cli = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/cli.js');
+const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'mpistack-e2e-hosts-')));
+const work = join(tmp, 'work');
+mkdirSync(work);
+let cluster: Cluster;
+
+// where every rank runs and which copy of the stack it loaded
+const PLACES = `
+const { hostname } = await import('node:os');
+await client.startServices();
+const size = Number(process.env.OMPI_COMM_WORLD_SIZE);
+const where = "[require('os').hostname(), require('fs').readFileSync(process.env.OPAL_PREFIX + '/share/host-copy', 'utf8').trim(), [...new Set(require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\\\n').map((l) => l.split(/\\\\s+/)[5]).filter((p) => p && /libmpi\\\\.so/.test(p)))].join(',')].join(' ')";
+const r = await client.pushCommandRequest(where, { block: true, targetServer: Array.from({ length: size - 1 }, (_, i) => i + 1) });
+for (const x of r) console.log('SERVER ' + x.server + ' ' + x.ret + ' ' + x.status);
+console.log('CLIENT ' + hostname() + ' ' + size);
+const sums = await client.pushCommandRequest('n * (n + 1) / 2', { block: true, targetServer: Array.from({ length: size - 1 }, (_, i) => i + 1), parameters: { n: 100 } });
+console.log('SUMS ' + sums.map((s) => s.ret).join(' '));
+`;
+
+// work in flight when a host freezes: its requests end in 'timeout', the client redoes them elsewhere
+const FREEZE = `
+const { existsSync, writeFileSync } = await import('node:fs');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+await client.startServices();
+const status = client.getServerStatus();
+for (const [rank, s] of Object.entries(status)) console.log('PLACE ' + rank + ' ' + s.host + ' ' + s.pid);
+const task = "new Promise((r) => setTimeout(() => r([n * n, require('os').hostname()]), 3000))";
+const ids = [];
+for (let n = 0; n < 8; n++) ids.push(...client.pushCommandRequest(task, { parameters: { n } }));
+writeFileSync(process.env.FREEZE_REQUEST, 'now');
+for (let i = 0; i < 600 && !existsSync(process.env.FREEZE_DONE); i++) await sleep(100);
+const results = new Map();
+let redo = [];
+for (const r of await client.getCommandResponse(ids, { block: true, waitTimeoutMs: 120000 })) {
+  if (r.status === 'timeout') { console.log('TIMEOUT server ' + r.server + ': ' + r.traceback.split('\\n')[0]); redo.push(r); }
+  else results.set(r.parameters?.n ?? results.size, r.ret);
+}
+for (const r of redo) {
+  const [again] = await client.pushCommandRequest(task, { block: true, parameters: r.parameters });
+  console.log('REDONE ' + JSON.stringify(again.ret) + ' ' + again.status);
+}
+console.log('DONE ' + [...results.values()].map((v) => JSON.stringify(v)).join(' '));
+writeFileSync(process.env.CLIENT_DONE, 'done');
+`;
+
+const MCA = (c: Cluster) => ['--mca', 'plm_rsh_agent', c.agent, '--mca', 'btl', 'tcp,self', '--mca', 'btl_tcp_if_include', c.subnet, '--mca', 'oob_tcp_if_include', c.subnet,
+  '-x', 'MPISTACK_LOG_MODE', '-x', 'MPISTACK_SERVER_TIMEOUT_MS', '-x', 'FREEZE_REQUEST', '-x', 'FREEZE_DONE', '-x', 'CLIENT_DONE'];
+
+/** `mpistack job --scheduler torque` on node0 (the stack is only at its path inside the hosts), then qsub.sh there with PBS_NODEFILE. */
+async function qsubOnNode0(name: string, script: string, nodes: HostEntry[], env: Record<string, string> = {}, timeoutMs = 240_000): Promise<RunResult> {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'job.js'), script);
+  const node0 = cluster.hosts[0];
+  const gen = spawnSync(cluster.on(node0, [process.execPath])[0], [...cluster.on(node0, [process.execPath]).slice(1), cli, 'job', '--scheduler', 'torque', '--nodes', String(nodes.length), '--cores-per-node', '2', '--memory', '1gb',
+    '--workdir', dir, '--stack', cluster.stackPath, ...MCA(cluster).map((a) => `--mpirun-arg=${a}`), '--', 'job.js'], { encoding: 'utf8' });
+  assert.is(gen.status, 0, gen.stderr);
+  const nodefile = join(dir, 'PBS_NODEFILE');
+  writeFileSync(nodefile, formatPbsNodefile(nodes));
+  const [cmd, ...args] = cluster.on(node0, ['env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/root', `PBS_NODEFILE=${nodefile}`, `PBS_O_WORKDIR=${dir}`, `PBS_JOBID=${name}.node0`,
+    'OMPI_ALLOW_RUN_AS_ROOT=1', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1', 'OMPI_MCA_btl_vader_single_copy_mechanism=none', 'MPISTACK_LOG_MODE=terminal',
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'bash', join(dir, 'qsub.sh')]);
+  return runLimited(cmd, args, { timeoutMs });
+}
+
+test.before(async () => {
+  const stack = await packedStack(prefix, tmp);
+  cluster = makeCluster(join(tmp, 'cluster'), ['node0', 'node1', 'node2'], stack, ['node3']);
+});
+test.after(() => cluster?.teardown());
+
+test('client on node0, servers on node1 and node2 over TCP: each host runs its own copy of the stack at the same path', async () => {
+  const r = await qsubOnNode0('places', PLACES, [{ host: 'node0', slots: 1 }, { host: 'node1', slots: 2 }, { host: 'node2', slots: 2 }]);
+  assert.not.ok(r.timedOut, `timed out\n${r.stdout}${r.stderr}`);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^CLIENT node0 5$/m, 'one rank per PBS_NODEFILE line, rank 0 on node0');
+  const servers = [...r.stdout.matchAll(/^SERVER (\d) (\S+) (\S+) (\S+) response received$/gm)];
+  assert.equal(servers.map((m) => [Number(m[1]), m[2]]).sort(), [[1, 'node1'], [2, 'node1'], [3, 'node2'], [4, 'node2']], r.stdout);
+  for (const m of servers) {
+    assert.is(m[3], m[2], `rank ${m[1]} on ${m[2]} reads ${m[2]}'s own copy of the stack`);
+    assert.ok(m[4].startsWith(`${cluster.stackPath}/lib/`), `rank ${m[1]} maps ${m[4]}, from the shared path`);
+  }
+  assert.match(r.stdout, /^SUMS 5050 5050 5050 5050$/m);
+});
+
+test('a host in the nodefile that is not there: mpirun fails, naming it, and nothing hangs', async () => {
+  const r = await qsubOnNode0('unreachable', PLACES, [{ host: 'node0', slots: 1 }, { host: 'node1', slots: 1 }, { host: 'node3', slots: 1 }], {}, 120_000);
+  assert.not.ok(r.timedOut, `mpirun hung\n${r.stdout}${r.stderr}`);
+  assert.is.not(r.code, 0);
+  const out = r.stdout + r.stderr;
+  assert.match(out, /node3 port 22: No route to host/, out);
+  assert.match(out, /ORTE was unable to reliably start one or more daemons/, out);
+  assert.not.match(out, /^CLIENT/m, 'the client never ran');
+});
+
+test('a server host frozen mid-job: its requests time out naming the host, the client finishes the work on the other host', async () => {
+  const dir = join(work, 'freeze');
+  const env = { MPISTACK_SERVER_TIMEOUT_MS: '2000', FREEZE_REQUEST: join(dir, 'freeze-request'), FREEZE_DONE: join(dir, 'frozen'), CLIENT_DONE: join(dir, 'client-done') };
+  const node2 = cluster.hosts[2];
+  let frozen: number[] = [];
+  let ended = false;
+  const waitFor = async (file: string) => { while (!ended && !existsSync(file)) await new Promise((r) => setTimeout(r, 100)); return existsSync(file); };
+  // the "operator": freeze node2 when the client asks, kill it once the client is done (the host never comes back)
+  const watcher = (async () => {
+    if (!await waitFor(env.FREEZE_REQUEST)) return;
+    frozen = cluster.pids(node2);
+    for (const p of frozen) { try { process.kill(p, 'SIGSTOP'); } catch { /* gone */ } }
+    writeFileSync(env.FREEZE_DONE, 'yes');
+    await waitFor(env.CLIENT_DONE);
+    for (const p of cluster.pids(node2)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  })();
+  const r = await qsubOnNode0('freeze', FREEZE, [{ host: 'node0', slots: 1 }, { host: 'node1', slots: 2 }, { host: 'node2', slots: 2 }], env).finally(() => { ended = true; });
+  await watcher;
+  const out = r.stdout + r.stderr;
+  assert.not.ok(r.timedOut, `the job hung\n${out}`);
+  assert.ok(frozen.length >= 3, `node2's daemon and two servers were frozen: ${frozen.join(' ')}`);
+  const timeouts = [...r.stdout.matchAll(/^TIMEOUT server (\d): (.*)$/gm)];
+  assert.ok(timeouts.length >= 1, `some request was on node2 when it froze\n${out}`);
+  for (const t of timeouts) {
+    assert.ok(['3', '4'].includes(t[1]), `only node2's servers (3, 4) time out: ${t[0]}`);
+    assert.match(t[2], /node2/, 'the timeout names the host');
+  }
+  const redone = [...r.stdout.matchAll(/^REDONE \[(\d+),"(\w+)"\] response received$/gm)];
+  assert.is(redone.length, timeouts.length, out);
+  for (const m of redone) assert.is(m[2], 'node1', 'redone on the live host');
+  const done = /^DONE (.*)$/m.exec(r.stdout);
+  assert.ok(done, out);
+  const squares = [...JSON.parse(`[${done![1].split(' ').join(',')}]`), ...redone.map((m) => [Number(m[1]), m[2]])].map((v: [number, string]) => v[0]).sort((a, b) => a - b);
+  assert.equal(squares, [0, 1, 4, 9, 16, 25, 36, 49], 'all 8 results, every one computed');
+});
+
+test.run();
