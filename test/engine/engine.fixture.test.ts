@@ -3,7 +3,7 @@
 // the prefix exactly as it was and carry the log tail.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { test } from 'uvu';
@@ -112,10 +112,14 @@ test('merge rolls back: a conflict halfway restores replaced files and removes p
   const root = mkdtempSync(join(tmpdir(), 'mpistack-merge-'));
   const staged = join(root, 'staged');
   const prefix = join(root, 'prefix');
-  mkdirSync(join(staged, 'a'), { recursive: true });
-  mkdirSync(join(staged, 'b'), { recursive: true });
-  writeFileSync(join(staged, 'a', 'f'), 'new');
-  writeFileSync(join(staged, 'b', 'x'), 'new');
+  // a/f replaces a file; a2/ is a directory the prefix lacks (moved in one rename, before the conflict in b/)
+  const stage = () => {
+    for (const f of ['a/f', 'b/x', 'a2/deep/f']) {
+      mkdirSync(dirname(join(staged, f)), { recursive: true });
+      writeFileSync(join(staged, f), 'new');
+    }
+  };
+  stage();
   mkdirSync(join(prefix, 'a'), { recursive: true });
   writeFileSync(join(prefix, 'a', 'f'), 'old');
   mkdirSync(join(prefix, 'b', 'x'), { recursive: true }); // a directory where a file should go
@@ -123,6 +127,16 @@ test('merge rolls back: a conflict halfway restores replaced files and removes p
   const err = await mergeTree(staged, prefix, join(root, 'backup')).then(() => null, (e) => e);
   assert.instance(err, Error);
   assert.equal(snapshot(prefix), before);
+  // without the conflict: new directories and files in, the replaced file kept aside until commit
+  rmSync(join(prefix, 'b', 'x'), { recursive: true });
+  stage(); // a rollback drops what it had placed
+  const m = await mergeTree(staged, prefix, join(root, 'backup'));
+  assert.is(readFileSync(join(prefix, 'a2', 'deep', 'f'), 'utf8'), 'new');
+  assert.is(readFileSync(join(prefix, 'b', 'x'), 'utf8'), 'new');
+  assert.is(readFileSync(join(root, 'backup', 'a', 'f'), 'utf8'), 'old');
+  await m.rollback();
+  assert.is(readFileSync(join(prefix, 'a', 'f'), 'utf8'), 'old');
+  assert.not.ok(existsSync(join(prefix, 'a2')), 'a directory moved in whole is removed on rollback');
 });
 
 test('renderer: silent in tests, plain without a TTY or in CI or verbose, interactive on a TTY', () => {
