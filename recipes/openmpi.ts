@@ -2,13 +2,14 @@
 // autotools builder. Data first: the versions table, then every
 // version-dependent configure argument with its semver range and why.
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autotools } from './builders/autotools.js';
-import type { CheckContext, Ranged, Recipe, VersionEntry } from './types.js';
+import type { BuildContext, Builder, CheckContext, Ranged, Recipe, VersionEntry } from './types.js';
 import { pickAll } from './types.js';
 import { SanityError } from '../scripts/engine/errors.js';
 import { mpirunEnv } from '../scripts/engine/mpienv.js';
+import { mapBuildDir } from '../scripts/engine/determinism.js';
 
 const upstream = (version: string, sha256: string) => {
   const series = version.split('.').slice(0, 2).join('.');
@@ -57,7 +58,49 @@ export const configureTable: readonly Ranged<string[]>[] = [
   { range: '>=1.10.0', value: ['--without-ucx', '--without-ofi', '--without-psm2'], why: 'fabric components probed since 1.10; off for a reproducible build' },
   { range: '>=1.0.0 <5.0.0', value: ['--without-psm'], why: 'PSM (v1) MTL removed in 5.0' },
   { range: '>=2.0.0', value: ['--without-lustre'], why: 'ROMIO lustre driver probed since 2.0' },
+  // reproducible builds (issue 8): the default names the building user and host
+  { range: '>=1.3.0', value: ['--with-package-string=Open MPI (mpistack)'], why: "ompi_info's 'Package' defaults to 'Open MPI <user>@<host> Distribution'" },
 ];
+
+/** The configure header that carries ROMIO's configure flags as a string constant. */
+export const CONFIG_HEADER = 'opal/include/opal_config.h';
+
+/**
+ * ROMIO's complete configure flags (MCA_io_romio<N>_COMPLETE_CONFIGURE_FLAGS,
+ * ompi/mca/io/romio321/configure.m4) are compiled into mca_io_romio*.so as a
+ * string, and they hold CPPFLAGS with absolute paths into the build tree
+ * (-I<build>/opal/mca/event/.../include): the .rodata then differs with the
+ * build directory. The compiler shims map that directory in debug info only,
+ * so the same mapping is applied to this one #define after configure.
+ * Returns the header text and how many defines were changed.
+ */
+export function mapRomioFlags(header: string, buildDir: string): { text: string; changed: number } {
+  let changed = 0;
+  const text = header.split('\n').map((line) => {
+    if (!/^#define MCA_io_romio\w*_COMPLETE_CONFIGURE_FLAGS /.test(line)) return line;
+    const out = mapBuildDir(line, buildDir);
+    if (out !== line) changed++;
+    return out;
+  }).join('\n');
+  return { text, changed };
+}
+
+async function mapRomioFlagsIn(ctx: BuildContext): Promise<void> {
+  const file = join(ctx.srcDir, CONFIG_HEADER);
+  if (!existsSync(file)) return;
+  const { text, changed } = mapRomioFlags(await readFile(file, 'utf8'), ctx.buildDir);
+  // rewritten in place after configure: make does not regenerate it (config.status' stamp stays newer)
+  if (changed) await writeFile(file, text);
+}
+
+/** autotools, plus the ROMIO flags mapping right after configure. */
+export const openmpiBuilder: Builder = {
+  ...autotools,
+  async configure(ctx) {
+    await autotools.configure(ctx);
+    await mapRomioFlagsIn(ctx);
+  },
+};
 
 export function configureArgs(version: string): string[] {
   return pickAll(configureTable, version).flat();
@@ -191,7 +234,7 @@ export const openmpi: Recipe = {
   description: 'Open MPI with MPI_THREAD_MULTIPLE and Fortran',
   versions,
   dependencies: [],
-  builder: autotools,
+  builder: openmpiBuilder,
   configureArgs: (version) => configureArgs(version),
   runEnv: ompiRunEnv,
   check: checkOpenMPI,

@@ -70,6 +70,8 @@ export interface BuildContext {
   prefix: string;
   /** the unpacked source tree (top directory) */
   srcDir: string;
+  /** the build's own directory (srcDir is below it); compilers see it as MAPPED_BUILD_DIR (scripts/engine/determinism.ts) */
+  buildDir: string;
   /** DESTDIR: the install lands in `${stageDir}${prefix}` */
   stageDir: string;
   /** `${stageDir}${prefix}` */

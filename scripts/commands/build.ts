@@ -5,6 +5,9 @@ import { parseArgs } from 'node:util';
 import { allRecipes } from '../../recipes/index.js';
 import { buildStack, plan, validatePrefix, type BuildOptions } from '../engine/engine.js';
 import { UsageError } from '../engine/errors.js';
+import { LOCK_FILE, applyLock, currentLock, writeLock } from '../engine/lock.js';
+import { packageRoot } from '../engine/local.js';
+import { toolchainVersions } from '../engine/toolchain.js';
 import type { Recipe } from '../../recipes/types.js';
 
 export const describe = 'build the stack (Open MPI, ...) into --prefix; --dry-run prints the plan';
@@ -20,14 +23,18 @@ const HELP = `usage: mpistack build --prefix=/abs/path [options]
   --openmpi VERSION  Open MPI version (default: the recipe's default)
   --fresh            rebuild every selected recipe even when the build cache holds its inputs
   --no-build-cache   neither restore from nor store into the build cache (<cache>/builds)
-  --verbose          plain timestamped progress lines`;
+  --lock FILE        the stack lock to follow (default: ${LOCK_FILE} at the package root)
+  --update-lock      build even when inputs differ from the lock, then rewrite it with what was built
+  --verbose          plain timestamped progress lines
+The lock pins every recipe's version, source and sha256, arguments and SOURCE_DATE_EPOCH:
+a build whose inputs differ from it is refused (see 'mpistack lock').`;
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mpistack');
 }
 
 /** Parse argv into engine options; throws UsageError. */
-export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allRecipes): BuildOptions & { dryRun: boolean; help: boolean } {
+export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allRecipes): BuildOptions & { dryRun: boolean; help: boolean; lockPath: string; updateLock: boolean } {
   let values;
   try {
     ({ values } = parseArgs({
@@ -36,13 +43,13 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
         prefix: { type: 'string' }, jobs: { type: 'string' }, only: { type: 'string' },
         'dry-run': { type: 'boolean', default: false }, cache: { type: 'string' },
         mirror: { type: 'string', multiple: true }, offline: { type: 'boolean', default: false },
-        openmpi: { type: 'string' }, fresh: { type: 'boolean', default: false }, 'no-build-cache': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        openmpi: { type: 'string' }, lock: { type: 'string' }, 'update-lock': { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false }, 'no-build-cache': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     }));
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n\n${HELP}`);
   }
-  if (values.help) return { help: true, dryRun: false, prefix: '', jobs: 1, cacheDir: '', mirrors: [], offline: false };
+  if (values.help) return { help: true, dryRun: false, prefix: '', jobs: 1, cacheDir: '', mirrors: [], offline: false, lockPath: '', updateLock: false };
   const prefix = validatePrefix(values.prefix);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got '${values.jobs}'`);
@@ -58,14 +65,31 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
     help: false, dryRun: values['dry-run'] ?? false, prefix, jobs, only: values.only,
     cacheDir: values.cache ?? defaultCacheDir(), mirrors: values.mirror ?? [], offline: values.offline ?? false,
     versions, verbose: values.verbose ?? false, fresh: values.fresh ?? false, buildCache: !values['no-build-cache'],
+    lockPath: values.lock ?? join(packageRoot(), LOCK_FILE), updateLock: values['update-lock'] ?? false,
   };
 }
 
 export async function run(argv: string[]): Promise<number> {
   const o = parseBuildArgs(argv);
   if (o.help) { console.log(HELP); return 0; }
-  if (o.dryRun) { console.log(plan(allRecipes, o)); return 0; }
-  const results = await buildStack(allRecipes, o);
+  const toolchain = await toolchainVersions();
+  const lp = await applyLock(allRecipes, { path: o.lockPath, versions: o.versions, cacheDir: o.cacheDir, toolchain, update: o.updateLock, report: o.dryRun });
+  for (const w of lp.warnings) console.error(`warning: ${w}`);
+  if (o.dryRun) {
+    for (const d of lp.differences) console.log(`lock: differs from ${o.lockPath}: ${d}`);
+    console.log(plan(lp.recipes, { ...o, sourceDateEpoch: lp.sourceDateEpoch }));
+    return 0;
+  }
+  const results = await buildStack(lp.recipes, { ...o, sourceDateEpoch: lp.sourceDateEpoch });
+  if (o.updateLock) {
+    // what was built: the sources actually fetched; recipes not built this run (--only) keep their choice
+    const used = Object.fromEntries(results.flatMap((r) => {
+      const s = r.inputs.sources.find((x) => x.sha256 === r.fetched.sha256);
+      return s ? [[r.inputs.recipe, s]] : [];
+    }));
+    await writeLock(o.lockPath, await currentLock(allRecipes, { versions: o.versions, sourceDateEpoch: lp.sourceDateEpoch, cacheDir: o.cacheDir, toolchain, existing: lp.lock, used }));
+    console.log(`wrote ${o.lockPath}`);
+  }
   const how = { built: 'built and installed', restored: 'restored from the build cache into', installed: 'already installed (cached, inputs unchanged) in' };
   for (const r of results) {
     console.log(`${r.inputs.recipe} ${r.inputs.version} ${how[r.outcome]} ${o.prefix} (source: ${r.fetched.from}, sha256 ${r.fetched.sha256}${r.key ? `, key ${r.key.slice(0, 12)}` : ''})`);

@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, statSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Listr } from 'listr2';
-import type { BuildContext, CheckContext, Recipe, ResolvedInputs } from '../../recipes/types.js';
+import type { BuildContext, CheckContext, Recipe, ResolvedInputs, Source } from '../../recipes/types.js';
 import { resolveInputs } from '../../recipes/types.js';
 import { PhaseError, UsageError } from './errors.js';
 import { candidates, cachePath, fetchSources, type Fetched } from './fetch.js';
@@ -16,6 +16,7 @@ import { chooseRenderMode, listrRenderer, type RenderMode } from './render.js';
 import { makeShell, type Shell } from './shell.js';
 import { cacheKey, entryDir, keyInputs, lookup, registerPrefix, restoreInto, store, verifyTree, type KeyInputs } from './buildcache.js';
 import { mergeTree } from './stage.js';
+import { BUILD_UMASK, DEFAULT_SOURCE_DATE_EPOCH, determinismEnv, parseSourceDateEpoch, stepEnv, writeShims, type Shims, type StepKind } from './determinism.js';
 import { toolchainVersions } from './toolchain.js';
 import { unpack } from './unpack.js';
 
@@ -42,8 +43,10 @@ export interface BuildOptions {
   fresh?: boolean;
   /** false: neither look up nor store build cache entries (default true) */
   buildCache?: boolean;
-  /** environment whose KEYED_ENV variables enter the cache key (default process.env) */
+  /** environment whose KEYED_ENV variables enter the cache key and reach the build steps (default process.env) */
   env?: NodeJS.ProcessEnv;
+  /** SOURCE_DATE_EPOCH of every build step (default: the environment's, else 315532800); stack.lock.json pins it */
+  sourceDateEpoch?: number;
 }
 
 export interface ManifestEntry {
@@ -54,7 +57,6 @@ export interface ManifestEntry {
   configureArgs: string[];
   env: Record<string, string>;
   toolchain: Record<string, string | null>;
-  installedAt: string;
   logs: string;
   /** build cache key of the installed files (absent: built without the cache) */
   key?: string;
@@ -64,6 +66,8 @@ export interface ManifestEntry {
 
 export interface Manifest {
   prefix: string;
+  /** SOURCE_DATE_EPOCH of the builds (pack uses it for the tarball's mtimes) */
+  sourceDateEpoch?: number;
   /** source and build cache the recipes were built in (their build directories live below it); pack's leak check looks for it */
   cacheDir?: string;
   recipes: Record<string, ManifestEntry>;
@@ -85,6 +89,39 @@ export function manifestPath(prefix: string): string {
 
 export function logsDirIn(prefix: string, recipe: string): string {
   return join(prefix, 'share', 'mpistack', 'logs', recipe);
+}
+
+/** SOURCE_DATE_EPOCH of a run: the option, else the environment's, else the default. */
+export function sourceDateEpochOf(o: Pick<BuildOptions, 'sourceDateEpoch' | 'env'>): number {
+  if (o.sourceDateEpoch !== undefined) return o.sourceDateEpoch;
+  const v = (o.env ?? process.env).SOURCE_DATE_EPOCH;
+  return v === undefined || v === '' ? DEFAULT_SOURCE_DATE_EPOCH : parseSourceDateEpoch(v, 'SOURCE_DATE_EPOCH in the environment');
+}
+
+/**
+ * A recipe's resolved inputs for this run: the recipe's own (versions, sources,
+ * arguments, env) with the deterministic build environment under its env, so
+ * that SOURCE_DATE_EPOCH, TZ, locale, user and host enter the cache key.
+ */
+export function inputsFor(r: Recipe, o: Pick<BuildOptions, 'prefix' | 'versions' | 'sourceDateEpoch' | 'env'>): ResolvedInputs {
+  const inp = resolveInputs(r, o.prefix, o.versions?.[r.name]);
+  return { ...inp, env: { ...determinismEnv(sourceDateEpochOf(o)), ...inp.env } };
+}
+
+/** Where a recipe's build time goes (in the prefix's logs: not packed, so the tree stays reproducible). */
+export function buildTimePath(prefix: string, recipe: string): string {
+  return join(logsDirIn(prefix, recipe), 'build-time.txt');
+}
+
+/**
+ * The origin of a fetched file for the manifest: which entry of the versions
+ * table its sha256 is ('upstream' release archive, 'debian' orig tarball,
+ * 'local' checkout). The route it came by (a mirror, the cache, a URL) is in
+ * logs/<recipe>/fetch.log, not here, so the manifest does not depend on it.
+ */
+export function sourceOrigin(sources: readonly Source[], sha256: string): string {
+  const s = sources.find((x) => x.sha256 === sha256);
+  return !s ? 'unknown' : s.kind === 'url' ? 'upstream' : s.kind;
 }
 
 export async function readManifest(prefix: string): Promise<Manifest> {
@@ -122,7 +159,7 @@ export function selectRecipes(all: readonly Recipe[], only?: string): Recipe[] {
 export function plan(recipes: readonly Recipe[], o: BuildOptions): string {
   const lines = [`plan: install into ${o.prefix} (jobs ${o.jobs}, cache ${o.cacheDir}${o.offline ? ', offline' : ''})`];
   for (const r of selectRecipes(recipes, o.only)) {
-    const inp = resolveInputs(r, o.prefix, o.versions?.[r.name]);
+    const inp = inputsFor(r, o);
     lines.push('', `${inp.recipe} ${inp.version} (builder ${inp.builder}${inp.dependencies.length ? `, after ${inp.dependencies.join(', ')}` : ''})`);
     lines.push('  sources, in order:');
     let i = 1;
@@ -172,6 +209,8 @@ interface RecipeState {
   stageDir: string;
   /** `${stageDir}${prefix}` */
   stagedPrefix: string;
+  /** hostname/whoami/date and compiler shims of this build (written by the unpack step) */
+  shims?: Shims;
   fetched?: Fetched;
   srcDir?: string;
   ctx?: BuildContext;
@@ -193,7 +232,7 @@ interface RunState {
 
 async function runPhase<T>(st: RecipeState, phase: Phase, fn: (sh: Shell) => Promise<T>): Promise<T> {
   const logPath = join(st.logsDir, `${phase}.log`);
-  const sh = makeShell(st.recipe.name, phase, logPath);
+  const sh = makeShell(st.recipe.name, phase, logPath, { umask: BUILD_UMASK });
   await writeFile(logPath, `# ${st.recipe.name} ${st.inputs.version}: ${phase} (${new Date().toISOString()})\n`, { flag: 'a' });
   try {
     return await fn(sh);
@@ -220,10 +259,10 @@ export async function buildStack(recipes: readonly Recipe[], o: BuildOptions): P
   const tasks = new Listr<any, any, any>([
     ...skipped.map((r) => ({ title: `Build ${r.name}`, skip: () => `not selected (--only ${o.only})`, task: () => undefined })),
     ...selected.map((r) => ({
-      title: `Build ${r.name} ${resolveInputs(r, o.prefix, o.versions?.[r.name]).version}`,
+      title: `Build ${r.name} ${inputsFor(r, o).version}`,
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       task: (_: unknown, task: any) => {
-        const inputs = resolveInputs(r, o.prefix, o.versions?.[r.name]);
+        const inputs = inputsFor(r, o);
         const buildDir = join(o.cacheDir, 'build', `${r.name}-${inputs.version}-${randomBytes(4).toString('hex')}`);
         const stageDir = stagingRoot(o.prefix, r.name);
         const st: RecipeState = { recipe: r, inputs, buildDir, logsDir: join(buildDir, 'logs'), stageDir, stagedPrefix: join(stageDir, o.prefix) };
@@ -262,7 +301,10 @@ function recipeTasks(st: RecipeState, o: BuildOptions, run: RunState, parent: { 
     try { return await p(); } catch (e) { await rm(st.stageDir, { recursive: true, force: true }); throw e; }
   };
   const ctx = () => st.ctx!;
-  const phaseCtx = (sh: Shell): BuildContext => ({ ...ctx(), shell: sh });
+  // configure-like phases see the hostname/whoami/date shims; build and install also the compiler wrappers
+  const phaseCtx = (sh: Shell, kind: StepKind = 'configure'): BuildContext => ({
+    ...ctx(), shell: sh, env: stepEnv(o.env ?? process.env, st.inputs.env, st.shims ?? null, kind),
+  });
   let keyIn: KeyInputs | undefined;
   const cachedSkip = () => (st.hit ? 'cached: inputs unchanged' : false);
   return [
@@ -310,10 +352,11 @@ function recipeTasks(st: RecipeState, o: BuildOptions, run: RunState, parent: { 
         } else {
           st.srcDir = await unpack(st.fetched!.path, join(st.buildDir, 'src'));
         }
+        st.shims = await writeShims(st.buildDir, (o.env ?? process.env).PATH);
         st.ctx = {
-          recipe: st.recipe.name, version: st.inputs.version, prefix: o.prefix, srcDir: st.srcDir,
+          recipe: st.recipe.name, version: st.inputs.version, prefix: o.prefix, srcDir: st.srcDir, buildDir: st.buildDir,
           stageDir: st.stageDir, stagedPrefix: st.stagedPrefix, jobs: o.jobs, configureArgs: st.inputs.configureArgs,
-          env: { ...process.env, ...st.inputs.env }, shell: makeShell(st.recipe.name, 'unpack', join(st.logsDir, 'unpack.log')),
+          env: stepEnv(o.env ?? process.env, st.inputs.env, st.shims, 'configure'), shell: makeShell(st.recipe.name, 'unpack', join(st.logsDir, 'unpack.log')),
         };
       }),
     },
@@ -323,8 +366,8 @@ function recipeTasks(st: RecipeState, o: BuildOptions, run: RunState, parent: { 
       task: () => runPhase(st, 'prepare', (sh) => b.prepare!(phaseCtx(sh))),
     },
     { title: 'Configure', skip: cachedSkip, task: () => runPhase(st, 'configure', (sh) => b.configure(phaseCtx(sh))) },
-    { title: `Compile (${o.jobs} jobs)`, skip: cachedSkip, task: () => runPhase(st, 'build', (sh) => b.build(phaseCtx(sh))) },
-    { title: 'Install into the staging directory', skip: cachedSkip, task: () => cleanupOnError(() => runPhase(st, 'install', (sh) => b.install(phaseCtx(sh)))) },
+    { title: `Compile (${o.jobs} jobs)`, skip: cachedSkip, task: () => runPhase(st, 'build', (sh) => b.build(phaseCtx(sh, 'compile'))) },
+    { title: 'Install into the staging directory', skip: cachedSkip, task: () => cleanupOnError(() => runPhase(st, 'install', (sh) => b.install(phaseCtx(sh, 'compile')))) },
     {
       title: 'Run the sanity checks on the staged tree',
       skip: () => (st.hit ? 'cached: checked when it was built' : false),
@@ -360,13 +403,14 @@ function recipeTasks(st: RecipeState, o: BuildOptions, run: RunState, parent: { 
         const manifest = await readManifest(o.prefix);
         const entry: ManifestEntry = {
           recipe: st.recipe.name, version: st.inputs.version, builder: st.inputs.builder,
-          source: { from: st.fetched!.from, filename: st.fetched!.filename, sha256: st.fetched!.sha256 },
+          source: { from: sourceOrigin(st.inputs.sources, st.fetched!.sha256), filename: st.fetched!.filename, sha256: st.fetched!.sha256 },
           configureArgs: [`--prefix=${o.prefix}`, ...st.inputs.configureArgs], env: st.inputs.env,
-          toolchain: await run.toolchain, installedAt: new Date().toISOString(),
+          toolchain: await run.toolchain,
           logs: logsDirIn(o.prefix, st.recipe.name),
           ...(st.key ? { key: st.key } : {}), origin: st.hit === 'restore' ? 'restored' : 'built',
         };
         manifest.prefix = o.prefix;
+        manifest.sourceDateEpoch = sourceDateEpochOf(o);
         manifest.cacheDir = o.cacheDir;
         manifest.recipes[st.recipe.name] = entry;
         await mkdir(dirname(manifestPath(root)), { recursive: true });
@@ -374,6 +418,8 @@ function recipeTasks(st: RecipeState, o: BuildOptions, run: RunState, parent: { 
         // a restored tree carries the logs of the build that made it, then this run's (fetch, restore)
         if (st.hit === 'restore') await cp(join(entryDir(o.cacheDir, st.key!), 'logs'), logsDirIn(root, st.recipe.name), { recursive: true });
         await cp(st.logsDir, logsDirIn(root, st.recipe.name), { recursive: true });
+        // when it was installed: a log (not packed), not the manifest (packed, and compared by check-reproducible)
+        await writeFile(buildTimePath(root, st.recipe.name), `${new Date().toISOString()} ${st.hit === 'restore' ? 'restored from the build cache' : 'built'}\n`);
         const merge = await mergeTree(root, o.prefix, `${st.stageDir}.replaced`);
         await merge.commit();
         await rm(st.stageDir, { recursive: true, force: true });

@@ -41,7 +41,8 @@ export function commandLine(cmd: string, args: string[]): string {
   return [cmd, ...args].map(quote).join(' ');
 }
 
-export function makeShell(recipe: string, phase: string, logPath: string): Shell {
+/** `umask`: every command runs under this file mode mask (through /bin/sh's `umask`; the log shows the command itself). */
+export function makeShell(recipe: string, phase: string, logPath: string, o: { umask?: number } = {}): Shell {
   return {
     recipe, phase, logPath,
     run(cmd, args, opts) {
@@ -51,7 +52,9 @@ export function makeShell(recipe: string, phase: string, logPath: string): Shell
       return new Promise<string>((resolvePromise, reject) => {
         let out = '';
         let settled = false;
-        const child = spawn(cmd, args, {
+        const [file, argv] = o.umask === undefined ? [cmd, args]
+          : ['/bin/sh', ['-c', `umask ${o.umask.toString(8).padStart(3, '0')} && exec "$0" "$@"`, cmd, ...args]];
+        const child = spawn(file, argv, {
           cwd: opts.cwd, env: opts.env, detached: true,
           stdio: [opts.input === undefined ? 'ignore' : 'pipe', opts.capture ? 'pipe' : fd, fd],
         });

@@ -15,7 +15,7 @@ function fakeCtx(version: string, srcDir: string, ran: string[][]): BuildContext
     async run(cmd: string, args: string[], opts: RunOptions) { ran.push([opts.cwd, cmd, ...args]); return ''; },
   };
   return {
-    recipe: 'boost', version, prefix: '/stack', srcDir, stageDir: '/stage', stagedPrefix: '/stage/stack',
+    recipe: 'boost', version, prefix: '/stack', srcDir, buildDir: '/build', stageDir: '/stage', stagedPrefix: '/stage/stack',
     jobs: 2, configureArgs: [], env: {}, shell,
   };
 }

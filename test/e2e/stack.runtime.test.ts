@@ -51,7 +51,7 @@ test('the manifest records the four recipes, the binding and runtime from the lo
   const m = JSON.parse(readFileSync(manifestPath(prefix), 'utf8')) as Manifest;
   assert.equal(Object.keys(m.recipes).sort(), ['boost', 'node-mpi', 'openmpi', 'runtime']);
   for (const r of ['node-mpi', 'runtime']) {
-    assert.is(m.recipes[r].source.from, 'local checkout');
+    assert.is(m.recipes[r].source.from, 'local');
     assert.match(m.recipes[r].source.sha256, /^[0-9a-f]{64}$/);
   }
   assert.ok(existsSync(join(prefix, 'lib/mpistack/mpi.node')));

@@ -52,7 +52,11 @@ test('fixture builds into the prefix: files, manifest, logs; existing files kept
   const e = m.recipes.fixture;
   assert.is(e.version, '1.0.0');
   assert.is(e.source.sha256, fx.sha256);
-  assert.is(e.source.from, `mirror ${join(dirname(fx.tarball), fx.filename)}`);
+  // the origin (the table's upstream archive), not the route (a mirror): the manifest must not depend on it
+  assert.is(e.source.from, 'upstream');
+  assert.match(readFileSync(join(prefix, 'share/mpistack/logs/fixture/fetch.log'), 'utf8'), `from mirror ${join(dirname(fx.tarball), fx.filename)}`);
+  assert.not.ok('installedAt' in e, 'no time stamp in the manifest');
+  assert.match(readFileSync(join(prefix, 'share/mpistack/logs/fixture/build-time.txt'), 'utf8'), /^\d{4}-\d\d-\d\dT.* built\n$/);
   assert.equal(e.configureArgs, [`--prefix=${prefix}`, '--enable-greeting=hi']);
   for (const k of ['gcc', 'g++', 'gfortran', 'make', 'ld', 'glibc', 'node']) assert.ok(e.toolchain[k], `toolchain ${k}`);
   for (const p of ['fetch', 'unpack', 'configure', 'build', 'install', 'check']) {

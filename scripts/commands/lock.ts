@@ -1,0 +1,59 @@
+// mpistack lock [--check]: write (or check) stack.lock.json, the pinned
+// inputs of the default stack (scripts/engine/lock.ts).
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { allRecipes } from '../../recipes/index.js';
+import { DEFAULT_SOURCE_DATE_EPOCH, parseSourceDateEpoch } from '../engine/determinism.js';
+import { UsageError } from '../engine/errors.js';
+import { LOCK_FILE, currentLock, lockDifferences, readLock, toolchainDifferences, writeLock } from '../engine/lock.js';
+import { packageRoot } from '../engine/local.js';
+import { toolchainVersions } from '../engine/toolchain.js';
+import { defaultCacheDir } from './build.js';
+
+export const describe = `write ${LOCK_FILE} from the current recipes, sources and toolchain; --check compares instead`;
+
+const HELP = `usage: mpistack lock [--check] [options]
+  --check            compare the lock with the current choices; exit 1 and list every difference
+  --lock FILE        the lock file (default: ${LOCK_FILE} at the package root)
+  --cache DIR        source cache consulted for the chosen source (default: $XDG_CACHE_HOME/mpistack)
+  --openmpi VERSION  lock this Open MPI version instead of the recipe's default
+The chosen source of a recipe is the locked one while its table still has it, else
+the one already in the source cache, else the first (upstream). SOURCE_DATE_EPOCH
+comes from the environment, else the existing lock, else ${DEFAULT_SOURCE_DATE_EPOCH}.`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv, strict: true, allowPositionals: false,
+      options: { check: { type: 'boolean', default: false }, lock: { type: 'string' }, cache: { type: 'string' }, openmpi: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+    }));
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n\n${HELP}`);
+  }
+  if (values.help) { console.log(HELP); return 0; }
+  const path = values.lock ?? join(packageRoot(), LOCK_FILE);
+  const versions: Record<string, string> = {};
+  if (values.openmpi) {
+    const r = allRecipes.find((x) => x.name === 'openmpi')!;
+    if (!r.versions.some((v) => v.version === values.openmpi)) throw new UsageError(`--openmpi ${values.openmpi}: unknown version (known: ${r.versions.map((v) => v.version).join(', ')})`);
+    versions.openmpi = values.openmpi;
+  }
+  const existing = await readLock(path);
+  const envSde = process.env.SOURCE_DATE_EPOCH;
+  const sde = envSde ? parseSourceDateEpoch(envSde, 'SOURCE_DATE_EPOCH in the environment') : existing?.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
+  const toolchain = await toolchainVersions();
+  const now = await currentLock(allRecipes, { versions, sourceDateEpoch: sde, cacheDir: values.cache ?? defaultCacheDir(), toolchain, existing });
+  if (values.check) {
+    if (!existing) { console.error(`mpistack lock --check: no ${path}; write it with 'mpistack lock'`); return 1; }
+    for (const w of toolchainDifferences(existing.toolchain ?? {}, now.toolchain)) console.error(`warning: toolchain differs: ${w}`);
+    const diffs = lockDifferences(existing, now);
+    if (!diffs.length) { console.log(`${path}: up to date (${Object.keys(existing.recipes).length} recipes, SOURCE_DATE_EPOCH ${existing.sourceDateEpoch})`); return 0; }
+    console.log(`${path} differs from the current choices:\n  ${diffs.join('\n  ')}\nrun 'mpistack lock' to rewrite it`);
+    return 1;
+  }
+  await writeLock(path, now);
+  for (const [n, r] of Object.entries(now.recipes)) console.log(`${n} ${r.version}: ${r.source.origin} ${r.source.filename}${r.source.sha256 ? ` sha256 ${r.source.sha256}` : ''}`);
+  console.log(`wrote ${path} (SOURCE_DATE_EPOCH ${sde})`);
+  return 0;
+}

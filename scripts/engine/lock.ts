@@ -1,0 +1,208 @@
+// stack.lock.json: the pinned inputs of the default stack. Every recipe's
+// version, the source chosen for it (origin, file name, sha256), its
+// configure (or b2) arguments and build environment, the SOURCE_DATE_EPOCH
+// of every build step, and the toolchain it was made with. Paths into the
+// install prefix are written as @PREFIX@, so one lock serves any prefix.
+//
+// `mpistack lock` writes it from the current choices; `mpistack build`
+// follows it (each recipe fetches only its locked source) and refuses when
+// an input differs, unless told --update-lock; a different toolchain is a
+// warning, printed before anything is built.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Recipe, Source } from '../../recipes/types.js';
+import { findVersion, resolveInputs } from '../../recipes/types.js';
+import { canonicalJson } from './buildcache.js';
+import { DEFAULT_SOURCE_DATE_EPOCH, determinismEnv, parseSourceDateEpoch } from './determinism.js';
+import { UsageError } from './errors.js';
+import { cachePath, sha256File } from './fetch.js';
+
+export const LOCK_FILE = 'stack.lock.json';
+export const LOCK_FORMAT = 1;
+/** What the install prefix is written as in the lock. */
+export const PREFIX_TOKEN = '@PREFIX@';
+/** The toolchain entries a lock records (the names the issue asks for; `binutils` is `ld --version`). */
+export const LOCKED_TOOLS = ['gcc', 'g++', 'gfortran', 'binutils', 'node', 'glibc'] as const;
+
+export interface LockedSource {
+  /** 'upstream' (the release archive), 'debian' (the orig tarball), 'local' (this checkout) */
+  origin: string;
+  filename: string;
+  /** absent for 'local': the checkout's content is git's to pin, and it changes with every commit */
+  sha256?: string;
+}
+
+export interface LockedRecipe {
+  version: string;
+  source: LockedSource;
+  configureArgs: string[];
+  env: Record<string, string>;
+}
+
+export interface StackLock {
+  format: number;
+  sourceDateEpoch: number;
+  toolchain: Record<string, string | null>;
+  recipes: Record<string, LockedRecipe>;
+}
+
+/** The lock's toolchain record from toolchainVersions() (ld -> binutils). */
+export function lockToolchain(tc: Record<string, string | null>): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const t of LOCKED_TOOLS) out[t] = (t === 'binutils' ? tc.ld : tc[t]) ?? null;
+  return out;
+}
+
+export function originOf(s: Source): string {
+  return s.kind === 'url' ? 'upstream' : s.kind;
+}
+
+export function lockedSource(s: Source): LockedSource {
+  return s.kind === 'local' ? { origin: 'local', filename: s.filename } : { origin: originOf(s), filename: s.filename, sha256: s.sha256 };
+}
+
+/** The lock entry of a recipe at a version with a chosen source (paths into the prefix as @PREFIX@). */
+export function lockEntry(r: Recipe, version: string | undefined, source: Source, sourceDateEpoch: number): LockedRecipe {
+  const inp = resolveInputs(r, PREFIX_TOKEN, version);
+  return { version: inp.version, source: lockedSource(source), configureArgs: inp.configureArgs, env: { ...determinismEnv(sourceDateEpoch), ...inp.env } };
+}
+
+/**
+ * Which source of a recipe's version is "the current choice": the locked one
+ * while the table still has it, else the first whose file is already in the
+ * source cache (verified), else the first of the table (its upstream archive).
+ */
+export async function chooseSource(r: Recipe, version: string | undefined, cacheDir: string, locked?: LockedRecipe): Promise<Source> {
+  const entry = findVersion(r, version);
+  const local = entry.sources.find((s) => s.kind === 'local');
+  if (local) return local;
+  if (locked && locked.version === entry.version) {
+    const same = entry.sources.find((s) => s.sha256 === locked.source.sha256);
+    if (same) return same;
+  }
+  for (const s of entry.sources) {
+    const p = cachePath(cacheDir, s.sha256, s.filename);
+    if (existsSync(p) && (await sha256File(p)) === s.sha256) return s;
+  }
+  return entry.sources[0];
+}
+
+/** The lock that the current recipes, versions and SOURCE_DATE_EPOCH give. */
+export async function currentLock(recipes: readonly Recipe[], o: {
+  versions?: Record<string, string>; sourceDateEpoch: number; cacheDir: string; toolchain: Record<string, string | null>; existing?: StackLock | null;
+  /** recipe -> the source a build actually used (overrides the choice) */
+  used?: Record<string, Source>;
+}): Promise<StackLock> {
+  const out: StackLock = { format: LOCK_FORMAT, sourceDateEpoch: o.sourceDateEpoch, toolchain: lockToolchain(o.toolchain), recipes: {} };
+  for (const r of recipes) {
+    const v = o.versions?.[r.name];
+    const src = o.used?.[r.name] ?? await chooseSource(r, v, o.cacheDir, o.existing?.recipes[r.name]);
+    out.recipes[r.name] = lockEntry(r, v, src, o.sourceDateEpoch);
+  }
+  return out;
+}
+
+/** Every input in which `current` differs from `lock`, one line each (the toolchain is not an input here: see toolchainDifferences). */
+export function lockDifferences(lock: StackLock, current: StackLock): string[] {
+  const L: string[] = [];
+  if (lock.sourceDateEpoch !== current.sourceDateEpoch) L.push(`SOURCE_DATE_EPOCH: locked ${lock.sourceDateEpoch}, now ${current.sourceDateEpoch}`);
+  const names = [...new Set([...Object.keys(lock.recipes), ...Object.keys(current.recipes)])].sort();
+  for (const n of names) {
+    const a = lock.recipes[n];
+    const b = current.recipes[n];
+    if (!a) { L.push(`${n}: not in the lock`); continue; }
+    if (!b) { L.push(`${n}: in the lock but no such recipe any more`); continue; }
+    if (a.version !== b.version) L.push(`${n}: version locked ${a.version}, now ${b.version}`);
+    if (canonicalJson(a.source) !== canonicalJson(b.source)) {
+      L.push(`${n}: source locked ${a.source.origin} ${a.source.filename}${a.source.sha256 ? ` sha256 ${a.source.sha256}` : ''}, now ${b.source.origin} ${b.source.filename}${b.source.sha256 ? ` sha256 ${b.source.sha256}` : ''}`);
+    }
+    if (canonicalJson(a.configureArgs) !== canonicalJson(b.configureArgs)) {
+      const gone = a.configureArgs.filter((x) => !b.configureArgs.includes(x));
+      const added = b.configureArgs.filter((x) => !a.configureArgs.includes(x));
+      L.push(`${n}: configure arguments differ${gone.length ? ` (locked only: ${gone.join(' ')})` : ''}${added.length ? ` (now only: ${added.join(' ')})` : ''}${!gone.length && !added.length ? ' (order)' : ''}`);
+    }
+    for (const k of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
+      if (k === 'SOURCE_DATE_EPOCH') continue;
+      if (a.env[k] !== b.env[k]) L.push(`${n}: environment ${k} locked ${a.env[k] ?? '(unset)'}, now ${b.env[k] ?? '(unset)'}`);
+    }
+  }
+  return L;
+}
+
+/** Toolchain entries that differ from the lock's, one line each. */
+export function toolchainDifferences(locked: Record<string, string | null>, now: Record<string, string | null>): string[] {
+  return LOCKED_TOOLS.filter((t) => (locked[t] ?? null) !== (now[t] ?? null)).map((t) => `${t}: locked '${locked[t] ?? '(none)'}', here '${now[t] ?? '(none)'}'`);
+}
+
+/** Read a lock file: null when absent; a UsageError naming the file when it is not a lock. */
+export async function readLock(path: string): Promise<StackLock | null> {
+  let text: string;
+  try { text = await readFile(path, 'utf8'); } catch { return null; }
+  let v: StackLock;
+  try { v = JSON.parse(text) as StackLock; } catch (e) {
+    throw new UsageError(`${path} is not valid JSON (${(e as Error).message}); restore it from git or rewrite it with 'mpistack lock'`);
+  }
+  if (!v || v.format !== LOCK_FORMAT || typeof v.sourceDateEpoch !== 'number' || typeof v.recipes !== 'object' || !v.recipes) {
+    throw new UsageError(`${path} is not a format ${LOCK_FORMAT} stack lock (needs format, sourceDateEpoch, toolchain, recipes); rewrite it with 'mpistack lock'`);
+  }
+  return v;
+}
+
+/** Write a lock (sorted keys, temp file + rename). */
+export async function writeLock(path: string, lock: StackLock): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${LOCK_FILE}.${process.pid}-${randomBytes(4).toString('hex')}`);
+  await writeFile(tmp, `${JSON.stringify(JSON.parse(canonicalJson(lock)), null, 2)}\n`);
+  await rename(tmp, path);
+}
+
+/** The recipes with each version's sources narrowed to the locked one (local sources unchanged). */
+export function pinSources(recipes: readonly Recipe[], lock: StackLock): Recipe[] {
+  return recipes.map((r) => {
+    const l = lock.recipes[r.name];
+    if (!l?.source.sha256) return r;
+    return { ...r, versions: r.versions.map((v) => (v.version !== l.version ? v : { ...v, sources: v.sources.filter((s) => s.sha256 === l.source.sha256) })) };
+  });
+}
+
+export interface LockPlan {
+  /** the recipes to build: sources narrowed to the locked ones (unchanged without a lock or with update) */
+  recipes: Recipe[];
+  sourceDateEpoch: number;
+  /** where the lock lives */
+  path: string;
+  lock: StackLock | null;
+  /** inputs that differ from the lock (a refusal unless `update`) */
+  differences: string[];
+  /** toolchain differences and notes, printed up front */
+  warnings: string[];
+}
+
+/**
+ * Hold the default stack's inputs against the lock at `path`. Without a lock:
+ * unpinned, with a note. With one: SOURCE_DATE_EPOCH from the environment if
+ * set, else the lock's; any differing input throws a UsageError listing them
+ * all, unless `update` (or `report`, for --dry-run, which only lists them).
+ */
+export async function applyLock(recipes: readonly Recipe[], o: {
+  path: string; versions?: Record<string, string>; cacheDir: string; env?: NodeJS.ProcessEnv;
+  toolchain: Record<string, string | null>; update?: boolean; report?: boolean;
+}): Promise<LockPlan> {
+  const lock = await readLock(o.path);
+  const envSde = (o.env ?? process.env).SOURCE_DATE_EPOCH;
+  const sde = envSde !== undefined && envSde !== '' ? parseSourceDateEpoch(envSde, 'SOURCE_DATE_EPOCH in the environment')
+    : lock?.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
+  if (!lock) {
+    return { recipes: [...recipes], sourceDateEpoch: sde, path: o.path, lock, differences: [], warnings: [`no ${o.path}: building unpinned ('mpistack lock' writes one; --update-lock writes it after the build)`] };
+  }
+  const current = await currentLock(recipes, { versions: o.versions, sourceDateEpoch: sde, cacheDir: o.cacheDir, toolchain: o.toolchain, existing: lock });
+  const differences = lockDifferences(lock, current);
+  const warnings = toolchainDifferences(lock.toolchain ?? {}, current.toolchain).map((l) => `toolchain differs from ${o.path}: ${l} (the build may not reproduce the locked bytes)`);
+  if (differences.length && !o.update && !o.report) {
+    throw new UsageError(`inputs differ from ${o.path}:\n  ${differences.join('\n  ')}\n`
+      + 'build with --update-lock to use these inputs and rewrite the lock, or put them back (git checkout stack.lock.json, unset SOURCE_DATE_EPOCH, drop --openmpi)');
+  }
+  return { recipes: o.update || o.report ? [...recipes] : pinSources(recipes, lock), sourceDateEpoch: sde, path: o.path, lock, differences, warnings };
+}
