@@ -223,6 +223,8 @@ export interface Mpi4pyCheck {
   mpiPrefix: string;
   /** what get_config()['mpicc'] must say (default: the prefix's mpicc) */
   mpicc?: string;
+  /** where the ranks' libmpi must come from (default: the prefix's lib) */
+  libDir?: string;
   workDir: string;
   shell: Shell;
   env: NodeJS.ProcessEnv;
@@ -237,7 +239,7 @@ export async function checkMpi4py(c: Mpi4pyCheck): Promise<Mpi4pyReport> {
   const env = mpirunEnv({ ...c.env, PYTHONPATH: [c.siteDir, c.boostPythonDir].filter(Boolean).join(':'), PYTHONNOUSERSITE: '1', PYTHONDONTWRITEBYTECODE: '1' });
   delete env.PYTHONHOME;
   const out = await c.shell.run(join(c.mpiPrefix, 'bin', 'mpirun'), ['--oversubscribe', '-n', '2', c.python, script], { cwd: c.workDir, env, capture: true, timeoutMs: 180_000 });
-  const { report, problems } = judgeCheck(out, { siteDir: c.siteDir, libDir: join(c.mpiPrefix, 'lib'), mpicc: c.mpicc ?? mpiccOf(c.mpiPrefix), ranks: 2 });
+  const { report, problems } = judgeCheck(out, { siteDir: c.siteDir, libDir: c.libDir ?? join(c.mpiPrefix, 'lib'), mpicc: c.mpicc ?? mpiccOf(c.mpiPrefix), ranks: 2 });
   if (problems.length) throw new SanityError('mpi4py', 'dictionary from rank 0 to rank 1 at 2 ranks', `${problems.join('; ')}\n${out}`);
   if (c.boostPythonDir) {
     const b = await c.shell.run(c.python, ['-c', 'import boost.mpi as m; print("boost.mpi", m.__file__, m.world.size)'], { cwd: c.workDir, env, capture: true, timeoutMs: 60_000 });

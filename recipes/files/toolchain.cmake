@@ -26,7 +26,8 @@ endif()
 
 # FindMPI and find_package(Boost) look here first, and only here for Boost
 set(MPI_HOME "${MPISTACK_ROOT}")
-set(MPIEXEC_EXECUTABLE "${MPISTACK_ROOT}/bin/mpiexec")
+# a cache entry: FindMPI declares it with set(CACHE), which drops a plain variable
+set(MPIEXEC_EXECUTABLE "${MPISTACK_ROOT}/bin/mpiexec" CACHE FILEPATH "the tree's mpiexec (mpistack toolchain)")
 set(Boost_ROOT "${MPISTACK_ROOT}")
 set(Boost_NO_SYSTEM_PATHS ON)
 list(PREPEND CMAKE_PREFIX_PATH "${MPISTACK_ROOT}")
