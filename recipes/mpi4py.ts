@@ -7,12 +7,13 @@
 // setuptools builder below only turns them into `setup.py` commands.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { SanityError, UsageError } from '../scripts/engine/errors.js';
 import { mpirunEnv } from '../scripts/engine/mpienv.js';
 import type { Shell } from '../scripts/engine/shell.js';
 import { pick } from './builders/b2.js';
+import { boostPythonPackageDir } from './boost.js';
 import type { BuildContext, Builder, CheckContext, Ranged, Recipe, UrlSource, VersionEntry } from './types.js';
 import { pickAll } from './types.js';
 
@@ -252,30 +253,6 @@ export interface Mpi4pyOptions {
   python: PythonInfo;
   /** Boost was built with `using python` for this interpreter: import boost.mpi in the check too */
   boostPython?: boolean;
-}
-
-/** Boost.MPI's Python extension module (mpi.so or mpi.cpython-*.so) under <prefix>/lib, up to 3 levels down. */
-export async function findBoostMpiModule(prefix: string): Promise<string | null> {
-  const walk = async (dir: string, depth: number): Promise<string | null> => {
-    let ents;
-    try { ents = await readdir(dir, { withFileTypes: true }); } catch { return null; }
-    for (const e of ents) if (e.isFile() && /^mpi(\.cpython-[^/]*)?\.so$/.test(e.name)) return join(dir, e.name);
-    if (depth > 0) for (const e of ents) if (e.isDirectory()) { const hit = await walk(join(dir, e.name), depth - 1); if (hit) return hit; }
-    return null;
-  };
-  return walk(join(prefix, 'lib'), 3);
-}
-
-/** A directory from which `import boost.mpi` finds the prefix's module (a boost/ package made in workDir when b2 installed it bare). */
-export async function boostPythonPackageDir(prefix: string, workDir: string): Promise<string> {
-  const mod = await findBoostMpiModule(prefix);
-  if (!mod) throw new SanityError('mpi4py', 'Boost.MPI Python module', `no mpi*.so under ${join(prefix, 'lib')}: build Boost with --with boost-python`);
-  if (basename(dirname(mod)) === 'boost') return dirname(dirname(mod));
-  const pkg = join(workDir, 'boost-python', 'boost');
-  await mkdir(pkg, { recursive: true });
-  await writeFile(join(pkg, '__init__.py'), '');
-  await symlink(mod, join(pkg, basename(mod))).catch(() => undefined);
-  return dirname(pkg);
 }
 
 export function mpi4pyRecipe(o: Mpi4pyOptions): Recipe {
