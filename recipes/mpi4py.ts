@@ -177,11 +177,16 @@ if rank == 0:
     comm.send(${JSON.stringify(CHECK_DICT)}, dest=1, tag=7)
 elif rank == 1:
     d = comm.recv(source=0, tag=7)
-    print("mpi4py-recv " + json.dumps(d, sort_keys=True), flush=True)
+    sys.stdout.write("mpi4py-recv " + json.dumps(d, sort_keys=True) + "\\n")
+    sys.stdout.flush()
 libmpi = sorted({l.split()[-1] for l in open("/proc/self/maps") if "/libmpi.so" in l})
 info = {"rank": rank, "size": comm.Get_size(), "file": mpi4py.__file__, "thread_multiple": MPI.Query_thread() == MPI.THREAD_MULTIPLE,
         "mpicc": mpi4py.get_config().get("mpicc"), "libmpi": libmpi}
-print("mpi4py-info " + json.dumps(info, sort_keys=True), flush=True)
+# one line from rank 0 (one write): lines of several ranks may interleave on mpirun's output
+infos = comm.gather(info, root=0)
+if rank == 0:
+    sys.stdout.write("mpi4py-infos " + json.dumps(infos, sort_keys=True) + "\\n")
+    sys.stdout.flush()
 `;
 
 export interface Mpi4pyReport {
@@ -204,7 +209,8 @@ export function judgeCheck(out: string, o: { siteDir: string; libDir: string; mp
   if (canonical(received) !== canonical(CHECK_DICT)) {
     problems.push(`rank 1 printed ${recv ?? 'nothing'}, expected ${JSON.stringify(CHECK_DICT)}`);
   }
-  const infos = [...out.matchAll(/^mpi4py-info (.*)$/gm)].map((m) => JSON.parse(m[1]) as Mpi4pyReport['infos'][number]);
+  const line = /^mpi4py-infos (.*)$/m.exec(out)?.[1];
+  const infos = line ? JSON.parse(line) as Mpi4pyReport['infos'] : [];
   if (infos.length !== o.ranks) problems.push(`${infos.length} of ${o.ranks} ranks reported`);
   for (const i of infos) {
     if (!i.file.startsWith(o.siteDir + '/')) problems.push(`rank ${i.rank} imported mpi4py from ${i.file}, not ${o.siteDir}`);

@@ -50,14 +50,14 @@ test('the same output judged against a stack prefix: imported from elsewhere, an
 });
 
 test('a missing or wrong dictionary fails the check', () => {
-  const info = (rank: number) => `mpi4py-info ${JSON.stringify({ rank, size: 2, file: '/p/s/mpi4py/__init__.py', thread_multiple: true, mpicc: '/p/bin/mpicc', libmpi: ['/p/lib/libmpi.so.40.30.4'] })}`;
+  const one = (rank: number, thread = true) => ({ rank, size: 2, file: '/p/s/mpi4py/__init__.py', thread_multiple: thread, mpicc: '/p/bin/mpicc', libmpi: ['/p/lib/libmpi.so.40.30.4'] });
+  const infos = (...xs: object[]) => `mpi4py-infos ${JSON.stringify(xs)}`;
   const o = { siteDir: '/p/s', libDir: '/p/lib', mpicc: '/p/bin/mpicc', ranks: 2 };
-  assert.equal(judgeCheck(`${info(0)}\n${info(1)}\nmpi4py-recv {"answer": 42, "greeting": "hello from rank 0", "squares": [0, 1, 4, 9]}\n`, o).problems, []);
-  assert.match(judgeCheck(`${info(0)}\n${info(1)}\n`, o).problems.join(), /rank 1 printed nothing/);
-  assert.match(judgeCheck(`${info(0)}\n${info(1)}\nmpi4py-recv {"answer": 41}\n`, o).problems.join(), /rank 1 printed \{"answer": 41\}/);
-  assert.match(judgeCheck(`${info(0)}\nmpi4py-recv {"answer": 42, "greeting": "hello from rank 0", "squares": [0, 1, 4, 9]}\n`, o).problems.join(), /1 of 2 ranks reported/);
-  const single = info(0).replace('"thread_multiple":true', '"thread_multiple":false');
-  assert.match(judgeCheck(`${single}\n${info(1)}\nmpi4py-recv {"answer": 42, "greeting": "hello from rank 0", "squares": [0, 1, 4, 9]}\n`, o).problems.join(), /not MPI_THREAD_MULTIPLE/);
+  assert.equal(judgeCheck(`${infos(one(0), one(1))}\nmpi4py-recv {"answer": 42, "greeting": "hello from rank 0", "squares": [0, 1, 4, 9]}\n`, o).problems, []);
+  assert.match(judgeCheck(`${infos(one(0), one(1))}\n`, o).problems.join(), /rank 1 printed nothing/);
+  assert.match(judgeCheck(`${infos(one(0), one(1))}\nmpi4py-recv {"answer": 41}\n`, o).problems.join(), /rank 1 printed \{"answer": 41\}/);
+  assert.match(judgeCheck(`${infos(one(0))}\nmpi4py-recv {"answer": 42, "greeting": "hello from rank 0", "squares": [0, 1, 4, 9]}\n`, o).problems.join(), /1 of 2 ranks reported/);
+  assert.match(judgeCheck(`${infos(one(0, false), one(1))}\nmpi4py-recv {"answer": 42, "greeting": "hello from rank 0", "squares": [0, 1, 4, 9]}\n`, o).problems.join(), /not MPI_THREAD_MULTIPLE/);
 });
 
 test('checkMpi4py throws a SanityError naming the problems when the install is not the expected one', async () => {

@@ -5,7 +5,7 @@
 // and the staged extension runs under mpirun at 2 ranks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildEnvOf, DEFAULT_PYTHON, probePython, setuptoolsBuilder, sitePackages } from '../../recipes/mpi4py.js';
@@ -71,11 +71,14 @@ test('configure, build, install: staged under lib/python3.X/site-packages, no by
   assert.equal(walk(stageDir).filter((p) => /__pycache__|\.pyc$|\.egg$/.test(p)), [], 'no bytecode or egg staged');
   assert.not.ok(walk(stageDir).some((p) => p.startsWith(join(stageDir, 'usr'))), 'nothing outside the prefix');
 
-  const r = await runLimited('mpirun', ['--oversubscribe', '-n', '2', py.path, '-c', 'import mpifix, sys; print("ring", *mpifix.run(), mpifix.__file__)'], {
+  // each rank writes its own file: lines of two ranks can interleave on mpirun's output
+  const outDir = join(tmp, 'ranks');
+  mkdirSync(outDir);
+  const r = await runLimited('mpirun', ['--oversubscribe', '-n', '2', py.path, '-c', 'import mpifix, sys; v = mpifix.run(); open("%s/ring.%d" % (sys.argv[1], v[0]), "w").write(" ".join(map(str, ("ring",) + v + (mpifix.__file__,))))', outDir], {
     env: mpirunEnv({ PYTHONPATH: site, PYTHONDONTWRITEBYTECODE: '1' }), timeoutMs: 120_000,
   });
   assert.is(r.code, 0, r.stdout + r.stderr);
-  const lines = r.stdout.split('\n').filter((l) => l.startsWith('ring ')).sort();
+  const lines = readdirSync(outDir).sort().map((f) => readFileSync(join(outDir, f), 'utf8'));
   assert.equal(lines, [`ring 0 2 1 1 ${site}/mpifix/__init__.py`, `ring 1 2 1 1 ${site}/mpifix/__init__.py`]);
 });
 
