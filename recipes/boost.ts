@@ -5,8 +5,8 @@
 // semver range with the reason. The b2 builder (builders/b2.ts) runs the
 // phases; this file only says what differs for Boost.
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { SanityError } from '../scripts/engine/errors.js';
 import { mpirunEnv } from '../scripts/engine/mpienv.js';
 import type { Shell } from '../scripts/engine/shell.js';
@@ -336,6 +336,41 @@ export async function checkBoost(ctx: CheckContext): Promise<void> {
   await checkInstall({ version: ctx.version, root: ctx.root, mpiPrefix: ctx.prefix, workDir: ctx.workDir, shell: ctx.shell, env: ctx.runEnv });
 }
 
+/** Boost.MPI's Python extension module (mpi.so or mpi.cpython-*.so) under <prefix>/lib, up to 3 levels down. */
+export async function findBoostMpiModule(prefix: string): Promise<string | null> {
+  const walk = async (dir: string, depth: number): Promise<string | null> => {
+    let ents;
+    try { ents = await readdir(dir, { withFileTypes: true }); } catch { return null; }
+    for (const e of ents) if (e.isFile() && /^mpi(\.cpython-[^/]*)?\.so$/.test(e.name)) return join(dir, e.name);
+    if (depth > 0) for (const e of ents) if (e.isDirectory()) { const hit = await walk(join(dir, e.name), depth - 1); if (hit) return hit; }
+    return null;
+  };
+  return walk(join(prefix, 'lib'), 3);
+}
+
+/** A directory from which `import boost.mpi` finds the prefix's module (a boost/ package made in workDir when b2 installed it bare). */
+export async function boostPythonPackageDir(prefix: string, workDir: string): Promise<string> {
+  const mod = await findBoostMpiModule(prefix);
+  if (!mod) throw new SanityError('boost', 'Boost.MPI Python module', `no mpi*.so under ${join(prefix, 'lib')}: build Boost with --with boost-python`);
+  if (basename(dirname(mod)) === 'boost') return dirname(dirname(mod));
+  const pkg = join(workDir, 'boost-python', 'boost');
+  await mkdir(pkg, { recursive: true });
+  await writeFile(join(pkg, '__init__.py'), '');
+  await symlink(mod, join(pkg, basename(mod))).catch(() => undefined);
+  return dirname(pkg);
+}
+
+/** With `using python`: `import boost.mpi` under the prefix's mpirun at 2 ranks (each rank reports rank/size). */
+export async function checkBoostPython(ctx: CheckContext, python: string): Promise<string> {
+  const dir = await boostPythonPackageDir(ctx.root, ctx.workDir);
+  const env = mpirunEnv({ ...ctx.runEnv, PYTHONPATH: dir, PYTHONNOUSERSITE: '1', PYTHONDONTWRITEBYTECODE: '1' });
+  const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['--oversubscribe', '-n', '2', python, '-c', 'import boost.mpi as m; print("boost.mpi rank %d of %d" % (m.world.rank, m.world.size))'], {
+    cwd: ctx.workDir, env, capture: true, timeoutMs: 180_000,
+  });
+  for (const r of [0, 1]) if (!out.includes(`boost.mpi rank ${r} of 2`)) throw new SanityError('boost', 'import boost.mpi at 2 ranks', out);
+  return out;
+}
+
 /** Where the staged tree's programs run: its own lib dir first (RPATH names the final prefix). */
 export function boostRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...cleanEnv(base), LD_LIBRARY_PATH: join(root, 'lib') };
@@ -352,7 +387,7 @@ export function boostRecipe(opts: { python?: string } = {}): Recipe {
     builder: b2Builder(planFor),
     configureArgs: (version, prefix) => planArgs(planFor(version, prefix)),
     runEnv: boostRunEnv,
-    check: checkBoost,
+    check: opts.python ? async (ctx) => { await checkBoost(ctx); await checkBoostPython(ctx, opts.python!); } : checkBoost,
   };
 }
 

@@ -2,7 +2,8 @@
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { allRecipes } from '../../recipes/index.js';
+import { allRecipes, OPTIONAL, stackRecipes, type Optional } from '../../recipes/index.js';
+import { DEFAULT_PYTHON, probePython } from '../../recipes/mpi4py.js';
 import { buildStack, plan, validatePrefix, type BuildOptions } from '../engine/engine.js';
 import { UsageError } from '../engine/errors.js';
 import { LOCK_FILE, applyLock, currentLock, writeLock } from '../engine/lock.js';
@@ -21,6 +22,8 @@ const HELP = `usage: mpistack build --prefix=/abs/path [options]
   --mirror URL|DIR   tried before upstream; repeatable
   --offline          use only the cache and --mirror entries
   --openmpi VERSION  Open MPI version (default: the recipe's default)
+  --with PIECE       add an optional piece: mpi4py, boost-python (Boost built with \`using python\`); repeatable
+  --python PATH      the Python mpi4py and Boost.Python are built for (default: ${DEFAULT_PYTHON})
   --fresh            rebuild every selected recipe even when the build cache holds its inputs
   --no-build-cache   neither restore from nor store into the build cache (<cache>/builds)
   --lock FILE        the stack lock to follow (default: ${LOCK_FILE} at the package root)
@@ -34,7 +37,17 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Parse argv into engine options; throws UsageError. */
-export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allRecipes): BuildOptions & { dryRun: boolean; help: boolean; lockPath: string; updateLock: boolean } {
+export interface BuildArgs extends BuildOptions {
+  dryRun: boolean;
+  help: boolean;
+  /** the default stack plus what --with asked for */
+  recipes: Recipe[];
+  with: Optional[];
+  lockPath: string;
+  updateLock: boolean;
+}
+
+export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allRecipes): BuildArgs {
   let values;
   try {
     ({ values } = parseArgs({
@@ -43,13 +56,13 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
         prefix: { type: 'string' }, jobs: { type: 'string' }, only: { type: 'string' },
         'dry-run': { type: 'boolean', default: false }, cache: { type: 'string' },
         mirror: { type: 'string', multiple: true }, offline: { type: 'boolean', default: false },
-        openmpi: { type: 'string' }, lock: { type: 'string' }, 'update-lock': { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false }, 'no-build-cache': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        openmpi: { type: 'string' }, with: { type: 'string', multiple: true }, python: { type: 'string' }, lock: { type: 'string' }, 'update-lock': { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false }, 'no-build-cache': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     }));
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n\n${HELP}`);
   }
-  if (values.help) return { help: true, dryRun: false, prefix: '', jobs: 1, cacheDir: '', mirrors: [], offline: false, lockPath: '', updateLock: false };
+  if (values.help) return { help: true, dryRun: false, prefix: '', jobs: 1, cacheDir: '', mirrors: [], offline: false, recipes: [...recipes], with: [], lockPath: '', updateLock: false };
   const prefix = validatePrefix(values.prefix);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got '${values.jobs}'`);
@@ -61,7 +74,16 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
     }
     versions.openmpi = values.openmpi;
   }
+  const withs = (values.with ?? []).flatMap((w) => w.split(',')).filter(Boolean);
+  for (const w of withs) {
+    if (!(OPTIONAL as readonly string[]).includes(w)) throw new UsageError(`--with ${w}: unknown piece (known: ${OPTIONAL.join(', ')})`);
+  }
+  if (values.python && !withs.length) throw new UsageError(`--python is used only with --with ${OPTIONAL.join('|')}; add one, or drop --python`);
+  const chosen = [...new Set(withs)] as Optional[];
+  const python = chosen.length ? probePython(values.python ?? DEFAULT_PYTHON) : undefined;
+  const stack = recipes === allRecipes ? stackRecipes({ with: chosen, python }) : [...recipes];
   return {
+    recipes: stack, with: chosen,
     help: false, dryRun: values['dry-run'] ?? false, prefix, jobs, only: values.only,
     cacheDir: values.cache ?? defaultCacheDir(), mirrors: values.mirror ?? [], offline: values.offline ?? false,
     versions, verbose: values.verbose ?? false, fresh: values.fresh ?? false, buildCache: !values['no-build-cache'],
@@ -73,14 +95,18 @@ export async function run(argv: string[]): Promise<number> {
   const o = parseBuildArgs(argv);
   if (o.help) { console.log(HELP); return 0; }
   const toolchain = await toolchainVersions();
+  // the lock pins the default stack; pieces added or changed by --with are built as asked, unpinned
   const lp = await applyLock(allRecipes, { path: o.lockPath, versions: o.versions, cacheDir: o.cacheDir, toolchain, update: o.updateLock, report: o.dryRun });
   for (const w of lp.warnings) console.error(`warning: ${w}`);
+  const recipes = o.recipes.map((r) => (allRecipes.includes(r) ? lp.recipes.find((x) => x.name === r.name) ?? r : r));
+  const unpinned = o.recipes.filter((r) => !allRecipes.includes(r)).map((r) => r.name);
+  if (unpinned.length) console.error(`warning: ${unpinned.join(', ')} (--with ${o.with.join(',')}): not pinned by ${o.lockPath}`);
   if (o.dryRun) {
     for (const d of lp.differences) console.log(`lock: differs from ${o.lockPath}: ${d}`);
-    console.log(plan(lp.recipes, { ...o, sourceDateEpoch: lp.sourceDateEpoch }));
+    console.log(plan(recipes, { ...o, sourceDateEpoch: lp.sourceDateEpoch }));
     return 0;
   }
-  const results = await buildStack(lp.recipes, { ...o, sourceDateEpoch: lp.sourceDateEpoch });
+  const results = await buildStack(recipes, { ...o, sourceDateEpoch: lp.sourceDateEpoch });
   if (o.updateLock) {
     // what was built: the sources actually fetched; recipes not built this run (--only) keep their choice
     const used = Object.fromEntries(results.flatMap((r) => {

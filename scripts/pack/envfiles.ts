@@ -8,6 +8,8 @@ export interface EnvSpec {
   /** tree-relative dirs that exist: decides which variables get set */
   hasManDir: boolean;
   pkgConfigDirs: string[];
+  /** tree-relative Python package dirs (lib/python3.X/site-packages: mpi4py) to put on PYTHONPATH */
+  pythonPathDirs?: string[];
   /** true only if some object could not be given an RPATH (never for trees pack makes; kept as a switch) */
   needsLdLibraryPath: boolean;
 }
@@ -67,6 +69,7 @@ export function envSh(spec: EnvSpec): string {
     );
   }
   for (const d of [...spec.pkgConfigDirs].reverse()) L.push(`  _mps_prepend PKG_CONFIG_PATH "\${_mps_root}/${d}"`);
+  for (const d of [...(spec.pythonPathDirs ?? [])].reverse()) L.push(`  _mps_prepend PYTHONPATH "\${_mps_root}/${d}"`);
   if (spec.needsLdLibraryPath) L.push('  _mps_prepend LD_LIBRARY_PATH "${_mps_root}/lib"');
   else L.push('  # LD_LIBRARY_PATH is not set: every ELF file carries an $ORIGIN-relative RPATH');
   L.push('fi', 'unset _mps_src _mps_root _mps_rest _mps_new _mps_tail _mps_e', 'unset -f _mps_prepend 2>/dev/null || true', '');
@@ -90,6 +93,7 @@ export function lmodFile(spec: EnvSpec): string {
   for (const v of prefixVars(spec)) L.push(`setenv("${v}", root)`);
   if (spec.hasManDir) L.push('prepend_path("MANPATH", pathJoin(root, "share/man"))');
   for (const d of spec.pkgConfigDirs) L.push(`prepend_path("PKG_CONFIG_PATH", pathJoin(root, "${d}"))`);
+  for (const d of spec.pythonPathDirs ?? []) L.push(`prepend_path("PYTHONPATH", pathJoin(root, "${d}"))`);
   if (spec.needsLdLibraryPath) L.push('prepend_path("LD_LIBRARY_PATH", pathJoin(root, "lib"))');
   L.push('family("mpi")', '');
   return L.join('\n');
@@ -110,6 +114,7 @@ export function tclFile(spec: EnvSpec): string {
   for (const v of prefixVars(spec)) L.push(`setenv ${v} $root`);
   if (spec.hasManDir) L.push('prepend-path MANPATH $root/share/man');
   for (const d of spec.pkgConfigDirs) L.push(`prepend-path PKG_CONFIG_PATH $root/${d}`);
+  for (const d of spec.pythonPathDirs ?? []) L.push(`prepend-path PYTHONPATH $root/${d}`);
   if (spec.needsLdLibraryPath) L.push('prepend-path LD_LIBRARY_PATH $root/lib');
   L.push('conflict mpi', '');
   return L.join('\n');

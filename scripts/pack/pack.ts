@@ -254,6 +254,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       ompiMajor: ompiMajor(root),
       hasManDir: existsSync(join(root, 'share/man')),
       pkgConfigDirs: ['lib/pkgconfig', 'share/pkgconfig'].filter((d) => existsSync(join(root, d))),
+      pythonPathDirs: pythonPathDirs(root),
       needsLdLibraryPath: false,
     };
     writeReplace(join(root, ENV_SH), envSh(spec), 0o644);
@@ -316,6 +317,13 @@ export function writeSums(out: string, name: string, sha256: string, tmpDir: str
   const tmp = join(tmpDir, 'SHA256SUMS.partial');
   writeFileSync(tmp, lines.join('\n') + '\n');
   renameSync(tmp, path);
+}
+
+/** lib/python3.X/site-packages directories of the tree (mpi4py), sorted. */
+export function pythonPathDirs(root: string): string[] {
+  let names: string[];
+  try { names = readdirSync(join(root, 'lib')); } catch { return []; }
+  return names.filter((n) => /^python3\.\d+$/.test(n)).sort().map((n) => `lib/${n}/site-packages`).filter((d) => existsSync(join(root, d)));
 }
 
 /** Human-readable `--explain` text for a pack result. */

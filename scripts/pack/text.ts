@@ -75,6 +75,14 @@ interface Rule {
   apply(file: string, text: string, ctx: TextContext): string | null | undefined;
 }
 
+/**
+ * Files removed whatever their content (binary too): Python bytecode records
+ * the build path in each code object; Python rewrites it on first import.
+ */
+export const DELETE_RULES: readonly { name: string; match: RegExp }[] = [
+  { name: 'Python bytecode removed', match: /(^|\/)__pycache__\/[^/]+\.pyc$/ },
+];
+
 /** Ordered rules; the first whose `match` fits the tree-relative path applies. `null` = delete the file. */
 export const TEXT_RULES: readonly Rule[] = [
   {
@@ -107,6 +115,19 @@ export const TEXT_RULES: readonly Rule[] = [
     apply: (file, text, ctx) => replaceAliases(text, ctx.aliases, `\${CMAKE_CURRENT_LIST_DIR}/${upToRoot(file)}`),
   },
   {
+    // mpi4py.get_config() reads this with configparser, which has no notion of
+    // "this file's directory": the wrappers are named bare, found on PATH
+    // (env.sh puts the tree's bin first); any other line naming the tree is
+    // left for the leak check to report
+    name: 'mpi4py mpi.cfg: wrappers by name',
+    match: /(^|\/)site-packages\/mpi4py\/mpi\.cfg$/,
+    apply: (_f, text, ctx) => {
+      let out = text;
+      for (const a of [...ctx.aliases].sort((x, y) => y.length - x.length)) out = out.split(`${a}/bin/`).join('');
+      return out;
+    },
+  },
+  {
     name: 'build record: paths as placeholders',
     match: /^share\/mpistack\/[^/]*\.json$/,
     apply: (_f, text, ctx) => {
@@ -128,6 +149,8 @@ export function rewriteTextFiles(root: string, files: readonly string[], ctx: Te
   const actions: TextAction[] = [];
   for (const file of files) {
     const abs = join(root, file);
+    const del = DELETE_RULES.find((r) => r.match.test(file));
+    if (del) { rmSync(abs); actions.push({ file, rule: del.name, detail: 'deleted' }); continue; }
     const rule = TEXT_RULES.find((r) => r.match.test(file));
     const buf = readFileSync(abs);
     if (!isText(buf)) continue;

@@ -75,6 +75,11 @@ int main(int argc, char **argv) {
 }
 `;
 
+// built --with mpi4py: the interpreter it was built for (the manifest records it)
+const mpi4pyPython = (() => {
+  try { return (JSON.parse(readFileSync(join(prefix, 'share/mpistack/manifest.json'), 'utf8')).recipes?.mpi4py?.env?.MPISTACK_PYTHON as string | undefined); } catch { return undefined; }
+})();
+
 /** Everything runs inside a private mount namespace where the build prefix (and the input copy) are empty tmpfs. */
 function checkScript(root: string, work: string, hide: string[]): string {
   return [
@@ -97,6 +102,7 @@ function checkScript(root: string, work: string, hide: string[]): string {
     '  ldd "$f" 2>&1 | sed "s|^|$f: |"',
     'done',
     'echo "@@node"; node -e "console.log(process.execPath)"',
+    ...(mpi4pyPython ? [`echo "@@mpi4py"; '${mpi4pyPython}' -c 'import mpi4py; from mpi4py import MPI; print(mpi4py.__file__); print(sorted({l.split()[-1] for l in open("/proc/self/maps") if "/libmpi.so" in l})[0])' 2>&1 || echo "@@fail mpi4py import"`] : []),
     'echo "@@end"',
   ].join('\n');
 }
@@ -191,6 +197,12 @@ for (const place of places) {
     assert.match(section(out, 'hello'), /hello from 0 sum 1/, out);
     assert.match(section(out, 'hello'), /@@rc 0/);
     assert.is(section(out, 'node').trim(), `${root}/bin/node`);
+    if (mpi4pyPython) {
+      // python -c 'from mpi4py import MPI' at the new path: the tree's mpi4py, the tree's libmpi
+      const [file, libmpi] = section(out, 'mpi4py').trim().split('\n');
+      assert.match(file, new RegExp(`^${root}/lib/python3\\.\\d+/site-packages/mpi4py/__init__\\.py$`), out);
+      assert.ok(libmpi.startsWith(`${root}/lib/`), `mpi4py's libmpi: ${libmpi}`);
+    }
 
     // ldd: every dependency of every ELF file resolves, inside the tree or to the base system
     const ldd = section(out, 'ldd').split('\n').filter((l) => l.includes('=>') || l.includes('not found'));

@@ -20,7 +20,7 @@ if (!prefix || !cache || !existsSync(join(prefix, 'bin', 'mpirun'))) {
   process.exit(1);
 }
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'cli.js');
-const RECIPES = ['openmpi', 'boost', 'node-mpi', 'runtime'];
+const RECIPES = ['openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain'];
 
 const buildDirs = () => (existsSync(join(cache, 'build')) ? readdirSync(join(cache, 'build')) : []);
 

@@ -47,9 +47,9 @@ function checkOutput(out: string, root: string): void {
   }
 }
 
-test('the manifest records the four recipes, the binding and runtime from the local checkout', () => {
+test('the manifest records the five recipes (toolchain.cmake too), the binding and runtime from the local checkout', () => {
   const m = JSON.parse(readFileSync(manifestPath(prefix), 'utf8')) as Manifest;
-  assert.equal(Object.keys(m.recipes).sort(), ['boost', 'node-mpi', 'openmpi', 'runtime']);
+  assert.equal(Object.keys(m.recipes).sort(), ['boost', 'node-mpi', 'openmpi', 'runtime', 'toolchain']);
   for (const r of ['node-mpi', 'runtime']) {
     assert.is(m.recipes[r].source.from, 'local');
     assert.match(m.recipes[r].source.sha256, /^[0-9a-f]{64}$/);
