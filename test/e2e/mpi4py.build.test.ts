@@ -36,9 +36,8 @@ const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'mpistack-e2e-mpi4py-')));
 const cacheDir = process.env.MPISTACK_E2E_CACHE ?? join(tmp, 'cache');
 const py = probePython(process.env.MPISTACK_E2E_PYTHON ?? DEFAULT_PYTHON);
 const site = join(prefix, sitePackages(py.version));
-let built = false;
 
-test('build mpi4py into the prefix with the engine (or fail cleanly when no source is obtainable)', async () => {
+test('mpi4py built into the prefix passes the seed\'s check there and from a packed tree (or, with no source obtainable, the build fails cleanly)', async () => {
   const before = readFileSync(manifestPath(prefix), 'utf8');
   const started = Date.now();
   try {
@@ -46,12 +45,13 @@ test('build mpi4py into the prefix with the engine (or fail cleanly when no sour
       prefix, jobs: 2, cacheDir, mirrors: process.env.MPISTACK_E2E_MIRROR ? [process.env.MPISTACK_E2E_MIRROR] : [], offline: false,
       render: 'silent', only: 'mpi4py', fetch: { timeoutMs: 20_000, attempts: 2, backoffMs: 500 },
     });
-    built = true;
     console.log(`[mpi4py e2e] built ${results.map((r) => `${r.inputs.recipe} ${r.inputs.version} (from ${r.fetched.from}, ${r.outcome})`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const m = await readManifest(prefix);
     assert.is(m.recipes.mpi4py.builder, 'setuptools');
     assert.is(m.recipes.mpi4py.env.MPICC, join(prefix, 'bin', 'mpicc'));
     assert.is(m.recipes.mpi4py.env.MPISTACK_PYTHON, py.path);
+    await seedCheck();
+    await packedCheck();
   } catch (e) {
     const cause = e instanceof PhaseError ? e.cause : e;
     if (!(cause instanceof NoSourceError) || process.env.MPISTACK_E2E_MPI4PY === 'require') throw e;
@@ -63,8 +63,8 @@ test('build mpi4py into the prefix with the engine (or fail cleanly when no sour
   }
 });
 
-test('the seed\'s check from outside the engine: under the prefix\'s mpirun, from the prefix, with its libmpi and mpicc', async () => {
-  if (!built) return;
+/** The seed's check from outside the engine: under the prefix's mpirun, from the prefix, with its libmpi and mpicc. */
+async function seedCheck(): Promise<void> {
   const work = join(tmp, 'check');
   mkdirSync(work, { recursive: true });
   const report = await checkMpi4py({ python: py.path, siteDir: site, mpiPrefix: prefix, workDir: work, shell: makeShell('mpi4py', 'e2e', join(tmp, 'check.log')), env: process.env });
@@ -75,10 +75,10 @@ test('the seed\'s check from outside the engine: under the prefix\'s mpirun, fro
     assert.is(i.mpicc, join(prefix, 'bin', 'mpicc'));
     assert.ok(i.file.startsWith(`${site}/mpi4py/`), i.file);
   }
-});
+}
 
-test('from a packed tree elsewhere, build prefix hidden: env.sh puts mpi4py on PYTHONPATH and it runs at 2 ranks', async () => {
-  if (!built) return;
+/** From a packed tree elsewhere, build prefix hidden: env.sh puts mpi4py on PYTHONPATH and it runs at 2 ranks. */
+async function packedCheck(): Promise<void> {
   const buildPrefix = readBuildInfo(prefix).prefix ?? prefix;
   const out = await pack({ prefix, buildPrefix, out: join(tmp, 'out'), version: 'e2e' });
   const root = join(tmp, 'moved', 'mpistack');
@@ -101,7 +101,7 @@ test('from a packed tree elsewhere, build prefix hidden: env.sh puts mpi4py on P
   // get_config names the wrapper bare in a packed tree (mpi.cfg rule): PATH finds the tree's
   const j = judgeCheck(r.stdout, { siteDir: join(root, sitePackages(py.version)), libDir: join(root, 'lib'), mpicc: 'mpicc', ranks: 2 });
   assert.equal(j.problems, [], r.stdout);
-});
+}
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test.run();
