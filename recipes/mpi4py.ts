@@ -22,8 +22,8 @@ const upstream = (url: string, sha256: string): UrlSource => ({ kind: 'url', url
 // sha256 of the upstream sdists (the values Spack's py-mpi4py lists); the
 // Debian entry is the orig tarball of bookworm's mpi4py 3.1.4-2 (its .dsc).
 export const versions: readonly VersionEntry[] = [
-  // the seed's version (4.2.1; its googlecode URL is gone, the same sdist is on PyPI); upstream only
-  { version: '1.3.1', sources: [upstream('https://files.pythonhosted.org/packages/source/m/mpi4py/mpi4py-1.3.1.tar.gz', 'e7bd2044aaac5a6ea87a87b2ecc73b310bb6efe5026031e33067ea3c2efc3507')] },
+  // the seed's version (4.2.1: mpi4py.googlecode.com/files; Google Code's download archive keeps the same file); upstream only
+  { version: '1.3.1', sources: [upstream('https://storage.googleapis.com/google-code-archive-downloads/v2/code.google.com/mpi4py/mpi4py-1.3.1.tar.gz', 'e7bd2044aaac5a6ea87a87b2ecc73b310bb6efe5026031e33067ea3c2efc3507')] },
   {
     version: '3.1.4', default: true,
     sources: [
