@@ -4,11 +4,12 @@
 // differ (section table read in-process), the lines of a text file, or the
 // printable strings of any other binary.
 import { createHash } from 'node:crypto';
-import { createWriteStream, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, chmodSync } from 'node:fs';
+import { createWriteStream, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, chmodSync } from 'node:fs';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { readSections } from '../pack/elf.js';
 import { checkEntryPath } from '../pack/install.js';
+import { listTree } from '../pack/manifest.js';
 import { readTarGz } from '../pack/tar.js';
 
 export interface TreeEntry {
@@ -52,22 +53,16 @@ export async function extractForDiff(tarball: string, dest: string): Promise<Tre
   return entries;
 }
 
-/** Entries of a directory tree (sorted bytewise), as extractForDiff gives them for a tarball. */
+/** Entries of a directory tree (sorted bytewise: pack's own walk), as extractForDiff gives them for a tarball. */
 export function listTreeEntries(root: string): TreeEntry[] {
-  const out: TreeEntry[] = [];
-  const walk = (rel: string) => {
-    for (const name of readdirSync(rel ? join(root, rel) : root).sort()) {
-      const r = rel ? `${rel}/${name}` : name;
-      const p = join(root, r);
-      const st = lstatSync(p);
-      if (st.isDirectory()) { out.push({ path: r, type: 'dir', mode: st.mode & 0o7777, size: 0, digest: '' }); walk(r); }
-      else if (st.isSymbolicLink()) out.push({ path: r, type: 'symlink', mode: 0o777, size: 0, digest: readlinkSync(p) });
-      else if (st.isFile()) out.push({ path: r, type: 'file', mode: st.mode & 0o7777, size: st.size, digest: createHash('sha256').update(readFileSync(p)).digest('hex') });
-      else out.push({ path: r, type: 'other', mode: st.mode & 0o7777, size: 0, digest: '' });
-    }
-  };
-  walk('');
-  return out;
+  return listTree(root).map((e): TreeEntry => {
+    const p = join(root, e.path);
+    const mode = lstatSync(p).mode & 0o7777;
+    if (e.type === 'dir') return { path: e.path, type: 'dir', mode, size: 0, digest: '' };
+    if (e.type === 'symlink') return { path: e.path, type: 'symlink', mode: 0o777, size: 0, digest: readlinkSync(p) };
+    if (e.type === 'file') return { path: e.path, type: 'file', mode, size: e.size, digest: createHash('sha256').update(readFileSync(p)).digest('hex') };
+    return { path: e.path, type: 'other', mode, size: 0, digest: '' };
+  });
 }
 
 function isText(buf: Buffer): boolean {
