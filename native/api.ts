@@ -35,7 +35,7 @@ export interface Communicator {
   dup(): Communicator;
   /** Blocking send of the whole buffer (MPI_Send on bytes). */
   send(buffer: Uint8Array, dest: number, tag: number): void;
-  /** Blocking receive by matched probe (MPI_Mprobe/MPI_Mrecv). */
+  /** Blocking receive by matched probe (MPI_Mprobe/MPI_Mrecv; on MPI-2.1, MPI_Iprobe/MPI_Recv serialised with the receive thread). */
   recv(source?: number, tag?: number): Message;
   /** Blocking receive into a caller buffer; returns the status (count = bytes written). */
   recvInto(buffer: Uint8Array, source?: number, tag?: number): Status;

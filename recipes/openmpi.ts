@@ -195,7 +195,7 @@ export async function checkOpenMPI(ctx: CheckContext): Promise<void> {
   await libsOf(bin('ompi_info'));
 
   const mpirun = (n: number, argv: string[], extra: string[] = []) =>
-    shell.run(bin('mpirun'), ['--oversubscribe', ...extra, '-n', String(n), ...argv], { cwd, env, capture: true, timeoutMs: MPIRUN_TIMEOUT });
+    shell.run(bin('mpirun'), [...extra, '-n', String(n), ...argv], { cwd, env, capture: true, timeoutMs: MPIRUN_TIMEOUT });
 
   // seed 4.1.7: mpirun -n 4 ls
   await writeFile(join(cwd, 'marker.txt'), 'x\n');

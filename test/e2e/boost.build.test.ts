@@ -89,7 +89,7 @@ test('sanity check: STL exchange at 1, 2 and 4 ranks with the prefix mpicxx/mpir
   assert.is(report.cmake?.boostDir, join(prefix, 'lib', 'cmake', `Boost-${defaultVersion}`));
   assert.is(report.cmake?.mpiLibrary, join(prefix, 'lib', `libboost_mpi.so.${defaultVersion}`));
   // the CMake-built program runs too
-  const r = await runLimited(join(prefix, 'bin', 'mpirun'), ['--oversubscribe', '-n', '2', join(scratch, 'check', 'cmake-probe', 'build', 'stl_exchange')], { env: mpirunEnv(cleanEnv()), timeoutMs: 120_000 });
+  const r = await runLimited(join(prefix, 'bin', 'mpirun'), ['-n', '2', join(scratch, 'check', 'cmake-probe', 'build', 'stl_exchange')], { env: mpirunEnv(cleanEnv()), timeoutMs: 120_000 });
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /boost-mpi-stl 1\/1 ranks=2/);
 });

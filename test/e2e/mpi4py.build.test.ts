@@ -91,7 +91,7 @@ async function packedCheck(): Promise<void> {
     'unset LD_LIBRARY_PATH OPAL_PREFIX PYTHONPATH',
     `. '${root}/env.sh'`,
     `'${py.path}' -c 'from mpi4py import MPI; print("import-ok", MPI.Get_library_version().split(",")[0])'`,
-    `timeout 300 mpirun --oversubscribe -n 2 '${py.path}' '${join(tmp, 'check.py')}'`,
+    `timeout 300 mpirun -n 2 '${py.path}' '${join(tmp, 'check.py')}'`,
   ].join('\n'));
   const r = await runLimited('unshare', ['-m', '--propagation', 'private', 'bash', join(tmp, 'moved.sh')], {
     env: mpirunEnv({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1' }), timeoutMs: 10 * 60_000,

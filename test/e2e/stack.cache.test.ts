@@ -60,7 +60,7 @@ test('prefix removed: every recipe restored from the cache; MPI, Boost.MPI and t
     const script = join(dirname(aside), 'probe.js');
     const code = "await client.startServices(); const rs = await client.pushCommandRequest('n + 1', { block: true, targetServer: [1], parameters: { n: 41 } }); console.log('ret=' + rs[0].ret);";
     spawnSync('sh', ['-c', `printf '%s\\n' "$1" > "$2"`, 'sh', code, script]);
-    const rt = spawnSync(join(prefix, 'bin', 'mpirun'), ['-n', '2', '--oversubscribe', join(prefix, 'bin', 'mpistack-run'), script], { encoding: 'utf8', env, timeout: 120_000 });
+    const rt = spawnSync(join(prefix, 'bin', 'mpirun'), ['-n', '2', join(prefix, 'bin', 'mpistack-run'), script], { encoding: 'utf8', env, timeout: 120_000 });
     assert.is(rt.status, 0, rt.stderr);
     assert.match(rt.stdout, /ret=42/);
   } finally {
