@@ -12,6 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { manifestPath, type Manifest } from '../../scripts/engine/engine.js';
 import { mpirunEnv } from '../../scripts/engine/mpienv.js';
+import { builtStack } from '../helpers/stack.js';
 
 const prefix = process.env.MPISTACK_E2E_PREFIX;
 const cache = process.env.MPISTACK_E2E_CACHE;
@@ -20,12 +21,14 @@ if (!prefix || !cache || !existsSync(join(prefix, 'bin', 'mpirun'))) {
   process.exit(1);
 }
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'cli.js');
-const RECIPES = ['openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain'];
+// the stack the main job built there (the default or the seed's, with its --with pieces), and the arguments that build it
+const stack = builtStack(prefix);
+const RECIPES = stack.recipes;
 
 const buildDirs = () => (existsSync(join(cache, 'build')) ? readdirSync(join(cache, 'build')) : []);
 
 function build(): string {
-  const r = spawnSync(process.execPath, [cli, 'build', `--prefix=${prefix}`, `--cache=${cache}`], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 1_800_000 });
+  const r = spawnSync(process.execPath, [cli, 'build', `--prefix=${prefix}`, `--cache=${cache}`, ...stack.buildArgs], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 1_800_000 });
   assert.is(r.status, 0, `build failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
   return r.stdout;
 }

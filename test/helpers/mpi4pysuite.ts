@@ -53,6 +53,7 @@ export interface ModuleResult {
   code: number | null;
   /** mpirun's output, for a report */
   output: string;
+  ms: number;
 }
 
 export interface SuiteRun {
@@ -92,7 +93,7 @@ export async function runSuite(o: SuiteRun): Promise<ModuleResult[]> {
       const f = `${base}.${i}`;
       if (existsSync(f)) ranks.push(JSON.parse(readFileSync(f, 'utf8')) as RankResult);
     }
-    out.push({ module, ranks, timedOut: r.timedOut, code: r.code, output: (r.stdout + r.stderr).slice(-3000) });
+    out.push({ module, ranks, timedOut: r.timedOut, code: r.code, output: (r.stdout + r.stderr).slice(-3000), ms: r.ms });
   }
   return out;
 }
@@ -118,4 +119,21 @@ export function totals(results: ModuleResult[]): Totals {
     t.ran += r0.ran; t.skipped += r0.skipped; t.failed += r0.failed.length; t.errors += r0.errors.length;
   }
   return t;
+}
+
+/** A run described as data, for the command-line entry (mpi4pysuite-cli.ts) that runs it inside a mount namespace. */
+export type SuiteSpec = SuiteRun;
+
+/** Problems of `ours` that the baseline does not share (a module that timed out or crashed in the baseline covers all of its tests). */
+export function notInBaseline(ours: ModuleResult[], baseline: ModuleResult[], ranks: number): string[] {
+  const out: string[] = [];
+  for (const m of ours) {
+    const mine = problems(m, ranks);
+    if (!mine.length) continue;
+    const b = baseline.find((x) => x.module === m.module);
+    const theirs = b ? problems(b, ranks) : [];
+    const whole = b && (b.timedOut || b.code !== 0 || b.ranks.length < ranks);
+    for (const p of mine) if (!whole && !theirs.includes(p)) out.push(p);
+  }
+  return out;
 }
