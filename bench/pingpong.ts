@@ -1,13 +1,15 @@
-// npm run bench -- pingpong [--iters N] [--warmup N] [--idle-ms MS]
+// npm run bench -- pingpong [--iters N] [--warmup N] [--idle-ms MS] [--prefix DIR]...
 // Round-trip latency between 2 ranks (median, p99) for 8 B and 4 KiB, in one
 // run: a C ping-pong compiled on the spot with mpicc (the floor), the
 // binding's synchronous calls, its asynchronous calls (recvAsync on the
 // receive thread), and mpi4py. Ratios are to the C floor. Then the CPU used
 // by a rank waiting in recvAsync under the default wait policy, read from
-// /proc/<pid>/stat over 5 s.
+// /proc/<pid>/stat over 5 s. Each --prefix (a built stack: its mpicc, mpirun,
+// binding and mpi4py) gets its own table, e.g. the default and the seed's
+// stack side by side; without one, the system's MPI and the local binding.
 // Targets: sync <= 3x C; async median <= 30 us; idle <= 5% of a core.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,18 +78,27 @@ if me == 0:
     import json; print("RESULT " + json.dumps(out), flush=True)
 `;
 
-function tool(name: 'mpicc' | 'mpirun'): string {
-  if (name === 'mpicc' && process.env.MPICC) return process.env.MPICC;
-  return process.env.MPISTACK_PREFIX ? join(process.env.MPISTACK_PREFIX, 'bin', name) : name;
+/** The MPI under test: a stack prefix (its tools, binding and mpi4py), or the system's with the local binding. */
+interface Target { prefix?: string; env: NodeJS.ProcessEnv }
+
+function targetOf(prefix: string | undefined): Target {
+  if (!prefix) return { env: { ...process.env } };
+  const site = (() => { try { return readdirSync(join(prefix, 'lib')).filter((d) => /^python3\.\d+$/.test(d)).map((d) => join(prefix, 'lib', d, 'site-packages')); } catch { return []; } })();
+  return { prefix, env: { ...process.env, MPISTACK_PREFIX: prefix, PATH: `${join(prefix, 'bin')}:${process.env.PATH}`, PYTHONPATH: site.join(':'), LD_LIBRARY_PATH: '' } };
 }
 
-function pythonWithMpi4py(): string | undefined {
-  const candidates = [process.env.MPISTACK_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[];
-  return candidates.find((py) => spawnSync(py, ['-c', 'import mpi4py'], { stdio: 'ignore' }).status === 0);
+function tool(t: Target, name: 'mpicc' | 'mpirun'): string {
+  if (name === 'mpicc' && !t.prefix && process.env.MPICC) return process.env.MPICC;
+  return t.prefix ? join(t.prefix, 'bin', name) : process.env.MPISTACK_PREFIX ? join(process.env.MPISTACK_PREFIX, 'bin', name) : name;
 }
 
-async function runPair(argv: string[]): Promise<Lat> {
-  const r = await runLimited(tool('mpirun'), ['-n', '2', ...argv], { env: mpirunEnv(), timeoutMs: 300_000 });
+function pythonWithMpi4py(t: Target): string | undefined {
+  const candidates = [process.env.MPISTACK_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[];
+  return candidates.find((py) => spawnSync(py, ['-c', 'import mpi4py'], { stdio: 'ignore', env: t.env }).status === 0);
+}
+
+async function runPair(t: Target, argv: string[]): Promise<Lat> {
+  const r = await runLimited(tool(t, 'mpirun'), ['-n', '2', ...argv], { env: mpirunEnv(t.env), timeoutMs: 300_000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (r.code !== 0 || !line) throw new Error(`${argv.join(' ')} failed (exit ${r.code}, timedOut ${r.timedOut}):\n${r.stderr.slice(-2000)}`);
   return JSON.parse(line.slice(7)) as Lat;
@@ -100,10 +111,10 @@ function cpuTicks(pid: number): number {
 }
 
 /** CPU of each rank over `windowMs` while both wait in recvAsync, in % of one core. */
-async function idleCpu(policy: string, windowMs: number): Promise<number[]> {
+async function idleCpu(t: Target, policy: string, windowMs: number): Promise<number[]> {
   const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-  const child = spawn(tool('mpirun'), ['-n', '2', process.execPath, join(here, '_pingpong-rank.js'), 'idle', String(windowMs + 2500)], {
-    env: mpirunEnv({ MPISTACK_WAIT_POLICY: policy }), stdio: ['ignore', 'pipe', 'inherit'], detached: true,
+  const child = spawn(tool(t, 'mpirun'), ['-n', '2', process.execPath, join(here, '_pingpong-rank.js'), 'idle', String(windowMs + 2500)], {
+    env: mpirunEnv({ ...t.env, MPISTACK_WAIT_POLICY: policy }), stdio: ['ignore', 'pipe', 'inherit'], detached: true,
   });
   const pids = new Map<number, number>();
   let text = '';
@@ -129,26 +140,38 @@ async function idleCpu(policy: string, windowMs: number): Promise<number[]> {
 const fmt = (x: number) => x.toFixed(1).padStart(8);
 
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { iters: { type: 'string', default: '5000' }, warmup: { type: 'string', default: '500' }, 'idle-ms': { type: 'string', default: '5000' } } });
+  const { values } = parseArgs({ args, options: {
+    iters: { type: 'string', default: '5000' }, warmup: { type: 'string', default: '500' }, 'idle-ms': { type: 'string', default: '5000' },
+    prefix: { type: 'string', multiple: true },
+  } });
   const iters = String(Math.max(10, Number(values.iters)));
   const warmup = String(Math.max(0, Number(values.warmup)));
+  const idleMs = Math.max(1000, Number(values['idle-ms']));
+  const prefixes = values.prefix?.length ? values.prefix : [undefined];
+  for (const p of prefixes) await measure(targetOf(p), iters, warmup, idleMs);
+}
+
+async function measure(t: Target, iters: string, warmup: string, idleMs: number): Promise<void> {
   const sizes = SIZES.map(String);
   const tmp = mkdtempSync(join(tmpdir(), 'mpistack-bench-pingpong-'));
   try {
     writeFileSync(join(tmp, 'pingpong.c'), C_SOURCE);
-    const cc = spawnSync(tool('mpicc'), ['-O2', '-o', join(tmp, 'pingpong'), join(tmp, 'pingpong.c')], { encoding: 'utf8' });
+    const cc = spawnSync(tool(t, 'mpicc'), ['-O2', '-o', join(tmp, 'pingpong'), join(tmp, 'pingpong.c')], { encoding: 'utf8', env: t.env });
     if (cc.status !== 0) throw new Error(`mpicc failed: ${cc.stderr}`);
     writeFileSync(join(tmp, 'pingpong.py'), PY_SOURCE);
+    const version = spawnSync(tool(t, 'mpirun'), ['--version'], { encoding: 'utf8', env: t.env });
+    const which = /Open MPI\)? ?(\d+\.\d+\.\d+)/.exec(`${version.stdout}${version.stderr}`)?.[1] ?? 'unknown';
 
     const rank = join(here, '_pingpong-rank.js');
     const rows: [string, Lat | undefined][] = [];
+    console.log(`\n== ${t.prefix ? `stack ${t.prefix}` : 'system MPI, local binding'} (Open MPI ${which})`);
     console.log(`pingpong: 2 ranks, ${iters} round trips per size after ${warmup} warm-up, times in us`);
-    rows.push(['C (mpicc, floor)', await runPair([join(tmp, 'pingpong'), iters, warmup, ...sizes])]);
-    rows.push(['binding sync', await runPair([process.execPath, rank, 'sync', iters, warmup, ...sizes])]);
-    rows.push(['binding async', await runPair([process.execPath, rank, 'async', iters, warmup, ...sizes])]);
-    const py = pythonWithMpi4py();
-    rows.push(['mpi4py', py ? await runPair([py, join(tmp, 'pingpong.py'), iters, warmup, ...sizes]) : undefined]);
-    if (!py) console.log('mpi4py: not found (install python3-mpi4py or set MPISTACK_PYTHON)');
+    rows.push(['C (mpicc, floor)', await runPair(t, [join(tmp, 'pingpong'), iters, warmup, ...sizes])]);
+    rows.push(['binding sync', await runPair(t, [process.execPath, rank, 'sync', iters, warmup, ...sizes])]);
+    rows.push(['binding async', await runPair(t, [process.execPath, rank, 'async', iters, warmup, ...sizes])]);
+    const py = pythonWithMpi4py(t);
+    rows.push(['mpi4py', py ? await runPair(t, [py, join(tmp, 'pingpong.py'), iters, warmup, ...sizes]) : undefined]);
+    if (!py) console.log('mpi4py: not found (install python3-mpi4py, build the stack --with mpi4py, or set MPISTACK_PYTHON)');
 
     const floor = rows[0][1]!;
     console.log(`\n${'variant'.padEnd(18)}${SIZES.map((s) => `${`${s} B med`.padStart(10)}${'p99'.padStart(8)}${'x C'.padStart(7)}`).join('  ')}`);
@@ -158,8 +181,7 @@ export async function run(args: string[]): Promise<void> {
     }
     const sync = rows[1][1]!;
     const asyncLat = rows[2][1]!;
-    const idleMs = Math.max(1000, Number(values['idle-ms']));
-    const idle = await idleCpu('adaptive', idleMs);
+    const idle = await idleCpu(t, 'adaptive', idleMs);
     console.log(`\nidle CPU while waiting in recvAsync (default policy 'adaptive', ${idleMs / 1000} s from /proc): rank 0 ${idle[0].toFixed(2)}%, rank 1 ${idle[1].toFixed(2)}% of a core`);
     const worstSync = Math.max(...SIZES.map((s) => sync[s].median / floor[s].median));
     console.log('\ntargets:');

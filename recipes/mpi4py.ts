@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import semver from 'semver';
 import { SanityError, UsageError } from '../scripts/engine/errors.js';
 import { mpirunEnv } from '../scripts/engine/mpienv.js';
 import type { Shell } from '../scripts/engine/shell.js';
@@ -22,8 +23,15 @@ const upstream = (url: string, sha256: string): UrlSource => ({ kind: 'url', url
 // sha256 of the upstream sdists (the values Spack's py-mpi4py lists); the
 // Debian entry is the orig tarball of bookworm's mpi4py 3.1.4-2 (its .dsc).
 export const versions: readonly VersionEntry[] = [
-  // the seed's version (4.2.1: mpi4py.googlecode.com/files; Google Code's download archive keeps the same file); upstream only
-  { version: '1.3.1', sources: [upstream('https://storage.googleapis.com/google-code-archive-downloads/v2/code.google.com/mpi4py/mpi4py-1.3.1.tar.gz', 'e7bd2044aaac5a6ea87a87b2ecc73b310bb6efe5026031e33067ea3c2efc3507')] },
+  // the seed's version (4.2.1: mpi4py.googlecode.com/files; Google Code's download archive keeps the same file),
+  // then the 1.3.1 tag as a git export (../shared/mirror serves it). Builds only on Python < 3.10: see `python`
+  {
+    version: '1.3.1',
+    sources: [
+      upstream('https://storage.googleapis.com/google-code-archive-downloads/v2/code.google.com/mpi4py/mpi4py-1.3.1.tar.gz', 'e7bd2044aaac5a6ea87a87b2ecc73b310bb6efe5026031e33067ea3c2efc3507'),
+      { kind: 'url', url: 'https://github.com/mpi4py/mpi4py/archive/refs/tags/1.3.1.tar.gz', filename: 'mpi4py-1.3.1-tag.tar.gz', sha256: '1380cadc0391c69b3ba7e8a2498f11848793c7f7387d3d7d44c282ed720f5d7d' },
+    ],
+  },
   {
     version: '3.1.4', default: true,
     sources: [
@@ -41,11 +49,17 @@ export interface Mpi4pyRanges {
   generatedC: Ranged<string>[];
   /** the script that regenerates it when the tree lacks it */
   cythonize: Ranged<string>[];
+  /** the Python versions a release builds on (semver range on major.minor.0) */
+  python: Ranged<string>[];
   /** extra `setup.py build` arguments */
   buildArgs: Ranged<string[]>[];
 }
 
 export const ranges: Mpi4pyRanges = {
+  python: [
+    { range: '<2.0.0', value: '<3.10.0', why: "1.x calls the old buffer API (PyObject_AsReadBuffer/AsWriteBuffer), removed in Python 3.10: tried on 3.11, Cython 0.29 regenerates the C but it does not compile" },
+    { range: '>=2.0.0', value: '>=3.0.0', why: 'the new buffer protocol; 3.1.4 is Debian 12\'s, built for its Python 3.11' },
+  ],
   generatedC: [
     { range: '*', value: 'src/mpi4py.MPI.c', why: 'setup.py compiles src/mpi4py.MPI.c (1.x-3.x layout); sdists ship it, git exports do not' },
   ],
@@ -150,6 +164,11 @@ export function setuptoolsBuilder(py: PythonInfo): Builder {
       // nothing probed silently: the interpreter must be the one the inputs name
       const info = probePython(py.path);
       if (info.version !== py.version) throw new Error(`${py.path} is now Python ${info.version}, the build was planned for ${py.version}`);
+      const supported = pick(ranges.python, ctx.version, 'python');
+      if (!semver.satisfies(`${py.version}.0`, supported)) {
+        throw new Error(`mpi4py ${ctx.version} builds on Python ${supported}, not ${py.version} (${ranges.python.find((r) => r.value === supported)!.why}); `
+          + `use mpi4py ${defaultVersion}, or --python an older interpreter`);
+      }
       if (!existsSync(mpiccOf(ctx.prefix))) throw new Error(`${mpiccOf(ctx.prefix)} is missing: build openmpi into ${ctx.prefix} first`);
     },
     async build(ctx) {

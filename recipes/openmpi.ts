@@ -2,7 +2,7 @@
 // autotools builder. Data first: the versions table, then every
 // version-dependent configure argument with its semver range and why.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autotools } from './builders/autotools.js';
 import type { BuildContext, Builder, CheckContext, Ranged, Recipe, VersionEntry } from './types.js';
@@ -108,6 +108,10 @@ export const bootstrapTable: readonly Ranged<Bootstrap>[] = [
         { cwd: 'opal/libltdl', argv: ['aclocal'] },
         { cwd: 'opal/libltdl', argv: ['automake'] },
         { cwd: 'opal/libltdl', argv: ['autoconf'] },
+        // autogen.sh patches config/libtool.m4 and friends after running autoheader, so make would find
+        // opal_config.h.in stale and rerun autoheader + config.status mid-build (losing mapRomioFlags' edit);
+        // one time stamp on every file, as the git export had, leaves nothing to regenerate
+        { cwd: '.', argv: ['sh', '-c', 'find . -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +'] },
       ],
     },
     why: 'tested on the v1.6.5 tag; a tag of another release needs its own VERSION values',
@@ -174,13 +178,25 @@ async function mapRomioFlagsIn(ctx: BuildContext): Promise<void> {
   if (changed) await writeFile(file, text);
 }
 
-/** autotools, plus configure generated for a git export, and the ROMIO flags mapping right after configure. */
+/** Installed files the stack does not ship: removed from the staged tree after `make install`. */
+export const unshippedTable: readonly Ranged<string[]>[] = [
+  {
+    range: '>=1.6.0 <1.7.0', value: ['bin/orte_wrapper_script'],
+    why: 'installed always, used only by --enable-script-wrapper-compilers (ortecc is opal_wrapper otherwise); a Perl script with the build prefix written in',
+  },
+];
+
+/** autotools, plus configure generated for a git export, the ROMIO flags mapping right after configure, and unshipped files dropped. */
 export const openmpiBuilder: Builder = {
   ...autotools,
   prepare: bootstrapTree,
   async configure(ctx) {
     await autotools.configure(ctx);
     await mapRomioFlagsIn(ctx);
+  },
+  async install(ctx) {
+    await autotools.install(ctx);
+    for (const f of pickAll(unshippedTable, ctx.version).flat()) await rm(join(ctx.stagedPrefix, f), { force: true });
   },
 };
 

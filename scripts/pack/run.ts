@@ -10,12 +10,13 @@ export class ToolError extends Error {
 }
 
 export class PackError extends Error {
-  constructor(readonly step: string, message: string, readonly details: string[] = [], options?: { cause?: unknown }) {
+  // not `details`: uvu's reporter calls err.details.split() and, on an array, loses the failure silently
+  constructor(readonly step: string, message: string, readonly lines: string[] = [], options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'PackError';
   }
   report(): string {
-    return [`${this.step}: ${this.message}`, ...this.details.map((d) => `  ${d}`)].join('\n');
+    return [`${this.step}: ${this.message}`, ...this.lines.map((d) => `  ${d}`)].join('\n');
   }
 }
 

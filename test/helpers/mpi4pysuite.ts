@@ -30,7 +30,8 @@ with open('%s.%d' % (out, rank), 'w') as f:
                'failed': sorted([t.id() for t, _ in result.failures] + [t.id() for t in result.unexpectedSuccesses]),
                'errors': sorted(t.id() for t, _ in result.errors),
                'detail': {t.id(): tb[-1500:] for t, tb in result.failures + result.errors},
-               'mpi4py': mpi4py.__file__, 'libmpi': maps, 'library': MPI.Get_library_version().split(',')[0].strip()}, f)
+               'mpi4py': mpi4py.__file__, 'libmpi': maps, 'version': list(MPI.Get_version()),
+               'library': MPI.Get_library_version().split(',')[0].strip()}, f)
 `;
 
 export interface RankResult {
@@ -42,6 +43,8 @@ export interface RankResult {
   detail: Record<string, string>;
   mpi4py: string;
   libmpi: string[];
+  /** MPI standard version of the library, [major, minor] */
+  version: [number, number];
   library: string;
 }
 
@@ -69,6 +72,8 @@ export interface SuiteRun {
   workDir: string;
   /** per module */
   timeoutMs: number;
+  /** module -> its own limit (a module known to hang need not cost the full one) */
+  limits?: Record<string, number>;
   /** limit to these modules (default: every test_*.py) */
   modules?: string[];
 }
@@ -86,7 +91,7 @@ export async function runSuite(o: SuiteRun): Promise<ModuleResult[]> {
   for (const module of o.modules ?? suiteModules(o.testDir)) {
     const base = join(o.workDir, `${module}.n${o.ranks}`);
     const r = await runLimited(o.mpirun, ['-n', String(o.ranks), o.python, driver, o.testDir, base, '--no-builddir', '-i', `^${module}$`], {
-      cwd: o.workDir, env: o.env, timeoutMs: o.timeoutMs,
+      cwd: o.workDir, env: o.env, timeoutMs: o.limits?.[module] ?? o.timeoutMs,
     });
     const ranks: RankResult[] = [];
     for (let i = 0; i < o.ranks; i++) {

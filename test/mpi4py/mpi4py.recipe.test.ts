@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allRecipes, stackRecipes } from '../../recipes/index.js';
-import { buildArgs, buildEnvOf, cythonizeCommand, DEFAULT_PYTHON, defaultVersion, installArgs, mpi4pyRecipe, probePython, sitePackages, versions } from '../../recipes/mpi4py.js';
+import { buildArgs, buildEnvOf, cythonizeCommand, DEFAULT_PYTHON, defaultVersion, installArgs, mpi4pyRecipe, probePython, setuptoolsBuilder, sitePackages, versions } from '../../recipes/mpi4py.js';
+import type { BuildContext } from '../../recipes/types.js';
 import { resolveInputs } from '../../recipes/types.js';
 import { parseBuildArgs } from '../../scripts/commands/build.js';
 import { plan, selectRecipes } from '../../scripts/engine/engine.js';
@@ -17,10 +18,11 @@ const prefix = '/stack/prefix';
 const py = probePython(DEFAULT_PYTHON);
 const tmp = mkdtempSync(join(tmpdir(), 'mpistack-mpi4py-'));
 
-test('versions: 1.3.1 (the seed\'s, upstream only) and 3.1.4 (default, upstream + Debian 12\'s source package)', () => {
+test('versions: 1.3.1 (the seed\'s: its download and the tag archive) and 3.1.4 (default, upstream + Debian 12\'s source package)', () => {
   assert.equal(versions.map((v) => v.version), ['1.3.1', '3.1.4']);
   assert.is(defaultVersion, '3.1.4');
-  assert.equal(versions[0].sources.map((s) => s.kind), ['url']);
+  assert.equal(versions[0].sources.map((s) => s.kind), ['url', 'url']);
+  assert.is(versions[0].sources[1].filename, 'mpi4py-1.3.1-tag.tar.gz');
   const [up, deb] = versions[1].sources;
   assert.is(up.kind, 'url');
   assert.is(up.filename, 'mpi4py-3.1.4.tar.gz');
@@ -96,6 +98,19 @@ test('prepare: Cython runs only when the tree lacks the generated C, with the in
   assert.equal(c.args, ['conf/cythonize.py']);
   assert.match(c.cmd, /^\/\S*python3/);
   assert.throws(() => cythonizeCommand('1.3.1', bare), /no Cython driver/);
+});
+
+test('mpi4py 1.3.1 on Python 3.10+ is refused at configure with the reason and the way out', async () => {
+  const py = probePython(DEFAULT_PYTHON);
+  const b = setuptoolsBuilder(py);
+  const ctx = { version: '1.3.1', prefix: '/nonexistent', srcDir: '/nonexistent', env: {} } as unknown as BuildContext;
+  const err = await b.configure(ctx).then(() => null, (e: Error) => e);
+  assert.ok(err, 'refused');
+  assert.match(err!.message, new RegExp(`mpi4py 1\\.3\\.1 builds on Python <3\\.10\\.0, not ${py.version.replace('.', '\\.')} \\(1\\.x calls the old buffer API`));
+  assert.match(err!.message, /use mpi4py 3\.1\.4, or --python an older interpreter/);
+  // 3.1.4 passes that check and stops at the next one (no mpicc under the prefix)
+  const err2 = await b.configure({ ...ctx, version: '3.1.4' }).then(() => null, (e: Error) => e);
+  assert.match(err2!.message, /\/nonexistent\/bin\/mpicc is missing/);
 });
 
 test('recipe description names the interpreter', () => {

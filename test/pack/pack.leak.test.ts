@@ -43,7 +43,7 @@ test('an MCA parameter naming the build prefix fails the pack (4.x cannot expand
   } catch (e) {
     assert.instance(e, PackError);
     assert.match((e as PackError).report(), /etc\/openmpi-mca-params\.conf@\d+: build prefix/);
-    assert.is((e as PackError).details.length, 1, 'the comment line is not reported');
+    assert.is((e as PackError).lines.length, 1, 'the comment line is not reported');
   } finally {
     writeFileSync(conf, before);
   }
