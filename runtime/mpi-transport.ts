@@ -3,6 +3,7 @@
 // and one receive always posted on the binding's native receive thread
 // (recvAsync), re-posted as soon as a message is handed over: no polling.
 import { ANY_SOURCE, ANY_TAG, type Communicator } from '../native/api.js';
+import { MAX_MESSAGE_BYTES } from './protocol.js';
 import type { Envelope, Transport } from './transport.js';
 
 export class MPITransport implements Transport {
@@ -10,6 +11,9 @@ export class MPITransport implements Transport {
   private handler: ((msg: Envelope) => void) | undefined;
 
   constructor(readonly comm: Communicator, private readonly onError: (e: unknown) => void = (e) => { process.emitWarning(`MPI receive failed: ${String(e)}`); }) {}
+
+  /** the binding refuses larger sends with RangeError (an MPI count is an int) */
+  readonly maxMessageBytes = MAX_MESSAGE_BYTES;
 
   get rank(): number { return this.comm.rank; }
   get size(): number { return this.comm.size; }
