@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -36,6 +37,8 @@ struct Slot {
 };
 
 // A received message on its way to JS. Owns its bytes until JS owns them.
+// tooLarge: a message of 2 GiB or more (its byte count does not fit MPI's
+// int), drained and refused: JS gets null instead of a Buffer.
 struct Incoming {
   Incoming(int c, int s, int t, size_t n) : comm(c), source(s), tag(t), data(static_cast<char*>(std::malloc(n > 0 ? n : 1))), size(n) {}
   Incoming(const Incoming&) = delete;
@@ -45,6 +48,7 @@ struct Incoming {
   int tag;
   char* data;
   size_t size;
+  bool tooLarge = false;
   ~Incoming() { std::free(data); }
 };
 
@@ -95,6 +99,27 @@ inline void Check(Napi::Env env, int rc, const char* where) {
 }
 
 [[noreturn]] void ThrowState(Napi::Env env, const std::string& what) { throw Napi::Error::New(env, what); }
+
+// ---- message sizes: an MPI count is an int --------------------------------
+// A buffer or message of 2 GiB or more is refused with a RangeError, never
+// cast to int (which would truncate it: 4 GiB casts to 0).
+
+[[noreturn]] void ThrowTooLarge(Napi::Env env, const char* what, size_t bytes) {
+  throw Napi::RangeError::New(env, std::string(what) + " of " + std::to_string(bytes) + " bytes is larger than " + std::to_string(INT_MAX) +
+                                       " (2 GiB - 1): an MPI count is an int; send it in pieces");
+}
+
+// MPI_Get_count is MPI_UNDEFINED for a message whose byte count does not fit an int.
+inline bool CountTooLarge(int count) { return count == MPI_UNDEFINED || count < 0; }
+
+// Receive and discard a matched message too large to receive (MPI reports
+// MPI_ERR_TRUNCATE for the empty buffer: that is the point).
+inline void Drain(MPI_Message* m) { MPI_Mrecv(nullptr, 0, MPI_BYTE, m, MPI_STATUS_IGNORE); }
+
+std::string TooLargeMessage(const MPI_Status& st) {
+  return "a message from rank " + std::to_string(st.MPI_SOURCE) + " with tag " + std::to_string(st.MPI_TAG) +
+         " is 2 GiB or larger (its byte count does not fit MPI's int): it was received and discarded; send it in pieces";
+}
 
 void RequireActive(Napi::Env env) {
   if (g->active.load(std::memory_order_acquire)) return;  // fast path: between our init and finalize
@@ -158,6 +183,13 @@ void ReceiveLoop() {
       got = true;
       int count = 0;
       MPI_Get_count(&st, MPI_BYTE, &count);
+      if (CountTooLarge(count)) {  // refused, never truncated: JS rejects the matching receive
+        Drain(&m);
+        auto err = std::make_unique<Incoming>(h, st.MPI_SOURCE, st.MPI_TAG, 0);
+        err->tooLarge = true;
+        if (g->tsfn.BlockingCall(err.get()) == napi_ok) err.release();
+        continue;
+      }
       // owns the bytes from here on (RAII); handed to CallJs on success
       auto msg = std::make_unique<Incoming>(h, st.MPI_SOURCE, st.MPI_TAG, static_cast<size_t>(count));
       MPI_Mrecv(msg->data, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
@@ -193,6 +225,14 @@ void ReceiveLoop() {
 void CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, Incoming* msg) {
   std::unique_ptr<Incoming> owned(msg);
   if (env == nullptr || cb.IsEmpty()) return;  // finalizing: just free
+  if (owned->tooLarge) {
+    try {
+      cb.Call({Napi::Number::New(env, owned->comm), Napi::Number::New(env, owned->source), Napi::Number::New(env, owned->tag), env.Null()});
+    } catch (const Napi::Error& e) {
+      e.ThrowAsJavaScriptException();
+    }
+    return;
+  }
   char* data = owned->data;
   size_t size = owned->size;
   owned->data = nullptr;
@@ -413,6 +453,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   Bytes b = BytesOf(info[1]);
   int dest = info[2].As<Napi::Number>().Int32Value();
   int tag = info[3].As<Napi::Number>().Int32Value();
+  if (b.size > static_cast<size_t>(INT_MAX)) ThrowTooLarge(env, "send buffer", b.size);
   Check(env, MPI_Send(b.data, static_cast<int>(b.size), MPI_BYTE, dest, tag, c), "MPI_Send");
   return env.Undefined();
 }
@@ -442,6 +483,10 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
   MPI_Message m;
   MPI_Status st;
   int count = MatchedProbe(env, c, source, tag, &m, &st);
+  if (CountTooLarge(count)) {
+    Drain(&m);
+    throw Napi::RangeError::New(env, "recv: " + TooLargeMessage(st));
+  }
   std::unique_ptr<char, decltype(&std::free)> data(static_cast<char*>(std::malloc(count > 0 ? count : 1)), &std::free);
   Check(env, MPI_Mrecv(data.get(), count, MPI_BYTE, &m, MPI_STATUS_IGNORE), "MPI_Mrecv");
   PutStatus(st, count);
@@ -457,8 +502,14 @@ Napi::Value RecvInto(const Napi::CallbackInfo& info) {
   MPI_Message m;
   MPI_Status st;
   int count = MatchedProbe(env, c, source, tag, &m, &st);
+  if (CountTooLarge(count)) {
+    Drain(&m);
+    throw Napi::RangeError::New(env, "recvInto: " + TooLargeMessage(st));
+  }
   // A message larger than the buffer is received truncated: MPI reports MPI_ERR_TRUNCATE.
-  Check(env, MPI_Mrecv(b.data, static_cast<int>(b.size), MPI_BYTE, &m, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  // A buffer of 2 GiB or more holds any message that fits an int count: clamp, never wrap.
+  int capacity = b.size > static_cast<size_t>(INT_MAX) ? INT_MAX : static_cast<int>(b.size);
+  Check(env, MPI_Mrecv(b.data, capacity, MPI_BYTE, &m, MPI_STATUS_IGNORE), "MPI_Mrecv");
   PutStatus(st, count);
   return env.Undefined();
 }
@@ -474,7 +525,7 @@ Napi::Value Iprobe(const Napi::CallbackInfo& info) {
   if (!flag) return Napi::Boolean::New(env, false);
   int count = 0;
   MPI_Get_count(&st, MPI_BYTE, &count);
-  PutStatus(st, count);
+  PutStatus(st, CountTooLarge(count) ? -1 : count);  // -1: 2 GiB or more, which recv refuses
   return Napi::Boolean::New(env, true);
 }
 
@@ -497,6 +548,8 @@ Napi::Value Bcast(const Napi::CallbackInfo& info) {
     len = static_cast<long long>(b.size);
   }
   Check(env, MPI_Bcast(&len, 1, MPI_LONG_LONG, root, c), "MPI_Bcast");
+  // every rank has the root's length now: all refuse together, none waits in the second bcast
+  if (len > static_cast<long long>(INT_MAX)) ThrowTooLarge(env, "bcast buffer (at the root)", static_cast<size_t>(len));
   Napi::Buffer<char> out = Napi::Buffer<char>::New(env, static_cast<size_t>(len));
   if (me == root && len > 0) std::memcpy(out.Data(), b.data, len);
   Check(env, MPI_Bcast(out.Data(), static_cast<int>(len), MPI_BYTE, root, c), "MPI_Bcast");
@@ -551,6 +604,7 @@ Napi::Value SetHeartbeatPayload(const Napi::CallbackInfo& info) {
   CommOf(info, 0);
   Slot& s = g->slots[info[0].As<Napi::Number>().Int32Value()];
   Bytes b = BytesOf(info[1]);
+  if (b.size > static_cast<size_t>(INT_MAX)) ThrowTooLarge(info.Env(), "heartbeat payload", b.size);
   std::lock_guard<std::mutex> lock(s.hbMutex);
   s.hbPayload.assign(static_cast<char*>(b.data), static_cast<char*>(b.data) + b.size);
   return info.Env().Undefined();
