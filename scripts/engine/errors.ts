@@ -55,6 +55,14 @@ export class UnsafeArchiveError extends Error {
   }
 }
 
+/** An archive GNU tar cannot read (or lists in a way the check cannot parse): nothing is unpacked. */
+export class ArchiveReadError extends Error {
+  override name = 'ArchiveReadError';
+  constructor(readonly archive: string, readonly detail: string) {
+    super(`refusing to unpack ${archive}: ${detail}`);
+  }
+}
+
 /** A sanity check that did not hold. */
 export class SanityError extends Error {
   override name = 'SanityError';
