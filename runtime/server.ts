@@ -207,12 +207,12 @@ export class MPICommandServer {
   }
 
   private finish(res: ResponseMessage): void {
-    this.running = undefined;
-    if (this.stopped) return;
-    this.updateHeartbeat();
+    if (this.stopped) { this.running = undefined; return; }
+    // the heartbeat says this request is held until its response is sent (a large one takes a while)
     this.respond(res);
+    this.running = undefined;
     const next = this.queue.shift();
-    if (next) this.run(next);
+    if (next) this.run(next); else this.updateHeartbeat();
   }
 
   /** Send one response; a frame the transport refuses becomes a failed response saying why. Never throws. */
