@@ -122,11 +122,10 @@ export class ConfinementChecker {
   /** The first problem with this entry, or undefined; a problem-free entry is recorded. */
   add(e: ArchiveEntry): ConfinementProblem | undefined {
     const refuse = (why: string): ConfinementProblem => ({ path: e.path, why });
+    // `./` (the root itself, as `tar c .` stores it) is harmless as a directory where the scope is the root
+    if (this.opts.allowRootEntry && e.kind === 'dir' && /^[./]+$/.test(e.path) && !e.path.includes('..') && !e.path.startsWith('/')) return undefined;
     const c = checkEntryPath(e.path);
-    if (!c.ok) {
-      if (this.opts.allowRootEntry && e.kind === 'dir' && c.why === 'path names the archive root') return undefined;
-      return refuse(c.why);
-    }
+    if (!c.ok) return refuse(c.why);
     const path = c.path;
     const scope = this.opts.scope;
     if (scope && path !== scope && !path.startsWith(`${scope}/`)) return refuse(`outside the archive's single top-level directory ${scope}/`);

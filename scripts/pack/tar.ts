@@ -238,6 +238,7 @@ async function readEntries(src: Bytes, onEntry: (e: ReadEntry, body: AsyncIterab
   let longName: string | undefined;
   let longLink: string | undefined;
   let previous = '(the first entry)';
+  let extendedBytes = 0; // extended headers read since the last entry: bounded together, not only one by one
   for (;;) {
     const h = await src.exact(BLOCK);
     if (!h) throw new TarFormatError('truncated archive: no end-of-archive blocks');
@@ -252,6 +253,10 @@ async function readEntries(src: Bytes, onEntry: (e: ReadEntry, body: AsyncIterab
     const readBody = async (): Promise<Buffer> => {
       if (size > MAX_EXTENDED_HEADER) {
         throw new TarFormatError(`${where}: a '${typeflag}' extended header of ${size} bytes is larger than the ${MAX_EXTENDED_HEADER} bytes accepted (paths are at most 4096 bytes): a damaged or hostile tarball`);
+      }
+      extendedBytes += size;
+      if (extendedBytes > MAX_EXTENDED_HEADER) {
+        throw new TarFormatError(`${where}: extended headers of more than ${MAX_EXTENDED_HEADER} bytes in all before one entry: a damaged or hostile tarball`);
       }
       const b = await src.exact(size + padding(size).length);
       if (!b) throw new TarFormatError(`${where}: truncated archive`);
@@ -287,7 +292,7 @@ async function readEntries(src: Bytes, onEntry: (e: ReadEntry, body: AsyncIterab
     if (pax.size !== undefined && !/^[0-9]+$/.test(pax.size)) throw new TarFormatError(`${name}: pax size ${JSON.stringify(pax.size)} is not a whole number`);
     const realSize = pax.size !== undefined ? Number(pax.size) : size;
     if (!Number.isSafeInteger(realSize)) throw new TarFormatError(`${name}: size ${pax.size} is too large`);
-    pax = {}; longName = undefined; longLink = undefined;
+    pax = {}; longName = undefined; longLink = undefined; extendedBytes = 0;
     const type: ReadEntry['type'] = typeflag === '0' || typeflag === '7' ? 'file' : typeflag === '5' ? 'dir' : typeflag === '2' ? 'symlink' : typeflag === '1' ? 'hardlink' : 'other';
     const entry: ReadEntry = { path: name, type, typeflag, mode: field(() => parseOctal(h, 100, 8, 'mode')), size: type === 'file' ? realSize : 0, linkname };
     previous = JSON.stringify(name);

@@ -89,6 +89,15 @@ test('a pax header declaring 600 MB is refused before it is read: memory stays b
   assert.not.ok(existsSync(join(work, 'dest-pax')), 'the --dest it created is gone');
 });
 
+test('extended headers each under the cap but many in a row: bounded together', async () => {
+  const record = (i: number) => paxBody({ [`SCHILY.xattr.user.k${i}`]: 'v'.repeat(600 * 1024) });
+  const entries = [dir('mpistack'), ...[0, 1, 2].map((i) => ({ name: 'PaxHeaders/f', type: 'x', body: record(i) })), file('mpistack/f', 'x')];
+  const dest = join(work, 'dest-manypax');
+  const err = await refused(rawTarball(work, 'manypax', entries), dest, 'format', /extended headers of more than 1048576 bytes in all before one entry/);
+  assert.ok(err);
+  assert.not.ok(existsSync(dest));
+});
+
 test('a bad size field: one clear error, no unhandled stream error, and the --dest it created (and its parents) removed', () => {
   const t = rawTarball(work, 'badsize', [dir('mpistack'), { ...file('mpistack/f', 'hello'), sizeField: Buffer.from('zzzzzzzzzzz\0', 'latin1') }]);
   const dest = join(work, 'fresh', 'deeper', 'dest');
