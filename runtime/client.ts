@@ -145,8 +145,9 @@ interface Server extends ServerState {
   /** the request sent to it and not answered (also one given up by a timeout while the server may still run it) */
   current: Request | undefined;
   queue: Fifo<Request>;
-  /** monotonic ms of the first heartbeat that did not list `current` (undefined while it does) */
+  /** monotonic ms of the first heartbeat that did not list `current` (undefined while it does), and its tick */
   missingSince: number | undefined;
+  missingTick: number;
 }
 
 const CALL_FORM = /^\s*[A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*\s*\(\s*\)\s*;?\s*$/;
@@ -282,7 +283,7 @@ export class MPICommandClient {
       this.servers.set(rank, {
         rank, host: s.host, pid: s.pid, lastHeard: performance.now(), lastHeartbeat: undefined, pingSentAt: undefined,
         reportedBusy: false, reportedRequestId: 0, reportedQueue: [], reportedQueueCount: 0, timedOut: false, timedOutAt: undefined,
-        current: undefined, queue: new Fifo(), missingSince: undefined,
+        current: undefined, queue: new Fifo(), missingSince: undefined, missingTick: 0,
       });
     }
     this.monitor = new MPIMonitorClient(this.transport, this.servers, {
@@ -599,10 +600,12 @@ export class MPICommandClient {
   /**
    * The second line of defence: the request this client waits for on `s` is
    * neither running nor queued there, by the server's own heartbeat. Past
-   * lostGraceMs (the request or its response may be in flight) it ends as
-   * 'lost', naming server, host and pid, and the server is free again. A
-   * request given up earlier (timeout) that the server no longer holds just
-   * frees the server.
+   * lostGraceMs (the request or its response may be in flight), and only if
+   * the server's event loop kept running meanwhile (its tick advanced at
+   * least twice: a blocked loop may have the request waiting unseen), it
+   * ends as 'lost', naming server, host and pid, and the server is free
+   * again. A request given up earlier (timeout) that the server no longer
+   * holds just frees the server.
    */
   private checkHeld(s: Server, hb: Heartbeat): void {
     const cur = s.current;
@@ -613,9 +616,9 @@ export class MPICommandClient {
     const passedOver = !hb.busy || hb.requestId > id;
     if (held || !passedOver) { s.missingSince = undefined; return; }
     const t = performance.now();
-    s.missingSince ??= t;
+    if (s.missingSince === undefined) { s.missingSince = t; s.missingTick = hb.tick; }
     const missingMs = t - s.missingSince;
-    if (missingMs < this.opts.lostGraceMs) return;
+    if (missingMs < this.opts.lostGraceMs || ((hb.tick - s.missingTick) >>> 0) < 2) return;
     s.current = undefined;
     s.missingSince = undefined;
     const state = hb.busy ? `running request ${hb.requestId}` : 'idle';

@@ -25,8 +25,9 @@
 //   RESPONSE whose header is readable always decodes (a bad body becomes a
 //   failed response), so the request it answers still settles.
 // - The heartbeat reply says which requests the server holds (the running one
-//   and the queued ones); the client ends a request its server no longer
-//   holds as 'lost' after a grace period (client.ts). Layout under
+//   and the queued ones) and whether its event loop runs (a tick counter);
+//   the client ends a request its server no longer holds, while that loop
+//   runs, as 'lost' after a grace period (client.ts). Layout under
 //   "heartbeat" below.
 import { format, inspect, types } from 'node:util';
 import * as v8 from 'node:v8';
@@ -413,6 +414,12 @@ export interface Heartbeat {
   busy: boolean;
   /** the running request's id (0 when idle) */
   requestId: number;
+  /**
+   * the server's JS liveness counter: advanced by a timer on the server's
+   * event loop (HEARTBEAT_TICK_MS). It stands still while that loop is
+   * blocked, when a request may be waiting unseen behind it.
+   */
+  tick: number;
   /** ids of the requests received and waiting behind it, oldest first (at most HEARTBEAT_QUEUE_IDS of them) */
   queued: number[];
   /** how many are waiting in all (more than `queued.length` when the list was cut) */
@@ -421,31 +428,32 @@ export interface Heartbeat {
 
 /** The most queued ids a heartbeat lists. */
 export const HEARTBEAT_QUEUE_IDS = 64;
+/** How often the server's event loop advances the heartbeat's tick. */
+export const HEARTBEAT_TICK_MS = 100;
 
 // HEARTBEAT_REPLY layout (answered by the server's native thread from the
 // payload its JS keeps current):
-//   busy u8 | pad u8[3] | running request id u32 | queued count u32 | queued ids u32 x min(count, 64)
-// An 8-byte reply (busy | pad | id) is read as a server with nothing queued.
-export function encodeHeartbeat(busy: boolean, requestId: number, queued: readonly number[] = []): Buffer {
+//   busy u8 | pad u8[3] | running request id u32 | tick u32 | queued count u32 | queued ids u32 x min(count, 64)
+export function encodeHeartbeat(busy: boolean, requestId: number, queued: readonly number[] = [], tick = 0): Buffer {
   const listed = Math.min(queued.length, HEARTBEAT_QUEUE_IDS);
-  const out = Buffer.alloc(12 + 4 * listed);
+  const out = Buffer.alloc(16 + 4 * listed);
   out[0] = busy ? 1 : 0;
   out.writeUInt32LE(requestId >>> 0, 4);
-  out.writeUInt32LE(queued.length >>> 0, 8);
-  for (let i = 0; i < listed; i++) out.writeUInt32LE(queued[i]! >>> 0, 12 + 4 * i);
+  out.writeUInt32LE(tick >>> 0, 8);
+  out.writeUInt32LE(queued.length >>> 0, 12);
+  for (let i = 0; i < listed; i++) out.writeUInt32LE(queued[i]! >>> 0, 16 + 4 * i);
   return out;
 }
 
 export function decodeHeartbeat(data: Uint8Array): Heartbeat {
   const buf = asBuffer(data);
-  if (buf.length === 8) return { busy: buf[0] === 1, requestId: buf.readUInt32LE(4), queued: [], queuedCount: 0 };
-  if (buf.length < 12) throw new ProtocolError(`heartbeat reply of ${buf.length} bytes (expected 12 or more)`);
-  const queuedCount = buf.readUInt32LE(8);
+  if (buf.length < 16) throw new ProtocolError(`heartbeat reply of ${buf.length} bytes (expected 16 or more)`);
+  const queuedCount = buf.readUInt32LE(12);
   const listed = Math.min(queuedCount, HEARTBEAT_QUEUE_IDS);
-  if (buf.length !== 12 + 4 * listed) throw new ProtocolError(`heartbeat reply of ${buf.length} bytes does not match its ${queuedCount} queued ids`);
+  if (buf.length !== 16 + 4 * listed) throw new ProtocolError(`heartbeat reply of ${buf.length} bytes does not match its ${queuedCount} queued ids`);
   const queued: number[] = [];
-  for (let i = 0; i < listed; i++) queued.push(buf.readUInt32LE(12 + 4 * i));
-  return { busy: buf[0] === 1, requestId: buf.readUInt32LE(4), queued, queuedCount };
+  for (let i = 0; i < listed; i++) queued.push(buf.readUInt32LE(16 + 4 * i));
+  return { busy: buf[0] === 1, requestId: buf.readUInt32LE(4), tick: buf.readUInt32LE(8), queued, queuedCount };
 }
 
 /** An empty heartbeat request (the content is ignored by the native thread). */

@@ -6,7 +6,8 @@
 // interrupts runaway synchronous code (vm's watchdog) or a Promise that does
 // not settle, and the server stays usable. One command runs at a time.
 // Heartbeats are answered by the transport's native thread, from a payload
-// this server keeps current (busy flag, running request id, queued ids).
+// this server keeps current (busy flag, running request id, queued ids, and
+// a tick a timer advances while the event loop runs).
 //
 // Every request gets exactly one response, whatever the command throws,
 // returns or resolves to: `execute` never throws and never rejects (every
@@ -23,7 +24,7 @@ import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import * as vm from 'node:vm';
 import {
-  CLIENT_RANK, Kind, MAX_MESSAGE_BYTES, ProtocolError, Tag, decodeControl, decodeRequest, describeThrown, encodeControl, encodeError,
+  CLIENT_RANK, HEARTBEAT_TICK_MS, Kind, MAX_MESSAGE_BYTES, ProtocolError, Tag, decodeControl, decodeRequest, describeThrown, encodeControl, encodeError,
   encodeHeartbeat, encodeLog, encodeResponseOrFailure, type LogLevel, type RequestMessage, type ResponseMessage, type StartMessage,
 } from './protocol.js';
 import type { Envelope, Transport } from './transport.js';
@@ -56,6 +57,9 @@ export class MPICommandServer {
   private resolveServe: (() => void) | undefined;
   private readonly servePromise: Promise<void>;
   private readonly startupLog: Array<{ level: LogLevel; text: string }>;
+  /** advanced by a timer on this event loop: the heartbeat's sign that JS runs (see protocol.ts) */
+  private tick = 0;
+  private ticker: NodeJS.Timeout | undefined;
 
   /** One server per process on MPI; pass `{ allowMany: true }` for in-process tests. */
   static create(transport: Transport, opts: ServerOptions & { allowMany?: boolean } = {}): MPICommandServer {
@@ -79,6 +83,7 @@ export class MPICommandServer {
   /** Serve until the client sends STOP; resolves then. */
   serve(): Promise<void> {
     this.transport.start((m) => this.onMessage(m));
+    this.ticker ??= setInterval(() => { this.tick = (this.tick + 1) >>> 0; this.updateHeartbeat(); }, HEARTBEAT_TICK_MS).unref();
     return this.servePromise;
   }
 
@@ -165,6 +170,7 @@ export class MPICommandServer {
   private stop(reason: string): void {
     this.log('INFO', `stopping: ${reason}`);
     this.stopped = true;
+    clearInterval(this.ticker);
     if (this.running) this.log('WARN', `request ${this.running.id} was still running at stop`);
     try { this.transport.send(CLIENT_RANK, Tag.CONTROL, encodeControl({ kind: Kind.STOPPED, pid: this.pid })); } catch { /* client gone */ }
     this.transport.close();
@@ -188,7 +194,7 @@ export class MPICommandServer {
 
   /** What the native thread answers heartbeats with: the running request and the queued ones (protocol.ts). */
   private updateHeartbeat(): void {
-    this.transport.setHeartbeatPayload(encodeHeartbeat(this.running !== undefined, this.running?.id ?? 0, this.queue.map((r) => r.id)));
+    this.transport.setHeartbeatPayload(encodeHeartbeat(this.running !== undefined, this.running?.id ?? 0, this.queue.map((r) => r.id), this.tick));
   }
 
   private run(req: RequestMessage): void {

@@ -90,15 +90,19 @@ test('the server heartbeat: running id and the queued ids, oldest first, kept cu
     for (let i = 0; i < 500 && replies.length === n; i++) await new Promise((r) => setImmediate(r));
     return replies[replies.length - 1]!;
   };
-  assert.equal(await ping(), { busy: false, requestId: 0, queued: [], queuedCount: 0 });
+  const held = (h: Heartbeat) => ({ busy: h.busy, requestId: h.requestId, queued: h.queued, queuedCount: h.queuedCount });
+  const first = await ping();
+  assert.equal(held(first), { busy: false, requestId: 0, queued: [], queuedCount: 0 });
   const req = (id: number, command: string) => encodeRequest({ id, command, mode: 'eval', callWithParameters: false, hasParameters: false, parameters: undefined, timeoutMs: 0 });
-  hub.endpoint(0).send(1, Tag.REQUEST, req(7, 'new Promise((r) => setTimeout(r, 200))'));
+  hub.endpoint(0).send(1, Tag.REQUEST, req(7, 'new Promise((r) => setTimeout(r, 400))'));
   hub.endpoint(0).send(1, Tag.REQUEST, req(8, '1'));
   hub.endpoint(0).send(1, Tag.REQUEST, req(9, '2'));
   await new Promise((r) => setTimeout(r, 20));
-  assert.equal(await ping(), { busy: true, requestId: 7, queued: [8, 9], queuedCount: 2 });
-  await new Promise((r) => setTimeout(r, 400));
-  assert.equal(await ping(), { busy: false, requestId: 0, queued: [], queuedCount: 0 });
+  assert.equal(held(await ping()), { busy: true, requestId: 7, queued: [8, 9], queuedCount: 2 });
+  await new Promise((r) => setTimeout(r, 700));
+  const last = await ping();
+  assert.equal(held(last), { busy: false, requestId: 0, queued: [], queuedCount: 0 });
+  assert.ok(last.tick > first.tick, `the tick advances while the event loop runs (${first.tick} -> ${last.tick})`);
 });
 
 test.run();

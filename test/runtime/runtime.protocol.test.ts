@@ -44,8 +44,8 @@ test('control, log and heartbeat messages', () => {
   const start = { kind: Kind.START, cwd: 'w', log: { mode: 'file' as const, level: 'INFO' as const }, tasks: ['file:x'], env: { A: '1' } };
   assert.equal(decodeControl(encodeControl(start)), start);
   assert.equal(decodeLog(encodeLog('WARN', 'hello\nworld')), { level: 'WARN', text: 'hello\nworld' });
-  assert.equal(decodeHeartbeat(encodeHeartbeat(true, 123456)), { busy: true, requestId: 123456, queued: [], queuedCount: 0 });
-  assert.equal(decodeHeartbeat(encodeHeartbeat(true, 5, [6, 7])), { busy: true, requestId: 5, queued: [6, 7], queuedCount: 2 });
+  assert.equal(decodeHeartbeat(encodeHeartbeat(true, 123456)), { busy: true, requestId: 123456, tick: 0, queued: [], queuedCount: 0 });
+  assert.equal(decodeHeartbeat(encodeHeartbeat(true, 5, [6, 7], 2 ** 32 - 1)), { busy: true, requestId: 5, tick: 2 ** 32 - 1, queued: [6, 7], queuedCount: 2 });
   const many = Array.from({ length: 100 }, (_, i) => i + 10);
   const cut = decodeHeartbeat(encodeHeartbeat(true, 9, many));
   assert.is(cut.queuedCount, 100);

@@ -1,8 +1,9 @@
-// Run on rank 0 with --lost-grace 1000: under real MPI, a command whose
+// Run on rank 0 with --lost-grace 3000: under real MPI, a command whose
 // rejection or value cannot be encoded still gets a failed response and the
 // server answers the next request; a request garbled on the wire (so that the
 // server cannot read its id) ends as 'lost' naming server, host and pid; a
-// long command is reported by the heartbeat and never taken for lost.
+// long command is reported by the heartbeat and never taken for lost, nor is
+// a request waiting behind an event loop blocked outside any command.
 import type { MPICommandClient } from '../../../runtime/index.js';
 import { Report } from './report.js';
 
@@ -42,12 +43,19 @@ await report.check("a request garbled on the wire: 'lost', naming server, host a
 });
 
 await report.check('a command longer than the grace period: its id is in the heartbeat, it is not lost', async (expect) => {
-  const ids = client.pushCommandRequest('blockFor(3000)', { targetServer: 1 });
-  await new Promise((r) => setTimeout(r, 1500));
+  const ids = client.pushCommandRequest('blockFor(6000)', { targetServer: 1 });
+  await new Promise((r) => setTimeout(r, 4000));
   const st = client.getServerStatus()[1]!;
   expect(st.heartbeatBusy && st.heartbeatRequestId === ids[0], `heartbeat: busy ${st.heartbeatBusy}, request ${st.heartbeatRequestId}`);
   const [r] = await client.getCommandResponse(ids, { block: true, waitTimeoutMs: 20_000 });
-  expect(r!.status === 'response received' && r!.ret === 3000, `status ${r!.status}`);
+  expect(r!.status === 'response received' && r!.ret === 6000, `status ${r!.status}`);
+});
+
+await report.check("a request waiting behind JavaScript that blocks outside any command (a timer) is not taken for lost", async (expect) => {
+  // the server's event loop is blocked longer than the grace period: the heartbeat says idle, but its tick stands still
+  expect((await run('(setTimeout(() => blockFor(6000), 0), "scheduled")', 2)).ret === 'scheduled', 'the timer was set');
+  const r = await run('"after the block"', 2);
+  expect(r.status === 'response received' && r.ret === 'after the block', `status ${r.status}: ${r.traceback}`);
 });
 
 report.print();
