@@ -50,7 +50,7 @@ test('Content-Encoding: gzip on a .tar.gz: the bytes are stored as served and th
 test('a server dripping one byte every 300 ms: the overall deadline ends it, without retries', async () => {
   const s = await startServer({ '/d.tar.gz': [{ kind: 'drip', body: randomBytes(5000), everyMs: 300 }] });
   try {
-    const e = await failure(fetchSources('pkg', '1.0', [src(`${s.url}/d.tar.gz`, Buffer.from('x'))], { cacheDir: tmp(), mirrors: [], offline: false, ...fast, deadlineMs: 2000 }));
+    const e = await failure(fetchSources('pkg', '1.0', [src(`${s.url}/d.tar.gz`, Buffer.from('x'))], { cacheDir: tmp(), mirrors: [], offline: false, ...fast, timeoutMs: 10_000, deadlineMs: 2000 }));
     assert.is(e.reason, 'deadline', e.message);
     assert.is(e.retryable, false);
     assert.is(s.hits.get('/d.tar.gz'), 1);
