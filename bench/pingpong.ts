@@ -87,7 +87,7 @@ function pythonWithMpi4py(): string | undefined {
 }
 
 async function runPair(argv: string[]): Promise<Lat> {
-  const r = await runLimited(tool('mpirun'), ['--oversubscribe', '-n', '2', ...argv], { env: mpirunEnv(), timeoutMs: 300_000 });
+  const r = await runLimited(tool('mpirun'), ['-n', '2', ...argv], { env: mpirunEnv(), timeoutMs: 300_000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (r.code !== 0 || !line) throw new Error(`${argv.join(' ')} failed (exit ${r.code}, timedOut ${r.timedOut}):\n${r.stderr.slice(-2000)}`);
   return JSON.parse(line.slice(7)) as Lat;
@@ -102,7 +102,7 @@ function cpuTicks(pid: number): number {
 /** CPU of each rank over `windowMs` while both wait in recvAsync, in % of one core. */
 async function idleCpu(policy: string, windowMs: number): Promise<number[]> {
   const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-  const child = spawn(tool('mpirun'), ['--oversubscribe', '-n', '2', process.execPath, join(here, '_pingpong-rank.js'), 'idle', String(windowMs + 2500)], {
+  const child = spawn(tool('mpirun'), ['-n', '2', process.execPath, join(here, '_pingpong-rank.js'), 'idle', String(windowMs + 2500)], {
     env: mpirunEnv({ MPISTACK_WAIT_POLICY: policy }), stdio: ['ignore', 'pipe', 'inherit'], detached: true,
   });
   const pids = new Map<number, number>();

@@ -51,7 +51,8 @@ export interface Communicator {
    */
   send(buffer: Uint8Array, dest: number, tag: number): void;
   /**
-   * Blocking receive by matched probe (MPI_Mprobe/MPI_Mrecv). A message of
+   * Blocking receive by matched probe (MPI_Mprobe/MPI_Mrecv; on MPI-2.1,
+   * MPI_Iprobe/MPI_Recv serialised with the receive thread). A message of
    * 2 GiB or more (from a sender using MPI datatypes) is received and
    * discarded, and the receive throws RangeError (recvAsync rejects with
    * MessageTooLargeError): never truncated.

@@ -85,6 +85,8 @@ interface Native {
   setHeartbeatPayload(h: number, payload: Uint8Array): void;
   ANY_SOURCE: number;
   ANY_TAG: number;
+  /** built with MPI-3's matched probe (MPI_Mprobe/MPI_Mrecv); false: MPI-2.1's serialised MPI_Iprobe/MPI_Recv */
+  MATCHED_PROBE: boolean;
 }
 
 const POLICIES: Record<WaitPolicy, number> = { spin: 0, yield: 1, adaptive: 2 };
@@ -139,6 +141,11 @@ export interface BindingExtras {
   threadLevel(): number;
   /** the wait policy in force */
   waitPolicy(): WaitPolicy;
+  /**
+   * How messages are received: 'matched-probe' (MPI-3 MPI_Mprobe/MPI_Mrecv) or
+   * 'serialised-probe' (MPI-2.1, e.g. Open MPI 1.6: MPI_Iprobe + MPI_Recv under one lock).
+   */
+  readonly receiveMode: 'matched-probe' | 'serialised-probe';
 }
 
 interface Pending { source: number; tag: number; resolve(m: Message): void; reject(e: Error): void }
@@ -171,10 +178,12 @@ class Binding implements MPIBinding, BindingExtras {
   private toTag: (t: number) => number;
 
   readonly status = new Int32Array(3);
+  readonly receiveMode: 'matched-probe' | 'serialised-probe';
 
   constructor(readonly native: Native, readonly bindingPath: string) {
     native.setErrorClass(MPIError);
     native.setStatusArray(this.status);
+    this.receiveMode = native.MATCHED_PROBE === false ? 'serialised-probe' : 'matched-probe';
     this.toSrc = (s) => (s === ANY_SOURCE ? native.ANY_SOURCE : s);
     this.toTag = (t) => (t === ANY_TAG ? native.ANY_TAG : t);
     const envPolicy = process.env.MPISTACK_WAIT_POLICY;

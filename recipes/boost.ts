@@ -308,7 +308,7 @@ export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
   const mpirun = join(mpiPrefix, 'bin', 'mpirun');
   const runs: CheckReport['runs'] = [];
   for (const n of c.ranks ?? [1, 2, 4]) {
-    const out = await run(mpirun, ['--oversubscribe', '-n', String(n), exe], { env: mpirunEnv(env), timeoutMs: 180_000 });
+    const out = await run(mpirun, ['-n', String(n), exe], { env: mpirunEnv(env), timeoutMs: 180_000 });
     const line = out.split('\n').find((l) => l.startsWith('boost-mpi-stl')) ?? '';
     if (line !== stlExchangeExpected(n)) throw fail(`STL exchange at ${n} ranks`, `printed '${line}', expected '${stlExchangeExpected(n)}'`);
     runs.push({ ranks: n, line });
@@ -364,7 +364,7 @@ export async function boostPythonPackageDir(prefix: string, workDir: string): Pr
 export async function checkBoostPython(ctx: CheckContext, python: string): Promise<string> {
   const dir = await boostPythonPackageDir(ctx.root, ctx.workDir);
   const env = mpirunEnv({ ...ctx.runEnv, PYTHONPATH: dir, PYTHONNOUSERSITE: '1', PYTHONDONTWRITEBYTECODE: '1' });
-  const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['--oversubscribe', '-n', '2', python, '-c', 'import boost.mpi as m; print("boost.mpi rank %d of %d" % (m.world.rank, m.world.size))'], {
+  const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['-n', '2', python, '-c', 'import boost.mpi as m; print("boost.mpi rank %d of %d" % (m.world.rank, m.world.size))'], {
     cwd: ctx.workDir, env, capture: true, timeoutMs: 180_000,
   });
   for (const r of [0, 1]) if (!out.includes(`boost.mpi rank ${r} of 2`)) throw new SanityError('boost', 'import boost.mpi at 2 ranks', out);

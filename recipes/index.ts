@@ -10,6 +10,25 @@ import type { Recipe } from './types.js';
 
 export const allRecipes: readonly Recipe[] = [openmpi, boost, nodeMpi, runtime, toolchain];
 
+/**
+ * The named stacks: each is the default recipes at some versions, pinned by
+ * its own lock file at the package root. `build --stack NAME` (or an
+ * `--openmpi` version that names one) picks it.
+ */
+export interface StackDef {
+  name: string;
+  /** the lock file at the package root */
+  lockFile: string;
+  /** recipe -> version, where it differs from the recipe's default */
+  versions: Record<string, string>;
+  why: string;
+}
+
+export const STACKS: readonly StackDef[] = [
+  { name: 'default', lockFile: 'stack.lock.json', versions: {}, why: "a current Open MPI (4.1.4, Debian 12's) with every recipe's default version" },
+  { name: 'seed', lockFile: 'stack.seed.lock.json', versions: { openmpi: '1.6.5' }, why: "the CASA 4.3 guide's card: Open MPI 1.6.5 (thread-multiple), MPI-2.1" },
+];
+
 /** What `--with` can add to the default stack. */
 export const OPTIONAL = ['mpi4py', 'boost-python'] as const;
 export type Optional = (typeof OPTIONAL)[number];

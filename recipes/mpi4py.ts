@@ -245,7 +245,7 @@ export async function checkMpi4py(c: Mpi4pyCheck): Promise<Mpi4pyReport> {
   await writeFile(script, CHECK_SCRIPT);
   const env = mpirunEnv({ ...c.env, PYTHONPATH: [c.siteDir, c.boostPythonDir].filter(Boolean).join(':'), PYTHONNOUSERSITE: '1', PYTHONDONTWRITEBYTECODE: '1' });
   delete env.PYTHONHOME;
-  const out = await c.shell.run(join(c.mpiPrefix, 'bin', 'mpirun'), ['--oversubscribe', '-n', '2', c.python, script], { cwd: c.workDir, env, capture: true, timeoutMs: 180_000 });
+  const out = await c.shell.run(join(c.mpiPrefix, 'bin', 'mpirun'), ['-n', '2', c.python, script], { cwd: c.workDir, env, capture: true, timeoutMs: 180_000 });
   const { report, problems } = judgeCheck(out, { siteDir: c.siteDir, libDir: c.libDir ?? join(c.mpiPrefix, 'lib'), mpicc: c.mpicc ?? mpiccOf(c.mpiPrefix), ranks: 2 });
   if (problems.length) throw new SanityError('mpi4py', 'dictionary from rank 0 to rank 1 at 2 ranks', `${problems.join('; ')}\n${out}`);
   if (c.boostPythonDir) {

@@ -36,7 +36,7 @@ export async function checkNodeMpi(ctx: CheckContext): Promise<void> {
   if (!dyn.includes(join(ctx.prefix, 'lib'))) throw new SanityError(ctx.recipe, 'rpath', `${binding} has no RPATH/RUNPATH to ${join(ctx.prefix, 'lib')}:\n${dyn}`);
   const script = join(ctx.workDir, 'pingpong.mjs');
   writeFileSync(script, PINGPONG);
-  const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['--oversubscribe', '-n', '2', process.execPath, script], {
+  const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['-n', '2', process.execPath, script], {
     cwd: ctx.workDir, env: ctx.runEnv, capture: true, timeoutMs: 120_000,
   });
   const m = /rank 0 got (.*) provided=(\d) size=(\d+) libmpi=(\S+)/.exec(out);

@@ -2,7 +2,7 @@
 // autotools builder. Data first: the versions table, then every
 // version-dependent configure argument with its semver range and why.
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autotools } from './builders/autotools.js';
 import type { BuildContext, Builder, CheckContext, Ranged, Recipe, VersionEntry } from './types.js';
@@ -21,8 +21,16 @@ const upstream = (version: string, sha256: string) => {
 // package lists them; the Debian entry is the orig tarball of the source
 // package (hashed here after `apt-get source --download-only openmpi=4.1.4-3`).
 export const versions: readonly VersionEntry[] = [
-  // the seed's version; not obtainable on machines without upstream access
-  { version: '1.6.5', sources: [upstream('1.6.5', 'fe37bab89b5ef234e0ac82dc798282c2ab08900bf564a1ec27239d3f1ad1fc85')] },
+  {
+    // the seed's version (the CASA guide's card: Open MPI 1.6.5, thread-multiple)
+    version: '1.6.5',
+    sources: [
+      upstream('1.6.5', 'fe37bab89b5ef234e0ac82dc798282c2ab08900bf564a1ec27239d3f1ad1fc85'),
+      // the v1.6.5 tag as a git export (`git archive --prefix=ompi-1.6.5/ v1.6.5 | gzip -n`): no generated
+      // configure, so `bootstrap` below runs first; --mirror serves it where the forge is unreachable
+      { kind: 'url', url: 'https://github.com/open-mpi/ompi/archive/refs/tags/v1.6.5.tar.gz', filename: 'ompi-1.6.5.tar.gz', sha256: '8c8f0244c9f4c522bc0518ea9918b0e890a4ad1cf406521b58d7dbfb59471059' },
+    ],
+  },
   {
     version: '4.1.4', default: true,
     sources: [
@@ -60,7 +68,80 @@ export const configureTable: readonly Ranged<string[]>[] = [
   { range: '>=2.0.0', value: ['--without-lustre'], why: 'ROMIO lustre driver probed since 2.0' },
   // reproducible builds (issue 8): the default names the building user and host
   { range: '>=1.3.0', value: ['--with-package-string=Open MPI (mpistack)'], why: "ompi_info's 'Package' defaults to 'Open MPI <user>@<host> Distribution'" },
+  // old releases on a current toolchain (GCC 12, gfortran 12, glibc 2.36: the lock's)
+  { range: '>=1.0.0 <2.0.0', value: ['--without-memory-manager'], why: "the ptmalloc2 memory component uses glibc's malloc hooks, removed in glibc 2.34 (2.0 replaced it with 'patcher')" },
+  { range: '>=1.6.0 <1.7.0', value: ['CFLAGS=-fcommon'], why: '1.6 defines globals in headers; GCC 10+ defaults to -fno-common (multiple definitions at link)' },
+  { range: '>=1.6.0 <1.7.0', value: ['FFLAGS=-fallow-argument-mismatch', 'FCFLAGS=-fallow-argument-mismatch'], why: "gfortran 10+ rejects the f77/f90 bindings' type-mismatched calls (REAL(8)/CHARACTER(*)) unless told to allow them" },
+  { range: '>=1.3.0 <2.0.0', value: ['--enable-contrib-no-build=vt'], why: 'VampirTrace (contrib/vt, 1.3-1.10) is a tracer the stack does not ship; it is a third of the 1.6 build' },
+  { range: '>=1.5.0 <1.7.0', value: ['--disable-libnuma'], why: "1.6's embedded hwloc 1.3 links libnuma whenever numaif.h is on the build host (hwloc's own switch, passed down)" },
+  // run path: ${libdir} is the wrapper's own variable, expanded when it runs (OPAL_PREFIX-aware), like 1.7.4+'s @{libdir}
+  { range: '>=1.0.0 <1.7.0', value: ['--with-wrapper-ldflags=-Wl,-rpath,${libdir} -Wl,--enable-new-dtags'], why: "1.6's wrappers add no run path (1.7.4 added --enable-wrapper-rpath): a program found the tree's libmpi only through LD_LIBRARY_PATH" },
 ];
+
+/**
+ * A git export of a release tag (the mirror's ompi-1.6.5.tar.gz) has no
+ * generated configure: these steps make one, in order, in `prepare`. A
+ * release tarball has configure and skips them. `tools` go first on PATH
+ * under their plain names; `versionFile` sets the tag's VERSION fields to
+ * the release's, so ompi_info reports the release and not a developer copy.
+ */
+export interface Bootstrap {
+  tools: Record<string, string>;
+  versionFile: Record<string, string>;
+  steps: { cwd: string; argv: string[] }[];
+}
+
+export const bootstrapTable: readonly Ranged<Bootstrap>[] = [
+  {
+    range: '1.6.5',
+    value: {
+      // Autoconf 2.69 (Debian 12's autoconf2.69): 1.6's configure.ac uses macros 2.70 made obsolete (AC_VERBOSE,
+      // AC_HELP_STRING, AC_TRY_*: 525 warnings from the default 2.71); Automake 1.16 and Libtool 2.4.7 as installed
+      tools: { autoconf: 'autoconf2.69', autoheader: 'autoheader2.69', autom4te: 'autom4te2.69', autoreconf: 'autoreconf2.69' },
+      // the tag's VERSION says greek=rc3, want_svn=1 and no date; the 1.6.5 release tarball's values
+      versionFile: { greek: '', want_svn: '0', svn_r: 'r28673', date: '"Jun 26, 2013"' },
+      steps: [
+        { cwd: '.', argv: ['./autogen.sh'] },
+        // autogen.sh moves libtoolize's libltdl into opal/ keeping its Makefile.in, whose aclocal.m4
+        // dependencies then name opal/m4/ (absent): make would rerun aclocal there and fail. Regenerate
+        // that subpackage in place against the system's libtool macros (autogen.sh's own step for old Automake).
+        { cwd: 'opal/libltdl', argv: ['aclocal'] },
+        { cwd: 'opal/libltdl', argv: ['automake'] },
+        { cwd: 'opal/libltdl', argv: ['autoconf'] },
+      ],
+    },
+    why: 'tested on the v1.6.5 tag; a tag of another release needs its own VERSION values',
+  },
+];
+
+/** VERSION file text with `fields` set (the lines `name=value`); throws when a field is missing. */
+export function setVersionFields(text: string, fields: Record<string, string>): string {
+  let out = text;
+  for (const [k, v] of Object.entries(fields)) {
+    const re = new RegExp(`^${k}=.*$`, 'm');
+    if (!re.test(out)) throw new Error(`VERSION has no '${k}=' line to set`);
+    out = out.replace(re, `${k}=${v}`);
+  }
+  return out;
+}
+
+/** Generate configure in a git export (no-op for a release tarball, which has it). */
+async function bootstrapTree(ctx: BuildContext): Promise<void> {
+  if (existsSync(join(ctx.srcDir, 'configure'))) return;
+  const plan = pickAll(bootstrapTable, ctx.version)[0];
+  if (!plan) throw new Error(`openmpi ${ctx.version}: the tree has no configure (a git export) and the recipe has no bootstrap steps for this version; use the release tarball`);
+  const bin = join(ctx.buildDir, 'bootstrap-tools');
+  await mkdir(bin, { recursive: true });
+  for (const [name, cmd] of Object.entries(plan.tools)) {
+    const found = ['/usr/bin', '/bin'].map((d) => join(d, cmd)).find((p) => existsSync(p));
+    if (!found) throw new Error(`${cmd} is not installed (needed to bootstrap the openmpi ${ctx.version} git export; see scripts/install-prereqs.sh)`);
+    await symlink(found, join(bin, name)).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+  }
+  const versionFile = join(ctx.srcDir, 'VERSION');
+  await writeFile(versionFile, setVersionFields(await readFile(versionFile, 'utf8'), plan.versionFile));
+  const env = { ...ctx.env, PATH: `${bin}:${ctx.env.PATH ?? '/usr/bin:/bin'}` };
+  for (const step of plan.steps) await ctx.shell.run(step.argv[0], step.argv.slice(1), { cwd: join(ctx.srcDir, step.cwd), env });
+}
 
 /** The configure header that carries ROMIO's configure flags as a string constant. */
 export const CONFIG_HEADER = 'opal/include/opal_config.h';
@@ -93,9 +174,10 @@ async function mapRomioFlagsIn(ctx: BuildContext): Promise<void> {
   if (changed) await writeFile(file, text);
 }
 
-/** autotools, plus the ROMIO flags mapping right after configure. */
+/** autotools, plus configure generated for a git export, and the ROMIO flags mapping right after configure. */
 export const openmpiBuilder: Builder = {
   ...autotools,
+  prepare: bootstrapTree,
   async configure(ctx) {
     await autotools.configure(ctx);
     await mapRomioFlagsIn(ctx);
@@ -195,7 +277,7 @@ export async function checkOpenMPI(ctx: CheckContext): Promise<void> {
   await libsOf(bin('ompi_info'));
 
   const mpirun = (n: number, argv: string[], extra: string[] = []) =>
-    shell.run(bin('mpirun'), ['--oversubscribe', ...extra, '-n', String(n), ...argv], { cwd, env, capture: true, timeoutMs: MPIRUN_TIMEOUT });
+    shell.run(bin('mpirun'), [...extra, '-n', String(n), ...argv], { cwd, env, capture: true, timeoutMs: MPIRUN_TIMEOUT });
 
   // seed 4.1.7: mpirun -n 4 ls
   await writeFile(join(cwd, 'marker.txt'), 'x\n');

@@ -52,7 +52,7 @@ for (const r of rs) console.log('answer server=' + r.server + ' ret=' + r.ret + 
 export async function checkRuntime(ctx: CheckContext): Promise<void> {
   const script = join(ctx.workDir, 'check.js');
   await writeFile(script, CHECK_SCRIPT);
-  const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['--oversubscribe', '-n', '3', join(ctx.root, 'bin', 'mpistack-run'), script], {
+  const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['-n', '3', join(ctx.root, 'bin', 'mpistack-run'), script], {
     // the binding is in the final prefix already (node-mpi), the launcher still staged
     cwd: ctx.workDir, env: { ...ctx.runEnv, MPISTACK_PREFIX: ctx.prefix }, capture: true, timeoutMs: 120_000,
   });

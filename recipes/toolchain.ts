@@ -121,7 +121,7 @@ export async function buildProbe(o: ProbeOptions): Promise<ProbeReport> {
   for (const need of ['libmpi.so', 'libboost_mpi.so']) {
     if (!Object.keys(libs).some((k) => k.startsWith(need))) throw fail('ldd', `the probe does not link ${need}: ${JSON.stringify(libs)}`);
   }
-  const out = await run(join(root, 'bin', 'mpirun'), ['--oversubscribe', '-n', String(n), exe], mpirunEnv(o.env));
+  const out = await run(join(root, 'bin', 'mpirun'), ['-n', String(n), exe], mpirunEnv(o.env));
   const line = out.split('\n').find((l) => l.startsWith('cmake-probe')) ?? '';
   if (line !== probeExpected(n)) throw fail(`run at ${n} ranks`, `printed '${line}', expected '${probeExpected(n)}'\n${out}`);
   return { configure, line, libs };

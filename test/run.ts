@@ -7,10 +7,14 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { STACK_INDEPENDENT } from './helpers/suites.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const suite = process.argv[2] ?? 'unit';
-const filter = process.argv[3];
+const args = process.argv.slice(2);
+// --stack-only: the e2e files that examine MPISTACK_E2E_PREFIX, for a second stack's run (.ci/run)
+const stackOnly = args.includes('--stack-only');
+const [suite = 'unit', filter] = args.filter((a) => !a.startsWith('--'));
+
 const fileLimitMs = Number(process.env.MPISTACK_TEST_FILE_TIMEOUT_MS ?? (suite === 'e2e' ? 60 * 60_000 : 5 * 60_000));
 
 function walk(dir: string): string[] {
@@ -28,7 +32,7 @@ function walk(dir: string): string[] {
 const all = walk(here).filter((f) => {
   const inE2e = relative(here, f).startsWith('e2e/');
   return suite === 'e2e' ? inE2e : !inE2e;
-}).filter((f) => !filter || f.includes(filter));
+}).filter((f) => !filter || f.includes(filter)).filter((f) => !stackOnly || !STACK_INDEPENDENT.includes(relative(here, f)));
 
 interface Counts { passed: number; failed: number; skipped: number }
 

@@ -1,15 +1,25 @@
 // Thin MPI binding for Node.js (issue 3). C++ validates handles and calls MPI;
 // argument checks, defaults and messages live in native/index.ts.
 //
-// One dedicated receive thread per process polls MPI_Improbe over the
-// communicators JS listens on and hands messages to JS through a
-// thread-safe function; it also answers heartbeat requests natively.
+// One dedicated receive thread per process polls the communicators JS listens
+// on and hands messages to JS through a thread-safe function; it also answers
+// heartbeat requests natively.
+//
+// Receiving is matched probe + receive. MPI-3 (Open MPI 1.7+) has it:
+// MPI_Improbe/MPI_Mprobe return a message handle that MPI_Mrecv takes, so no
+// other thread can steal the message in between. MPI-2.1 (the seed's Open MPI
+// 1.6.5) has not: there every probe and receive of this process goes through
+// one mutex (MPI_Iprobe, then MPI_Recv of exactly the probed source and tag,
+// which by MPI's non-overtaking rule is the probed message), and a blocking
+// receive polls that pair with backoff instead of blocking inside MPI. Same
+// behaviour, chosen at compile time from MPI_VERSION (see ProbeRecv).
 #include <dlfcn.h>
 #include <mpi.h>
 #include <napi.h>
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -20,6 +30,15 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+// -DMPISTACK_MATCHED_PROBE=0 builds the MPI-2.1 path against an MPI-3 library (the fallback's unit test)
+#ifndef MPISTACK_MATCHED_PROBE
+#if MPI_VERSION >= 3
+#define MPISTACK_MATCHED_PROBE 1
+#else
+#define MPISTACK_MATCHED_PROBE 0
+#endif
+#endif
 
 namespace {
 
@@ -75,6 +94,9 @@ struct State {
   int32_t statusFallback[3] = {0, 0, 0};
   std::string libPath;
   napi_env owner = nullptr;  // the one JS environment (thread) that uses MPI
+#if !MPISTACK_MATCHED_PROBE
+  std::mutex probeRecv;  // MPI-2: every probe + receive pair of the process holds it
+#endif
 };
 
 State* g = nullptr;  // one per process: MPI is per process too
@@ -111,10 +133,6 @@ inline void Check(Napi::Env env, int rc, const char* where) {
 
 // MPI_Get_count is MPI_UNDEFINED for a message whose byte count does not fit an int.
 inline bool CountTooLarge(int count) { return count == MPI_UNDEFINED || count < 0; }
-
-// Receive and discard a matched message too large to receive (MPI reports
-// MPI_ERR_TRUNCATE for the empty buffer: that is the point).
-inline void Drain(MPI_Message* m) { MPI_Mrecv(nullptr, 0, MPI_BYTE, m, MPI_STATUS_IGNORE); }
 
 std::string TooLargeMessage(const MPI_Status& st) {
   return "a message from rank " + std::to_string(st.MPI_SOURCE) + " with tag " + std::to_string(st.MPI_TAG) +
@@ -154,6 +172,49 @@ void SleepNs(long ns) {
   nanosleep(&ts, nullptr);
 }
 
+// Receive one message matching (source, tag) on c. `alloc(count)` is called
+// with the message's byte count and returns where to put it and how many bytes
+// fit ({pointer, capacity}); a smaller capacity makes MPI report
+// MPI_ERR_TRUNCATE. Non-blocking (block == false) returns with *got == false
+// when nothing is waiting. `st` gets the probed status. Returns MPI's rc.
+template <class Alloc>
+int ProbeRecv(MPI_Comm c, int source, int tag, bool block, bool* got, MPI_Status* st, Alloc alloc) {
+  *got = false;
+#if MPISTACK_MATCHED_PROBE
+  MPI_Message m;
+  int flag = 1;
+  int rc = block ? MPI_Mprobe(source, tag, c, &m, st) : MPI_Improbe(source, tag, c, &flag, &m, st);
+  if (rc != MPI_SUCCESS || !flag) return rc;
+  int count = 0;
+  MPI_Get_count(st, MPI_BYTE, &count);
+  std::pair<void*, int> to = alloc(count);
+  *got = true;
+  return MPI_Mrecv(to.first, to.second, MPI_BYTE, &m, MPI_STATUS_IGNORE);
+#else
+  long sleepNs = 1'000;
+  for (int polls = 0;; ++polls) {
+    {
+      std::lock_guard<std::mutex> lock(g->probeRecv);
+      int flag = 0;
+      int rc = MPI_Iprobe(source, tag, c, &flag, st);
+      if (rc != MPI_SUCCESS) return rc;
+      if (flag) {
+        int count = 0;
+        MPI_Get_count(st, MPI_BYTE, &count);
+        std::pair<void*, int> to = alloc(count);
+        *got = true;
+        return MPI_Recv(to.first, to.second, MPI_BYTE, st->MPI_SOURCE, st->MPI_TAG, c, MPI_STATUS_IGNORE);
+      }
+    }
+    if (!block) return MPI_SUCCESS;
+    // a blocking receive: poll, yielding at first, then sleeping up to 100 us
+    if (polls < 100) { sched_yield(); continue; }
+    SleepNs(sleepNs);
+    sleepNs = std::min(sleepNs * 2, 100'000L);
+  }
+#endif
+}
+
 void ReceiveLoop() {
   using clock = std::chrono::steady_clock;
   auto idleSince = clock::now();
@@ -163,37 +224,29 @@ void ReceiveLoop() {
     bool stop = false;
     // the control communicator first: the stop message
     {
-      int flag = 0;
-      MPI_Message m;
       MPI_Status st;
-      if (MPI_Improbe(MPI_ANY_SOURCE, kStopTag, g->control, &flag, &m, &st) == MPI_SUCCESS && flag) {
-        MPI_Mrecv(nullptr, 0, MPI_BYTE, &m, MPI_STATUS_IGNORE);
-        stop = true;
-      }
+      char none = 0;
+      ProbeRecv(g->control, MPI_ANY_SOURCE, kStopTag, false, &stop, &st, [&](int) { return std::pair<void*, int>(&none, 0); });
     }
     if (stop) break;
     int n = g->nslots.load(std::memory_order_acquire);
     for (int h = 0; h < n; ++h) {
       Slot& s = g->slots[h];
       if (!s.watched.load(std::memory_order_acquire)) continue;
-      int flag = 0;
-      MPI_Message m;
       MPI_Status st;
-      if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, s.comm, &flag, &m, &st) != MPI_SUCCESS || !flag) continue;
-      got = true;
-      int count = 0;
-      MPI_Get_count(&st, MPI_BYTE, &count);
-      if (CountTooLarge(count)) {  // refused, never truncated: JS rejects the matching receive
-        Drain(&m);
-        auto err = std::make_unique<Incoming>(h, st.MPI_SOURCE, st.MPI_TAG, 0);
-        err->tooLarge = true;
-        if (g->tsfn.BlockingCall(err.get()) == napi_ok) err.release();
-        continue;
-      }
+      bool one = false;
       // owns the bytes from here on (RAII); handed to CallJs on success
-      auto msg = std::make_unique<Incoming>(h, st.MPI_SOURCE, st.MPI_TAG, static_cast<size_t>(count));
-      MPI_Mrecv(msg->data, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
-      if (st.MPI_TAG == s.hbRequest.load(std::memory_order_acquire)) {
+      std::unique_ptr<Incoming> msg;
+      ProbeRecv(s.comm, MPI_ANY_SOURCE, MPI_ANY_TAG, false, &one, &st, [&](int count) {
+        // 2 GiB or more: drained into nothing (MPI_ERR_TRUNCATE) and refused to JS, never truncated
+        bool tooLarge = CountTooLarge(count);
+        msg = std::make_unique<Incoming>(h, st.MPI_SOURCE, st.MPI_TAG, tooLarge ? 0 : static_cast<size_t>(count));
+        msg->tooLarge = tooLarge;
+        return std::pair<void*, int>(msg->data, tooLarge ? 0 : count);
+      });
+      if (!one) continue;
+      got = true;
+      if (!msg->tooLarge && st.MPI_TAG == s.hbRequest.load(std::memory_order_acquire)) {
         std::vector<char> payload;
         {
           std::lock_guard<std::mutex> lock(s.hbMutex);
@@ -374,11 +427,19 @@ Napi::Value ProcessorName(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LibraryVersion(const Napi::CallbackInfo& info) {
+#if MPI_VERSION >= 3
   char text[MPI_MAX_LIBRARY_VERSION_STRING + 1] = {0};
   int len = 0;
   MPI_Get_library_version(text, &len);
   while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\0')) --len;
   return Napi::String::New(info.Env(), text, len);
+#elif defined(OMPI_MAJOR_VERSION)
+  // MPI_Get_library_version is MPI-3; Open MPI's mpi.h names its own version
+  const std::string v = std::to_string(OMPI_MAJOR_VERSION) + "." + std::to_string(OMPI_MINOR_VERSION) + "." + std::to_string(OMPI_RELEASE_VERSION);
+  return Napi::String::New(info.Env(), "Open MPI v" + v + ", ident: " + v + " (from mpi.h: MPI_Get_library_version is MPI-3)");
+#else
+  return Napi::String::New(info.Env(), "MPI " + std::to_string(MPI_VERSION) + "." + std::to_string(MPI_SUBVERSION) + " library");
+#endif
 }
 
 Napi::Value Version(const Napi::CallbackInfo& info) {
@@ -466,29 +527,27 @@ Napi::Value SetStatusArray(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Blocking matched probe (safe with several threads receiving): the message
-// handle and status for the following MPI_Mrecv; returns the byte count.
-int MatchedProbe(Napi::Env env, MPI_Comm c, int source, int tag, MPI_Message* m, MPI_Status* st) {
-  Check(env, MPI_Mprobe(source, tag, c, m, st), "MPI_Mprobe");
-  int count = 0;
-  MPI_Get_count(st, MPI_BYTE, &count);
-  return count;
-}
+// The name a failed blocking probe + receive reports.
+constexpr const char* kRecvCall = MPISTACK_MATCHED_PROBE ? "MPI_Mprobe/MPI_Mrecv" : "MPI_Iprobe/MPI_Recv";
 
 Napi::Value Recv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   MPI_Comm c = CommOf(info, 0);
   int source = info[1].As<Napi::Number>().Int32Value();
   int tag = info[2].As<Napi::Number>().Int32Value();
-  MPI_Message m;
   MPI_Status st;
-  int count = MatchedProbe(env, c, source, tag, &m, &st);
-  if (CountTooLarge(count)) {
-    Drain(&m);
-    throw Napi::RangeError::New(env, "recv: " + TooLargeMessage(st));
-  }
-  std::unique_ptr<char, decltype(&std::free)> data(static_cast<char*>(std::malloc(count > 0 ? count : 1)), &std::free);
-  Check(env, MPI_Mrecv(data.get(), count, MPI_BYTE, &m, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  bool got = false;
+  bool tooLarge = false;
+  int count = 0;
+  std::unique_ptr<char, decltype(&std::free)> data(nullptr, &std::free);
+  int rc = ProbeRecv(c, source, tag, true, &got, &st, [&](int n) {
+    tooLarge = CountTooLarge(n);  // drained into nothing (MPI reports MPI_ERR_TRUNCATE), refused below
+    count = tooLarge ? 0 : n;
+    data.reset(static_cast<char*>(std::malloc(count > 0 ? count : 1)));
+    return std::pair<void*, int>(data.get(), count);
+  });
+  if (tooLarge) throw Napi::RangeError::New(env, "recv: " + TooLargeMessage(st));
+  Check(env, rc, kRecvCall);
   PutStatus(st, count);
   return Napi::Buffer<char>::New(env, data.release(), count, [](Napi::Env, char* p) { std::free(p); });
 }
@@ -499,17 +558,20 @@ Napi::Value RecvInto(const Napi::CallbackInfo& info) {
   Bytes b = BytesOf(info[1]);
   int source = info[2].As<Napi::Number>().Int32Value();
   int tag = info[3].As<Napi::Number>().Int32Value();
-  MPI_Message m;
   MPI_Status st;
-  int count = MatchedProbe(env, c, source, tag, &m, &st);
-  if (CountTooLarge(count)) {
-    Drain(&m);
-    throw Napi::RangeError::New(env, "recvInto: " + TooLargeMessage(st));
-  }
+  bool got = false;
+  bool tooLarge = false;
+  int count = 0;
   // A message larger than the buffer is received truncated: MPI reports MPI_ERR_TRUNCATE.
   // A buffer of 2 GiB or more holds any message that fits an int count: clamp, never wrap.
-  int capacity = b.size > static_cast<size_t>(INT_MAX) ? INT_MAX : static_cast<int>(b.size);
-  Check(env, MPI_Mrecv(b.data, capacity, MPI_BYTE, &m, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  int rc = ProbeRecv(c, source, tag, true, &got, &st, [&](int n) {
+    tooLarge = CountTooLarge(n);  // drained into nothing, refused below
+    count = n;
+    int capacity = tooLarge ? 0 : b.size > static_cast<size_t>(INT_MAX) ? INT_MAX : static_cast<int>(b.size);
+    return std::pair<void*, int>(b.data, capacity);
+  });
+  if (tooLarge) throw Napi::RangeError::New(env, "recvInto: " + TooLargeMessage(st));
+  Check(env, rc, kRecvCall);
   PutStatus(st, count);
   return env.Undefined();
 }
@@ -649,6 +711,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (const Fn& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   exports.Set("ANY_SOURCE", Napi::Number::New(env, MPI_ANY_SOURCE));
   exports.Set("ANY_TAG", Napi::Number::New(env, MPI_ANY_TAG));
+  exports.Set("MATCHED_PROBE", Napi::Boolean::New(env, MPISTACK_MATCHED_PROBE != 0));
   return exports;
 }
 

@@ -2,12 +2,12 @@
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { allRecipes, OPTIONAL, stackRecipes, type Optional } from '../../recipes/index.js';
+import { allRecipes, OPTIONAL, STACKS, stackRecipes, type Optional, type StackDef } from '../../recipes/index.js';
 import { DEFAULT_PYTHON, probePython } from '../../recipes/mpi4py.js';
 import { buildStack, plan, validatePrefix, type BuildOptions } from '../engine/engine.js';
 import { UsageError } from '../engine/errors.js';
 import { FETCH_DEFAULTS } from '../engine/fetch.js';
-import { LOCK_FILE, applyLock, currentLock, writeLock } from '../engine/lock.js';
+import { applyLock, currentLock, selectStack, writeLock } from '../engine/lock.js';
 import { packageRoot } from '../engine/local.js';
 import { toolchainVersions } from '../engine/toolchain.js';
 import type { Recipe } from '../../recipes/types.js';
@@ -24,12 +24,13 @@ const HELP = `usage: mpistack build --prefix=/abs/path [options]
   --offline          use only the cache and --mirror entries
   --fetch-deadline S give up on a source after S seconds, all its attempts together (default: ${FETCH_DEFAULTS.deadlineMs / 1000})
   --fetch-max-size M refuse a download larger than M MiB (default: ${FETCH_DEFAULTS.maxBytes / 1024 / 1024}; a source's own size, when known, is the cap)
-  --openmpi VERSION  Open MPI version (default: the recipe's default)
+  --stack NAME       a named stack, pinned by its own lock: ${STACKS.map((x) => `${x.name} (${x.lockFile}${Object.keys(x.versions).length ? `: ${Object.entries(x.versions).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''})`).join(', ')}
+  --openmpi VERSION  Open MPI version (default: the stack's); a version a named stack has selects that stack
   --with PIECE       add an optional piece: mpi4py, boost-python (Boost built with \`using python\`); repeatable
   --python PATH      the Python mpi4py and Boost.Python are built for (default: ${DEFAULT_PYTHON})
   --fresh            rebuild every selected recipe even when the build cache holds its inputs
   --no-build-cache   neither restore from nor store into the build cache (<cache>/builds)
-  --lock FILE        the stack lock to follow (default: ${LOCK_FILE} at the package root)
+  --lock FILE        the stack lock to follow (default: the stack's lock file at the package root)
   --update-lock      build even when inputs differ from the lock, then rewrite it with what was built
   --verbose          plain timestamped progress lines
 The lock pins every recipe's version, source and sha256, arguments and SOURCE_DATE_EPOCH:
@@ -48,6 +49,8 @@ export interface BuildArgs extends BuildOptions {
   with: Optional[];
   lockPath: string;
   updateLock: boolean;
+  /** the named stack followed */
+  stack: StackDef;
 }
 
 export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allRecipes): BuildArgs {
@@ -60,23 +63,23 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
         'dry-run': { type: 'boolean', default: false }, cache: { type: 'string' },
         mirror: { type: 'string', multiple: true }, offline: { type: 'boolean', default: false },
         'fetch-deadline': { type: 'string' }, 'fetch-max-size': { type: 'string' },
-        openmpi: { type: 'string' }, with: { type: 'string', multiple: true }, python: { type: 'string' }, lock: { type: 'string' }, 'update-lock': { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false }, 'no-build-cache': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        openmpi: { type: 'string' }, stack: { type: 'string' }, with: { type: 'string', multiple: true }, python: { type: 'string' }, lock: { type: 'string' }, 'update-lock': { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false }, 'no-build-cache': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     }));
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n\n${HELP}`);
   }
-  if (values.help) return { help: true, dryRun: false, prefix: '', jobs: 1, cacheDir: '', mirrors: [], offline: false, recipes: [...recipes], with: [], lockPath: '', updateLock: false };
+  if (values.help) return { help: true, dryRun: false, prefix: '', jobs: 1, cacheDir: '', mirrors: [], offline: false, recipes: [...recipes], with: [], lockPath: '', updateLock: false, stack: STACKS[0] };
   const prefix = validatePrefix(values.prefix);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got '${values.jobs}'`);
-  const versions: Record<string, string> = {};
+  const asked: Record<string, string> = {};
   if (values.openmpi) {
     const r = recipes.find((x) => x.name === 'openmpi');
     if (r && !r.versions.some((v) => v.version === values.openmpi)) {
       throw new UsageError(`--openmpi ${values.openmpi}: unknown version (known: ${r.versions.map((v) => v.version).join(', ')})`);
     }
-    versions.openmpi = values.openmpi;
+    asked.openmpi = values.openmpi;
   }
   const positive = (flag: string, v: string | undefined, unit: string, max: number): number | undefined => {
     if (v === undefined) return undefined;
@@ -90,6 +93,7 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
     ...(deadlineS !== undefined ? { deadlineMs: deadlineS * 1000 } : {}),
     ...(maxMiB !== undefined ? { maxBytes: maxMiB * 1024 * 1024 } : {}),
   };
+  const { stack, versions } = selectStack(STACKS, allRecipes, { stack: values.stack, versions: asked });
   const withs = (values.with ?? []).flatMap((w) => w.split(',')).filter(Boolean);
   for (const w of withs) {
     if (!(OPTIONAL as readonly string[]).includes(w)) throw new UsageError(`--with ${w}: unknown piece (known: ${OPTIONAL.join(', ')})`);
@@ -97,13 +101,13 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
   if (values.python && !withs.length) throw new UsageError(`--python is used only with --with ${OPTIONAL.join('|')}; add one, or drop --python`);
   const chosen = [...new Set(withs)] as Optional[];
   const python = chosen.length ? probePython(values.python ?? DEFAULT_PYTHON) : undefined;
-  const stack = recipes === allRecipes ? stackRecipes({ with: chosen, python }) : [...recipes];
+  const selected = recipes === allRecipes ? stackRecipes({ with: chosen, python }) : [...recipes];
   return {
-    recipes: stack, with: chosen,
+    recipes: selected, with: chosen,
     help: false, dryRun: values['dry-run'] ?? false, prefix, jobs, only: values.only,
     cacheDir: values.cache ?? defaultCacheDir(), mirrors: values.mirror ?? [], offline: values.offline ?? false,
     versions, verbose: values.verbose ?? false, fetch, fresh: values.fresh ?? false, buildCache: !values['no-build-cache'],
-    lockPath: values.lock ?? join(packageRoot(), LOCK_FILE), updateLock: values['update-lock'] ?? false,
+    lockPath: values.lock ?? join(packageRoot(), stack.lockFile), updateLock: values['update-lock'] ?? false, stack,
   };
 }
 
@@ -111,12 +115,16 @@ export async function run(argv: string[]): Promise<number> {
   const o = parseBuildArgs(argv);
   if (o.help) { console.log(HELP); return 0; }
   const toolchain = await toolchainVersions();
-  // the lock pins the default stack; pieces added or changed by --with are built as asked, unpinned
-  const lp = await applyLock(allRecipes, { path: o.lockPath, versions: o.versions, cacheDir: o.cacheDir, toolchain, update: o.updateLock, report: o.dryRun });
+  // the lock pins the stack and the pieces --with adds (mpi4py); a default recipe that --with
+  // changes (boost with boost-python) is built as asked, unpinned
+  const added = o.recipes.filter((r) => !allRecipes.some((d) => d.name === r.name));
+  const lockable = [...allRecipes, ...added];
+  const optional = added.map((r) => r.name);
+  const lp = await applyLock(lockable, { path: o.lockPath, versions: o.versions, cacheDir: o.cacheDir, toolchain, update: o.updateLock, report: o.dryRun, optional });
   for (const w of lp.warnings) console.error(`warning: ${w}`);
-  const recipes = o.recipes.map((r) => (allRecipes.includes(r) ? lp.recipes.find((x) => x.name === r.name) ?? r : r));
-  const unpinned = o.recipes.filter((r) => !allRecipes.includes(r)).map((r) => r.name);
-  if (unpinned.length) console.error(`warning: ${unpinned.join(', ')} (--with ${o.with.join(',')}): not pinned by ${o.lockPath}`);
+  const recipes = o.recipes.map((r) => (lockable.includes(r) ? lp.recipes.find((x) => x.name === r.name) ?? r : r));
+  const unpinned = o.recipes.filter((r) => !lockable.includes(r)).map((r) => r.name);
+  if (unpinned.length) console.error(`warning: ${unpinned.join(', ')} (changed by --with ${o.with.join(',')}): not pinned by ${o.lockPath}`);
   if (o.dryRun) {
     for (const d of lp.differences) console.log(`lock: differs from ${o.lockPath}: ${d}`);
     console.log(plan(recipes, { ...o, sourceDateEpoch: lp.sourceDateEpoch }));
@@ -129,7 +137,7 @@ export async function run(argv: string[]): Promise<number> {
       const s = r.inputs.sources.find((x) => x.sha256 === r.fetched.sha256);
       return s ? [[r.inputs.recipe, s]] : [];
     }));
-    await writeLock(o.lockPath, await currentLock(allRecipes, { versions: o.versions, sourceDateEpoch: lp.sourceDateEpoch, cacheDir: o.cacheDir, toolchain, existing: lp.lock, used }));
+    await writeLock(o.lockPath, await currentLock(lockable, { versions: o.versions, sourceDateEpoch: lp.sourceDateEpoch, cacheDir: o.cacheDir, toolchain, existing: lp.lock, used, optional }));
     console.log(`wrote ${o.lockPath}`);
   }
   const how = { built: 'built and installed', restored: 'restored from the build cache into', installed: 'already installed (cached, inputs unchanged) in' };

@@ -4,10 +4,10 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { allRecipes } from '../../recipes/index.js';
+import { allRecipes, STACKS } from '../../recipes/index.js';
 import { validatePrefix } from '../engine/engine.js';
 import { UsageError } from '../engine/errors.js';
-import { LOCK_FILE, applyLock } from '../engine/lock.js';
+import { applyLock, selectStack } from '../engine/lock.js';
 import { packageRoot } from '../engine/local.js';
 import { checkReproducible } from '../engine/repro.js';
 import { toolchainVersions } from '../engine/toolchain.js';
@@ -26,7 +26,8 @@ const HELP = `usage: mpistack check-reproducible [--prefix=DIR] [options]
                      default: $XDG_CACHE_HOME/mpistack)
   --mirror URL|DIR   tried before upstream; repeatable
   --offline          use only the source cache and --mirror entries
-  --lock FILE        the stack lock to follow (default: ${LOCK_FILE} at the package root)
+  --stack NAME       the named stack to build (${STACKS.map((x) => x.name).join(', ')}; default: default)
+  --lock FILE        the stack lock to follow (default: the stack's lock file at the package root)
   --node PATH        bundle this node binary in both tarballs (default: none, as pack --no-node)
   --keep             keep the work directory when the tarballs are identical
 Exit status: 0 identical tarballs, 1 they differ (every differing file is listed), 2 usage.`;
@@ -38,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
       args: argv, strict: true, allowPositionals: false,
       options: {
         prefix: { type: 'string' }, work: { type: 'string' }, jobs: { type: 'string' }, cache: { type: 'string' },
-        mirror: { type: 'string', multiple: true }, offline: { type: 'boolean', default: false }, lock: { type: 'string' },
+        mirror: { type: 'string', multiple: true }, offline: { type: 'boolean', default: false }, lock: { type: 'string' }, stack: { type: 'string' },
         node: { type: 'string' }, keep: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -51,11 +52,12 @@ export async function run(argv: string[]): Promise<number> {
   const workDir = resolve(values.work ?? mkdtempSync(join(tmpdir(), 'mpistack-repro-')));
   const prefix = validatePrefix(values.prefix ?? join(workDir, 'prefix'));
   const cacheDir = values.cache ?? defaultCacheDir();
-  const lp = await applyLock(allRecipes, { path: values.lock ?? join(packageRoot(), LOCK_FILE), cacheDir, toolchain: await toolchainVersions() });
+  const { stack, versions } = selectStack(STACKS, allRecipes, { stack: values.stack, versions: {} });
+  const lp = await applyLock(allRecipes, { path: values.lock ?? join(packageRoot(), stack.lockFile), versions, cacheDir, toolchain: await toolchainVersions() });
   for (const w of lp.warnings) console.error(`warning: ${w}`);
   const started = Date.now();
   const r = await checkReproducible({
-    recipes: lp.recipes, prefix, workDir, jobs, sourceCache: cacheDir, mirrors: values.mirror ?? [], offline: values.offline,
+    recipes: lp.recipes, versions, prefix, workDir, jobs, sourceCache: cacheDir, mirrors: values.mirror ?? [], offline: values.offline,
     sourceDateEpoch: lp.sourceDateEpoch, node: values.node ?? false, render: 'silent',
     log: (l) => console.log(`check-reproducible: ${l}`),
   });

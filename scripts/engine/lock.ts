@@ -1,4 +1,6 @@
-// stack.lock.json: the pinned inputs of the default stack. Every recipe's
+// stack.lock.json: the pinned inputs of the default stack (each named stack,
+// e.g. the seed's Open MPI 1.6.5 one, has its own file of the same format:
+// recipes/index.ts STACKS). Every recipe's
 // version, the source chosen for it (origin, file name, sha256), its
 // configure (or b2) arguments and build environment, the SOURCE_DATE_EPOCH
 // of every build step, and the toolchain it was made with. Paths into the
@@ -7,10 +9,12 @@
 // `mpistack lock` writes it from the current choices; `mpistack build`
 // follows it (each recipe fetches only its locked source) and refuses when
 // an input differs, unless told --update-lock; a different toolchain is a
-// warning, printed before anything is built.
+// warning, printed before anything is built. Pieces added with --with (mpi4py)
+// are locked too, marked `optional`: a run without them ignores their entry,
+// and rewriting the lock without them keeps it.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Recipe, Source } from '../../recipes/types.js';
 import { findVersion, resolveInputs } from '../../recipes/types.js';
@@ -35,6 +39,8 @@ export interface LockedSource {
 }
 
 export interface LockedRecipe {
+  /** added with --with: absent from a run is no difference */
+  optional?: true;
   version: string;
   source: LockedSource;
   configureArgs: string[];
@@ -89,19 +95,58 @@ export async function chooseSource(r: Recipe, version: string | undefined, cache
   return entry.sources[0];
 }
 
-/** The lock that the current recipes, versions and SOURCE_DATE_EPOCH give. */
+/**
+ * The lock that the current recipes, versions and SOURCE_DATE_EPOCH give.
+ * Recipes named in `optional` are marked so; optional entries of `existing`
+ * for recipes not given here are kept as they are.
+ */
 export async function currentLock(recipes: readonly Recipe[], o: {
   versions?: Record<string, string>; sourceDateEpoch: number; cacheDir: string; toolchain: Record<string, string | null>; existing?: StackLock | null;
   /** recipe -> the source a build actually used (overrides the choice) */
   used?: Record<string, Source>;
+  /** names of the recipes added with --with */
+  optional?: readonly string[];
 }): Promise<StackLock> {
   const out: StackLock = { format: LOCK_FORMAT, sourceDateEpoch: o.sourceDateEpoch, toolchain: lockToolchain(o.toolchain), recipes: {} };
   for (const r of recipes) {
     const v = o.versions?.[r.name];
     const src = o.used?.[r.name] ?? await chooseSource(r, v, o.cacheDir, o.existing?.recipes[r.name]);
-    out.recipes[r.name] = lockEntry(r, v, src, o.sourceDateEpoch);
+    const entry = lockEntry(r, v, src, o.sourceDateEpoch);
+    out.recipes[r.name] = o.optional?.includes(r.name) ? { optional: true, ...entry } : entry;
   }
+  for (const [name, e] of Object.entries(o.existing?.recipes ?? {})) if (e.optional && !out.recipes[name]) out.recipes[name] = e;
   return out;
+}
+
+/** A named stack (recipes/index.ts STACKS), as the lock sees it. */
+export interface StackChoice {
+  name: string;
+  lockFile: string;
+  versions: Record<string, string>;
+}
+
+/**
+ * The named stack a run follows: `--stack NAME`; else the one whose versions
+ * are the ones asked for (`--openmpi 1.6.5` is the seed stack); else the
+ * first (the default), whose lock then names the differing version.
+ * Returns the stack and the versions to build (the stack's, then the asked).
+ */
+export function selectStack<S extends StackChoice>(stacks: readonly S[], recipes: readonly Recipe[], o: { stack?: string; versions: Record<string, string> }): { stack: S; versions: Record<string, string> } {
+  const defaultOf = (name: string) => findVersion(recipes.find((r) => r.name === name)!, undefined).version;
+  const versionIn = (s: S, name: string) => s.versions[name] ?? defaultOf(name);
+  if (o.stack !== undefined) {
+    const s = stacks.find((x) => x.name === o.stack);
+    if (!s) throw new UsageError(`--stack ${o.stack}: no such stack (known: ${stacks.map((x) => x.name).join(', ')})`);
+    const clash = Object.entries(o.versions).filter(([k, v]) => versionIn(s, k) !== v);
+    if (clash.length) {
+      throw new UsageError(`--stack ${s.name} builds ${clash.map(([k]) => `${k} ${versionIn(s, k)}`).join(', ')}, not ${clash.map(([k, v]) => `${k} ${v}`).join(', ')}; drop one of the two options`);
+    }
+    return { stack: s, versions: { ...s.versions, ...o.versions } };
+  }
+  const asked = Object.keys(o.versions);
+  const hit = stacks.find((s) => [...new Set([...asked, ...Object.keys(s.versions)])].every((k) => versionIn(s, k) === (o.versions[k] ?? defaultOf(k))));
+  const stack = hit ?? stacks[0];
+  return { stack, versions: { ...stack.versions, ...o.versions } };
 }
 
 /** Every input in which `current` differs from `lock`, one line each (the toolchain is not an input here: see toolchainDifferences). */
@@ -113,7 +158,7 @@ export function lockDifferences(lock: StackLock, current: StackLock): string[] {
     const a = lock.recipes[n];
     const b = current.recipes[n];
     if (!a) { L.push(`${n}: not in the lock`); continue; }
-    if (!b) { L.push(`${n}: in the lock but no such recipe any more`); continue; }
+    if (!b) { if (!a.optional) L.push(`${n}: in the lock but no such recipe any more`); continue; }
     if (a.version !== b.version) L.push(`${n}: version locked ${a.version}, now ${b.version}`);
     if (canonicalJson(a.source) !== canonicalJson(b.source)) {
       L.push(`${n}: source locked ${a.source.origin} ${a.source.filename}${a.source.sha256 ? ` sha256 ${a.source.sha256}` : ''}, now ${b.source.origin} ${b.source.filename}${b.source.sha256 ? ` sha256 ${b.source.sha256}` : ''}`);
@@ -189,6 +234,8 @@ export interface LockPlan {
 export async function applyLock(recipes: readonly Recipe[], o: {
   path: string; versions?: Record<string, string>; cacheDir: string; env?: NodeJS.ProcessEnv;
   toolchain: Record<string, string | null>; update?: boolean; report?: boolean;
+  /** names of the recipes added with --with (locked as optional entries) */
+  optional?: readonly string[];
 }): Promise<LockPlan> {
   const lock = await readLock(o.path);
   const envSde = (o.env ?? process.env).SOURCE_DATE_EPOCH;
@@ -197,12 +244,12 @@ export async function applyLock(recipes: readonly Recipe[], o: {
   if (!lock) {
     return { recipes: [...recipes], sourceDateEpoch: sde, path: o.path, lock, differences: [], warnings: [`no ${o.path}: building unpinned ('mpistack lock' writes one; --update-lock writes it after the build)`] };
   }
-  const current = await currentLock(recipes, { versions: o.versions, sourceDateEpoch: sde, cacheDir: o.cacheDir, toolchain: o.toolchain, existing: lock });
+  const current = await currentLock(recipes, { versions: o.versions, sourceDateEpoch: sde, cacheDir: o.cacheDir, toolchain: o.toolchain, existing: lock, optional: o.optional });
   const differences = lockDifferences(lock, current);
   const warnings = toolchainDifferences(lock.toolchain ?? {}, current.toolchain).map((l) => `toolchain differs from ${o.path}: ${l} (the build may not reproduce the locked bytes)`);
   if (differences.length && !o.update && !o.report) {
     throw new UsageError(`inputs differ from ${o.path}:\n  ${differences.join('\n  ')}\n`
-      + 'build with --update-lock to use these inputs and rewrite the lock, or put them back (git checkout stack.lock.json, unset SOURCE_DATE_EPOCH, drop --openmpi)');
+      + `build with --update-lock to use these inputs and rewrite the lock, or put them back (git checkout ${basename(o.path)}, unset SOURCE_DATE_EPOCH, drop --openmpi or name a --stack)`);
   }
   return { recipes: o.update || o.report ? [...recipes] : pinSources(recipes, lock), sourceDateEpoch: sde, path: o.path, lock, differences, warnings };
 }

@@ -12,6 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { manifestPath, type Manifest } from '../../scripts/engine/engine.js';
 import { mpirunEnv } from '../../scripts/engine/mpienv.js';
+import { builtStack } from '../helpers/stack.js';
 
 const prefix = process.env.MPISTACK_E2E_PREFIX;
 const cache = process.env.MPISTACK_E2E_CACHE;
@@ -20,12 +21,14 @@ if (!prefix || !cache || !existsSync(join(prefix, 'bin', 'mpirun'))) {
   process.exit(1);
 }
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'cli.js');
-const RECIPES = ['openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain'];
+// the stack the main job built there (the default or the seed's, with its --with pieces), and the arguments that build it
+const stack = builtStack(prefix);
+const RECIPES = stack.recipes;
 
 const buildDirs = () => (existsSync(join(cache, 'build')) ? readdirSync(join(cache, 'build')) : []);
 
 function build(): string {
-  const r = spawnSync(process.execPath, [cli, 'build', `--prefix=${prefix}`, `--cache=${cache}`], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 1_800_000 });
+  const r = spawnSync(process.execPath, [cli, 'build', `--prefix=${prefix}`, `--cache=${cache}`, ...stack.buildArgs], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 1_800_000 });
   assert.is(r.status, 0, `build failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
   return r.stdout;
 }
@@ -60,7 +63,7 @@ test('prefix removed: every recipe restored from the cache; MPI, Boost.MPI and t
     const script = join(dirname(aside), 'probe.js');
     const code = "await client.startServices(); const rs = await client.pushCommandRequest('n + 1', { block: true, targetServer: [1], parameters: { n: 41 } }); console.log('ret=' + rs[0].ret);";
     spawnSync('sh', ['-c', `printf '%s\\n' "$1" > "$2"`, 'sh', code, script]);
-    const rt = spawnSync(join(prefix, 'bin', 'mpirun'), ['-n', '2', '--oversubscribe', join(prefix, 'bin', 'mpistack-run'), script], { encoding: 'utf8', env, timeout: 120_000 });
+    const rt = spawnSync(join(prefix, 'bin', 'mpirun'), ['-n', '2', join(prefix, 'bin', 'mpistack-run'), script], { encoding: 'utf8', env, timeout: 120_000 });
     assert.is(rt.status, 0, rt.stderr);
     assert.match(rt.stdout, /ret=42/);
   } finally {

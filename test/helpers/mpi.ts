@@ -36,7 +36,7 @@ export function runLimited(cmd: string, args: string[], opts: { env?: NodeJS.Pro
 
 /** mpirun with the test environment: `mpirun(4, ['node', 'x.js'])`. */
 export function mpirun(n: number, argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; mpirunPath?: string; extraArgs?: string[]; input?: string } = {}): Promise<RunResult> {
-  return runLimited(opts.mpirunPath ?? 'mpirun', ['--oversubscribe', '-n', String(n), ...(opts.extraArgs ?? []), ...argv], {
+  return runLimited(opts.mpirunPath ?? 'mpirun', ['-n', String(n), ...(opts.extraArgs ?? []), ...argv], {
     env: mpirunEnv(opts.env), cwd: opts.cwd, timeoutMs: opts.timeoutMs, input: opts.input,
   });
 }

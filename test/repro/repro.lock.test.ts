@@ -9,10 +9,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { allRecipes } from '../../recipes/index.js';
+import { allRecipes, STACKS, stackRecipes } from '../../recipes/index.js';
+import { DEFAULT_PYTHON, probePython } from '../../recipes/mpi4py.js';
 import { openmpi } from '../../recipes/openmpi.js';
 import { UsageError } from '../../scripts/engine/errors.js';
-import { LOCK_FILE, applyLock, currentLock, lockDifferences, lockEntry, pinSources, readLock, toolchainDifferences, writeLock, type StackLock } from '../../scripts/engine/lock.js';
+import { LOCK_FILE, applyLock, currentLock, lockDifferences, lockEntry, pinSources, readLock, selectStack, toolchainDifferences, writeLock, type StackLock } from '../../scripts/engine/lock.js';
 import { packageRoot } from '../../scripts/engine/local.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'cli.js');
@@ -112,13 +113,46 @@ test('mpistack build refuses a differing input before building; mpistack lock wr
   assert.match(r.stdout, /lock: differs from .*openmpi: version locked 4\.1\.4, now 1\.6\.5/);
 });
 
-test('the committed stack.lock.json matches the recipes (run `mpistack lock` after changing one)', async () => {
-  const path = join(packageRoot(), LOCK_FILE);
-  const committed = await readLock(path);
-  assert.ok(committed, `${path} is missing`);
-  const now = await currentLock(allRecipes, { sourceDateEpoch: committed!.sourceDateEpoch, cacheDir: tmp(), toolchain: TC, existing: committed });
-  assert.equal(lockDifferences(committed!, now), []);
-  assert.not.match(readFileSync(path, 'utf8'), /"\/(tmp|root|home|work)\//, 'no absolute path of a machine in the lock');
+for (const stack of STACKS) {
+  test(`the committed ${stack.lockFile} matches the recipes of the ${stack.name} stack, mpi4py included (run \`mpistack lock --stack ${stack.name} --with mpi4py\` after changing one)`, async () => {
+    const path = join(packageRoot(), stack.lockFile);
+    const committed = await readLock(path);
+    assert.ok(committed, `${path} is missing`);
+    const mpi4py = stackRecipes({ with: ['mpi4py'], python: probePython(DEFAULT_PYTHON) }).filter((r) => r.name === 'mpi4py');
+    const now = await currentLock([...allRecipes, ...mpi4py], { versions: stack.versions, sourceDateEpoch: committed!.sourceDateEpoch, cacheDir: tmp(), toolchain: TC, existing: committed, optional: ['mpi4py'] });
+    assert.equal(lockDifferences(committed!, now), []);
+    assert.ok(committed!.recipes.mpi4py?.optional, 'mpi4py is locked as an optional piece');
+    for (const [k, v] of Object.entries(stack.versions)) assert.is(committed!.recipes[k].version, v);
+    assert.not.match(readFileSync(path, 'utf8'), /"\/(tmp|root|home|work)\//, 'no absolute path of a machine in the lock');
+  });
+}
+
+test('stacks: --stack NAME, or the stack an --openmpi version names, else the default; a clash is a usage error', () => {
+  assert.is(selectStack(STACKS, allRecipes, { versions: {} }).stack.name, 'default');
+  const seed = selectStack(STACKS, allRecipes, { versions: { openmpi: '1.6.5' } });
+  assert.is(seed.stack.name, 'seed');
+  assert.equal(seed.versions, { openmpi: '1.6.5' });
+  assert.is(selectStack(STACKS, allRecipes, { versions: { openmpi: '4.1.4' } }).stack.name, 'default', "the default's own version");
+  const other = selectStack(STACKS, allRecipes, { versions: { openmpi: '4.1.6' } });
+  assert.is(other.stack.name, 'default', 'no stack has it: the default lock names the difference');
+  assert.equal(other.versions, { openmpi: '4.1.6' });
+  assert.equal(selectStack(STACKS, allRecipes, { stack: 'seed', versions: {} }).versions, { openmpi: '1.6.5' });
+  assert.throws(() => selectStack(STACKS, allRecipes, { stack: 'seed', versions: { openmpi: '4.1.4' } }), (e: Error) => e instanceof UsageError && /--stack seed builds openmpi 1\.6\.5, not openmpi 4\.1\.4/.test(e.message));
+  assert.throws(() => selectStack(STACKS, allRecipes, { stack: 'nope', versions: {} }), (e: Error) => e instanceof UsageError && /known: default, seed/.test(e.message));
+});
+
+test('optional entries: absent from a run is no difference, present is compared, and a rewrite without them keeps them', async () => {
+  const mpi4py = stackRecipes({ with: ['mpi4py'], python: probePython(DEFAULT_PYTHON) }).filter((r) => r.name === 'mpi4py');
+  const withIt = await currentLock([...allRecipes, ...mpi4py], { sourceDateEpoch: 1, cacheDir: tmp(), toolchain: TC, optional: ['mpi4py'] });
+  assert.ok(withIt.recipes.mpi4py.optional);
+  const without = await currentLock(allRecipes, { sourceDateEpoch: 1, cacheDir: tmp(), toolchain: TC, existing: withIt });
+  assert.equal(without.recipes.mpi4py, withIt.recipes.mpi4py, 'kept from the existing lock');
+  const plain = await currentLock(allRecipes, { sourceDateEpoch: 1, cacheDir: tmp(), toolchain: TC });
+  assert.equal(lockDifferences(withIt, plain), [], 'a run without mpi4py');
+  assert.equal(lockDifferences(plain, withIt), ['mpi4py: not in the lock'], 'a lock without mpi4py, a run with it');
+  const changed = structuredClone(withIt);
+  changed.recipes.mpi4py.env.MPISTACK_PYTHON = '/opt/python/bin/python3';
+  assert.equal(lockDifferences(changed, withIt), ['mpi4py: environment MPISTACK_PYTHON locked /opt/python/bin/python3, now /usr/bin/python3']);
 });
 
 test.run();

@@ -3,7 +3,7 @@ import { mpi, provided, report, world } from './common.js';
 
 report({
   size: world.size, provided, threadLevel: mpi.threadLevel(), initialized: mpi.isInitialized(),
-  libraryPath: mpi.libraryPath(), version: mpi.version(), libraryVersion: mpi.libraryVersion(),
+  libraryPath: mpi.libraryPath(), version: mpi.version(), libraryVersion: mpi.libraryVersion(), receiveMode: mpi.receiveMode,
   processor: mpi.processorName(), wtime: mpi.wtime(), bindingPath: mpi.bindingPath,
 });
 world.barrier();
