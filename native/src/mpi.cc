@@ -134,6 +134,15 @@ inline void Check(Napi::Env env, int rc, const char* where) {
 // MPI_Get_count is MPI_UNDEFINED for a message whose byte count does not fit an int.
 inline bool CountTooLarge(int count) { return count == MPI_UNDEFINED || count < 0; }
 
+// A receive sized by MPI_Get_count that still reports MPI_ERR_TRUNCATE: the
+// count did not describe the message. Open MPI 1.6 (MPI-2.1) probes a 2 GiB +
+// 4 KiB message with a wrapped count instead of MPI_UNDEFINED; refused the
+// same way.
+inline bool Truncated(int rc) {
+  int cls = rc;
+  return rc != MPI_SUCCESS && MPI_Error_class(rc, &cls) == MPI_SUCCESS && cls == MPI_ERR_TRUNCATE;
+}
+
 std::string TooLargeMessage(const MPI_Status& st) {
   return "a message from rank " + std::to_string(st.MPI_SOURCE) + " with tag " + std::to_string(st.MPI_TAG) +
          " is 2 GiB or larger (its byte count does not fit MPI's int): it was received and discarded; send it in pieces";
@@ -237,7 +246,7 @@ void ReceiveLoop() {
       bool one = false;
       // owns the bytes from here on (RAII); handed to CallJs on success
       std::unique_ptr<Incoming> msg;
-      ProbeRecv(s.comm, MPI_ANY_SOURCE, MPI_ANY_TAG, false, &one, &st, [&](int count) {
+      int rc = ProbeRecv(s.comm, MPI_ANY_SOURCE, MPI_ANY_TAG, false, &one, &st, [&](int count) {
         // 2 GiB or more: drained into nothing (MPI_ERR_TRUNCATE) and refused to JS, never truncated
         bool tooLarge = CountTooLarge(count);
         msg = std::make_unique<Incoming>(h, st.MPI_SOURCE, st.MPI_TAG, tooLarge ? 0 : static_cast<size_t>(count));
@@ -246,6 +255,7 @@ void ReceiveLoop() {
       });
       if (!one) continue;
       got = true;
+      if (Truncated(rc)) msg->tooLarge = true;  // MPI's own count was wrong: the bytes are not the message
       if (!msg->tooLarge && st.MPI_TAG == s.hbRequest.load(std::memory_order_acquire)) {
         std::vector<char> payload;
         {
@@ -546,7 +556,8 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
     data.reset(static_cast<char*>(std::malloc(count > 0 ? count : 1)));
     return std::pair<void*, int>(data.get(), count);
   });
-  if (tooLarge) throw Napi::RangeError::New(env, "recv: " + TooLargeMessage(st));
+  // the buffer was as large as MPI said the message is: a truncation means MPI's count was wrong
+  if (tooLarge || Truncated(rc)) throw Napi::RangeError::New(env, "recv: " + TooLargeMessage(st));
   Check(env, rc, kRecvCall);
   PutStatus(st, count);
   return Napi::Buffer<char>::New(env, data.release(), count, [](Napi::Env, char* p) { std::free(p); });
