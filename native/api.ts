@@ -17,10 +17,22 @@ export const ANY_TAG = -1;
 /** How the native receive thread waits for a message. */
 export type WaitPolicy = 'spin' | 'yield' | 'adaptive';
 
+/**
+ * A message of 2 GiB or more arrived for a receive: its byte count does not
+ * fit MPI's int, so it was received and discarded, never truncated. Sends and
+ * bcasts of such buffers throw RangeError before anything is sent.
+ */
+export class MessageTooLargeError extends RangeError {
+  override name = 'MessageTooLargeError';
+  constructor(readonly source: number, readonly tag: number) {
+    super(`a message from rank ${source} with tag ${tag} is 2 GiB or larger (its byte count does not fit MPI's int): it was received and discarded; send it in pieces`);
+  }
+}
+
 export interface Status {
   source: number;
   tag: number;
-  /** byte count of the message */
+  /** byte count of the message; iprobe says -1 for a message of 2 GiB or more (which a receive refuses) */
   count: number;
 }
 
@@ -33,9 +45,18 @@ export interface Communicator {
   readonly size: number;
   /** Duplicate the communicator so that channels do not mix. */
   dup(): Communicator;
-  /** Blocking send of the whole buffer (MPI_Send on bytes). */
+  /**
+   * Blocking send of the whole buffer (MPI_Send on bytes). An MPI count is an
+   * int: a buffer of 2 GiB or more throws RangeError, nothing is sent.
+   */
   send(buffer: Uint8Array, dest: number, tag: number): void;
-  /** Blocking receive by matched probe (MPI_Mprobe/MPI_Mrecv; on MPI-2.1, MPI_Iprobe/MPI_Recv serialised with the receive thread). */
+  /**
+   * Blocking receive by matched probe (MPI_Mprobe/MPI_Mrecv; on MPI-2.1,
+   * MPI_Iprobe/MPI_Recv serialised with the receive thread). A message of
+   * 2 GiB or more (from a sender using MPI datatypes) is received and
+   * discarded, and the receive throws RangeError (recvAsync rejects with
+   * MessageTooLargeError): never truncated.
+   */
   recv(source?: number, tag?: number): Message;
   /** Blocking receive into a caller buffer; returns the status (count = bytes written). */
   recvInto(buffer: Uint8Array, source?: number, tag?: number): Status;
@@ -53,7 +74,10 @@ export interface Communicator {
   /** The bytes the native heartbeat replies with (e.g. a busy flag and a request id). */
   setHeartbeatPayload(payload: Uint8Array): void;
   barrier(): void;
-  /** Broadcast: root's buffer content is returned on every rank (length taken from root). */
+  /**
+   * Broadcast: root's buffer content is returned on every rank (length taken
+   * from root). A root buffer of 2 GiB or more throws RangeError on every rank.
+   */
   bcast(buffer: Uint8Array | undefined, root: number): Buffer;
 }
 

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import {
-  ANY_SOURCE, ANY_TAG, ThreadLevel,
+  ANY_SOURCE, ANY_TAG, MessageTooLargeError, ThreadLevel,
   type Communicator, type Message, type MPIBinding, type Status, type WaitPolicy,
 } from './api.js';
 
@@ -77,7 +77,8 @@ interface Native {
   iprobe(h: number, source: number, tag: number): boolean;
   barrier(h: number): void;
   bcast(h: number, buf: Uint8Array | undefined, root: number): Buffer;
-  startReceiver(onMessage: (h: number, source: number, tag: number, data: Buffer) => void): void;
+  /** data is null for a message of 2 GiB or more (drained by the receive thread, refused) */
+  startReceiver(onMessage: (h: number, source: number, tag: number, data: Buffer | null) => void): void;
   refReceiver(on: boolean): void;
   watch(h: number): void;
   enableHeartbeat(h: number, requestTag: number, replyTag: number): void;
@@ -158,15 +159,18 @@ function checkInt(name: string, v: unknown, min = -Infinity): number {
 }
 function checkBytes(name: string, v: unknown): Uint8Array {
   if (!(v instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array or Buffer`);
-  if (v.byteLength > 0x7fffffff) throw new RangeError(`${name} is larger than 2 GiB - 1 (MPI int count)`);
+  if (v.byteLength > 0x7fffffff) throw new RangeError(`${name} of ${v.byteLength} bytes is larger than 2147483647 (2 GiB - 1): an MPI count is an int; send it in pieces`);
   return v;
 }
+
+/** A message the receive thread delivered, or one it refused (2 GiB or more). */
+type Arrival = Message | { source: number; tag: number; error: MessageTooLargeError };
 
 class Binding implements MPIBinding, BindingExtras {
   private world?: Comm;
   private receiverStarted = false;
   private readonly pending = new Map<number, Pending[]>();
-  private readonly queued = new Map<number, Message[]>();
+  private readonly queued = new Map<number, Arrival[]>();
   private npending = 0;
   private policy: WaitPolicy = 'adaptive';
   private exitHooked = false;
@@ -268,7 +272,9 @@ class Binding implements MPIBinding, BindingExtras {
     if (this.native.isFinalized()) throw new ReceiveCancelledError(`${what}: MPI is already finalized`);
     if (this.native.threadLevel() !== ThreadLevel.MULTIPLE) throw new Error(`${what} needs MPI_THREAD_MULTIPLE (initThread(ThreadLevel.MULTIPLE)); provided level is ${this.native.threadLevel()}`);
     if (!this.receiverStarted) {
-      this.native.startReceiver((h2, source, tag, data) => this.deliver(h2, { source, tag, count: data.length, data }));
+      this.native.startReceiver((h2, source, tag, data) => this.deliver(h2, data === null
+        ? { source, tag, error: new MessageTooLargeError(source, tag) }
+        : { source, tag, count: data.length, data }));
       this.receiverStarted = true;
     }
     if (!this.pending.has(h)) {
@@ -278,14 +284,14 @@ class Binding implements MPIBinding, BindingExtras {
     }
   }
 
-  private deliver(h: number, m: Message): void {
+  private deliver(h: number, m: Arrival): void {
     const list = this.pending.get(h);
     if (!list) return; // finalized meanwhile
     const i = list.findIndex((p) => matches(p.source, p.tag, m));
     if (i < 0) { this.queued.get(h)!.push(m); return; }
     const [p] = list.splice(i, 1);
     this.settled();
-    p.resolve(m);
+    if ('error' in m) p.reject(m.error); else p.resolve(m);
   }
 
   private settled(): void {
@@ -297,7 +303,10 @@ class Binding implements MPIBinding, BindingExtras {
     this.watch(h, 'recvAsync');
     const q = this.queued.get(h)!;
     const i = q.findIndex((m) => matches(source, tag, m));
-    if (i >= 0) return Promise.resolve(q.splice(i, 1)[0]);
+    if (i >= 0) {
+      const m = q.splice(i, 1)[0]!;
+      return 'error' in m ? Promise.reject(m.error) : Promise.resolve(m);
+    }
     return new Promise<Message>((resolvePromise, reject) => {
       this.pending.get(h)!.push({ source, tag, resolve: resolvePromise, reject });
       if (this.npending++ === 0) this.native.refReceiver(true);
@@ -368,7 +377,9 @@ class Comm implements Communicator {
 
   bcast(buffer: Uint8Array | undefined, root: number): Buffer {
     checkInt('root', root, 0);
-    if (root === this.rank) checkBytes('bcast buffer (at root)', buffer);
+    // the size is checked in C++ after the root's length is broadcast, so every rank refuses a
+    // buffer of 2 GiB or more together instead of the others waiting for a root that gave up
+    if (root === this.rank && !(buffer instanceof Uint8Array)) throw new TypeError('bcast buffer (at root) must be a Uint8Array or Buffer');
     return this.b.native.bcast(this.handle, buffer, root);
   }
 }

@@ -8,25 +8,35 @@
 // and sends the next request in the same turn of the event loop.
 //
 // Nothing waits forever: a request is settled by its response, by its
-// server's timeout (monitor.ts), or by stopServices(), which settles every
-// pending request with ServicesStoppedError.
+// server's timeout (monitor.ts), by the server no longer holding it ('lost':
+// its heartbeat names neither it as running nor among the queued for longer
+// than `lostGraceMs`), or by stopServices(), which settles every pending
+// request with ServicesStoppedError. That holds whatever the server does: a
+// response that does not decode, one that never comes, a frame the transport
+// refuses. A value too large for one message is refused at push.
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import * as vm from 'node:vm';
 import {
-  CommandSyntaxError, ServerTimeoutError, ServicesNotStartedError, ServicesStoppedError, StartupError, TaskFailedError,
-  ThreadSupportError, UnknownServerError, WaitTimeoutError,
+  CommandSyntaxError, MessageTooLargeError, RequestLostError, ServerTimeoutError, ServicesNotStartedError, ServicesStoppedError, StartupError,
+  TaskFailedError, ThreadSupportError, UnknownServerError, WaitTimeoutError,
 } from './errors.js';
 import { defaultLogSettings, RuntimeLogger, type LogSettings } from './log.js';
 import { MPIMonitorClient, type ServerState } from './monitor.js';
 import {
-  CLIENT_RANK, Kind, Tag, decodeControl, decodeLog, decodeResponse, encodeControl, encodeRequest, encodeValue,
-  type CommandMode, type LogLevel, type StatusMessage,
+  CLIENT_RANK, Kind, MAX_MESSAGE_BYTES, Tag, decodeControl, decodeLog, decodeResponse, describeThrown, encodeControl, encodeRequest,
+  encodeValue, requestFrameBytes, type CommandMode, type ControlMessage, type Heartbeat, type LogLevel, type ResponseMessage, type StatusMessage,
 } from './protocol.js';
 import type { Envelope, Transport } from './transport.js';
 
-export type RequestStatus = 'holding queue' | 'request sent' | 'response received' | 'timeout';
+/**
+ * 'timeout': its server stopped answering heartbeats. 'lost': its server
+ * answers but no longer holds it (neither running nor queued) and its
+ * response did not come within lostGraceMs. 'send failed': the transport
+ * refused the request frame.
+ */
+export type RequestStatus = 'holding queue' | 'request sent' | 'response received' | 'timeout' | 'lost' | 'send failed';
 
 /** The seed's command response dictionary (field names kept). */
 export interface CommandResponse {
@@ -59,6 +69,9 @@ export interface ServerStatus {
   lastHeartbeat: number | undefined;
   /** busy flag the server's native heartbeat last reported */
   heartbeatBusy: boolean;
+  /** the request id its heartbeat says is running (0: none) and the ids it says are queued */
+  heartbeatRequestId: number;
+  heartbeatQueued: number[];
   timeout: boolean;
 }
 
@@ -78,6 +91,13 @@ export interface ClientOptions {
   /** silence after which a server is in timeout (default 10 s, env MPISTACK_SERVER_TIMEOUT_MS) */
   serverTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /**
+   * how long a sent request may be missing from its server's heartbeat (not
+   * running, not queued, no response) before it ends as 'lost' (default:
+   * serverTimeoutMs; env MPISTACK_LOST_GRACE_MS). Covers the moments a request
+   * or its response is in flight.
+   */
+  lostGraceMs?: number;
   /** how long startServices() waits for every server's status (default 60 s) */
   startTimeoutMs?: number;
   /** how long stopServices() waits for the servers to acknowledge (default 10 s) */
@@ -122,8 +142,12 @@ interface Request {
 }
 
 interface Server extends ServerState {
+  /** the request sent to it and not answered (also one given up by a timeout while the server may still run it) */
   current: Request | undefined;
   queue: Fifo<Request>;
+  /** monotonic ms of the first heartbeat that did not list `current` (undefined while it does), and its tick */
+  missingSince: number | undefined;
+  missingTick: number;
 }
 
 const CALL_FORM = /^\s*[A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*\s*\(\s*\)\s*;?\s*$/;
@@ -145,7 +169,7 @@ export class MPICommandClient {
 
   private transport!: Transport;
   private env!: ClientEnvironment;
-  private opts!: Required<Pick<ClientOptions, 'serverTimeoutMs' | 'heartbeatIntervalMs' | 'startTimeoutMs' | 'stopTimeoutMs'>> & ClientOptions;
+  private opts!: Required<Pick<ClientOptions, 'serverTimeoutMs' | 'heartbeatIntervalMs' | 'lostGraceMs' | 'startTimeoutMs' | 'stopTimeoutMs'>> & ClientOptions;
   private logger!: RuntimeLogger;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private startPromise: Promise<void> | undefined;
@@ -172,9 +196,13 @@ export class MPICommandClient {
     if (o.transport.rank !== CLIENT_RANK) throw new Error(`MPICommandClient runs on rank 0; this is rank ${o.transport.rank} (an MPIServer)`);
     const envTimeout = Number(process.env.MPISTACK_SERVER_TIMEOUT_MS);
     const serverTimeoutMs = o.serverTimeoutMs ?? (envTimeout > 0 ? envTimeout : 10_000);
+    const envGrace = Number(process.env.MPISTACK_LOST_GRACE_MS);
+    const lostGraceMs = o.lostGraceMs ?? (envGrace > 0 ? envGrace : serverTimeoutMs);
+    if (!(lostGraceMs > 0) || !Number.isFinite(lostGraceMs)) throw new RangeError(`lostGraceMs must be a positive number of milliseconds, not ${lostGraceMs}`);
     this.opts = {
       ...o,
       serverTimeoutMs,
+      lostGraceMs,
       heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.max(20, Math.min(500, Math.floor(serverTimeoutMs / 5))),
       startTimeoutMs: o.startTimeoutMs ?? 60_000,
       stopTimeoutMs: o.stopTimeoutMs ?? 10_000,
@@ -254,7 +282,8 @@ export class MPICommandClient {
     for (const [rank, s] of [...statuses.entries()].sort((a, b) => a[0] - b[0])) {
       this.servers.set(rank, {
         rank, host: s.host, pid: s.pid, lastHeard: performance.now(), lastHeartbeat: undefined, pingSentAt: undefined,
-        reportedBusy: false, reportedRequestId: 0, timedOut: false, timedOutAt: undefined, current: undefined, queue: new Fifo(),
+        reportedBusy: false, reportedRequestId: 0, reportedQueue: [], reportedQueueCount: 0, timedOut: false, timedOutAt: undefined,
+        current: undefined, queue: new Fifo(), missingSince: undefined, missingTick: 0,
       });
     }
     this.monitor = new MPIMonitorClient(this.transport, this.servers, {
@@ -262,6 +291,7 @@ export class MPICommandClient {
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
       onTimeout: (s, silentMs) => this.onServerTimeout(s as Server, silentMs),
       onRecover: (s) => this.onServerRecover(s as Server),
+      onHeartbeat: (s, hb) => this.checkHeld(s as Server, hb),
     });
     if (this.state !== 'starting') return; // stopped while starting
     this.state = 'running';
@@ -381,6 +411,11 @@ export class MPICommandClient {
     if (!(timeoutMs >= 0)) throw new RangeError(`timeoutMs must be a non-negative number of milliseconds, not ${timeoutMs}`);
     const targets = this.resolveTargets(opts.targetServer);
     const encodedParameters = hasParameters ? encodeValue(parameters) : undefined;
+    const frame = requestFrameBytes(command, encodedParameters);
+    const max = this.transport.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    if (frame > max) {
+      throw new MessageTooLargeError(`the request (command and parameters) encodes to ${frame} bytes; a message carries at most ${max} (the MPI binding's int count): pass a smaller value, or a file name the servers read`);
+    }
     const ids: number[] = [];
     for (const target of targets) {
       const id = this.nextId++;
@@ -451,32 +486,51 @@ export class MPICommandClient {
   }
 
   private send(s: Server, req: Request): void {
-    s.current = req;
     req.rec.server = s.rank;
-    req.rec.status = 'request sent';
     req.rec.startTime = Date.now();
-    this.transport.send(s.rank, Tag.REQUEST, encodeRequest({
-      id: req.rec.id, command: req.rec.command, mode: req.rec.mode, callWithParameters: req.callWithParameters,
-      hasParameters: req.encodedParameters !== undefined, parameters: undefined, timeoutMs: req.timeoutMs,
-    }, req.encodedParameters));
+    try {
+      this.transport.send(s.rank, Tag.REQUEST, encodeRequest({
+        id: req.rec.id, command: req.rec.command, mode: req.rec.mode, callWithParameters: req.callWithParameters,
+        hasParameters: req.encodedParameters !== undefined, parameters: undefined, timeoutMs: req.timeoutMs,
+      }, req.encodedParameters));
+    } catch (e) {
+      // the server never got it: it stays free, and the request ends here
+      req.rec.status = 'send failed';
+      req.rec.successful = false;
+      req.rec.traceback = `SendError: request ${req.rec.id} could not be sent to MPIServer-${s.rank}@${s.host} (pid ${s.pid}): ${describeThrown(e)}`;
+      this.settle(req, undefined);
+      return;
+    }
+    s.current = req;
+    s.missingSince = undefined;
+    req.rec.status = 'request sent';
   }
 
   /** Send the next queued request to a server that has just become free. */
   private dispatch(s: Server): void {
-    if (s.current || s.timedOut || this.state !== 'running') return;
-    const own = s.queue.peek();
-    const any = this.untargeted.peek();
-    let next: Request | undefined;
-    if (own && (!any || own.rec.id < any.rec.id)) next = s.queue.shift();
-    else if (any) next = this.untargeted.shift();
-    if (next) this.send(s, next);
+    // a failed send leaves the server free: try the next one
+    while (!s.current && !s.timedOut && this.state === 'running') {
+      const own = s.queue.peek();
+      const any = this.untargeted.peek();
+      let next: Request | undefined;
+      if (own && (!any || own.rec.id < any.rec.id)) next = s.queue.shift();
+      else if (any) next = this.untargeted.shift();
+      if (!next) return;
+      this.send(s, next);
+    }
   }
 
   private onMessage(msg: Envelope): void {
     const s = this.servers.get(msg.source);
     switch (msg.tag) {
       case Tag.RESPONSE: {
-        const res = decodeResponse(msg.data);
+        let res: ResponseMessage;
+        try { res = decodeResponse(msg.data); } catch (e) {
+          // no readable request id: whatever it answered ends through the heartbeat check ('lost')
+          if (s) this.monitor.heard(s);
+          this.log('WARN', `ignored a RESPONSE from rank ${msg.source} that does not decode: ${describeThrown(e)}`);
+          return;
+        }
         if (!s) return;
         this.monitor.heard(s);
         const req = this.requests.get(res.id);
@@ -491,7 +545,7 @@ export class MPICommandClient {
           rec.stopTime = res.stopTime;
           this.settle(req, undefined);
         } else if (req?.abandoned) {
-          this.log('INFO', `late response to request ${res.id} from MPIServer-${msg.source}@${s.host} ignored: the request had timed out`);
+          this.log('INFO', `late response to request ${res.id} from MPIServer-${msg.source}@${s.host} ignored: the request had ended as '${req.rec.status}'`);
         }
         this.dispatch(s);
         return;
@@ -500,13 +554,18 @@ export class MPICommandClient {
         if (s) this.monitor.onHeartbeatReply(s, msg.data);
         return;
       case Tag.LOG: {
-        const { level, text } = decodeLog(msg.data);
         if (s) this.monitor.heard(s);
-        this.logger.write(msg.source, s?.host ?? this.hostOf(msg.source), level, text);
+        let line: { level: LogLevel; text: string };
+        try { line = decodeLog(msg.data); } catch (e) { line = { level: 'WARN', text: `(a log line that does not decode: ${describeThrown(e)})` }; }
+        this.logger.write(msg.source, s?.host ?? this.hostOf(msg.source), line.level, line.text);
         return;
       }
       case Tag.CONTROL: {
-        const ctl = decodeControl(msg.data);
+        let ctl: ControlMessage;
+        try { ctl = decodeControl(msg.data); } catch (e) {
+          this.log('WARN', `ignored a control message from rank ${msg.source} that does not decode: ${describeThrown(e)}`);
+          return;
+        }
         if (ctl.kind === Kind.STATUS) {
           this.pendingHosts.set(msg.source, ctl.host);
           this.statusWaiters?.(ctl, msg.source);
@@ -536,6 +595,46 @@ export class MPICommandClient {
     if (this.timedOutCount === this.servers.size) {
       for (let r = this.untargeted.shift(); r; r = this.untargeted.shift()) fail(r);
     }
+  }
+
+  /**
+   * The second line of defence: the request this client waits for on `s` is
+   * neither running nor queued there, by the server's own heartbeat. Past
+   * lostGraceMs (the request or its response may be in flight), and only if
+   * the server's event loop kept running meanwhile (its tick advanced at
+   * least twice: a blocked loop may have the request waiting unseen), it
+   * ends as 'lost', naming server, host and pid, and the server is free
+   * again. A request given up earlier (timeout) that the server no longer
+   * holds just frees the server.
+   */
+  private checkHeld(s: Server, hb: Heartbeat): void {
+    const cur = s.current;
+    if (!cur) { s.missingSince = undefined; return; }
+    const id = cur.rec.id;
+    const held = hb.requestId === id || hb.queued.includes(id) || hb.queuedCount > hb.queued.length;
+    // busy with an older request (one this client gave up on): ours may still be on its way in
+    const passedOver = !hb.busy || hb.requestId > id;
+    if (held || !passedOver) { s.missingSince = undefined; return; }
+    const t = performance.now();
+    if (s.missingSince === undefined) { s.missingSince = t; s.missingTick = hb.tick; }
+    const missingMs = t - s.missingSince;
+    if (missingMs < this.opts.lostGraceMs || ((hb.tick - s.missingTick) >>> 0) < 2) return;
+    s.current = undefined;
+    s.missingSince = undefined;
+    const state = hb.busy ? `running request ${hb.requestId}` : 'idle';
+    const why = `MPIServer-${s.rank} at host ${s.host} (pid ${s.pid}) no longer holds it: its heartbeat has said ${state}, ${hb.queuedCount} queued${hb.queued.length ? ` (${hb.queued.join(', ')})` : ''}, for ${Math.round(missingMs)} ms (lostGraceMs=${this.opts.lostGraceMs}) and no response came`;
+    if (!cur.settled) {
+      const err = new RequestLostError(`request ${id} was lost: ${why}`);
+      cur.abandoned = true;
+      cur.rec.status = 'lost';
+      cur.rec.successful = false;
+      cur.rec.traceback = `${err.name}: ${err.message}`;
+      this.log('WARN', `request ${id} (${JSON.stringify(cur.rec.command.slice(0, 80))}) lost: ${why}`);
+      this.settle(cur, undefined);
+    } else {
+      this.log('INFO', `request ${id} (given up earlier as '${cur.rec.status}') is no longer held by MPIServer-${s.rank}@${s.host}: the server is free again`);
+    }
+    this.dispatch(s);
   }
 
   private onServerRecover(s: Server): void {
@@ -624,7 +723,8 @@ export class MPICommandClient {
       out[s.rank] = {
         rank: s.rank, host: s.host, pid: s.pid, busy: s.current !== undefined,
         command: cur?.rec.command, commandId: cur?.rec.id, commandStartTime: cur?.rec.startTime,
-        lastHeartbeat: s.lastHeartbeat, heartbeatBusy: s.reportedBusy, timeout: s.timedOut,
+        lastHeartbeat: s.lastHeartbeat, heartbeatBusy: s.reportedBusy, heartbeatRequestId: s.reportedRequestId,
+        heartbeatQueued: [...s.reportedQueue], timeout: s.timedOut,
       };
     }
     return out;

@@ -35,6 +35,20 @@ export class CommandSyntaxError extends MPIRuntimeError {
   override name = 'CommandSyntaxError';
 }
 
+/**
+ * A sent request its server no longer holds (its heartbeat lists it neither
+ * as running nor as queued) and whose response did not come within
+ * lostGraceMs. Carried in the request's traceback (status 'lost').
+ */
+export class RequestLostError extends MPIRuntimeError {
+  override name = 'RequestLostError';
+}
+
+/** A request (command and parameters) larger than one message carries (2 GiB - 1 on MPI). */
+export class MessageTooLargeError extends MPIRuntimeError {
+  override name = 'MessageTooLargeError';
+}
+
 /** A wait with a time limit ran out. */
 export class WaitTimeoutError extends MPIRuntimeError {
   override name = 'WaitTimeoutError';

@@ -8,7 +8,7 @@ export { ParallelTaskHelper, mergeResults, type ParallelResult } from './paralle
 export { InProcessHub, InProcessTransport, type Transport, type Envelope } from './transport.js';
 export { MPITransport } from './mpi-transport.js';
 export * from './errors.js';
-export { Tag, Kind } from './protocol.js';
+export { Tag, Kind, ProtocolError, ValueEncodingError, MAX_MESSAGE_BYTES } from './protocol.js';
 import type { MPICommandClient } from './client.js';
 
 /** The client on rank 0 (set by the launcher before the script is imported). */

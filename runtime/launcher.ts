@@ -12,6 +12,8 @@
 //   --log-mode file|per-server|terminal
 //   --log-file <path>            the unified (client) log file (default mpistack.log in cwd)
 //   --server-timeout <ms>        silence after which a server is in timeout (default 10000)
+//   --lost-grace <ms>            how long a sent request may be missing from its server's heartbeat
+//                                before it ends as 'lost' (default: the server timeout)
 //   --env NAME=VALUE             environment entry set on every server (repeatable)
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,9 +26,9 @@ import { setClient } from './index.js';
 import type { LogMode } from './protocol.js';
 import { MPICommandServer } from './server.js';
 
-interface LaunchArgs { tasks: string[]; logMode?: LogMode; logFile?: string; serverTimeoutMs?: number; env: Record<string, string>; script?: string; scriptArgs: string[] }
+interface LaunchArgs { tasks: string[]; logMode?: LogMode; logFile?: string; serverTimeoutMs?: number; lostGraceMs?: number; env: Record<string, string>; script?: string; scriptArgs: string[] }
 
-const USAGE = 'usage: mpirun -n <N> mpistack-run [--tasks module.js]... [--log-mode file|per-server|terminal] [--log-file path] [--server-timeout ms] [--env NAME=VALUE]... [script.js [args...]]';
+const USAGE = 'usage: mpirun -n <N> mpistack-run [--tasks module.js]... [--log-mode file|per-server|terminal] [--log-file path] [--server-timeout ms] [--lost-grace ms] [--env NAME=VALUE]... [script.js [args...]]';
 
 export function parseArgs(argv: string[]): LaunchArgs {
   const out: LaunchArgs = { tasks: [], env: {}, scriptArgs: [] };
@@ -47,6 +49,10 @@ export function parseArgs(argv: string[]): LaunchArgs {
       const n = Number(value());
       if (!(n > 0)) throw new Error('--server-timeout needs a positive number of milliseconds');
       out.serverTimeoutMs = n;
+    } else if (a === '--lost-grace') {
+      const n = Number(value());
+      if (!(n > 0) || !Number.isFinite(n)) throw new Error('--lost-grace needs a positive number of milliseconds');
+      out.lostGraceMs = n;
     } else if (a === '--env') {
       const kv = value();
       const eq = kv.indexOf('=');
@@ -85,6 +91,7 @@ async function runClient(env: MPIEnvironment, args: LaunchArgs): Promise<number>
     tasks: args.tasks,
     env: args.env,
     serverTimeoutMs: args.serverTimeoutMs,
+    lostGraceMs: args.lostGraceMs,
     log: { ...(args.logMode ? { mode: args.logMode } : {}), ...(args.logFile ? { file: args.logFile } : {}) },
   };
   MPICommandClient.setDefaults(opts);

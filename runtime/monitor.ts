@@ -6,8 +6,10 @@
 // not answer: after `serverTimeoutMs` of silence (measured on the monotonic
 // wall clock, from the last thing heard from the server) it is in timeout.
 // Anything heard from it later (heartbeat reply, response, log line) recovers it.
+// Each reply also says which requests the server holds (running and queued
+// ids): the client compares that with what it waits for (onHeartbeat).
 import { performance } from 'node:perf_hooks';
-import { HEARTBEAT_PING, Tag, decodeHeartbeat } from './protocol.js';
+import { HEARTBEAT_PING, Tag, decodeHeartbeat, type Heartbeat } from './protocol.js';
 import type { Transport } from './transport.js';
 
 export interface ServerState {
@@ -23,6 +25,9 @@ export interface ServerState {
   /** the server's own busy flag, as its native thread last reported it */
   reportedBusy: boolean;
   reportedRequestId: number;
+  /** ids the server said were queued behind the running one, and how many in all */
+  reportedQueue: number[];
+  reportedQueueCount: number;
   timedOut: boolean;
   timedOutAt: number | undefined;
 }
@@ -32,6 +37,8 @@ export interface MonitorOptions {
   heartbeatIntervalMs: number;
   onTimeout(server: ServerState, silentMs: number): void;
   onRecover(server: ServerState): void;
+  /** after every well-formed heartbeat reply (the state fields are updated already) */
+  onHeartbeat?(server: ServerState, hb: Heartbeat): void;
 }
 
 export class MPIMonitorClient {
@@ -59,12 +66,16 @@ export class MPIMonitorClient {
   }
 
   onHeartbeatReply(server: ServerState, data: Buffer): void {
-    const hb = decodeHeartbeat(data);
     server.pingSentAt = undefined;
     server.lastHeartbeat = Date.now();
+    this.heard(server);
+    let hb: Heartbeat;
+    try { hb = decodeHeartbeat(data); } catch { return; } // alive, but says nothing usable about its requests
     server.reportedBusy = hb.busy;
     server.reportedRequestId = hb.requestId;
-    this.heard(server);
+    server.reportedQueue = hb.queued;
+    server.reportedQueueCount = hb.queuedCount;
+    this.opts.onHeartbeat?.(server, hb);
   }
 
   private recover(server: ServerState): void {

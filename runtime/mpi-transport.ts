@@ -2,7 +2,8 @@
 // mix with the application's), blocking sends (small messages go eagerly),
 // and one receive always posted on the binding's native receive thread
 // (recvAsync), re-posted as soon as a message is handed over: no polling.
-import { ANY_SOURCE, ANY_TAG, type Communicator } from '../native/api.js';
+import { ANY_SOURCE, ANY_TAG, MessageTooLargeError, type Communicator } from '../native/api.js';
+import { MAX_MESSAGE_BYTES } from './protocol.js';
 import type { Envelope, Transport } from './transport.js';
 
 export class MPITransport implements Transport {
@@ -10,6 +11,9 @@ export class MPITransport implements Transport {
   private handler: ((msg: Envelope) => void) | undefined;
 
   constructor(readonly comm: Communicator, private readonly onError: (e: unknown) => void = (e) => { process.emitWarning(`MPI receive failed: ${String(e)}`); }) {}
+
+  /** the binding refuses larger sends with RangeError (an MPI count is an int) */
+  readonly maxMessageBytes = MAX_MESSAGE_BYTES;
 
   get rank(): number { return this.comm.rank; }
   get size(): number { return this.comm.size; }
@@ -33,7 +37,10 @@ export class MPITransport implements Transport {
       try { this.handler!({ source: m.source, tag: m.tag, data: m.data }); } catch (e) { this.onError(e); }
       this.post();
     }, (e: unknown) => {
-      if (!this.closed) this.onError(e);
+      if (this.closed) return;
+      this.onError(e);
+      // a message refused for its size was drained: keep receiving (anything else ends the receives: MPI is finalized)
+      if (e instanceof MessageTooLargeError) this.post();
     });
   }
 

@@ -10,7 +10,26 @@
 // the common `1+1` case), everything else as V8 structured-clone bytes (Maps,
 // Dates, typed arrays, undefined in objects survive). Control messages are
 // rare and plain JSON.
-import { format } from 'node:util';
+//
+// Totality, both ways (what keeps the client from waiting forever on a bad
+// value):
+// - Encoding a response never throws: `encodeResponseOrFailure` turns a value
+//   that cannot be encoded, or a frame larger than the transport carries, into
+//   a failed response whose error says what could not be sent. `encodeError`
+//   turns anything thrown (even an object whose `message` has no string form,
+//   or whose getters throw) into name/message/stack strings.
+// - Every decoder returns a value or throws ProtocolError, never another
+//   exception, and never allocates more than the frame's own size says. A
+//   REQUEST whose header is readable but whose body is not throws a
+//   ProtocolError carrying `requestId`, so the server can still answer it; a
+//   RESPONSE whose header is readable always decodes (a bad body becomes a
+//   failed response), so the request it answers still settles.
+// - The heartbeat reply says which requests the server holds (the running one
+//   and the queued ones) and whether its event loop runs (a tick counter);
+//   the client ends a request its server no longer holds, while that loop
+//   runs, as 'lost' after a grace period (client.ts). Layout under
+//   "heartbeat" below.
+import { format, inspect, types } from 'node:util';
 import * as v8 from 'node:v8';
 
 /** Tags on the runtime communicator. */
@@ -39,6 +58,12 @@ export type Kind = (typeof Kind)[keyof typeof Kind];
 
 /** The client is always rank 0; server ids are their MPI ranks. */
 export const CLIENT_RANK = 0;
+
+/**
+ * The largest message the MPI binding sends: its byte count is an MPI `int`
+ * (2 GiB - 1). A frame larger than this is refused, never truncated.
+ */
+export const MAX_MESSAGE_BYTES = 0x7fffffff;
 
 export type CommandMode = 'eval' | 'exec';
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -73,18 +98,44 @@ export function encodeControl(msg: ControlMessage): Buffer {
   return out;
 }
 
+/** A control message; ProtocolError when the bytes are not one (bad JSON, kind mismatch, a field of the wrong type). */
 export function decodeControl(data: Uint8Array): ControlMessage {
   const buf = asBuffer(data);
-  const msg = JSON.parse(buf.toString('utf8', 1)) as ControlMessage;
-  if (msg.kind !== buf[0]) throw new ProtocolError(`control message kind byte ${buf[0]} does not match body kind ${msg.kind}`);
-  return msg;
+  if (buf.length < 1) throw new ProtocolError('empty control message');
+  let msg: unknown;
+  try { msg = JSON.parse(buf.toString('utf8', 1)); } catch (e) { throw new ProtocolError(`control message body is not JSON: ${(e as Error).message}`, { cause: e }); }
+  if (msg === null || typeof msg !== 'object') throw new ProtocolError('control message body is not an object');
+  const m = msg as Record<string, unknown>;
+  if (m.kind !== buf[0]) throw new ProtocolError(`control message kind byte ${buf[0]} does not match body kind ${String(m.kind)}`);
+  const str = (k: string) => typeof m[k] === 'string';
+  const ok = (() => {
+    switch (m.kind) {
+      case Kind.START: {
+        const log = m.log as Record<string, unknown> | null;
+        return str('cwd') && Array.isArray(m.tasks) && m.tasks.every((t) => typeof t === 'string')
+          && log !== null && typeof log === 'object' && typeof log.mode === 'string' && typeof log.level === 'string'
+          && m.env !== null && typeof m.env === 'object' && Object.values(m.env as object).every((v) => typeof v === 'string');
+      }
+      case Kind.STATUS: return str('host') && typeof m.pid === 'number' && (m.error === undefined || isWireError(m.error));
+      case Kind.STOP: return str('reason');
+      case Kind.STOPPED: return typeof m.pid === 'number';
+      default: return false;
+    }
+  })();
+  if (!ok) throw new ProtocolError(`control message of kind ${String(m.kind)} has missing or mistyped fields`);
+  return msg as ControlMessage;
 }
 
 // ---- values -----------------------------------------------------------------
 
 const Codec = { UNDEFINED: 0, JSON: 1, STRING: 2, V8: 3, INSPECTED: 4 } as const;
 
-/** Encode a command's parameters or return value. */
+/**
+ * Encode a command's parameters or return value: JSON/raw string for
+ * primitives, V8 structured clone, else a readable rendering (functions,
+ * symbols, class instances with private state). Throws ValueEncodingError
+ * (saying what failed) only when even the rendering throws.
+ */
 export function encodeValue(value: unknown): Buffer {
   switch (typeof value) {
     case 'undefined':
@@ -103,28 +154,43 @@ export function encodeValue(value: unknown): Buffer {
     default:
       if (value === null) return withCodec(Codec.JSON, 'null');
   }
+  let cloneError: unknown;
   try {
     const bytes = v8.serialize(value);
     const out = Buffer.allocUnsafe(bytes.length + 1);
     out[0] = Codec.V8;
     bytes.copy(out, 1);
     return out;
-  } catch {
-    // functions, symbols, class instances with private state: send a readable rendering
+  } catch (e) {
+    cloneError = e;
+  }
+  try {
     return withCodec(Codec.INSPECTED, format('%O', value));
+  } catch (e) {
+    throw new ValueEncodingError(
+      `a value of type ${describeType(value)} cannot be encoded: structured clone failed (${describeThrown(cloneError)}) and so did util.inspect (${describeThrown(e)})`,
+      { cause: e },
+    );
   }
 }
 
+/** A value; ProtocolError when the bytes are not one. */
 export function decodeValue(data: Uint8Array, offset = 0): unknown {
   const buf = asBuffer(data);
-  switch (buf[offset]) {
-    case Codec.UNDEFINED: return undefined;
-    case Codec.JSON: return JSON.parse(buf.toString('utf8', offset + 1));
-    case Codec.STRING: return buf.toString('utf8', offset + 1);
-    case Codec.V8: return v8.deserialize(buf.subarray(offset + 1));
-    case Codec.INSPECTED: return buf.toString('utf8', offset + 1);
-    default: throw new ProtocolError(`unknown value codec ${buf[offset]}`);
+  if (offset >= buf.length) throw new ProtocolError(`value missing: the frame ends at byte ${buf.length}`);
+  const codec = buf[offset];
+  try {
+    switch (codec) {
+      case Codec.UNDEFINED: return undefined;
+      case Codec.JSON: return JSON.parse(buf.toString('utf8', offset + 1));
+      case Codec.STRING: return buf.toString('utf8', offset + 1);
+      case Codec.V8: return v8.deserialize(buf.subarray(offset + 1));
+      case Codec.INSPECTED: return buf.toString('utf8', offset + 1);
+    }
+  } catch (e) {
+    throw new ProtocolError(`value with codec ${codec} does not decode: ${describeThrown(e)}`, { cause: e });
   }
+  throw new ProtocolError(`unknown value codec ${codec}`);
 }
 
 function withCodec(codec: number, text: string): Buffer {
@@ -139,16 +205,36 @@ function withCodec(codec: number, text: string): Buffer {
 /** How an error travels: name, message and the JS stack as a string. */
 export interface WireError { name: string; message: string; stack: string }
 
+function isWireError(v: unknown): v is WireError {
+  if (v === null || typeof v !== 'object') return false;
+  const e = v as Record<string, unknown>;
+  return typeof e.name === 'string' && typeof e.message === 'string' && typeof e.stack === 'string';
+}
+
+/**
+ * Whatever was thrown, as strings. Never throws: every property read and
+ * every conversion is guarded, and what could not be read is named.
+ */
 export function encodeError(err: unknown): WireError {
-  if (err !== null && typeof err === 'object' && 'message' in err) {
+  const hasMessage = attempt(() => err !== null && typeof err === 'object' && 'message' in err);
+  if (hasMessage.ok && hasMessage.value) {
     const e = err as { name?: unknown; message?: unknown; stack?: unknown };
-    const name = typeof e.name === 'string' ? e.name : 'Error';
-    const message = String(e.message);
-    const stack = typeof e.stack === 'string' && e.stack.length > 0 ? e.stack : `${name}: ${message}`;
+    const nameRead = attempt(() => e.name);
+    const name = nameRead.ok && typeof nameRead.value === 'string' ? nameRead.value : 'Error';
+    const messageRead = attempt(() => e.message);
+    let message: string;
+    if (!messageRead.ok) message = `<reading the error's message threw ${describeThrown(messageRead.error)}>`;
+    else if (typeof messageRead.value === 'string') message = messageRead.value;
+    else {
+      const asString = attempt(() => String(messageRead.value));
+      message = asString.ok ? asString.value : `<the error's message (${describeType(messageRead.value)}) has no string form: ${describeThrown(asString.error)}; shown: ${safeInspect(messageRead.value)}>`;
+    }
+    const stackRead = attempt(() => e.stack);
+    const stack = stackRead.ok && typeof stackRead.value === 'string' && stackRead.value.length > 0 ? stackRead.value : `${name}: ${message}`;
     return { name, message, stack };
   }
   // a thrown non-Error value (throw 42, throw 'x', Promise.reject({}))
-  const shown = format('%O', err);
+  const shown = safeInspect(err);
   return { name: 'NonErrorThrown', message: `a non-Error value was thrown: ${shown}`, stack: `Uncaught ${shown}` };
 }
 
@@ -187,20 +273,37 @@ export function encodeRequest(req: RequestMessage, encodedParameters?: Buffer): 
   return out;
 }
 
+/** The frame's size for a request, without building it (the client checks it against the transport's limit at push). */
+export function requestFrameBytes(command: string, encodedParameters: Buffer | undefined): number {
+  return REQ_HEADER + Buffer.byteLength(command) + (encodedParameters?.length ?? 0);
+}
+
 export function decodeRequest(data: Uint8Array): RequestMessage {
   const buf = asBuffer(data);
-  if (buf[0] !== Kind.REQUEST) throw new ProtocolError(`expected a REQUEST, got kind ${buf[0]}`);
+  if (buf.length < 1 || buf[0] !== Kind.REQUEST) throw new ProtocolError(`expected a REQUEST, got ${buf.length < 1 ? 'an empty frame' : `kind ${buf[0]}`}`);
+  if (buf.length < REQ_HEADER) throw new ProtocolError(`REQUEST frame of ${buf.length} bytes is shorter than its ${REQ_HEADER}-byte header`);
+  const id = buf.readUInt32LE(4);
   const flags = buf[1];
   const cmdLen = buf.readUInt32LE(12);
+  if (REQ_HEADER + cmdLen > buf.length) throw new ProtocolError(`REQUEST ${id}: the command is said to be ${cmdLen} bytes but the frame has ${buf.length - REQ_HEADER}`, { requestId: id });
   const hasParameters = (flags & F_PARAMS) !== 0;
+  let parameters: Record<string, unknown> | undefined;
+  if (hasParameters) {
+    let v: unknown;
+    try { v = decodeValue(buf, REQ_HEADER + cmdLen); } catch (e) {
+      throw new ProtocolError(`REQUEST ${id}: its parameters do not decode: ${(e as Error).message}`, { cause: e, requestId: id });
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ProtocolError(`REQUEST ${id}: its parameters are not an object`, { requestId: id });
+    parameters = v as Record<string, unknown>;
+  }
   return {
-    id: buf.readUInt32LE(4),
+    id,
     timeoutMs: buf.readUInt32LE(8),
     command: buf.toString('utf8', REQ_HEADER, REQ_HEADER + cmdLen),
     mode: flags & F_EVAL ? 'eval' : 'exec',
     callWithParameters: (flags & F_CALL) !== 0,
     hasParameters,
-    parameters: hasParameters ? (decodeValue(buf, REQ_HEADER + cmdLen) as Record<string, unknown>) : undefined,
+    parameters,
   };
 }
 
@@ -219,31 +322,69 @@ export interface ResponseMessage {
 const RESP_HEADER = 24;
 const F_OK = 1;
 
+/** The response frame; throws ValueEncodingError when `ret` cannot be encoded (see encodeResponseOrFailure). */
 export function encodeResponse(res: ResponseMessage): Buffer {
   const body = res.successful ? encodeValue(res.ret) : Buffer.from(JSON.stringify(res.error));
   const out = Buffer.allocUnsafe(RESP_HEADER + body.length);
   out[0] = Kind.RESPONSE;
   out[1] = res.successful ? F_OK : 0;
   out.writeUInt16LE(0, 2);
-  out.writeUInt32LE(res.id, 4);
+  out.writeUInt32LE(res.id >>> 0, 4);
   out.writeDoubleLE(res.startTime, 8);
   out.writeDoubleLE(res.stopTime, 16);
   body.copy(out, RESP_HEADER);
   return out;
 }
 
+/**
+ * The response frame, always: when the value cannot be encoded, or the frame
+ * would be larger than `maxBytes` (what the transport sends), a failed
+ * response for the same request whose error says what could not be sent.
+ * Never throws.
+ */
+export function encodeResponseOrFailure(res: ResponseMessage, maxBytes = MAX_MESSAGE_BYTES): Buffer {
+  let frame: Buffer | undefined;
+  let failure: WireError | undefined;
+  try {
+    frame = encodeResponse(res);
+  } catch (e) {
+    const why = e instanceof ValueEncodingError ? e.message : `encoding it threw ${describeThrown(e)}`;
+    failure = { name: 'ValueEncodingError', message: `the command's ${res.successful ? 'value' : 'error'} could not be sent: ${why}`, stack: '' };
+  }
+  if (frame && frame.length > maxBytes) {
+    failure = {
+      name: 'MessageTooLargeError',
+      message: `the command's value could not be sent: it encodes to ${frame.length} bytes and a message carries at most ${maxBytes} (the MPI binding's int count); return a smaller value or write it to a file`,
+      stack: '',
+    };
+  }
+  if (!failure) return frame!;
+  failure.stack = `${failure.name}: ${failure.message}`;
+  return encodeResponse({ id: res.id, successful: false, ret: undefined, error: failure, startTime: res.startTime, stopTime: res.stopTime });
+}
+
+/**
+ * A response. ProtocolError only when the header cannot be read (too short,
+ * wrong kind); a readable header with a body that does not decode is a
+ * failed response for that id, so the request still settles.
+ */
 export function decodeResponse(data: Uint8Array): ResponseMessage {
   const buf = asBuffer(data);
-  if (buf[0] !== Kind.RESPONSE) throw new ProtocolError(`expected a RESPONSE, got kind ${buf[0]}`);
-  const successful = (buf[1] & F_OK) !== 0;
-  let ret: unknown;
-  let error: WireError | undefined;
-  if (successful) {
-    try { ret = decodeValue(buf, RESP_HEADER); } catch (e) {
-      return { id: buf.readUInt32LE(4), successful: false, ret: undefined, error: encodeError(e), startTime: buf.readDoubleLE(8), stopTime: buf.readDoubleLE(16) };
-    }
-  } else error = JSON.parse(buf.toString('utf8', RESP_HEADER)) as WireError;
-  return { id: buf.readUInt32LE(4), successful, ret, error, startTime: buf.readDoubleLE(8), stopTime: buf.readDoubleLE(16) };
+  if (buf.length < 1 || buf[0] !== Kind.RESPONSE) throw new ProtocolError(`expected a RESPONSE, got ${buf.length < 1 ? 'an empty frame' : `kind ${buf[0]}`}`);
+  if (buf.length < RESP_HEADER) throw new ProtocolError(`RESPONSE frame of ${buf.length} bytes is shorter than its ${RESP_HEADER}-byte header`);
+  const id = buf.readUInt32LE(4);
+  const startTime = buf.readDoubleLE(8);
+  const stopTime = buf.readDoubleLE(16);
+  const failed = (e: unknown): ResponseMessage => ({ id, successful: false, ret: undefined, error: encodeError(e), startTime, stopTime });
+  if ((buf[1] & F_OK) !== 0) {
+    try { return { id, successful: true, ret: decodeValue(buf, RESP_HEADER), error: undefined, startTime, stopTime }; } catch (e) { return failed(e); }
+  }
+  let error: unknown;
+  try { error = JSON.parse(buf.toString('utf8', RESP_HEADER)); } catch (e) {
+    return failed(new ProtocolError(`RESPONSE ${id}: the error body is not JSON: ${(e as Error).message}`));
+  }
+  if (!isWireError(error)) return failed(new ProtocolError(`RESPONSE ${id}: the error body is not {name, message, stack}`));
+  return { id, successful: false, ret: undefined, error: { name: error.name, message: error.message, stack: error.stack }, startTime, stopTime };
 }
 
 // ---- log lines ----------------------------------------------------------------
@@ -261,23 +402,58 @@ export function encodeLog(level: LogLevel, text: string): Buffer {
 
 export function decodeLog(data: Uint8Array): { level: LogLevel; text: string } {
   const buf = asBuffer(data);
+  if (buf.length < 2 || buf[0] !== Kind.LOG) throw new ProtocolError(`expected a LOG line, got ${buf.length < 2 ? `a ${buf.length}-byte frame` : `kind ${buf[0]}`}`);
   return { level: LEVELS[buf[1]] ?? 'INFO', text: buf.toString('utf8', 2) };
 }
 
 // ---- heartbeat ----------------------------------------------------------------
 
-/** What the native thread answers with: busy u8 | pad u8[3] | current request id u32. */
-export function encodeHeartbeat(busy: boolean, requestId: number): Buffer {
-  const out = Buffer.alloc(8);
+/** What the server holds, as its heartbeat reply says. */
+export interface Heartbeat {
+  /** a command is running */
+  busy: boolean;
+  /** the running request's id (0 when idle) */
+  requestId: number;
+  /**
+   * the server's JS liveness counter: advanced by a timer on the server's
+   * event loop (HEARTBEAT_TICK_MS). It stands still while that loop is
+   * blocked, when a request may be waiting unseen behind it.
+   */
+  tick: number;
+  /** ids of the requests received and waiting behind it, oldest first (at most HEARTBEAT_QUEUE_IDS of them) */
+  queued: number[];
+  /** how many are waiting in all (more than `queued.length` when the list was cut) */
+  queuedCount: number;
+}
+
+/** The most queued ids a heartbeat lists. */
+export const HEARTBEAT_QUEUE_IDS = 64;
+/** How often the server's event loop advances the heartbeat's tick. */
+export const HEARTBEAT_TICK_MS = 100;
+
+// HEARTBEAT_REPLY layout (answered by the server's native thread from the
+// payload its JS keeps current):
+//   busy u8 | pad u8[3] | running request id u32 | tick u32 | queued count u32 | queued ids u32 x min(count, 64)
+export function encodeHeartbeat(busy: boolean, requestId: number, queued: readonly number[] = [], tick = 0): Buffer {
+  const listed = Math.min(queued.length, HEARTBEAT_QUEUE_IDS);
+  const out = Buffer.alloc(16 + 4 * listed);
   out[0] = busy ? 1 : 0;
   out.writeUInt32LE(requestId >>> 0, 4);
+  out.writeUInt32LE(tick >>> 0, 8);
+  out.writeUInt32LE(queued.length >>> 0, 12);
+  for (let i = 0; i < listed; i++) out.writeUInt32LE(queued[i]! >>> 0, 16 + 4 * i);
   return out;
 }
 
-export function decodeHeartbeat(data: Uint8Array): { busy: boolean; requestId: number } {
+export function decodeHeartbeat(data: Uint8Array): Heartbeat {
   const buf = asBuffer(data);
-  if (buf.length < 8) return { busy: false, requestId: 0 };
-  return { busy: buf[0] === 1, requestId: buf.readUInt32LE(4) };
+  if (buf.length < 16) throw new ProtocolError(`heartbeat reply of ${buf.length} bytes (expected 16 or more)`);
+  const queuedCount = buf.readUInt32LE(12);
+  const listed = Math.min(queuedCount, HEARTBEAT_QUEUE_IDS);
+  if (buf.length !== 16 + 4 * listed) throw new ProtocolError(`heartbeat reply of ${buf.length} bytes does not match its ${queuedCount} queued ids`);
+  const queued: number[] = [];
+  for (let i = 0; i < listed; i++) queued.push(buf.readUInt32LE(16 + 4 * i));
+  return { busy: buf[0] === 1, requestId: buf.readUInt32LE(4), tick: buf.readUInt32LE(8), queued, queuedCount };
 }
 
 /** An empty heartbeat request (the content is ignored by the native thread). */
@@ -285,8 +461,52 @@ export const HEARTBEAT_PING = Buffer.from([0]);
 
 // ---- helpers ----------------------------------------------------------------
 
+/** Bytes that are not a message of the protocol. `requestId`: the request a readable REQUEST header named. */
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
+  readonly requestId: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; requestId?: number }) {
+    super(message, options);
+    this.requestId = options?.requestId;
+  }
+}
+
+/** A value that neither structured clone nor util.inspect can turn into bytes. */
+export class ValueEncodingError extends Error {
+  override name = 'ValueEncodingError';
+}
+
+type Attempt<T> = { ok: true; value: T } | { ok: false; error: unknown };
+function attempt<T>(f: () => T): Attempt<T> {
+  try { return { ok: true, value: f() }; } catch (error) { return { ok: false, error }; }
+}
+
+function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v !== 'object' && typeof v !== 'function') return typeof v;
+  const proto = attempt(() => Object.getPrototypeOf(v) as unknown);
+  if (!proto.ok) return `${typeof v} (its prototype cannot be read)`;
+  if (proto.value === null) return `${typeof v} with a null prototype`;
+  const ctor = attempt(() => (proto.value as { constructor?: { name?: unknown } }).constructor?.name);
+  return ctor.ok && typeof ctor.value === 'string' && ctor.value ? ctor.value : typeof v;
+}
+
+/** "Name: message" of something thrown, never throwing itself. */
+export function describeThrown(e: unknown): string {
+  const w = attempt(() => {
+    // isNativeError: errors made in a command's vm context are not `instanceof Error` here
+    if (types.isNativeError(e) || e instanceof Error) return `${typeof e.name === 'string' ? e.name : 'Error'}: ${typeof e.message === 'string' ? e.message : '?'}`;
+    return undefined;
+  });
+  if (w.ok && w.value !== undefined) return w.value;
+  return `a thrown ${describeType(e)}: ${safeInspect(e)}`;
+}
+
+function safeInspect(v: unknown): string {
+  const r = attempt(() => inspect(v, { depth: 2, breakLength: Infinity, maxStringLength: 2000, customInspect: true }));
+  if (r.ok) return r.value;
+  const plain = attempt(() => inspect(v, { depth: 2, breakLength: Infinity, maxStringLength: 2000, customInspect: false, getters: false }));
+  return plain.ok ? plain.value : `<a ${describeType(v)} that util.inspect cannot render>`;
 }
 
 function asBuffer(data: Uint8Array): Buffer {

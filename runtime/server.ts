@@ -6,7 +6,16 @@
 // interrupts runaway synchronous code (vm's watchdog) or a Promise that does
 // not settle, and the server stays usable. One command runs at a time.
 // Heartbeats are answered by the transport's native thread, from a payload
-// this server keeps current (busy flag and request id).
+// this server keeps current (busy flag, running request id, queued ids, and
+// a tick a timer advances while the event loop runs).
+//
+// Every request gets exactly one response, whatever the command throws,
+// returns or resolves to: `execute` never throws and never rejects (every
+// step that runs user code or touches user values is guarded), a value that
+// cannot be encoded or sent becomes a failed response saying so
+// (protocol.encodeResponseOrFailure), and a REQUEST whose parameters do not
+// decode is answered with a failed response too. The queue moves on in every
+// case, so the server stays usable.
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +24,8 @@ import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import * as vm from 'node:vm';
 import {
-  CLIENT_RANK, Kind, Tag, decodeControl, decodeRequest, encodeControl, encodeError, encodeHeartbeat, encodeLog, encodeResponse,
-  type LogLevel, type RequestMessage, type ResponseMessage, type StartMessage,
+  CLIENT_RANK, HEARTBEAT_TICK_MS, Kind, MAX_MESSAGE_BYTES, ProtocolError, Tag, decodeControl, decodeRequest, describeThrown, encodeControl, encodeError,
+  encodeHeartbeat, encodeLog, encodeResponseOrFailure, type LogLevel, type RequestMessage, type ResponseMessage, type StartMessage,
 } from './protocol.js';
 import type { Envelope, Transport } from './transport.js';
 
@@ -48,8 +57,9 @@ export class MPICommandServer {
   private resolveServe: (() => void) | undefined;
   private readonly servePromise: Promise<void>;
   private readonly startupLog: Array<{ level: LogLevel; text: string }>;
-  private readonly idlePayload = encodeHeartbeat(false, 0);
-  private readonly busyPayload = encodeHeartbeat(true, 0);
+  /** advanced by a timer on this event loop: the heartbeat's sign that JS runs (see protocol.ts) */
+  private tick = 0;
+  private ticker: NodeJS.Timeout | undefined;
 
   /** One server per process on MPI; pass `{ allowMany: true }` for in-process tests. */
   static create(transport: Transport, opts: ServerOptions & { allowMany?: boolean } = {}): MPICommandServer {
@@ -67,12 +77,13 @@ export class MPICommandServer {
     this.servePromise = new Promise((r) => { this.resolveServe = r; });
     this.context = vm.createContext(this.makeGlobals(), { name: `MPIServer-${transport.rank}` });
     transport.enableHeartbeat(Tag.HEARTBEAT_REQUEST, Tag.HEARTBEAT_REPLY);
-    transport.setHeartbeatPayload(this.idlePayload);
+    this.updateHeartbeat();
   }
 
   /** Serve until the client sends STOP; resolves then. */
   serve(): Promise<void> {
     this.transport.start((m) => this.onMessage(m));
+    this.ticker ??= setInterval(() => { this.tick = (this.tick + 1) >>> 0; this.updateHeartbeat(); }, HEARTBEAT_TICK_MS).unref();
     return this.servePromise;
   }
 
@@ -113,12 +124,17 @@ export class MPICommandServer {
     if (this.stopped) return;
     switch (msg.tag) {
       case Tag.REQUEST: {
-        const req = decodeRequest(msg.data);
-        if (this.running) this.queue.push(req); else this.run(req);
+        let req: RequestMessage;
+        try { req = decodeRequest(msg.data); } catch (e) {
+          this.refuseFrame(msg, e);
+          return;
+        }
+        if (this.running) { this.queue.push(req); this.updateHeartbeat(); } else this.run(req);
         return;
       }
       case Tag.CONTROL: {
-        const ctl = decodeControl(msg.data);
+        let ctl;
+        try { ctl = decodeControl(msg.data); } catch (e) { this.refuseFrame(msg, e); return; }
         if (ctl.kind === Kind.START) void this.start(ctl);
         else if (ctl.kind === Kind.STOP) this.stop(ctl.reason);
         return;
@@ -154,27 +170,73 @@ export class MPICommandServer {
   private stop(reason: string): void {
     this.log('INFO', `stopping: ${reason}`);
     this.stopped = true;
+    clearInterval(this.ticker);
     if (this.running) this.log('WARN', `request ${this.running.id} was still running at stop`);
     try { this.transport.send(CLIENT_RANK, Tag.CONTROL, encodeControl({ kind: Kind.STOPPED, pid: this.pid })); } catch { /* client gone */ }
     this.transport.close();
     this.resolveServe?.();
   }
 
+  /**
+   * A frame that does not decode: a REQUEST whose header named its id is
+   * answered with a failed response (the client is waiting for it); anything
+   * else is reported in the log.
+   */
+  private refuseFrame(msg: Envelope, e: unknown): void {
+    const why = describeThrown(e);
+    if (e instanceof ProtocolError && e.requestId !== undefined && msg.tag === Tag.REQUEST) {
+      const t = now();
+      this.respond({ id: e.requestId, successful: false, ret: undefined, error: encodeError(e), startTime: t, stopTime: t });
+      return;
+    }
+    this.log('WARN', `ignored a message with tag ${msg.tag} from rank ${msg.source} that does not decode: ${why}`);
+  }
+
+  /** What the native thread answers heartbeats with: the running request and the queued ones (protocol.ts). */
+  private updateHeartbeat(): void {
+    this.transport.setHeartbeatPayload(encodeHeartbeat(this.running !== undefined, this.running?.id ?? 0, this.queue.map((r) => r.id), this.tick));
+  }
+
   private run(req: RequestMessage): void {
     this.running = req;
-    this.busyPayload.writeUInt32LE(req.id >>> 0, 4);
-    this.transport.setHeartbeatPayload(this.busyPayload);
-    const res = this.execute(req);
-    if (res instanceof Promise) void res.then((r) => this.finish(r)); else this.finish(res);
+    this.updateHeartbeat();
+    let res: ResponseMessage | Promise<ResponseMessage>;
+    try {
+      res = this.execute(req);
+    } catch (e) {
+      // execute() guards every step; this is the last line, so that a bug there still answers
+      res = { id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime: now(), stopTime: now() };
+    }
+    if (res instanceof Promise) {
+      void res.then((r) => this.finish(r), (e: unknown) => this.finish({ id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime: now(), stopTime: now() }));
+    } else this.finish(res);
   }
 
   private finish(res: ResponseMessage): void {
+    if (this.stopped) { this.running = undefined; return; }
+    // the heartbeat says this request is held until its response is sent (a large one takes a while)
+    this.respond(res);
     this.running = undefined;
-    if (this.stopped) return;
-    this.transport.setHeartbeatPayload(this.idlePayload);
-    this.transport.send(CLIENT_RANK, Tag.RESPONSE, encodeResponse(res));
     const next = this.queue.shift();
-    if (next) this.run(next);
+    if (next) this.run(next); else this.updateHeartbeat();
+  }
+
+  /** Send one response; a frame the transport refuses becomes a failed response saying why. Never throws. */
+  private respond(res: ResponseMessage): void {
+    const max = this.transport.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    try {
+      this.transport.send(CLIENT_RANK, Tag.RESPONSE, encodeResponseOrFailure(res, max));
+      return;
+    } catch (e) {
+      const error = { name: 'SendError', message: `the response to request ${res.id} could not be sent: ${describeThrown(e)}`, stack: '' };
+      error.stack = `${error.name}: ${error.message}`;
+      try {
+        this.transport.send(CLIENT_RANK, Tag.RESPONSE, encodeResponseOrFailure({ ...res, successful: false, ret: undefined, error }, max));
+      } catch (e2) {
+        // the client is gone or the transport is broken: nobody to answer; the client's heartbeat check ends the request
+        this.log('ERROR', `${error.message}; sending that failure failed too: ${describeThrown(e2)}`);
+      }
+    }
   }
 
   /**
@@ -185,19 +247,28 @@ export class MPICommandServer {
   execute(req: RequestMessage): ResponseMessage | Promise<ResponseMessage> {
     const startTime = now();
     const ctx = this.context as Record<string, unknown>;
-    let saved: Array<[string, boolean, unknown]> | undefined;
+    const saved: Array<[string, boolean, unknown]> = [];
     const params = req.parameters;
+    const fail = (e: unknown): ResponseMessage => ({ id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime, stopTime: now() });
+    // put back what the parameters shadowed; a global a command made read-only or non-deletable is reported, not thrown
+    const restore = () => {
+      for (const [key, had, old] of saved.splice(0)) {
+        try { if (had) ctx[key] = old; else delete ctx[key]; } catch (e) {
+          this.log('WARN', `request ${req.id}: the parameter global ${JSON.stringify(key)} could not be ${had ? 'restored' : 'removed'}: ${describeThrown(e)}`);
+        }
+      }
+    };
     if (params) {
-      saved = [];
       for (const key of Object.keys(params)) {
-        saved.push([key, Object.prototype.hasOwnProperty.call(ctx, key), ctx[key]]);
-        ctx[key] = params[key];
+        try {
+          saved.push([key, Object.prototype.hasOwnProperty.call(ctx, key), ctx[key]]);
+          ctx[key] = params[key];
+        } catch (e) {
+          restore();
+          return fail(new TypeError(`the parameter ${JSON.stringify(key)} cannot be set as a global of the server's context: ${describeThrown(e)}`));
+        }
       }
     }
-    const restore = () => {
-      if (saved) for (const [key, had, old] of saved) { if (had) ctx[key] = old; else delete ctx[key]; }
-    };
-    const fail = (e: unknown): ResponseMessage => ({ id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime, stopTime: now() });
     let value: unknown;
     try {
       const options = req.timeoutMs > 0 ? { timeout: req.timeoutMs } : undefined;
@@ -213,15 +284,20 @@ export class MPICommandServer {
       restore();
       return fail(e);
     }
-    if (!isThenable(value)) {
+    let thenable: boolean;
+    try { thenable = isThenable(value); } catch (e) {
+      restore();
+      return fail(new TypeError(`the command's value has a 'then' property that throws when read: ${describeThrown(e)}`));
+    }
+    if (!thenable) {
       restore();
       return { id: req.id, successful: true, ret: req.mode === 'eval' ? value : undefined, error: undefined, startTime, stopTime: now() };
     }
     // parameters stay visible to the command until its Promise settles
-    return settleWithin(value, req.timeoutMs).then(
-      (v) => { restore(); return { id: req.id, successful: true, ret: req.mode === 'eval' ? v : undefined, error: undefined, startTime, stopTime: now() }; },
+    return settleWithin(value as PromiseLike<unknown>, req.timeoutMs).then(
+      (v): ResponseMessage => { restore(); return { id: req.id, successful: true, ret: req.mode === 'eval' ? v : undefined, error: undefined, startTime, stopTime: now() }; },
       (e: unknown) => { restore(); return fail(e); },
-    );
+    ).catch((e: unknown) => fail(e));
   }
 
   private script(source: string): vm.Script {
@@ -238,6 +314,7 @@ export class MPICommandServer {
   }
 }
 
+/** Reads `v.then`, which runs user code for a getter or a Proxy: the caller guards it. */
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 }
@@ -250,7 +327,8 @@ function settleWithin(p: PromiseLike<unknown>, timeoutMs: number): Promise<unkno
       err.name = 'TimeoutError';
       reject(err);
     }, timeoutMs);
-    p.then((v) => { clearTimeout(timer); resolvePromise(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
+    // a thenable's then() is user code: what it throws rejects (the executor catches it)
+    Promise.resolve(p).then((v) => { clearTimeout(timer); resolvePromise(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
   });
 }
 

@@ -11,6 +11,8 @@ export interface Envelope {
 export interface Transport {
   readonly rank: number;
   readonly size: number;
+  /** The largest message send() carries (MPI: 2 GiB - 1, the binding's int count); larger ones throw RangeError. */
+  readonly maxMessageBytes?: number;
   /** Send bytes to a rank; returns once the buffer may be reused. */
   send(dest: number, tag: number, data: Uint8Array): void;
   /** Deliver every incoming message (except native heartbeat requests) to the handler, until close(). */
@@ -26,16 +28,30 @@ export interface Transport {
   close(): void;
 }
 
+/** A fault the hub applies to the next message matching `from`, `to` and `tag`. */
+export interface HubFault {
+  from: number;
+  to: number;
+  tag: number;
+  /** drop: the message is lost in transit; replace: the receiver gets `data` instead */
+  action: { kind: 'drop' } | { kind: 'replace'; data: Uint8Array };
+}
+
 /**
  * N endpoints in one process. Messages are delivered asynchronously in send
  * order per destination. A rank can be frozen (like SIGSTOP: nothing is
- * delivered to it and its heartbeat is not answered) and thawed.
+ * delivered to it and its heartbeat is not answered) and thawed; a message can
+ * be lost or garbled in transit (`inject`). Sends larger than
+ * `maxMessageBytes` throw RangeError, as the MPI binding's do.
  */
 export class InProcessHub {
   readonly endpoints: InProcessTransport[];
-  constructor(readonly size: number) {
+  readonly faults: HubFault[] = [];
+  constructor(readonly size: number, readonly maxMessageBytes = 0x7fffffff) {
     this.endpoints = Array.from({ length: size }, (_, rank) => new InProcessTransport(this, rank));
   }
+  /** Apply a fault to the next message that matches it (once). */
+  inject(fault: HubFault): void { this.faults.push(fault); }
   endpoint(rank: number): InProcessTransport {
     const ep = this.endpoints[rank];
     if (!ep) throw new RangeError(`no rank ${rank} in a hub of ${this.size}`);
@@ -57,15 +73,25 @@ export class InProcessTransport implements Transport {
   private closed = false;
   private heartbeat: { requestTag: number; replyTag: number } | undefined;
   private payload: Buffer = Buffer.alloc(0);
-  /** messages this endpoint sent, for tests */
+  /** messages this endpoint sent, for tests (in all, and by tag) */
   sentCount = 0;
+  readonly sentByTag = new Map<number, number>();
 
   constructor(private readonly hub: InProcessHub, readonly rank: number) {}
   get size(): number { return this.hub.size; }
+  get maxMessageBytes(): number { return this.hub.maxMessageBytes; }
 
   send(dest: number, tag: number, data: Uint8Array): void {
     if (this.frozen) throw new Error(`in-process rank ${this.rank} is frozen and cannot send`);
+    if (data.byteLength > this.hub.maxMessageBytes) throw new RangeError(`send buffer of ${data.byteLength} bytes is larger than ${this.hub.maxMessageBytes} (the transport's message limit)`);
     this.sentCount++;
+    this.sentByTag.set(tag, (this.sentByTag.get(tag) ?? 0) + 1);
+    const i = this.hub.faults.findIndex((f) => f.from === this.rank && f.to === dest && f.tag === tag);
+    if (i >= 0) {
+      const [f] = this.hub.faults.splice(i, 1);
+      if (f!.action.kind === 'drop') return;
+      data = f!.action.data;
+    }
     // copy: the sender may reuse its buffer, as with MPI_Send
     this.hub.endpoint(dest).deliver({ source: this.rank, tag, data: Buffer.from(data) });
   }

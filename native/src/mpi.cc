@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -55,6 +56,8 @@ struct Slot {
 };
 
 // A received message on its way to JS. Owns its bytes until JS owns them.
+// tooLarge: a message of 2 GiB or more (its byte count does not fit MPI's
+// int), drained and refused: JS gets null instead of a Buffer.
 struct Incoming {
   Incoming(int c, int s, int t, size_t n) : comm(c), source(s), tag(t), data(static_cast<char*>(std::malloc(n > 0 ? n : 1))), size(n) {}
   Incoming(const Incoming&) = delete;
@@ -64,6 +67,7 @@ struct Incoming {
   int tag;
   char* data;
   size_t size;
+  bool tooLarge = false;
   ~Incoming() { std::free(data); }
 };
 
@@ -117,6 +121,32 @@ inline void Check(Napi::Env env, int rc, const char* where) {
 }
 
 [[noreturn]] void ThrowState(Napi::Env env, const std::string& what) { throw Napi::Error::New(env, what); }
+
+// ---- message sizes: an MPI count is an int --------------------------------
+// A buffer or message of 2 GiB or more is refused with a RangeError, never
+// cast to int (which would truncate it: 4 GiB casts to 0).
+
+[[noreturn]] void ThrowTooLarge(Napi::Env env, const char* what, size_t bytes) {
+  throw Napi::RangeError::New(env, std::string(what) + " of " + std::to_string(bytes) + " bytes is larger than " + std::to_string(INT_MAX) +
+                                       " (2 GiB - 1): an MPI count is an int; send it in pieces");
+}
+
+// MPI_Get_count is MPI_UNDEFINED for a message whose byte count does not fit an int.
+inline bool CountTooLarge(int count) { return count == MPI_UNDEFINED || count < 0; }
+
+// A receive sized by MPI_Get_count that still reports MPI_ERR_TRUNCATE: the
+// count did not describe the message. Open MPI 1.6 (MPI-2.1) probes a 2 GiB +
+// 4 KiB message with a wrapped count instead of MPI_UNDEFINED; refused the
+// same way.
+inline bool Truncated(int rc) {
+  int cls = rc;
+  return rc != MPI_SUCCESS && MPI_Error_class(rc, &cls) == MPI_SUCCESS && cls == MPI_ERR_TRUNCATE;
+}
+
+std::string TooLargeMessage(const MPI_Status& st) {
+  return "a message from rank " + std::to_string(st.MPI_SOURCE) + " with tag " + std::to_string(st.MPI_TAG) +
+         " is 2 GiB or larger (its byte count does not fit MPI's int): it was received and discarded; send it in pieces";
+}
 
 void RequireActive(Napi::Env env) {
   if (g->active.load(std::memory_order_acquire)) return;  // fast path: between our init and finalize
@@ -216,13 +246,17 @@ void ReceiveLoop() {
       bool one = false;
       // owns the bytes from here on (RAII); handed to CallJs on success
       std::unique_ptr<Incoming> msg;
-      ProbeRecv(s.comm, MPI_ANY_SOURCE, MPI_ANY_TAG, false, &one, &st, [&](int count) {
-        msg = std::make_unique<Incoming>(h, st.MPI_SOURCE, st.MPI_TAG, static_cast<size_t>(count));
-        return std::pair<void*, int>(msg->data, count);
+      int rc = ProbeRecv(s.comm, MPI_ANY_SOURCE, MPI_ANY_TAG, false, &one, &st, [&](int count) {
+        // 2 GiB or more: drained into nothing (MPI_ERR_TRUNCATE) and refused to JS, never truncated
+        bool tooLarge = CountTooLarge(count);
+        msg = std::make_unique<Incoming>(h, st.MPI_SOURCE, st.MPI_TAG, tooLarge ? 0 : static_cast<size_t>(count));
+        msg->tooLarge = tooLarge;
+        return std::pair<void*, int>(msg->data, tooLarge ? 0 : count);
       });
       if (!one) continue;
       got = true;
-      if (st.MPI_TAG == s.hbRequest.load(std::memory_order_acquire)) {
+      if (Truncated(rc)) msg->tooLarge = true;  // MPI's own count was wrong: the bytes are not the message
+      if (!msg->tooLarge && st.MPI_TAG == s.hbRequest.load(std::memory_order_acquire)) {
         std::vector<char> payload;
         {
           std::lock_guard<std::mutex> lock(s.hbMutex);
@@ -254,6 +288,14 @@ void ReceiveLoop() {
 void CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, Incoming* msg) {
   std::unique_ptr<Incoming> owned(msg);
   if (env == nullptr || cb.IsEmpty()) return;  // finalizing: just free
+  if (owned->tooLarge) {
+    try {
+      cb.Call({Napi::Number::New(env, owned->comm), Napi::Number::New(env, owned->source), Napi::Number::New(env, owned->tag), env.Null()});
+    } catch (const Napi::Error& e) {
+      e.ThrowAsJavaScriptException();
+    }
+    return;
+  }
   char* data = owned->data;
   size_t size = owned->size;
   owned->data = nullptr;
@@ -482,6 +524,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   Bytes b = BytesOf(info[1]);
   int dest = info[2].As<Napi::Number>().Int32Value();
   int tag = info[3].As<Napi::Number>().Int32Value();
+  if (b.size > static_cast<size_t>(INT_MAX)) ThrowTooLarge(env, "send buffer", b.size);
   Check(env, MPI_Send(b.data, static_cast<int>(b.size), MPI_BYTE, dest, tag, c), "MPI_Send");
   return env.Undefined();
 }
@@ -504,13 +547,18 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
   int tag = info[2].As<Napi::Number>().Int32Value();
   MPI_Status st;
   bool got = false;
+  bool tooLarge = false;
   int count = 0;
   std::unique_ptr<char, decltype(&std::free)> data(nullptr, &std::free);
-  Check(env, ProbeRecv(c, source, tag, true, &got, &st, [&](int n) {
-    count = n;
-    data.reset(static_cast<char*>(std::malloc(n > 0 ? n : 1)));
-    return std::pair<void*, int>(data.get(), n);
-  }), kRecvCall);
+  int rc = ProbeRecv(c, source, tag, true, &got, &st, [&](int n) {
+    tooLarge = CountTooLarge(n);  // drained into nothing (MPI reports MPI_ERR_TRUNCATE), refused below
+    count = tooLarge ? 0 : n;
+    data.reset(static_cast<char*>(std::malloc(count > 0 ? count : 1)));
+    return std::pair<void*, int>(data.get(), count);
+  });
+  // the buffer was as large as MPI said the message is: a truncation means MPI's count was wrong
+  if (tooLarge || Truncated(rc)) throw Napi::RangeError::New(env, "recv: " + TooLargeMessage(st));
+  Check(env, rc, kRecvCall);
   PutStatus(st, count);
   return Napi::Buffer<char>::New(env, data.release(), count, [](Napi::Env, char* p) { std::free(p); });
 }
@@ -523,12 +571,18 @@ Napi::Value RecvInto(const Napi::CallbackInfo& info) {
   int tag = info[3].As<Napi::Number>().Int32Value();
   MPI_Status st;
   bool got = false;
+  bool tooLarge = false;
   int count = 0;
   // A message larger than the buffer is received truncated: MPI reports MPI_ERR_TRUNCATE.
-  Check(env, ProbeRecv(c, source, tag, true, &got, &st, [&](int n) {
+  // A buffer of 2 GiB or more holds any message that fits an int count: clamp, never wrap.
+  int rc = ProbeRecv(c, source, tag, true, &got, &st, [&](int n) {
+    tooLarge = CountTooLarge(n);  // drained into nothing, refused below
     count = n;
-    return std::pair<void*, int>(b.data, static_cast<int>(b.size));
-  }), kRecvCall);
+    int capacity = tooLarge ? 0 : b.size > static_cast<size_t>(INT_MAX) ? INT_MAX : static_cast<int>(b.size);
+    return std::pair<void*, int>(b.data, capacity);
+  });
+  if (tooLarge) throw Napi::RangeError::New(env, "recvInto: " + TooLargeMessage(st));
+  Check(env, rc, kRecvCall);
   PutStatus(st, count);
   return env.Undefined();
 }
@@ -544,7 +598,7 @@ Napi::Value Iprobe(const Napi::CallbackInfo& info) {
   if (!flag) return Napi::Boolean::New(env, false);
   int count = 0;
   MPI_Get_count(&st, MPI_BYTE, &count);
-  PutStatus(st, count);
+  PutStatus(st, CountTooLarge(count) ? -1 : count);  // -1: 2 GiB or more, which recv refuses
   return Napi::Boolean::New(env, true);
 }
 
@@ -567,6 +621,8 @@ Napi::Value Bcast(const Napi::CallbackInfo& info) {
     len = static_cast<long long>(b.size);
   }
   Check(env, MPI_Bcast(&len, 1, MPI_LONG_LONG, root, c), "MPI_Bcast");
+  // every rank has the root's length now: all refuse together, none waits in the second bcast
+  if (len > static_cast<long long>(INT_MAX)) ThrowTooLarge(env, "bcast buffer (at the root)", static_cast<size_t>(len));
   Napi::Buffer<char> out = Napi::Buffer<char>::New(env, static_cast<size_t>(len));
   if (me == root && len > 0) std::memcpy(out.Data(), b.data, len);
   Check(env, MPI_Bcast(out.Data(), static_cast<int>(len), MPI_BYTE, root, c), "MPI_Bcast");
@@ -621,6 +677,7 @@ Napi::Value SetHeartbeatPayload(const Napi::CallbackInfo& info) {
   CommOf(info, 0);
   Slot& s = g->slots[info[0].As<Napi::Number>().Int32Value()];
   Bytes b = BytesOf(info[1]);
+  if (b.size > static_cast<size_t>(INT_MAX)) ThrowTooLarge(info.Env(), "heartbeat payload", b.size);
   std::lock_guard<std::mutex> lock(s.hbMutex);
   s.hbPayload.assign(static_cast<char*>(b.data), static_cast<char*>(b.data) + b.size);
   return info.Env().Undefined();

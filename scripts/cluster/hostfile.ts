@@ -4,9 +4,17 @@
 //     foo.example.com
 //     bar.example.com slots=2
 //     yow.example.com slots=4 max-slots=4
+//     10.0.0.7 slots=2
+//     fe80::1 slots=2
+// HOST is a host name (letters, digits, `_`, `-`, `.`; not starting with `-`
+// or `.`) or an IPv4 or IPv6 address (as node's net.isIP takes them, so
+// `::1` and `fe80::1%eth0` too). `slots=` and `max-slots=` (aliases `count=`,
+// `cpu=`, `max_slots=`) are whole numbers from 1 to 2147483647: Open MPI
+// keeps them in an int.
 // PBS_NODEFILE form: a bare host name a line, repeated once per core the job
 // holds on that host. Open MPI reads both; `fromPbsNodefile` turns the second
 // into the first (one line a host, slots = how often it appeared).
+import { isIP } from 'node:net';
 
 export interface HostEntry {
   host: string;
@@ -24,8 +32,14 @@ export class HostfileError extends Error {
   }
 }
 
-// a host name or an IPv4/IPv6 address, as Open MPI's hostfile lexer takes them
-const HOST_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
+const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** A host name or an IPv4/IPv6 address (see the format above). */
+export function isHost(text: string): boolean {
+  return NAME_RE.test(text) || isIP(text) !== 0;
+}
+
+/** The most slots a line may give (Open MPI keeps slot counts in an int). */
+export const MAX_SLOTS = 2 ** 31 - 1;
 const KEYS: Record<string, 'slots' | 'maxSlots'> = {
   slots: 'slots', count: 'slots', cpu: 'slots', // Open MPI's aliases for slots
   'max-slots': 'maxSlots', max_slots: 'maxSlots',
@@ -33,7 +47,9 @@ const KEYS: Record<string, 'slots' | 'maxSlots'> = {
 
 function positive(file: string, line: number, key: string, value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1) throw new HostfileError(file, line, `${key}=${JSON.stringify(value)} is not a positive whole number (write e.g. ${key}=2)`);
-  return Number(value);
+  const n = Number(value);
+  if (n > MAX_SLOTS) throw new HostfileError(file, line, `${key}=${value} is more than ${MAX_SLOTS} (Open MPI keeps slot counts in an int)`);
+  return n;
 }
 
 /** Parse Open MPI hostfile text (the PBS_NODEFILE form is a special case: bare names, repeats allowed). */
@@ -44,7 +60,7 @@ export function parseHostfile(text: string, file = 'hostfile'): HostEntry[] {
     const line = raw.replace(/#.*$/, '').trim();
     if (!line) return;
     const [host, ...attrs] = line.split(/\s+/);
-    if (!HOST_RE.test(host)) throw new HostfileError(file, lineNo, `${JSON.stringify(host)} is not a host name or address (a line is: HOST [slots=N] [max-slots=N])`);
+    if (!isHost(host)) throw new HostfileError(file, lineNo, `${JSON.stringify(host)} is not a host name or address (a line is: HOST [slots=N] [max-slots=N])`);
     const entry: HostEntry = { host };
     for (const attr of attrs) {
       const eq = attr.indexOf('=');

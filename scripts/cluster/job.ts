@@ -5,7 +5,7 @@
 // unless every value is valid, and the files appear together (staged in a
 // temporary directory next to them, then renamed).
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 
 export type Scheduler = 'torque' | 'slurm';
 
@@ -43,24 +43,55 @@ export class JobError extends Error {
 export interface Memory { amount: number; unit: 'b' | 'kb' | 'mb' | 'gb' | 'tb' }
 
 const UNITS: Memory['unit'][] = ['b', 'kb', 'mb', 'gb', 'tb'];
+const UNIT_BYTES: Record<Memory['unit'], number> = { b: 1, kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30, tb: 2 ** 40 };
 
-/** "8gb" -> { 8, 'gb' }; Torque's units (b kb mb gb tb, any case, "8G" too). */
+/**
+ * What the schedulers and MPI take, each bound with its reason (a value past
+ * it is refused, never rounded or written in exponent form).
+ */
+export const LIMITS = {
+  nodes: { max: 2 ** 31 - 1, why: 'Torque and Slurm hold node counts in 32-bit integers' },
+  coresPerNode: { max: 65533, why: "Slurm's ntasks-per-node is a 16-bit field (65534, 65535 are reserved)" },
+  ranks: { max: 2 ** 31 - 1, why: 'an MPI rank is an int: nodes x cores-per-node ranks must fit' },
+  memoryBytes: { max: 2 ** 53, why: 'more than 8 PiB per node is not a real request' },
+} as const;
+
+/** "8gb" -> { 8, 'gb' }; Torque's units (b kb mb gb tb, any case, "8G" too). The unit is required: a bare number is refused. */
 export function parseMemory(text: string): Memory {
-  const m = /^([0-9]+)\s*([kmgt]?b?)$/i.exec(text.trim());
-  const unit = m ? (m[2].toLowerCase().replace(/^([kmgt])$/, '$1b') || 'b') : '';
+  const t = text.trim();
+  if (/^[0-9]+$/.test(t)) {
+    throw new JobError('--memory', `--memory ${JSON.stringify(text)}: no unit (a bare number would be taken as bytes): write e.g. ${t}gb or ${t}mb; units: ${UNITS.join(', ')}`);
+  }
+  const m = /^([0-9]+)\s*([kmgt]?b?)$/i.exec(t);
+  const unit = m ? m[2].toLowerCase().replace(/^([kmgt])$/, '$1b') : '';
   if (!m || !UNITS.includes(unit as Memory['unit'])) {
     throw new JobError('--memory', `--memory ${JSON.stringify(text)}: not an amount with a unit (write e.g. 8gb or 512mb; units: ${UNITS.join(', ')})`);
   }
-  if (Number(m[1]) < 1) throw new JobError('--memory', `--memory ${JSON.stringify(text)}: must be more than 0`);
-  return { amount: Number(m[1]), unit: unit as Memory['unit'] };
+  const amount = Number(m[1]);
+  if (amount < 1) throw new JobError('--memory', `--memory ${JSON.stringify(text)}: must be more than 0`);
+  if (!Number.isSafeInteger(amount) || amount * UNIT_BYTES[unit as Memory['unit']] > LIMITS.memoryBytes.max) {
+    throw new JobError('--memory', `--memory ${JSON.stringify(text)}: too large (at most ${LIMITS.memoryBytes.max / UNIT_BYTES.tb} tb: ${LIMITS.memoryBytes.why})`);
+  }
+  return { amount, unit: unit as Memory['unit'] };
+}
+
+/** A count option's text ("4") as a number, refused when not a whole number in [1, max]: never rounded, never 1e+29. */
+export function parseCount(option: '--nodes' | '--cores-per-node', text: string): number {
+  const limit = option === '--nodes' ? LIMITS.nodes : LIMITS.coresPerNode;
+  if (!/^[0-9]+$/.test(text.trim())) throw new JobError(option, `${option} ${JSON.stringify(text)}: not a whole number`);
+  const n = Number(text.trim());
+  if (!Number.isSafeInteger(n) || n > limit.max) throw new JobError(option, `${option} ${text.trim()}: at most ${limit.max} (${limit.why})`);
+  return count(option, n);
 }
 
 const torqueMemory = (m: Memory): string => `${m.amount}${m.unit}`;
 /** Slurm's --mem takes K, M, G, T (MB when bare); bytes round up to 1K. */
 const slurmMemory = (m: Memory): string => (m.unit === 'b' ? `${Math.max(1, Math.ceil(m.amount / 1024))}K` : `${m.amount}${m.unit[0].toUpperCase()}`);
 
-function count(option: string, n: number): number {
-  if (!Number.isInteger(n) || n < 1) throw new JobError(option, `${option} ${n}: must be a whole number of at least 1`);
+function count(option: '--nodes' | '--cores-per-node', n: number): number {
+  const limit = option === '--nodes' ? LIMITS.nodes : LIMITS.coresPerNode;
+  if (!Number.isSafeInteger(n) || n < 1) throw new JobError(option, `${option} ${n}: must be a whole number of at least 1`);
+  if (n > limit.max) throw new JobError(option, `${option} ${n}: at most ${limit.max} (${limit.why})`);
   return n;
 }
 
@@ -87,6 +118,9 @@ export function resolveJob(req: JobRequest): ResolvedJob {
   if (req.scheduler !== 'torque' && req.scheduler !== 'slurm') throw new JobError('--scheduler', `--scheduler ${JSON.stringify(req.scheduler)}: use torque or slurm`);
   count('--nodes', req.nodes);
   count('--cores-per-node', req.coresPerNode);
+  if (req.nodes * req.coresPerNode > LIMITS.ranks.max) {
+    throw new JobError('--nodes', `--nodes ${req.nodes} x --cores-per-node ${req.coresPerNode} = ${req.nodes * req.coresPerNode} ranks: at most ${LIMITS.ranks.max} (${LIMITS.ranks.why})`);
+  }
   const mem = parseMemory(req.memory);
   const name = req.name ?? 'mpistack';
   if (!/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/.test(name)) throw new JobError('--name', `--name ${JSON.stringify(name)}: 1-15 letters, digits, _ . - starting with a letter (Torque's limit)`);
@@ -98,7 +132,10 @@ export function resolveJob(req: JobRequest): ResolvedJob {
   const script = isAbsolute(req.script) ? req.script : resolve(workdir, req.script);
   if (!existsSync(script) || !statSync(script).isFile()) throw new JobError('script', `script ${script}: no such file (paths are taken relative to --workdir)`);
   const log = req.log ?? `${name}.log`;
-  if (isAbsolute(log) || log.includes('/') || !log) throw new JobError('--log', `--log ${JSON.stringify(log)}: a file name inside --workdir, e.g. run.log`);
+  // a plain file name, so that the log lands in --workdir itself: not '.', '..', a path, or a NUL
+  if (!log || isAbsolute(log) || log.includes('/') || log === '.' || log === '..' || log.includes('\0') || dirname(resolve(workdir, log)) !== workdir) {
+    throw new JobError('--log', `--log ${JSON.stringify(log)}: a file name inside --workdir, e.g. run.log`);
+  }
   const out = resolve(req.out ?? workdir);
   for (const [opt, v] of [['--workdir', workdir], ['--stack', stack], ['script', script], ['--log', log]] as const) reqValue(opt, v);
   directive('--workdir', workdir);

@@ -6,6 +6,7 @@ import { allRecipes, OPTIONAL, STACKS, stackRecipes, type Optional, type StackDe
 import { DEFAULT_PYTHON, probePython } from '../../recipes/mpi4py.js';
 import { buildStack, plan, validatePrefix, type BuildOptions } from '../engine/engine.js';
 import { UsageError } from '../engine/errors.js';
+import { FETCH_DEFAULTS } from '../engine/fetch.js';
 import { applyLock, currentLock, selectStack, writeLock } from '../engine/lock.js';
 import { packageRoot } from '../engine/local.js';
 import { toolchainVersions } from '../engine/toolchain.js';
@@ -21,6 +22,8 @@ const HELP = `usage: mpistack build --prefix=/abs/path [options]
   --cache DIR        source and build cache (default: $XDG_CACHE_HOME/mpistack or ~/.cache/mpistack)
   --mirror URL|DIR   tried before upstream; repeatable
   --offline          use only the cache and --mirror entries
+  --fetch-deadline S give up on a source after S seconds, all its attempts together (default: ${FETCH_DEFAULTS.deadlineMs / 1000})
+  --fetch-max-size M refuse a download larger than M MiB (default: ${FETCH_DEFAULTS.maxBytes / 1024 / 1024}; a source's own size, when known, is the cap)
   --stack NAME       a named stack, pinned by its own lock: ${STACKS.map((x) => `${x.name} (${x.lockFile}${Object.keys(x.versions).length ? `: ${Object.entries(x.versions).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''})`).join(', ')}
   --openmpi VERSION  Open MPI version (default: the stack's); a version a named stack has selects that stack
   --with PIECE       add an optional piece: mpi4py, boost-python (Boost built with \`using python\`); repeatable
@@ -59,6 +62,7 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
         prefix: { type: 'string' }, jobs: { type: 'string' }, only: { type: 'string' },
         'dry-run': { type: 'boolean', default: false }, cache: { type: 'string' },
         mirror: { type: 'string', multiple: true }, offline: { type: 'boolean', default: false },
+        'fetch-deadline': { type: 'string' }, 'fetch-max-size': { type: 'string' },
         openmpi: { type: 'string' }, stack: { type: 'string' }, with: { type: 'string', multiple: true }, python: { type: 'string' }, lock: { type: 'string' }, 'update-lock': { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false }, 'no-build-cache': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -77,6 +81,18 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
     }
     asked.openmpi = values.openmpi;
   }
+  const positive = (flag: string, v: string | undefined, unit: string, max: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} ${JSON.stringify(v)}: a whole number of ${unit} from 1 to ${max}`);
+    return n;
+  };
+  const deadlineS = positive('--fetch-deadline', values['fetch-deadline'], 'seconds', 7 * 24 * 3600);
+  const maxMiB = positive('--fetch-max-size', values['fetch-max-size'], 'MiB', 1024 * 1024);
+  const fetch = {
+    ...(deadlineS !== undefined ? { deadlineMs: deadlineS * 1000 } : {}),
+    ...(maxMiB !== undefined ? { maxBytes: maxMiB * 1024 * 1024 } : {}),
+  };
   const { stack, versions } = selectStack(STACKS, allRecipes, { stack: values.stack, versions: asked });
   const withs = (values.with ?? []).flatMap((w) => w.split(',')).filter(Boolean);
   for (const w of withs) {
@@ -90,7 +106,7 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
     recipes: selected, with: chosen,
     help: false, dryRun: values['dry-run'] ?? false, prefix, jobs, only: values.only,
     cacheDir: values.cache ?? defaultCacheDir(), mirrors: values.mirror ?? [], offline: values.offline ?? false,
-    versions, verbose: values.verbose ?? false, fresh: values.fresh ?? false, buildCache: !values['no-build-cache'],
+    versions, verbose: values.verbose ?? false, fetch, fresh: values.fresh ?? false, buildCache: !values['no-build-cache'],
     lockPath: values.lock ?? join(packageRoot(), stack.lockFile), updateLock: values['update-lock'] ?? false, stack,
   };
 }

@@ -1,7 +1,9 @@
 // mpistack hosts --from-pbs FILE [--out FILE]: a PBS_NODEFILE (a host a line,
 // repeated once per core) as an Open MPI hostfile (one line a host, slots=N).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { UsageError } from '../engine/errors.js';
 import { writeReplace } from '../pack/fsutil.js';
 import { formatHostfile, fromPbsNodefile, parseHostfile, totalSlots } from '../cluster/hostfile.js';
 
@@ -38,6 +40,11 @@ export async function run(argv: string[]): Promise<number> {
   const entries = fromPbsNodefile(text, from);
   if (entries.length === 0) throw new Error(`${from} names no host (a PBS_NODEFILE has one host name a line)`);
   const out = formatHostfile(entries);
-  if (values.out) writeReplace(values.out, out, 0o644); else process.stdout.write(out);
+  if (values.out) {
+    let isDir = false;
+    try { isDir = statSync(values.out).isDirectory(); } catch { /* a new file */ }
+    if (isDir) throw new UsageError(`--out ${values.out} is a directory: give the path of the hostfile to write, e.g. ${join(values.out, 'hostfile')}`);
+    writeReplace(values.out, out, 0o644);
+  } else process.stdout.write(out);
   return 0;
 }

@@ -1,7 +1,7 @@
 // mpistack job --scheduler torque|slurm --nodes N --cores-per-node C --memory 8gb
 //              --workdir DIR [--stack DIR] [--out DIR] -- script.js [args]
 import { parseArgs } from 'node:util';
-import { writeJob, type Scheduler } from '../cluster/job.js';
+import { parseCount, writeJob, type Scheduler } from '../cluster/job.js';
 
 export const describe = 'write the batch job files for the stack: Torque (cluster.req + qsub.sh) or Slurm (an sbatch script)';
 
@@ -9,15 +9,15 @@ const HELP = `usage: mpistack job --scheduler torque|slurm --nodes N --cores-per
                     --workdir DIR [--stack DIR] [--out DIR] [options] -- script.js [args]
   --scheduler S        torque: cluster.req + qsub.sh (#PBS directives, mpirun -hostfile $PBS_NODEFILE)
                        slurm: NAME.sbatch (#SBATCH directives, mpirun inside the allocation)
-  --nodes N            nodes to ask for (>= 1)
-  --cores-per-node C   cores (MPI ranks) per node (>= 1); rank 0 is the client, the rest servers
-  --memory M           memory per node: a number and b, kb, mb, gb or tb (8gb)
+  --nodes N            nodes to ask for (1 to 2147483647)
+  --cores-per-node C   cores (MPI ranks) per node (1 to 65533); rank 0 is the client, the rest servers
+  --memory M           memory per node: a number and its unit, b, kb, mb, gb or tb (8gb; the unit is required)
   --workdir DIR        where the job runs (an existing directory on the shared filesystem)
   --stack DIR          the unpacked mpistack/ tree, at the same path on every node
                        (default: $MPISTACK_ROOT, set by the tree's env.sh)
   --out DIR            where to write the files (default: --workdir)
   --name NAME          job name (default: mpistack)
-  --log FILE           stdout+stderr file inside --workdir (default: NAME.log)
+  --log FILE           stdout+stderr file name in --workdir (default: NAME.log; no path, not . or ..)
   --mpirun-arg ARG     one more mpirun argument (repeatable), e.g. --mpirun-arg=--mca --mpirun-arg=btl --mpirun-arg=tcp,self
 script.js is taken relative to --workdir; it must exist.`;
 
@@ -49,14 +49,10 @@ export async function run(argv: string[]): Promise<number> {
   const stack = values.stack ?? process.env.MPISTACK_ROOT;
   if (!stack) { console.error('mpistack job: --stack DIR is required (the unpacked mpistack/ tree), or source its env.sh so MPISTACK_ROOT is set'); return 2; }
   const [script, ...args] = [...positionals, ...tail];
-  const num = (k: string, v: string): number => {
-    if (!/^-?[0-9]+$/.test(v)) { throw new Error(`--${k} ${JSON.stringify(v)}: not a whole number`); }
-    return Number(v);
-  };
   const { files } = writeJob({
     scheduler: values.scheduler as Scheduler,
-    nodes: num('nodes', values.nodes!),
-    coresPerNode: num('cores-per-node', values['cores-per-node']!),
+    nodes: parseCount('--nodes', values.nodes!),
+    coresPerNode: parseCount('--cores-per-node', values['cores-per-node']!),
     memory: values.memory!,
     workdir: values.workdir!,
     stack,

@@ -35,8 +35,8 @@ export interface BuildOptions {
   only?: string;
   render?: RenderMode;
   verbose?: boolean;
-  /** fetch tuning (tests) */
-  fetch?: { timeoutMs?: number; attempts?: number; backoffMs?: number };
+  /** fetch bounds (--fetch-deadline, --fetch-max-size) and tuning (tests) */
+  fetch?: { timeoutMs?: number; deadlineMs?: number; maxBytes?: number; attempts?: number; backoffMs?: number };
   /** keep the build directory after success (default: removed) */
   keepBuildDir?: boolean;
   /** rebuild every selected recipe even when the build cache has its inputs (the result is stored again) */

@@ -20,11 +20,27 @@ export class CommandError extends Error {
   }
 }
 
-/** One source could not be fetched (after retries). */
+/**
+ * Why one fetch attempt failed. Retried: 'http' with a 5xx/429 status,
+ * 'network', 'no-response', 'stalled', 'truncated'. Final: everything else
+ * (a redirect loop or to a non-http URL, a body over the size cap, the
+ * overall deadline, a mirror entry that is not a regular file, ...).
+ */
+export type FetchFailure =
+  | 'http' | 'network' | 'no-response' | 'stalled' | 'truncated'
+  | 'redirect' | 'too-large' | 'deadline' | 'not-regular-file' | 'missing' | 'other';
+
+/** One source could not be fetched (after retries). `reason` says why, `retryable` whether another attempt may help. */
 export class FetchError extends Error {
   override name = 'FetchError';
-  constructor(readonly source: string, readonly status: number | null, message: string, options?: { cause?: unknown }) {
+  readonly reason: FetchFailure;
+  readonly retryable: boolean;
+  constructor(readonly source: string, readonly status: number | null, message: string, options?: { cause?: unknown; reason?: FetchFailure }) {
     super(message, options);
+    this.reason = options?.reason ?? (status !== null ? 'http' : 'other');
+    this.retryable = this.reason === 'http'
+      ? status !== null && (status >= 500 || status === 429)
+      : ['network', 'no-response', 'stalled', 'truncated'].includes(this.reason);
   }
 }
 
@@ -52,6 +68,14 @@ export class UnsafeArchiveError extends Error {
   override name = 'UnsafeArchiveError';
   constructor(readonly archive: string, readonly entry: string, readonly reason: string) {
     super(`refusing to unpack ${archive}: entry '${entry}' ${reason}`);
+  }
+}
+
+/** An archive GNU tar cannot read (or lists in a way the check cannot parse): nothing is unpacked. */
+export class ArchiveReadError extends Error {
+  override name = 'ArchiveReadError';
+  constructor(readonly archive: string, readonly detail: string) {
+    super(`refusing to unpack ${archive}: ${detail}`);
   }
 }
 

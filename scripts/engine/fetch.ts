@@ -4,10 +4,24 @@
 // upstream URLs, then Debian source packages (apt, private deb-src list).
 // Downloads go to a temp file, are hashed, and only a file whose sha256
 // matches is renamed into the cache; a mismatch moves to <cache>/quarantine/.
+//
+// What is stored is the bytes as served: no Content-Encoding is decoded
+// (`Accept-Encoding: identity` is asked for, and a server that gzips a .tar.gz
+// anyway still yields the archive's own bytes, which is what the sha256 is
+// of). Every download is bounded: an inactivity timeout per attempt
+// (`timeoutMs`), an overall deadline per source across its attempts
+// (`deadlineMs`) and a size cap (`maxBytes`, or the source's own `size` when
+// it has one: a Content-Length over it is refused before the body, a body
+// over it is cut off). Redirects are followed by hand (http and https only, at
+// most 10, a URL seen twice is a loop). Retried with backoff: 5xx/429 and
+// network faults, stalls, truncation; final at once: 4xx, redirect problems,
+// the size cap, the deadline. A mirror directory entry must be a regular file
+// (opened without blocking, so a FIFO cannot hang the copy).
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { constants as fsc, createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import fetch from 'node-fetch';
 import type { Source } from '../../recipes/types.js';
@@ -16,12 +30,21 @@ import { fetchLocal } from './local.js';
 import { ChecksumError, FetchError, NoSourceError } from './errors.js';
 import type { Shell } from './shell.js';
 
+/** Defaults: 30 s of silence ends an attempt, 30 min ends a source, 512 MiB is the most any source may be. */
+export const FETCH_DEFAULTS = { timeoutMs: 30_000, deadlineMs: 30 * 60_000, maxBytes: 512 * 1024 * 1024, attempts: 4, backoffMs: 1000 } as const;
+/** Redirects followed per request. */
+export const MAX_REDIRECTS = 10;
+
 export interface FetchOptions {
   cacheDir: string;
   mirrors: string[];
   offline: boolean;
-  /** per-request inactivity timeout */
+  /** per-attempt inactivity timeout */
   timeoutMs?: number;
+  /** overall deadline for one source, all its attempts and backoffs together */
+  deadlineMs?: number;
+  /** size cap for a source without a known size */
+  maxBytes?: number;
   /** attempts per URL for retryable failures (5xx, network, timeout) */
   attempts?: number;
   /** first backoff delay; doubles per attempt */
@@ -76,54 +99,137 @@ export function candidates(sources: readonly Source[], mirrors: readonly string[
   return out;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The size cap for a source: its own size when the recipe gives one, else the generous maximum. */
+export function sizeCap(source: Source, o: Pick<FetchOptions, 'maxBytes'>): { bytes: number; exact: boolean } {
+  const own = (source as { size?: unknown }).size;
+  if (typeof own === 'number' && Number.isSafeInteger(own) && own >= 0) return { bytes: own, exact: true };
+  return { bytes: o.maxBytes ?? FETCH_DEFAULTS.maxBytes, exact: false };
+}
 
-/** Download url to `dest` with an inactivity timeout; throws FetchError with `retryable`. */
-async function downloadOnce(url: string, dest: string, timeoutMs: number): Promise<void> {
-  const ac = new AbortController();
-  let timer = setTimeout(() => ac.abort(), timeoutMs);
-  const kick = () => { clearTimeout(timer); timer = setTimeout(() => ac.abort(), timeoutMs); };
+const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((r) => {
+  const t = setTimeout(r, ms);
+  signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+});
+
+const REDIRECT = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * One attempt: GET url (following redirects by hand) into `dest`, with an
+ * inactivity timeout, the source's deadline signal and the size cap. Throws
+ * FetchError with its reason.
+ */
+async function downloadOnce(url: string, dest: string, timeoutMs: number, deadline: AbortSignal, cap: { bytes: number; exact: boolean }): Promise<void> {
+  const idle = new AbortController();
+  let timer = setTimeout(() => idle.abort(), timeoutMs);
+  const kick = () => { clearTimeout(timer); timer = setTimeout(() => idle.abort(), timeoutMs); };
+  const attemptSignal = AbortSignal.any([idle.signal, deadline]);
+  let signal = attemptSignal;
+  const aborted = (what: string, e: unknown): FetchError => (deadline.aborted
+    ? new FetchError(url, null, `the fetch deadline passed ${what}`, { cause: e, reason: 'deadline' })
+    : new FetchError(url, null, what === 'before a response' ? `no response within ${timeoutMs} ms` : `download stalled for ${timeoutMs} ms`, { cause: e, reason: what === 'before a response' ? 'no-response' : 'stalled' }));
   try {
+    const chain = [url];
     let res;
-    try {
-      res = await fetch(url, { signal: ac.signal, redirect: 'follow' });
-    } catch (e) {
-      throw new FetchError(url, null, ac.signal.aborted ? `no response within ${timeoutMs} ms` : `network error: ${(e as Error).message}`, { cause: e });
+    let drop = new AbortController(); // ends one response we do not read (a redirect's, an error page, a body over the cap)
+    for (;;) {
+      const here = chain[chain.length - 1]!;
+      drop = new AbortController();
+      signal = AbortSignal.any([attemptSignal, drop.signal]);
+      try {
+        res = await fetch(here, { signal, redirect: 'manual', compress: false, headers: { 'accept-encoding': 'identity' } });
+      } catch (e) {
+        if (attemptSignal.aborted) throw aborted('before a response', e);
+        throw new FetchError(url, null, `network error: ${(e as Error).message}`, { cause: e, reason: 'network' });
+      }
+      if (!REDIRECT.has(res.status)) break;
+      drop.abort();
+      const location = res.headers.get('location');
+      if (!location) throw new FetchError(url, res.status, `HTTP ${res.status} redirect without a Location`, { reason: 'redirect' });
+      let next: URL;
+      try { next = new URL(location, here); } catch { throw new FetchError(url, res.status, `HTTP ${res.status} redirect to an invalid URL ${JSON.stringify(location)}`, { reason: 'redirect' }); }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new FetchError(url, res.status, `redirected to ${next.href}: only http and https redirects are followed`, { reason: 'redirect' });
+      }
+      if (chain.includes(next.href)) throw new FetchError(url, res.status, `redirect loop: ${[...chain, next.href].join(' -> ')}`, { reason: 'redirect' });
+      if (chain.length > MAX_REDIRECTS) throw new FetchError(url, res.status, `more than ${MAX_REDIRECTS} redirects: ${chain.join(' -> ')}`, { reason: 'redirect' });
+      chain.push(next.href);
     }
     if (!res.ok) {
-      res.body?.resume();
+      drop.abort();
       throw new FetchError(url, res.status, `HTTP ${res.status}`);
     }
-    const body = res.body!;
-    body.on('data', kick);
-    try {
-      await pipeline(body, createWriteStream(dest));
-    } catch (e) {
-      throw new FetchError(url, null, ac.signal.aborted ? `download stalled for ${timeoutMs} ms` : `download interrupted: ${(e as Error).message}`, { cause: e });
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    const capText = `${cap.bytes} bytes (${cap.exact ? "the source's size" : 'the fetch size cap, --fetch-max-size'})`;
+    if (Number.isFinite(declared) && declared > cap.bytes) {
+      drop.abort();
+      throw new FetchError(url, null, `the server announces ${declared} bytes, more than ${capText}: not downloaded`, { reason: 'too-large' });
     }
-    const expected = Number(res.headers.get('content-length') ?? NaN);
-    const got = (await stat(dest)).size;
-    if (Number.isFinite(expected) && got !== expected) throw new FetchError(url, null, `truncated body: ${got} of ${expected} bytes`);
+    let got = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        kick();
+        got += chunk.length;
+        if (got > cap.bytes) done(new FetchError(url, null, `the body passed ${capText}: stopped there`, { reason: 'too-large' }));
+        else done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(res.body!, counter, createWriteStream(dest));
+    } catch (e) {
+      if (e instanceof FetchError) throw e;
+      if (attemptSignal.aborted) throw aborted('during the download', e);
+      throw new FetchError(url, null, `download interrupted: ${(e as Error).message}`, { cause: e, reason: 'truncated' });
+    }
+    if (Number.isFinite(declared) && got !== declared) throw new FetchError(url, null, `truncated body: ${got} of ${declared} bytes`, { reason: 'truncated' });
   } finally {
     clearTimeout(timer);
   }
 }
 
-function retryable(e: FetchError): boolean {
-  return e.status === null || e.status >= 500 || e.status === 429;
+/** Attempts with backoff, all within the source's deadline. */
+async function downloadWithRetry(url: string, dest: string, source: Source, o: FetchOptions): Promise<void> {
+  const attempts = o.attempts ?? FETCH_DEFAULTS.attempts;
+  const deadlineMs = o.deadlineMs ?? FETCH_DEFAULTS.deadlineMs;
+  const deadline = new AbortController();
+  const t = setTimeout(() => deadline.abort(), deadlineMs);
+  const cap = sizeCap(source, o);
+  try {
+    for (let i = 1; ; i++) {
+      try {
+        await downloadOnce(url, dest, o.timeoutMs ?? FETCH_DEFAULTS.timeoutMs, deadline.signal, cap);
+        return;
+      } catch (e) {
+        if (!(e instanceof FetchError) || !e.retryable || i >= attempts) throw e;
+        o.log?.(`${url}: ${e.message}; retry ${i}/${attempts - 1}`);
+        await sleep((o.backoffMs ?? FETCH_DEFAULTS.backoffMs) * 2 ** (i - 1), deadline.signal);
+        if (deadline.signal.aborted) throw new FetchError(url, null, `the fetch deadline (${deadlineMs} ms) passed after ${i} attempt(s); the last: ${e.message}`, { reason: 'deadline' });
+      }
+    }
+  } finally {
+    clearTimeout(t);
+  }
 }
 
-async function downloadWithRetry(url: string, dest: string, o: FetchOptions): Promise<void> {
-  const attempts = o.attempts ?? 4;
-  for (let i = 1; ; i++) {
-    try {
-      await downloadOnce(url, dest, o.timeoutMs ?? 30_000);
-      return;
-    } catch (e) {
-      if (!(e instanceof FetchError) || !retryable(e) || i >= attempts) throw e;
-      o.log?.(`${url}: ${e.message}; retry ${i}/${attempts - 1}`);
-      await sleep((o.backoffMs ?? 1000) * 2 ** (i - 1));
+/** Copy a mirror directory's entry: a regular file only (opened without blocking: a FIFO or a device is refused, not read), within the size cap. */
+async function copyFromMirror(path: string, dest: string, source: Source, o: FetchOptions): Promise<void> {
+  let fh;
+  try {
+    fh = await open(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FetchError(path, null, code === 'ENOENT' ? 'not in mirror directory' : `cannot open: ${(e as Error).message}`, { cause: e, reason: code === 'ENOENT' ? 'missing' : 'other' });
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      const what = st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'not a regular file';
+      throw new FetchError(path, null, `is ${what}, not a regular file: mirror entries must be files`, { reason: 'not-regular-file' });
     }
+    const cap = sizeCap(source, o);
+    if (st.size > cap.bytes) throw new FetchError(path, null, `is ${st.size} bytes, more than ${cap.bytes} (${cap.exact ? "the source's size" : 'the fetch size cap'})`, { reason: 'too-large' });
+    await pipeline(fh.createReadStream({ autoClose: false }), createWriteStream(dest));
+  } finally {
+    await fh.close();
   }
 }
 
@@ -161,10 +267,9 @@ export async function fetchSources(recipe: string, version: string, sources: rea
     try {
       const tmp = join(dir, c.source.filename);
       if (c.kind === 'mirror-dir') {
-        if (!existsSync(c.location)) throw new FetchError(c.location, null, 'not in mirror directory');
-        await copyFile(c.location, tmp);
+        await copyFromMirror(c.location, tmp, c.source, o);
       } else if (c.kind === 'mirror-url' || c.kind === 'url') {
-        await downloadWithRetry(c.location, tmp, o);
+        await downloadWithRetry(c.location, tmp, c.source, o);
       } else if (c.source.kind === 'debian') {
         if (!o.shell) throw new FetchError(c.label, null, 'no shell to run apt with');
         const got = await fetchDebianOrig(c.source.name, c.source.version, c.source.filename, dir, o.cacheDir, o.shell);

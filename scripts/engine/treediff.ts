@@ -8,7 +8,7 @@ import { createWriteStream, lstatSync, mkdirSync, readFileSync, readlinkSync, sy
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { readSections } from '../pack/elf.js';
-import { checkEntryPath } from '../pack/install.js';
+import { checkEntryPath } from '../pack/archivepath.js';
 import { listTree } from '../pack/manifest.js';
 import { readTarGz } from '../pack/tar.js';
 

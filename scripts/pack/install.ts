@@ -1,18 +1,41 @@
 // `mpistack install <tarball> --dest DIR`: check the tarball against the
 // SHA256SUMS beside it, unpack into a staging directory inside DIR refusing
-// any entry that would land outside (`..`, absolute paths, links pointing
-// out, writes through links), re-check every file against the tree's
-// manifest, then rename into place. An interrupted install leaves no partial
-// tree under the final name.
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, chmodSync, copyFileSync } from 'node:fs';
-import { once } from 'node:events';
-import { basename, dirname, join, posix, resolve } from 'node:path';
+// any entry that would land outside (the rules of archivepath.ts: `..`,
+// absolute paths, writes through links, links whose target resolves outside
+// through the archive's own links), re-check every file against the tree's
+// manifest, then rename into place. Only files, directories and symlinks are
+// created, files 0644/0755 and owned by the installing user: no device, no
+// FIFO, no setuid/setgid bit, no foreign owner. The reader (tar.ts) refuses
+// extended headers over 1 MiB, so memory stays bounded whatever the tarball.
+//
+// On disk, all inside DEST so that every move is a rename on one file system:
+//   DEST/.mpistack-install-<pid>-<random>/<top>/   the tree being unpacked and verified (the stage)
+//   DEST/<top>.mpistack-previous-<pid>             --force only: the tree being replaced, for the moment
+//                                                  between the two renames (a visible name, not a hidden one)
+//   DEST/<top>                                     the installed tree
+// Crash rules:
+//   - A failed install removes its stage, and DEST itself (with the parents it
+//     made) when it created DEST; nothing else in DEST is touched.
+//   - Every install first cleans up after killed ones (their pid is gone):
+//     their stages are removed; a <top>.mpistack-previous-<pid> is renamed back
+//     to <top> when <top> is missing (killed between the two renames), and
+//     removed when <top> is there (the replacement had completed).
+//   - --force moves the previous tree aside only once the new one is verified;
+//     if putting the new one in place fails, the previous one is renamed back.
+import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, symlinkSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ConfinementChecker, type EntryKind } from './archivepath.js';
 import { sha256File, verifyTree, type VerifyProblem } from './manifest.js';
-import { readTarGz, type ReadEntry } from './tar.js';
+import { processAlive } from './run.js';
+import { readTarGz, TarFormatError, type ReadEntry } from './tar.js';
+
+export { checkEntryPath } from './archivepath.js';
 
 export class InstallError extends Error {
-  constructor(readonly kind: 'checksum' | 'unsafe-entry' | 'format' | 'verify' | 'exists', message: string, readonly details: string[] = []) {
-    super(message);
+  constructor(readonly kind: 'checksum' | 'unsafe-entry' | 'format' | 'verify' | 'exists' | 'dest', message: string, readonly details: string[] = [], options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'InstallError';
   }
   report(): string {
@@ -32,25 +55,10 @@ export interface InstallOptions {
 
 export interface InstallResult { root: string; entries: number; checked: number; sha256: string; ms: number }
 
-/** Check one archive path; returns its normalised form or a reason to refuse it. */
-export function checkEntryPath(path: string): { ok: true; path: string } | { ok: false; why: string } {
-  if (!path) return { ok: false, why: 'empty path' };
-  if (path.startsWith('/')) return { ok: false, why: 'absolute path' };
-  if (path.includes('\0')) return { ok: false, why: 'NUL in path' };
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) return { ok: false, why: "'..' component" };
-  if (!parts.length) return { ok: false, why: 'path names the archive root' };
-  return { ok: true, path: parts.join('/') };
-}
-
-/** Is a symlink at `path` with `target` confined to the top-level directory `top`? */
-export function checkLinkTarget(path: string, target: string, top: string): string | undefined {
-  if (!target) return 'empty link target';
-  if (target.startsWith('/')) return `absolute link target ${target}`;
-  const resolved = posix.normalize(posix.join(posix.dirname(path), target));
-  if (resolved === '..' || resolved.startsWith('../') || !(resolved === top || resolved.startsWith(`${top}/`))) return `link target ${target} leaves ${top}/`;
-  return undefined;
-}
+const STAGE_PREFIX = '.mpistack-install-';
+const STAGE_RE = /^\.mpistack-install-(\d+)-[A-Za-z0-9]{6}$/;
+const PREVIOUS_RE = /^(.+)\.mpistack-previous-(\d+)$/;
+const previousName = (top: string) => `${top}.mpistack-previous-${process.pid}`;
 
 export function readSums(sumsPath: string): Map<string, string> {
   const map = new Map<string, string>();
@@ -60,6 +68,34 @@ export function readSums(sumsPath: string): Map<string, string> {
   }
   return map;
 }
+
+/** What killed installs left in DEST: stages removed, a tree moved aside by --force put back (or removed once replaced). */
+export function recoverInterrupted(dest: string, log: (line: string) => void = () => {}): void {
+  let names: string[];
+  try { names = readdirSync(dest); } catch { return; }
+  for (const n of names) {
+    const prev = PREVIOUS_RE.exec(n);
+    if (prev && !processAlive(Number(prev[2]))) {
+      const top = prev[1]!;
+      if (existsSync(join(dest, top))) {
+        rmSync(join(dest, n), { recursive: true, force: true });
+        log(`removed ${n}: a killed --force install had already replaced ${top}`);
+      } else {
+        renameSync(join(dest, n), join(dest, top));
+        log(`put back ${top}: a killed --force install had moved it to ${n}`);
+      }
+    }
+  }
+  for (const n of names) {
+    const m = STAGE_RE.exec(n);
+    if (m && !processAlive(Number(m[1]))) {
+      rmSync(join(dest, n), { recursive: true, force: true });
+      log(`removed ${n}, left by a killed install (pid ${m[1]})`);
+    }
+  }
+}
+
+const KIND: Partial<Record<ReadEntry['type'], EntryKind>> = { file: 'file', dir: 'dir', symlink: 'symlink', hardlink: 'hardlink' };
 
 export async function install(opts: InstallOptions): Promise<InstallResult> {
   const started = Date.now();
@@ -74,24 +110,50 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
   log(`checksum ok: ${sha256}`);
 
   const dest = resolve(opts.dest);
-  mkdirSync(dest, { recursive: true });
-  const stage = mkdtempSync(join(dest, '.mpistack-install-'));
-  let top: string | undefined;
-  let entries = 0;
-  const links = new Set<string>();
-  const seen = new Set<string>();
+  let createdFrom: string | undefined;
   try {
-    const refuse = (e: ReadEntry, why: string): never => { throw new InstallError('unsafe-entry', `refusing ${basename(tarball)}: entry ${JSON.stringify(e.path)}: ${why}`); };
+    createdFrom = mkdirSync(dest, { recursive: true });
+  } catch (e) {
+    throw new InstallError('dest', `cannot create --dest ${dest}: ${(e as Error).message}`, [], { cause: e });
+  }
+  recoverInterrupted(dest, log);
+  const stage = mkdtempSync(join(dest, `${STAGE_PREFIX}${process.pid}-`));
+  let installed = false;
+  try {
+    const r = await unpackVerifyAndPlace(tarball, dest, stage, opts, log);
+    installed = true;
+    return { ...r, sha256, ms: Date.now() - started };
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+    // a --dest this install created goes again when nothing was installed (and only if empty: rmdir refuses otherwise)
+    if (!installed && createdFrom !== undefined) {
+      for (let d = dest; ; d = dirname(d)) {
+        try { rmdirSync(d); } catch { break; }
+        if (d === createdFrom) break;
+      }
+    }
+  }
+}
+
+async function unpackVerifyAndPlace(tarball: string, dest: string, stage: string, opts: InstallOptions, log: (line: string) => void): Promise<{ root: string; entries: number; checked: number }> {
+  let top: string | undefined;
+  let checker: ConfinementChecker | undefined;
+  let entries = 0;
+  const seen = new Set<string>();
+  const name = basename(tarball);
+  const refuse = (e: ReadEntry, why: string): never => { throw new InstallError('unsafe-entry', `refusing ${name}: entry ${JSON.stringify(e.path)}: ${why}`); };
+  try {
     await readTarGz(tarball, async (e, body) => {
-      const c = checkEntryPath(e.path);
-      if (!c.ok) refuse(e, c.why);
-      const path = (c as { path: string }).path;
-      const first = path.split('/')[0];
-      if (top === undefined) top = first;
-      else if (first !== top) refuse(e, `outside the archive's single top-level directory ${top}/`);
-      // never write through a symlink that came from the archive
-      const parts = path.split('/');
-      for (let i = 1; i < parts.length; i++) if (links.has(parts.slice(0, i).join('/'))) refuse(e, `its parent ${parts.slice(0, i).join('/')} is a symlink`);
+      const kind = KIND[e.type];
+      if (!kind) refuse(e, `unsupported entry type '${e.typeflag}' (devices, fifos are never packed)`);
+      if (top === undefined) {
+        const first = e.path.split('/').filter((p) => p !== '' && p !== '.')[0];
+        top = first ?? '';
+        checker = new ConfinementChecker({ scope: top });
+      }
+      const problem = checker!.add({ path: e.path, kind: kind!, linkTarget: e.type === 'symlink' || e.type === 'hardlink' ? e.linkname : undefined });
+      if (problem) refuse(e, problem.why);
+      const path = e.path.split('/').filter((p) => p !== '' && p !== '.').join('/');
       if (seen.has(path)) refuse(e, 'appears twice');
       seen.add(path);
       const to = join(stage, path);
@@ -100,50 +162,56 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
         case 'dir':
           mkdirSync(to, { recursive: true });
           return;
-        case 'symlink': {
-          const why = checkLinkTarget(path, e.linkname, top!);
-          if (why) refuse(e, why);
+        case 'symlink':
           mkdirSync(dirname(to), { recursive: true });
           symlinkSync(e.linkname, to);
-          links.add(path);
           return;
-        }
         case 'hardlink': {
-          const t = checkEntryPath(e.linkname);
-          if (!t.ok) refuse(e, `hard link to ${e.linkname}: ${t.why}`);
-          const tp = (t as { path: string }).path;
-          if (!seen.has(tp) || links.has(tp)) refuse(e, `hard link to ${e.linkname}, which is not an earlier file of the archive`);
+          const tp = e.linkname.split('/').filter((p) => p !== '' && p !== '.').join('/');
           mkdirSync(dirname(to), { recursive: true });
           copyFileSync(join(stage, tp), to);
           return;
         }
-        case 'file': {
+        default: {
           mkdirSync(dirname(to), { recursive: true });
-          const ws = createWriteStream(to, { mode: 0o600 });
-          for await (const chunk of body) if (!ws.write(chunk)) await once(ws, 'drain');
-          ws.end();
-          await once(ws, 'finish');
+          // pipeline: a failing body (truncated archive) or file ends both, and no 'error' goes unheard
+          await pipeline(Readable.from(body), createWriteStream(to, { mode: 0o600 }));
           chmodSync(to, e.mode & 0o111 ? 0o755 : 0o644);
-          return;
         }
-        default:
-          refuse(e, `unsupported entry type '${e.typeflag}' (devices, fifos are never packed)`);
       }
     });
-    if (!top) throw new InstallError('format', `${basename(tarball)}: empty archive`);
-    const root = join(stage, top);
-    const { problems, checked } = await verifyTree(root);
-    if (problems.length) throw new InstallError('verify', `${basename(tarball)}: unpacked tree does not match its manifest`, problems.map((p: VerifyProblem) => `${p.path}: ${p.problem}`));
-    const final = join(dest, top);
-    if (existsSync(final)) {
-      if (!opts.force) throw new InstallError('exists', `${final} already exists (use --force to replace it)`);
-      const old = join(stage, '.old');
-      renameSync(final, old);
-    }
-    renameSync(root, final);
-    log(`installed ${final}`);
-    return { root: final, entries, checked, sha256, ms: Date.now() - started };
-  } finally {
-    rmSync(stage, { recursive: true, force: true });
+  } catch (e) {
+    if (e instanceof TarFormatError) throw new InstallError('format', `${name}: not a well-formed tarball: ${e.message}`, [], { cause: e });
+    throw e;
   }
+  if (!top) throw new InstallError('format', `${name}: empty archive`);
+  const linkProblems = checker!.finish();
+  if (linkProblems.length) {
+    const [first, ...more] = linkProblems;
+    throw new InstallError('unsafe-entry', `refusing ${name}: entry ${JSON.stringify(first!.path)}: ${first!.why}`, more.map((p) => `also ${p.path}: ${p.why}`));
+  }
+  const root = join(stage, top);
+  let verified: Awaited<ReturnType<typeof verifyTree>>;
+  try { verified = await verifyTree(root); } catch (e) {
+    throw new InstallError('verify', `${name}: ${(e as Error).message}`, [], { cause: e });
+  }
+  const { problems, checked } = verified;
+  if (problems.length) throw new InstallError('verify', `${name}: unpacked tree does not match its manifest`, problems.map((p: VerifyProblem) => `${p.path}: ${p.problem}`));
+  const final = join(dest, top);
+  if (!existsSync(final)) {
+    renameSync(root, final);
+  } else {
+    if (!opts.force) throw new InstallError('exists', `${final} already exists (use --force to replace it)`);
+    const previous = join(dest, previousName(top));
+    renameSync(final, previous);
+    try {
+      renameSync(root, final);
+    } catch (e) {
+      renameSync(previous, final);
+      throw e;
+    }
+    rmSync(previous, { recursive: true, force: true });
+  }
+  log(`installed ${final}`);
+  return { root: final, entries, checked };
 }

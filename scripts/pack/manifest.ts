@@ -1,9 +1,13 @@
 // The file manifest inside a packed tree (share/mpistack/pack-manifest.json):
 // every directory, file (size, sha256, executable) and symlink (target).
-// `mpistack verify DIR` and `mpistack install` re-check a tree against it.
+// `mpistack verify DIR` and `mpistack install` re-check a tree against it,
+// and check that every symlink of the tree, resolved through the tree's own
+// symlinks as the kernel does (archivepath.ts), stays inside it: a manifest
+// that records a link leading out does not make the link safe.
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { resolveLink } from './archivepath.js';
 
 export const MANIFEST_PATH = 'share/mpistack/pack-manifest.json';
 
@@ -87,5 +91,18 @@ export async function verifyTree(root: string): Promise<{ manifest: PackManifest
   }
   actual.delete(MANIFEST_PATH);
   for (const path of actual.keys()) problems.push({ path, problem: 'not in the manifest (added after packing)' });
+  problems.push(...escapingLinks(root));
   return { manifest, problems, checked };
+}
+
+/** Symlinks of the tree at `root` whose target, followed through the tree's symlinks, leaves it. */
+export function escapingLinks(root: string): VerifyProblem[] {
+  const links = new Map<string, string>();
+  for (const e of listTree(root)) if (e.type === 'symlink') links.set(e.path, readlinkSync(join(root, e.path)));
+  const out: VerifyProblem[] = [];
+  for (const [path, target] of links) {
+    const r = resolveLink(path, target, links, '', 'the tree');
+    if (r.kind !== 'inside') out.push({ path, problem: r.why });
+  }
+  return out;
 }

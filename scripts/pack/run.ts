@@ -38,6 +38,11 @@ export function tool(step: string, argv: string[], opts: { cwd?: string; env?: N
   });
 }
 
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). Tells a killed run's leftovers from a running one's. */
+export function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
 /** Run fn over items with at most `limit` in flight; results in input order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);

@@ -6,8 +6,17 @@
 // 'x' header only for a path or link target too long for ustar (path/linkpath
 // records only: no atime/ctime), gzip from node:zlib (header mtime 0, no file
 // name, OS byte 3). Same entries in -> same bytes out, for a given zlib.
+//
+// Reader: strict and bounded. A checksum, a numeric field that is not octal
+// (or a size past 2^53), a pax record that does not parse, a truncated body:
+// TarFormatError naming the entry. Extended headers (pax 'x'/'g', GNU 'L'/'K')
+// larger than MAX_EXTENDED_HEADER are refused before their body is read, so a
+// small tarball declaring a 600 MB pax header cannot make the reader buffer it.
+// The file and gunzip streams are joined with pipeline and destroyed when the
+// reader stops early, so no stream error is left without a listener.
 import { createReadStream, createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { pipeline } from 'node:stream';
 import { createGunzip, createGzip, constants as zc } from 'node:zlib';
 
 export type EntryType = 'file' | 'dir' | 'symlink';
@@ -156,10 +165,18 @@ function cstr(b: Buffer, off: number, len: number): string {
   return s.toString('utf8', 0, z < 0 ? len : z);
 }
 
-function parseOctal(b: Buffer, off: number, len: number): number {
-  const s = cstr(b, off, len).trim();
-  return s ? parseInt(s, 8) : 0;
+/** An octal header field (spaces and NULs around it allowed); TarFormatError for anything else. */
+function parseOctal(b: Buffer, off: number, len: number, field: string): number {
+  const s = b.toString('latin1', off, off + len).replace(/\0.*$/s, '').trim();
+  if (s === '') return 0;
+  if (!/^[0-7]+$/.test(s)) throw new TarFormatError(`the ${field} field is not an octal number (${JSON.stringify(b.toString('latin1', off, off + len))})`);
+  const n = parseInt(s, 8);
+  if (!Number.isSafeInteger(n)) throw new TarFormatError(`the ${field} field ${s} is too large`);
+  return n;
 }
+
+/** The largest extended header (pax 'x'/'g', GNU long name 'L'/'K') the reader takes: Linux paths are at most 4096 bytes. */
+export const MAX_EXTENDED_HEADER = 1024 * 1024;
 
 /** Byte source over a stream: exact reads, and bounded reads for large bodies. */
 class Bytes {
@@ -198,7 +215,7 @@ class Bytes {
 }
 
 export class TarFormatError extends Error {
-  constructor(message: string) { super(message); this.name = 'TarFormatError'; }
+  override name = 'TarFormatError';
 }
 
 /**
@@ -207,36 +224,57 @@ export class TarFormatError extends Error {
  * consume fully (or the reader skips what is left).
  */
 export async function readTarGz(path: string, onEntry: (e: ReadEntry, body: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
-  const src = new Bytes(createReadStream(path).pipe(createGunzip()) as AsyncIterable<Buffer>);
+  // pipeline: an error of either stream reaches the iterator, none is left unhandled
+  const gunzip = pipeline(createReadStream(path), createGunzip(), () => { /* reported through the iterator */ });
+  try {
+    await readEntries(new Bytes(gunzip as AsyncIterable<Buffer>), onEntry);
+  } finally {
+    gunzip.destroy();
+  }
+}
+
+async function readEntries(src: Bytes, onEntry: (e: ReadEntry, body: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
   let pax: Record<string, string> = {};
   let longName: string | undefined;
   let longLink: string | undefined;
+  let previous = '(the first entry)';
+  let extendedBytes = 0; // extended headers read since the last entry: bounded together, not only one by one
   for (;;) {
     const h = await src.exact(BLOCK);
     if (!h) throw new TarFormatError('truncated archive: no end-of-archive blocks');
     if (h.every((b) => b === 0)) return;
+    const where = `header after ${previous}`;
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
-    if (sum !== parseOctal(h, 148, 8)) throw new TarFormatError('bad header checksum');
+    const field = <T>(f: () => T): T => { try { return f(); } catch (e) { throw e instanceof TarFormatError ? new TarFormatError(`${where}: ${e.message}`) : e; } };
+    if (sum !== field(() => parseOctal(h, 148, 8, 'checksum'))) throw new TarFormatError(`${where}: bad header checksum`);
     const typeflag = String.fromCharCode(h[156] || 48);
-    const size = parseOctal(h, 124, 12);
+    const size = field(() => parseOctal(h, 124, 12, 'size'));
     const readBody = async (): Promise<Buffer> => {
+      if (size > MAX_EXTENDED_HEADER) {
+        throw new TarFormatError(`${where}: a '${typeflag}' extended header of ${size} bytes is larger than the ${MAX_EXTENDED_HEADER} bytes accepted (paths are at most 4096 bytes): a damaged or hostile tarball`);
+      }
+      extendedBytes += size;
+      if (extendedBytes > MAX_EXTENDED_HEADER) {
+        throw new TarFormatError(`${where}: extended headers of more than ${MAX_EXTENDED_HEADER} bytes in all before one entry: a damaged or hostile tarball`);
+      }
       const b = await src.exact(size + padding(size).length);
-      if (!b) throw new TarFormatError('truncated archive');
+      if (!b) throw new TarFormatError(`${where}: truncated archive`);
       return b.subarray(0, size);
     };
     if (typeflag === 'x' || typeflag === 'g') {
-      const body = (await readBody()).toString('utf8');
-      if (typeflag === 'x') {
-        for (let i = 0; i < body.length;) {
-          const sp = body.indexOf(' ', i);
-          const len = parseInt(body.slice(i, sp), 10);
-          if (!(len > 0)) throw new TarFormatError('bad pax record');
-          const rec = body.slice(sp + 1, i + len - 1);
-          const eq = rec.indexOf('=');
-          pax[rec.slice(0, eq)] = rec.slice(eq + 1);
-          i += len;
+      const body = await readBody();
+      // records are `<length in bytes> <key>=<value>\n`: lengths count bytes, so parse the bytes
+      for (let i = 0; typeflag === 'x' && i < body.length;) {
+        const sp = body.indexOf(0x20, i);
+        const lenText = sp > i ? body.toString('latin1', i, sp) : '';
+        const len = /^[0-9]+$/.test(lenText) ? Number(lenText) : NaN;
+        const eq = sp < 0 ? -1 : body.indexOf(0x3d, sp + 1);
+        if (!Number.isSafeInteger(len) || len <= sp - i + 1 || i + len > body.length || body[i + len - 1] !== 0x0a || eq < 0 || eq >= i + len - 1) {
+          throw new TarFormatError(`${where}: bad pax record at byte ${i}`);
         }
+        pax[body.toString('utf8', sp + 1, eq)] = body.toString('utf8', eq + 1, i + len - 1);
+        i += len;
       }
       continue;
     }
@@ -251,10 +289,13 @@ export async function readTarGz(path: string, onEntry: (e: ReadEntry, body: Asyn
     if (prefix) name = `${prefix}/${name}`;
     name = pax.path ?? longName ?? name;
     const linkname = pax.linkpath ?? longLink ?? cstr(h, 157, 100);
+    if (pax.size !== undefined && !/^[0-9]+$/.test(pax.size)) throw new TarFormatError(`${name}: pax size ${JSON.stringify(pax.size)} is not a whole number`);
     const realSize = pax.size !== undefined ? Number(pax.size) : size;
-    pax = {}; longName = undefined; longLink = undefined;
+    if (!Number.isSafeInteger(realSize)) throw new TarFormatError(`${name}: size ${pax.size} is too large`);
+    pax = {}; longName = undefined; longLink = undefined; extendedBytes = 0;
     const type: ReadEntry['type'] = typeflag === '0' || typeflag === '7' ? 'file' : typeflag === '5' ? 'dir' : typeflag === '2' ? 'symlink' : typeflag === '1' ? 'hardlink' : 'other';
-    const entry: ReadEntry = { path: name, type, typeflag, mode: parseOctal(h, 100, 8), size: type === 'file' ? realSize : 0, linkname };
+    const entry: ReadEntry = { path: name, type, typeflag, mode: field(() => parseOctal(h, 100, 8, 'mode')), size: type === 'file' ? realSize : 0, linkname };
+    previous = JSON.stringify(name);
     let left = entry.size;
     const body: AsyncIterable<Buffer> = {
       [Symbol.asyncIterator]: () => ({

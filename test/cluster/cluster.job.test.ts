@@ -27,7 +27,7 @@ test('memory: Torque units, any case; others refused', () => {
   assert.equal(parseMemory('8gb'), { amount: 8, unit: 'gb' });
   assert.equal(parseMemory('512MB'), { amount: 512, unit: 'mb' });
   assert.equal(parseMemory('2G'), { amount: 2, unit: 'gb' });
-  assert.equal(parseMemory('100'), { amount: 100, unit: 'b' });
+  assert.equal(parseMemory('100b'), { amount: 100, unit: 'b' });
   for (const bad of ['8zb', '8 gib', 'gb', '-1gb', '0gb', '1.5gb']) assert.throws(() => parseMemory(bad), (e: Error) => e instanceof JobError && /--memory/.test(e.message));
 });
 

@@ -40,7 +40,7 @@ test('the binding builds without MPI_Mprobe/MPI_Mrecv and imports MPI_Iprobe/MPI
 });
 
 // every native test that receives, unchanged, on the MPI-2.1 build
-for (const name of ['init', 'matching', 'sendrecv', 'heartbeat', 'responsive', 'finalize-pending', 'wait-policy']) {
+for (const name of ['init', 'matching', 'sendrecv', 'heartbeat', 'responsive', 'finalize-pending', 'wait-policy', 'large-message']) {
   test(`native.${name} passes on the MPI-2.1 receive path`, async () => {
     const file = join(here, `native.${name}.test.js`);
     const r = await runLimited(process.execPath, [file], {

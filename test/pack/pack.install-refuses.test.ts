@@ -72,7 +72,7 @@ test('a symlink pointing outside is refused (absolute and relative)', async () =
   const t = makeTar('link-abs.tar.gz', d, ['mpistack']);
   const dest = join(tmp, 'dest-link');
   mkdirSync(dest);
-  await refused(t, dest, 'unsafe-entry', /absolute link target \/etc/);
+  await refused(t, dest, 'unsafe-entry', /links to the absolute path '\/etc'/);
   const d2 = src('link2');
   symlinkSync('../../outside', join(d2, 'mpistack/bin/up'));
   await refused(makeTar('link-rel.tar.gz', d2, ['mpistack']), dest, 'unsafe-entry', /leaves mpistack\//);

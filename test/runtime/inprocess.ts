@@ -6,8 +6,8 @@ import { InProcessHub } from '../../runtime/transport.js';
 
 export interface Cluster { hub: InProcessHub; client: MPICommandClient; servers: MPICommandServer[]; lines: string[] }
 
-export async function cluster(size = 4, opts: Partial<ClientOptions> & { threadLevel?: number; start?: boolean } = {}): Promise<Cluster> {
-  const hub = new InProcessHub(size);
+export async function cluster(size = 4, opts: Partial<ClientOptions> & { threadLevel?: number; start?: boolean; maxMessageBytes?: number } = {}): Promise<Cluster> {
+  const hub = new InProcessHub(size, opts.maxMessageBytes);
   const servers: MPICommandServer[] = [];
   for (let rank = 1; rank < size; rank++) {
     const s = MPICommandServer.create(hub.endpoint(rank), { allowMany: true, host: `host${rank}`, pid: 1000 + rank });

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   Kind, decodeControl, decodeHeartbeat, decodeLog, decodeRequest, decodeResponse, decodeValue, encodeControl, encodeError,
-  encodeHeartbeat, encodeLog, encodeRequest, encodeResponse, encodeValue,
+  encodeHeartbeat, encodeLog, encodeRequest, encodeResponse, encodeValue, ProtocolError,
 } from '../../runtime/protocol.js';
 
 test('values: primitives, strings, objects with Maps, Dates, typed arrays, undefined', () => {
@@ -44,8 +44,13 @@ test('control, log and heartbeat messages', () => {
   const start = { kind: Kind.START, cwd: 'w', log: { mode: 'file' as const, level: 'INFO' as const }, tasks: ['file:x'], env: { A: '1' } };
   assert.equal(decodeControl(encodeControl(start)), start);
   assert.equal(decodeLog(encodeLog('WARN', 'hello\nworld')), { level: 'WARN', text: 'hello\nworld' });
-  assert.equal(decodeHeartbeat(encodeHeartbeat(true, 123456)), { busy: true, requestId: 123456 });
-  assert.equal(decodeHeartbeat(Buffer.alloc(0)), { busy: false, requestId: 0 });
+  assert.equal(decodeHeartbeat(encodeHeartbeat(true, 123456)), { busy: true, requestId: 123456, tick: 0, queued: [], queuedCount: 0 });
+  assert.equal(decodeHeartbeat(encodeHeartbeat(true, 5, [6, 7], 2 ** 32 - 1)), { busy: true, requestId: 5, tick: 2 ** 32 - 1, queued: [6, 7], queuedCount: 2 });
+  const many = Array.from({ length: 100 }, (_, i) => i + 10);
+  const cut = decodeHeartbeat(encodeHeartbeat(true, 9, many));
+  assert.is(cut.queuedCount, 100);
+  assert.equal(cut.queued, many.slice(0, 64));
+  assert.throws(() => decodeHeartbeat(Buffer.alloc(0)), (e: Error) => e instanceof ProtocolError);
 });
 
 test.run();
