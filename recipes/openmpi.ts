@@ -61,7 +61,8 @@ export const configureTable: readonly Ranged<string[]>[] = [
   { range: '>=5.0.0', value: ['--enable-prte-prefix-by-default'], why: '5.0 renamed it with the move to PRRTE' },
   // host-independent network/scheduler choices: shared memory + TCP, ssh and Slurm launch
   { range: '>=1.0.0', value: ['--with-slurm', '--without-tm'], why: 'Slurm on, PBS/Torque off (no tm headers on build hosts)' },
-  { range: '>=1.0.0 <5.0.0', value: ['--without-verbs'], why: 'openib BTL exists up to 4.x; off so a host with rdma-core does not switch it on' },
+  { range: '>=1.0.0 <1.7.0', value: ['--without-openib'], why: "1.6 names verbs support --with-openib (it has no --with-verbs): off, or a host with libibverbs headers builds openib and ofud" },
+  { range: '>=1.7.0 <5.0.0', value: ['--without-verbs'], why: 'openib BTL exists up to 4.x; off so a host with rdma-core does not switch it on' },
   { range: '>=1.7.0', value: ['--without-cuda'], why: 'CUDA support exists since 1.7' },
   { range: '>=1.10.0', value: ['--without-ucx', '--without-ofi', '--without-psm2'], why: 'fabric components probed since 1.10; off for a reproducible build' },
   { range: '>=1.0.0 <5.0.0', value: ['--without-psm'], why: 'PSM (v1) MTL removed in 5.0' },

@@ -67,7 +67,8 @@ console.log('DONE ' + [...results.values()].map((v) => JSON.stringify(v)).join('
 writeFileSync(process.env.CLIENT_DONE, 'done');
 `;
 
-const MCA = (c: Cluster) => ['--mca', 'plm_rsh_agent', c.agent, '--mca', 'btl', 'tcp,self', '--mca', 'btl_tcp_if_include', c.subnet, '--mca', 'oob_tcp_if_include', c.subnet,
+// interfaces by name (each host's veth end is eth0): Open MPI 1.6's oob_tcp_if_include takes no CIDR subnet
+const MCA = (c: Cluster) => ['--mca', 'plm_rsh_agent', c.agent, '--mca', 'btl', 'tcp,self', '--mca', 'btl_tcp_if_include', c.iface, '--mca', 'oob_tcp_if_include', c.iface,
   '-x', 'MPISTACK_LOG_MODE', '-x', 'MPISTACK_SERVER_TIMEOUT_MS', '-x', 'FREEZE_REQUEST', '-x', 'FREEZE_DONE', '-x', 'CLIENT_DONE'];
 
 /** `mpistack job --scheduler torque` on node0 (the stack is only at its path inside the hosts), then qsub.sh there with PBS_NODEFILE. */

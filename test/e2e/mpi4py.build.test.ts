@@ -96,7 +96,7 @@ async function packedCheck(): Promise<void> {
     ...hide.map((h) => `mount -t tmpfs -o size=1m mpistack-hidden '${h}' || exit 90`),
     'unset LD_LIBRARY_PATH OPAL_PREFIX PYTHONPATH',
     `. '${root}/env.sh'`,
-    `'${py.path}' -c 'from mpi4py import MPI; print("import-ok", MPI.Get_library_version().split(",")[0])'`,
+    `'${py.path}' -c 'from mpi4py import MPI; print("import-ok", MPI.get_vendor()[0])'`,
     `timeout 300 mpirun -n 2 '${py.path}' '${join(tmp, 'check.py')}'`,
   ].join('\n'));
   const r = await runLimited('unshare', ['-m', '--propagation', 'private', 'bash', join(tmp, 'moved.sh')], {

@@ -94,7 +94,7 @@ async function judge(label: string, results: ModuleResult[], n: number, root: st
   const extra = notInBaseline(judged, base, n);
   const shared = all.filter((p) => !extra.includes(p));
   console.log(`[mpi4py suite] ${label} at ${n} rank(s): ${results.length} modules, ${t.ran} tests run, ${t.skipped} skipped, ${t.failed} failed, `
-    + `${t.errors} errors, ${t.modulesTimedOut} modules over ${MODULE_LIMIT_MS / 1000} s; also failing on Debian's python3-mpi4py: ${shared.join(', ') || 'none'}`
+    + `${t.errors} errors, ${t.modulesTimedOut} modules timed out; also failing on Debian's python3-mpi4py: ${shared.join(', ') || 'none'}`
     + (mpi2 ? `; MPI-2.1 gaps (NEEDS_MPI3): ${accepted.map((m) => `${m.module} ${problems(m, n).length}`).join(', ')} (${acceptedProblems.length} in all)` : ''));
   const detail = judged.filter((m) => problems(m, n).some((p) => extra.includes(p)))
     .map((m) => `--- ${m.module}\n${Object.entries(Object.assign({}, ...m.ranks.map((r) => r.detail))).map(([k, v]) => `${k}:\n${String(v)}`).join('\n')}\n${m.output}`).join('\n');

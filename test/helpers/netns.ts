@@ -15,6 +15,8 @@ export interface Host { name: string; ip: string; netns: string; holder: number;
 export interface Cluster {
   hosts: Host[];
   subnet: string;
+  /** every host's interface on the bridge */
+  iface: string;
   /** the path where every host sees its copy of the stack */
   stackPath: string;
   /** the rsh agent for mpirun (--mca plm_rsh_agent): runs the command on HOST through nsenter, like ssh would */
@@ -120,7 +122,7 @@ export function makeCluster(dir: string, names: string[], stackTree: string, unr
   ].join('\n'));
   chmodSync(agent, 0o755);
   return {
-    hosts, subnet, stackPath, agent, teardown,
+    hosts, subnet, iface: 'eth0', stackPath, agent, teardown,
     on: (h, argv) => ['nsenter', '-t', String(h.holder), '-a', ...argv],
     pids: (h) => listPids(h.netns).filter((p) => p !== h.holder),
   };
