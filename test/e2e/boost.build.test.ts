@@ -1,10 +1,11 @@
 // e2e: the real Boost.MPI build against a real Open MPI prefix, then every
 // sanity check from outside the engine.
 //
-// Prefix: MPISTACK_E2E_PREFIX when set (CI builds Open MPI there first with the
-// main job and passes it on; this test rebuilds Boost in it with --fresh, so
-// the real b2 build runs even though the build cache holds it). Otherwise the
-// engine builds openmpi then boost into a fresh temporary prefix.
+// Prefix: MPISTACK_E2E_PREFIX when set (CI's main job built the stack there
+// and passes it on; when its Boost was restored from the build cache rather
+// than built, this test rebuilds it with --fresh, so that a real b2 build made
+// what is checked). Otherwise the engine builds openmpi then boost into a
+// fresh temporary prefix.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -34,12 +35,17 @@ test.after(() => {
 
 test('build boost (after openmpi) into the prefix with the engine', async () => {
   // the whole default stack (openmpi then boost), or boost alone on top of CI's Open MPI prefix
+  // a real b2 build must have made what is checked below: the main job's own (manifest origin 'built'),
+  // else (restored from the build cache, or absent) this test builds it again with --fresh
+  const before = given && existsSync(manifestPath(prefix)) ? (JSON.parse(readFileSync(manifestPath(prefix), 'utf8')) as Manifest).recipes.boost : undefined;
+  const fresh = before?.origin !== 'built';
   const started = Date.now();
   const results = await buildStack(allRecipes, {
-    prefix, jobs: 2, cacheDir, mirrors: [], offline: false, render: 'silent', only: given ? 'boost' : undefined, fresh: true,
+    prefix, jobs: 2, cacheDir, mirrors: [], offline: false, render: 'silent', only: given ? 'boost' : undefined, fresh,
     fetch: { timeoutMs: 20_000, attempts: 2, backoffMs: 500 },
   });
-  console.log(`[boost e2e] built ${results.map((r) => `${r.inputs.recipe} ${r.inputs.version} (from ${r.fetched.from})`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`[boost e2e] ${results.map((r) => `${r.inputs.recipe} ${r.inputs.version} ${r.outcome} (from ${r.fetched.from})`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  assert.is(results.at(-1)!.outcome, fresh ? 'built' : 'installed');
   assert.equal(results.map((r) => r.inputs.recipe), given ? ['boost'] : ['openmpi', 'boost']);
   const b = results.at(-1)!;
   assert.is(b.inputs.version, defaultVersion);
@@ -50,6 +56,7 @@ test('build boost (after openmpi) into the prefix with the engine', async () => 
   const m = JSON.parse(readFileSync(manifestPath(prefix), 'utf8')) as Manifest;
   assert.ok(m.recipes.openmpi, 'manifest lists openmpi');
   assert.is(m.recipes.boost.builder, 'b2');
+  assert.is(m.recipes.boost.origin, 'built', 'the files checked here come from a b2 build in this prefix');
   assert.ok(m.recipes.boost.configureArgs.includes(`user-config.jam: using mpi : ${join(prefix, 'bin', 'mpicxx')} ;`));
   for (const p of ['prepare', 'configure', 'build', 'install', 'check']) assert.ok(existsSync(join(prefix, 'share/mpistack/logs/boost', `${p}.log`)), p);
   // the b2 log shows it took the stack's wrapper
