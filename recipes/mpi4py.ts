@@ -149,8 +149,12 @@ export function cythonPython(): string {
   return m ? m[1] : DEFAULT_PYTHON;
 }
 
-/** `python setup.py` phases. */
-export function setuptoolsBuilder(py: PythonInfo): Builder {
+/**
+ * `python setup.py` phases. `pythonRanges`, when given, names the Python
+ * versions each release of the package builds on (mpi4py's `ranges.python`):
+ * configure refuses another interpreter with the reason.
+ */
+export function setuptoolsBuilder(py: PythonInfo, pythonRanges?: Ranged<string>[]): Builder {
   return {
     name: 'setuptools',
     async prepare(ctx) {
@@ -164,9 +168,9 @@ export function setuptoolsBuilder(py: PythonInfo): Builder {
       // nothing probed silently: the interpreter must be the one the inputs name
       const info = probePython(py.path);
       if (info.version !== py.version) throw new Error(`${py.path} is now Python ${info.version}, the build was planned for ${py.version}`);
-      const supported = pick(ranges.python, ctx.version, 'python');
-      if (!semver.satisfies(`${py.version}.0`, supported)) {
-        throw new Error(`mpi4py ${ctx.version} builds on Python ${supported}, not ${py.version} (${ranges.python.find((r) => r.value === supported)!.why}); `
+      const supported = pythonRanges ? pick(pythonRanges, ctx.version, 'python') : undefined;
+      if (supported && !semver.satisfies(`${py.version}.0`, supported)) {
+        throw new Error(`${ctx.recipe} ${ctx.version} builds on Python ${supported}, not ${py.version} (${pythonRanges!.find((r) => r.value === supported)!.why}); `
           + `use mpi4py ${defaultVersion}, or --python an older interpreter`);
       }
       if (!existsSync(mpiccOf(ctx.prefix))) throw new Error(`${mpiccOf(ctx.prefix)} is missing: build openmpi into ${ctx.prefix} first`);
@@ -288,7 +292,7 @@ export function mpi4pyRecipe(o: Mpi4pyOptions): Recipe {
     versions,
     // with boost-python, after Boost: the check imports boost.mpi from the prefix
     dependencies: o.boostPython ? ['openmpi', 'boost'] : ['openmpi'],
-    builder: setuptoolsBuilder(py),
+    builder: setuptoolsBuilder(py, ranges.python),
     configureArgs: (version, prefix) => buildArgs(version, prefix),
     buildEnv: (_v, prefix) => buildEnvOf(prefix, py),
     runEnv: (_root, base) => base,

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allRecipes, stackRecipes } from '../../recipes/index.js';
-import { buildArgs, buildEnvOf, cythonizeCommand, DEFAULT_PYTHON, defaultVersion, installArgs, mpi4pyRecipe, probePython, setuptoolsBuilder, sitePackages, versions } from '../../recipes/mpi4py.js';
+import { buildArgs, buildEnvOf, cythonizeCommand, DEFAULT_PYTHON, defaultVersion, installArgs, mpi4pyRecipe, probePython, ranges, setuptoolsBuilder, sitePackages, versions } from '../../recipes/mpi4py.js';
 import type { BuildContext } from '../../recipes/types.js';
 import { resolveInputs } from '../../recipes/types.js';
 import { parseBuildArgs } from '../../scripts/commands/build.js';
@@ -102,8 +102,8 @@ test('prepare: Cython runs only when the tree lacks the generated C, with the in
 
 test('mpi4py 1.3.1 on Python 3.10+ is refused at configure with the reason and the way out', async () => {
   const py = probePython(DEFAULT_PYTHON);
-  const b = setuptoolsBuilder(py);
-  const ctx = { version: '1.3.1', prefix: '/nonexistent', srcDir: '/nonexistent', env: {} } as unknown as BuildContext;
+  const b = setuptoolsBuilder(py, ranges.python);
+  const ctx = { recipe: 'mpi4py', version: '1.3.1', prefix: '/nonexistent', srcDir: '/nonexistent', env: {} } as unknown as BuildContext;
   const err = await b.configure(ctx).then(() => null, (e: Error) => e);
   assert.ok(err, 'refused');
   assert.match(err!.message, new RegExp(`mpi4py 1\\.3\\.1 builds on Python <3\\.10\\.0, not ${py.version.replace('.', '\\.')} \\(1\\.x calls the old buffer API`));
