@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { autotoolsCommands } from '../recipes/builders/autotools.js';
 import { openmpi, requiredFiles } from '../recipes/openmpi.js';
-import { resolveInputs, type Recipe } from '../recipes/types.js';
 import { defaultCacheDir } from '../scripts/commands/build.js';
 import { buildStack } from '../scripts/engine/engine.js';
-import { SanityError } from '../scripts/engine/errors.js';
 import { fetchSources } from '../scripts/engine/fetch.js';
 import { fixtureRecipe, makeFixture } from '../test/helpers/fixture.js';
+import { resolveInputs } from '../scripts/engine/plan.js';
+import { type Recipe, SanityError } from '../recipes/kit/index.js';
 
 export const describe = 'engine build wall time vs a bash script running the same commands (fixture | openmpi)';
 

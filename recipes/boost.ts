@@ -4,16 +4,27 @@
 // Data first: the versions table, then every version-dependent fact as a
 // semver range with the reason. The b2 builder (builders/b2.ts) runs the
 // phases; this file only says what differs for Boost.
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { SanityError } from '../scripts/engine/errors.js';
-import { mpirunEnv } from '../scripts/engine/mpienv.js';
-import type { Shell } from '../scripts/engine/shell.js';
-import type { B2Plan, Grammar, UserConfigPlace } from './builders/b2.js';
-import { b2Builder, pick, planArgs } from './builders/b2.js';
-import type { CheckContext, Ranged, Recipe, UrlSource, VersionEntry } from './types.js';
-import { pickAll } from './types.js';
+import { b2Builder, planArgs, type B2Plan, type Grammar, type UserConfigPlace } from './builders/b2.js';
+import {
+  cleanEnv,
+  copyRecipeFiles,
+  mpirunEnv,
+  parseLdd,
+  pick,
+  pickAll,
+  recipeFiles,
+  requireFiles,
+  runRanks,
+  SanityError,
+  type CheckContext,
+  type Ranged,
+  type Recipe,
+  type Shell,
+  type UrlSource,
+  type VersionEntry,
+} from './kit/index.js';
 
 const upstream = (url: string, sha256: string): UrlSource => ({ kind: 'url', url, filename: url.slice(url.lastIndexOf('/') + 1), sha256 });
 
@@ -127,7 +138,7 @@ export function plan(version: string, opts: BoostOptions): B2Plan {
 
 // ---------------------------------------------------------------------------
 // Sanity check (the seed's point: STL containers cross ranks without hand
-// serialization). Sources are kept here so the check needs no other files.
+// serialization).
 
 /** Files a good install has (relative to the prefix). */
 export function expectedFiles(version: string): string[] {
@@ -138,79 +149,24 @@ export function expectedFiles(version: string): string[] {
   return files;
 }
 
-/** Rank 0 sends each rank a std::map<std::string, std::vector<int>> and a std::string; each answers. */
-export const stlExchangeSource = `#include <boost/mpi.hpp>
-#include <boost/serialization/map.hpp>
-#include <boost/serialization/string.hpp>
-#include <boost/serialization/vector.hpp>
-#include <iostream>
-#include <map>
-#include <string>
-#include <vector>
-
-namespace mpi = boost::mpi;
-
-int main(int argc, char** argv) {
-  mpi::environment env(argc, argv, mpi::threading::multiple);
-  mpi::communicator world;
-  if (env.thread_level() != mpi::threading::multiple) {
-    std::cerr << "thread level below MPI_THREAD_MULTIPLE" << std::endl;
-    return 3;
-  }
-  const int size = world.size();
-  if (world.rank() == 0) {
-    for (int r = 1; r < size; ++r) {
-      std::map<std::string, std::vector<int>> m;
-      m["rank"] = {r};
-      for (int i = 0; i <= r; ++i) m["squares"].push_back(i * i);
-      world.send(r, 0, m);
-      world.send(r, 1, std::string("hello rank ") + std::to_string(r));
-    }
-    int ok = 0;
-    for (int r = 1; r < size; ++r) {
-      std::string reply;
-      world.recv(r, 2, reply);
-      if (reply == "ok " + std::to_string(r)) ++ok;
-      else std::cerr << "bad reply from rank " << r << ": " << reply << std::endl;
-    }
-    std::cout << "boost-mpi-stl " << ok << "/" << (size - 1) << " ranks=" << size << std::endl;
-    return ok == size - 1 ? 0 : 1;
-  }
-  std::map<std::string, std::vector<int>> m;
-  std::string greeting;
-  world.recv(0, 0, m);
-  world.recv(0, 1, greeting);
-  const int r = world.rank();
-  const bool good = m.size() == 2 && m["rank"] == std::vector<int>{r} &&
-                    m["squares"].size() == static_cast<std::size_t>(r + 1) && m["squares"].back() == r * r &&
-                    greeting == "hello rank " + std::to_string(r);
-  world.send(0, 2, good ? "ok " + std::to_string(r) : std::string("mismatch"));
-  return 0;
-}
-`;
+/**
+ * The check programs (recipes/files/boost/): stl_exchange.cpp (rank 0 sends each rank a
+ * std::map<std::string, std::vector<int>> and a std::string; each answers) and a CMake project
+ * around it that must find Boost (the version being built) and Boost::mpi in the prefix alone.
+ */
+export const CHECK_PROGRAM = 'stl_exchange.cpp';
+export const CMAKE_PROBE = 'cmake-probe/CMakeLists.txt';
 
 /** What a successful run at n ranks prints. */
 export function stlExchangeExpected(n: number): string {
   return `boost-mpi-stl ${n - 1}/${n - 1} ranks=${n}`;
 }
 
-/** A throwaway CMake project: find_package(Boost COMPONENTS mpi) must succeed against the prefix alone. */
-export function cmakeProject(version: string): string {
-  return `cmake_minimum_required(VERSION 3.16)
-project(boost_mpi_probe CXX)
-find_package(Boost ${version} EXACT REQUIRED CONFIG COMPONENTS mpi serialization)
-get_target_property(_mpi_loc Boost::mpi IMPORTED_LOCATION_RELEASE)
-message(STATUS "mpistack-boost-dir=\${Boost_DIR}")
-message(STATUS "mpistack-boost-mpi=\${_mpi_loc}")
-add_executable(stl_exchange stl_exchange.cpp)
-target_link_libraries(stl_exchange PRIVATE Boost::mpi Boost::serialization)
-`;
-}
-
-/** CMake arguments that make the prefix the only place Boost and MPI can come from. */
-export function cmakeArgs(prefix: string, mpiPrefix: string, srcDir: string, buildDir: string): string[] {
+/** CMake arguments that make the prefix the only place Boost (at `version`) and MPI can come from. */
+export function cmakeArgs(version: string, prefix: string, mpiPrefix: string, srcDir: string, buildDir: string): string[] {
   return [
     '-S', srcDir, '-B', buildDir,
+    `-DMPISTACK_BOOST_VERSION=${version}`,
     `-DCMAKE_PREFIX_PATH=${[...new Set([prefix, mpiPrefix])].join(';')}`,
     `-DCMAKE_CXX_COMPILER=${mpicxxOf(mpiPrefix)}`,
     `-DMPI_HOME=${mpiPrefix}`,
@@ -248,30 +204,13 @@ export interface CheckReport {
   cmake?: { boostDir: string; mpiLibrary: string };
 }
 
-/** An environment without the variables that could hide a missing RPATH or pick another MPI. */
-export function cleanEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env = { ...base };
-  for (const k of ['LD_LIBRARY_PATH', 'LIBRARY_PATH', 'CPATH', 'CPLUS_INCLUDE_PATH', 'OPAL_PREFIX', 'BOOST_ROOT', 'CMAKE_PREFIX_PATH', 'MPI_HOME']) delete env[k];
-  return env;
-}
-
-/** Parse `ldd` output: library soname -> resolved path ('not found' when unresolved). */
-export function parseLdd(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^\s*(\S+)\s+=>\s+(.+?)(?:\s+\(0x[0-9a-f]+\))?\s*$/.exec(line);
-    if (m) out.set(m[1], m[2]);
-  }
-  return out;
-}
-
-function resolvedLibmpi(ldd: Map<string, string>): string {
+function resolvedLibmpi(ldd: ReadonlyMap<string, string>): string {
   const name = [...ldd.keys()].find((k) => /^libmpi\.so/.test(k));
-  return name ? ldd.get(name)! : 'not linked';
+  return (name && ldd.get(name)) ?? 'not linked';
 }
 
 /** Why libboost_mpi's libmpi is not the stack's own (null when it is). */
-export function libmpiProblem(ldd: Map<string, string>, mpiPrefix: string): string | null {
+export function libmpiProblem(ldd: ReadonlyMap<string, string>, mpiPrefix: string): string | null {
   const libmpi = resolvedLibmpi(ldd);
   if (libmpi.startsWith(join(mpiPrefix, 'lib') + '/')) return null;
   return `libboost_mpi resolves libmpi to '${libmpi}', not the stack's ${join(mpiPrefix, 'lib')} (a system MPI, or a missing RPATH)`;
@@ -281,7 +220,7 @@ export function libmpiProblem(ldd: Map<string, string>, mpiPrefix: string): stri
  * The sanity check: installed files, libboost_mpi resolving the prefix's
  * libmpi by RPATH, the STL exchange program at 1, 2 and 4 ranks with the
  * prefix's mpicxx and mpirun, and find_package(Boost COMPONENTS mpi).
- * Throws an Error saying what is wrong; returns what it saw.
+ * Throws a SanityError saying what is wrong; returns what it saw.
  */
 export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
   const { root, version, shell, workDir, mpiPrefix, env } = c;
@@ -290,8 +229,7 @@ export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
   const run = (cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) =>
     shell.run(cmd, args, { cwd: opts.cwd ?? workDir, env: opts.env ?? env, capture: true, timeoutMs: opts.timeoutMs ?? 600_000 });
 
-  const missing = expectedFiles(version).filter((f) => !existsSync(join(root, f)));
-  if (missing.length) throw fail('files', `missing under ${root}: ${missing.join(', ')}`);
+  requireFiles('boost', root, expectedFiles(version));
 
   await mkdir(workDir, { recursive: true });
   const ldd = parseLdd(await run('ldd', [join(lib, 'libboost_mpi.so')]));
@@ -300,15 +238,14 @@ export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
   const ser = ldd.get(`libboost_serialization.so.${version}`);
   if (!ser || !ser.startsWith(lib + '/')) throw fail('libboost_serialization of libboost_mpi', `resolves to '${ser ?? 'nothing'}', not ${lib}`);
 
-  const src = join(workDir, 'stl_exchange.cpp');
-  await writeFile(src, stlExchangeSource);
+  const [src = ''] = await copyRecipeFiles('boost', [CHECK_PROGRAM], workDir);
   const exe = join(workDir, 'stl_exchange');
   await run(mpicxxOf(mpiPrefix), ['-O1', `-I${join(root, 'include')}`, src, '-o', exe, `-L${lib}`, '-lboost_mpi', '-lboost_serialization', `-Wl,-rpath,${lib}`]);
 
   const mpirun = join(mpiPrefix, 'bin', 'mpirun');
   const runs: CheckReport['runs'] = [];
   for (const n of c.ranks ?? [1, 2, 4]) {
-    const out = await run(mpirun, ['-n', String(n), exe], { env: mpirunEnv(env), timeoutMs: 180_000 });
+    const out = await runRanks(shell, mpirun, n, [exe], { cwd: workDir, env: mpirunEnv(env), timeoutMs: 180_000 });
     const line = out.split('\n').find((l) => l.startsWith('boost-mpi-stl')) ?? '';
     if (line !== stlExchangeExpected(n)) throw fail(`STL exchange at ${n} ranks`, `printed '${line}', expected '${stlExchangeExpected(n)}'`);
     runs.push({ ranks: n, line });
@@ -317,10 +254,8 @@ export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
   const report: CheckReport = { files: expectedFiles(version), libmpi: ldd.get([...ldd.keys()].find((k) => /^libmpi\.so/.test(k)) ?? '') ?? '', runs };
   if (pick(ranges.cmakeConfigs, version, 'cmake configs')) {
     const proj = join(workDir, 'cmake-probe');
-    await mkdir(proj, { recursive: true });
-    await writeFile(join(proj, 'CMakeLists.txt'), cmakeProject(version));
-    await writeFile(join(proj, 'stl_exchange.cpp'), stlExchangeSource);
-    const cfg = await run('cmake', cmakeArgs(root, mpiPrefix, proj, join(proj, 'build')), { cwd: proj });
+    await copyRecipeFiles('boost', [CMAKE_PROBE, CHECK_PROGRAM], proj);
+    const cfg = await run('cmake', cmakeArgs(version, root, mpiPrefix, proj, join(proj, 'build')), { cwd: proj });
     const boostDir = /mpistack-boost-dir=(.*)/.exec(cfg)?.[1]?.trim() ?? '';
     const mpiLibrary = /mpistack-boost-mpi=(.*)/.exec(cfg)?.[1]?.trim() ?? '';
     if (boostDir !== join(lib, 'cmake', `Boost-${version}`)) throw fail('find_package(Boost COMPONENTS mpi)', `found Boost at '${boostDir}', not in ${root}`);
@@ -378,7 +313,8 @@ export function boostRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.Proce
 
 /** Boost.MPI with the b2 builder; `python` adds Boost.Python (seed 4.3.3 `using python`). */
 export function boostRecipe(opts: { python?: string } = {}): Recipe {
-  const planFor = (version: string, prefix: string) => plan(version, { prefix, python: opts.python });
+  const python = opts.python;
+  const planFor = (version: string, prefix: string) => plan(version, { prefix, python });
   return {
     name: 'boost',
     description: 'Boost.MPI and Boost.Serialization built against the stack\'s Open MPI',
@@ -387,7 +323,8 @@ export function boostRecipe(opts: { python?: string } = {}): Recipe {
     builder: b2Builder(planFor),
     configureArgs: (version, prefix) => planArgs(planFor(version, prefix)),
     runEnv: boostRunEnv,
-    check: opts.python ? async (ctx) => { await checkBoost(ctx); await checkBoostPython(ctx, opts.python!); } : checkBoost,
+    check: python ? async (ctx) => { await checkBoost(ctx); await checkBoostPython(ctx, python); } : checkBoost,
+    files: recipeFiles('boost', [CHECK_PROGRAM, CMAKE_PROBE]),
   };
 }
 

@@ -5,11 +5,25 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autotools } from './builders/autotools.js';
-import type { BuildContext, Builder, CheckContext, Ranged, Recipe, VersionEntry } from './types.js';
-import { pickAll } from './types.js';
-import { SanityError } from '../scripts/engine/errors.js';
-import { mpirunEnv } from '../scripts/engine/mpienv.js';
-import { mapBuildDir } from '../scripts/engine/determinism.js';
+import {
+  copyRecipeFiles,
+  mapBuildDir,
+  mpirunEnv,
+  parseLdd,
+  pickAll,
+  recipeFiles,
+  RecipeError,
+  requireFiles,
+  resolvedElsewhere,
+  runRanks,
+  SanityError,
+  type BuildContext,
+  type Builder,
+  type CheckContext,
+  type Ranged,
+  type Recipe,
+  type VersionEntry,
+} from './kit/index.js';
 
 const upstream = (version: string, sha256: string) => {
   const series = version.split('.').slice(0, 2).join('.');
@@ -123,7 +137,7 @@ export function setVersionFields(text: string, fields: Record<string, string>): 
   let out = text;
   for (const [k, v] of Object.entries(fields)) {
     const re = new RegExp(`^${k}=.*$`, 'm');
-    if (!re.test(out)) throw new Error(`VERSION has no '${k}=' line to set`);
+    if (!re.test(out)) throw new RecipeError(`VERSION has no '${k}=' line to set`);
     out = out.replace(re, `${k}=${v}`);
   }
   return out;
@@ -133,12 +147,12 @@ export function setVersionFields(text: string, fields: Record<string, string>): 
 async function bootstrapTree(ctx: BuildContext): Promise<void> {
   if (existsSync(join(ctx.srcDir, 'configure'))) return;
   const plan = pickAll(bootstrapTable, ctx.version)[0];
-  if (!plan) throw new Error(`openmpi ${ctx.version}: the tree has no configure (a git export) and the recipe has no bootstrap steps for this version; use the release tarball`);
+  if (!plan) throw new RecipeError(`openmpi ${ctx.version}: the tree has no configure (a git export) and the recipe has no bootstrap steps for this version; use the release tarball`);
   const bin = join(ctx.buildDir, 'bootstrap-tools');
   await mkdir(bin, { recursive: true });
   for (const [name, cmd] of Object.entries(plan.tools)) {
     const found = ['/usr/bin', '/bin'].map((d) => join(d, cmd)).find((p) => existsSync(p));
-    if (!found) throw new Error(`${cmd} is not installed (needed to bootstrap the openmpi ${ctx.version} git export; see scripts/install-prereqs.sh)`);
+    if (!found) throw new RecipeError(`${cmd} is not installed (needed to bootstrap the openmpi ${ctx.version} git export; see scripts/install-prereqs.sh)`);
     await symlink(found, join(bin, name)).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
   }
   const versionFile = join(ctx.srcDir, 'VERSION');
@@ -216,58 +230,8 @@ export function ompiRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.Proces
   });
 }
 
-const HELLO_C = `#include <mpi.h>
-#include <stdio.h>
-#include <string.h>
-int main(int argc, char **argv) {
-  int provided, rank, size;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  printf("hello %d of %d thread=%d\\n", rank, size, provided == MPI_THREAD_MULTIPLE);
-  if (rank == 0) { /* which libmpi did the loader really map? */
-    char line[4096];
-    FILE *maps = fopen("/proc/self/maps", "r");
-    while (maps && fgets(line, sizeof line, maps)) {
-      if (strstr(line, "/libmpi.so")) { line[strcspn(line, "\\n")] = 0; printf("libmpi %s\\n", strchr(line, '/')); break; }
-    }
-    if (maps) fclose(maps);
-  }
-  MPI_Finalize();
-  return 0;
-}
-`;
-
-const RING_C = `#include <mpi.h>
-#include <stdio.h>
-int main(int argc, char **argv) {
-  int rank, size, token;
-  MPI_Init(&argc, &argv);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  if (rank == 0) token = 0;
-  else MPI_Recv(&token, 1, MPI_INT, rank - 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-  token += rank;
-  if (size > 1) {
-    MPI_Send(&token, 1, MPI_INT, (rank + 1) % size, 0, MPI_COMM_WORLD);
-    if (rank == 0) MPI_Recv(&token, 1, MPI_INT, size - 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-  }
-  if (rank == 0) printf("ring %d %d\\n", size, token);
-  MPI_Finalize();
-  return 0;
-}
-`;
-
-const HELLO_F90 = `program hello
-  use mpi
-  integer :: ierr, rank, nprocs
-  call MPI_Init(ierr)
-  call MPI_Comm_rank(MPI_COMM_WORLD, rank, ierr)
-  call MPI_Comm_size(MPI_COMM_WORLD, nprocs, ierr)
-  print '(a,i0,a,i0)', 'fhello ', rank, ' of ', nprocs
-  call MPI_Finalize(ierr)
-end program hello
-`;
+/** The check programs (recipes/files/openmpi/): C hello (thread level, which libmpi is mapped), C ring, Fortran hello. */
+export const CHECK_PROGRAMS = ['hello.c', 'ring.c', 'fhello.f90'] as const;
 
 export const requiredFiles = ['bin/mpicc', 'bin/mpicxx', 'bin/mpif77', 'bin/mpif90', 'bin/mpirun', 'bin/mpiexec', 'bin/ompi_info', 'lib/libmpi.so'];
 
@@ -278,22 +242,19 @@ export async function checkOpenMPI(ctx: CheckContext): Promise<void> {
   const { root, runEnv: env, workDir: cwd, shell } = ctx;
   const fail = (check: string, detail: string) => new SanityError(ctx.recipe, check, detail);
   const bin = (n: string) => join(root, 'bin', n);
-  const missing = requiredFiles.filter((f) => !existsSync(join(root, f)));
-  if (missing.length) throw fail('files', `missing ${missing.join(', ')} under ${root}`);
+  requireFiles(ctx.recipe, root, requiredFiles);
 
   const info = await shell.run(bin('ompi_info'), [], { cwd, env, capture: true, timeoutMs: 60_000 });
   if (!/MPI_THREAD_MULTIPLE: yes/.test(info)) throw fail('thread support', "ompi_info does not report 'MPI_THREAD_MULTIPLE: yes'");
 
   // every program must load this tree's libraries, not a system Open MPI
   const libsOf = async (exe: string) => {
-    const out = await shell.run('ldd', [exe], { cwd, env, capture: true });
-    const bad = out.split('\n').filter((l) => /lib(mpi|open-rte|open-pal)\.so/.test(l) && !l.includes(`=> ${join(root, 'lib')}/`));
-    if (bad.length) throw fail('library resolution', `${exe} loads ${bad.map((l) => l.trim()).join('; ')} instead of ${join(root, 'lib')}`);
+    const bad = resolvedElsewhere(parseLdd(await shell.run('ldd', [exe], { cwd, env, capture: true })), /^lib(mpi|open-rte|open-pal)\.so/, join(root, 'lib'));
+    if (bad.length) throw fail('library resolution', `${exe} loads ${bad.join('; ')} instead of ${join(root, 'lib')}`);
   };
   await libsOf(bin('ompi_info'));
 
-  const mpirun = (n: number, argv: string[], extra: string[] = []) =>
-    shell.run(bin('mpirun'), [...extra, '-n', String(n), ...argv], { cwd, env, capture: true, timeoutMs: MPIRUN_TIMEOUT });
+  const mpirun = (n: number, argv: string[], extra: string[] = []) => runRanks(shell, bin('mpirun'), n, argv, { cwd, env, timeoutMs: MPIRUN_TIMEOUT, extra });
 
   // seed 4.1.7: mpirun -n 4 ls
   await writeFile(join(cwd, 'marker.txt'), 'x\n');
@@ -306,9 +267,7 @@ export async function checkOpenMPI(ctx: CheckContext): Promise<void> {
   if (hf.trim().split('\n').length !== 4) throw fail('hostfile run', `expected 4 lines, got:\n${hf}`);
 
   // C hello and ring with the tree's mpicc, at 1 and 4 ranks
-  await writeFile(join(cwd, 'hello.c'), HELLO_C);
-  await writeFile(join(cwd, 'ring.c'), RING_C);
-  await writeFile(join(cwd, 'fhello.f90'), HELLO_F90);
+  await copyRecipeFiles('openmpi', CHECK_PROGRAMS, cwd);
   await shell.run(bin('mpicc'), ['-o', 'hello', 'hello.c'], { cwd, env });
   await shell.run(bin('mpicc'), ['-o', 'ring', 'ring.c'], { cwd, env });
   await shell.run(bin('mpif90'), ['-o', 'fhello', 'fhello.f90'], { cwd, env });
@@ -336,4 +295,5 @@ export const openmpi: Recipe = {
   configureArgs: (version) => configureArgs(version),
   runEnv: ompiRunEnv,
   check: checkOpenMPI,
+  files: recipeFiles('openmpi', CHECK_PROGRAMS),
 };

@@ -1,7 +1,7 @@
 // The autotools builder: ./configure --prefix=<prefix> <args>; make -jN;
 // make install DESTDIR=<staging>. In-tree build, as the release tarballs
 // expect and the seed did by hand.
-import type { Builder } from '../types.js';
+import type { Builder } from '../kit/index.js';
 
 export const autotools: Builder = {
   name: 'autotools',

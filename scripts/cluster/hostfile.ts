@@ -15,6 +15,7 @@
 // holds on that host. Open MPI reads both; `fromPbsNodefile` turns the second
 // into the first (one line a host, slots = how often it appeared).
 import { isIP } from 'node:net';
+import { MpistackError } from '../foundation/errors.js';
 
 export interface HostEntry {
   host: string;
@@ -24,11 +25,15 @@ export interface HostEntry {
   maxSlots?: number;
 }
 
-/** A malformed hostfile line: names the file and the line, says what is wrong and what is accepted. */
-export class HostfileError extends Error {
-  constructor(readonly file: string, readonly line: number, readonly problem: string) {
-    super(`${file}:${line}: ${problem}`);
-    this.name = 'HostfileError';
+/** A malformed hostfile line (or file, `line` null): names the file and the line, says what is wrong and what is accepted. */
+export class HostfileError extends MpistackError {
+  override name = 'HostfileError';
+  constructor(
+    readonly file: string,
+    readonly line: number | null,
+    readonly problem: string,
+  ) {
+    super(`${line === null ? file : `${file}:${line}`}: ${problem}`);
   }
 }
 

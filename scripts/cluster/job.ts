@@ -6,6 +6,7 @@
 // temporary directory next to them, then renamed).
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { MpistackError } from '../foundation/errors.js';
 
 export type Scheduler = 'torque' | 'slurm';
 
@@ -32,11 +33,14 @@ export interface JobRequest {
   mpirunArgs?: string[];
 }
 
-/** A job value that cannot be used: names the option, the value and the fix. */
-export class JobError extends Error {
-  constructor(readonly option: string, message: string) {
+/** A job that cannot be written with these values: names the option, the value and the fix (exit 1: a value can be fine and its directory missing). */
+export class JobError extends MpistackError {
+  override name = 'JobError';
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
     super(message);
-    this.name = 'JobError';
   }
 }
 

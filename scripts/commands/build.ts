@@ -1,16 +1,17 @@
 // mpistack build: build the stack's recipes into a prefix.
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { allRecipes, OPTIONAL, STACKS, stackRecipes, type Optional, type StackDef } from '../../recipes/index.js';
-import { DEFAULT_PYTHON, probePython } from '../../recipes/mpi4py.js';
-import { buildStack, plan, validatePrefix, type BuildOptions } from '../engine/engine.js';
-import { UsageError } from '../engine/errors.js';
+import type { Recipe } from '../../recipes/kit/index.js';
+import { DEFAULT_PYTHON } from '../../recipes/mpi4py.js';
+import { buildStack } from '../engine/engine.js';
 import { FETCH_DEFAULTS } from '../engine/fetch.js';
 import { applyLock, currentLock, selectStack, writeLock } from '../engine/lock.js';
-import { packageRoot } from '../engine/local.js';
+import { plan, validatePrefix, type BuildOptions } from '../engine/plan.js';
 import { toolchainVersions } from '../engine/toolchain.js';
-import type { Recipe } from '../../recipes/types.js';
+import { UsageError } from '../foundation/errors.js';
+import { packageRoot } from '../foundation/package.js';
+import { parseOptions, pythonOption } from './_options.js';
 
 export const describe = 'build the stack (Open MPI, ...) into --prefix; --dry-run prints the plan';
 
@@ -54,21 +55,35 @@ export interface BuildArgs extends BuildOptions {
 }
 
 export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allRecipes): BuildArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv, allowPositionals: false, strict: true,
+  const { values } = parseOptions(
+    {
+      args: argv,
+      allowPositionals: false,
+      strict: true,
       options: {
-        prefix: { type: 'string' }, jobs: { type: 'string' }, only: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false }, cache: { type: 'string' },
-        mirror: { type: 'string', multiple: true }, offline: { type: 'boolean', default: false },
-        'fetch-deadline': { type: 'string' }, 'fetch-max-size': { type: 'string' },
-        openmpi: { type: 'string' }, stack: { type: 'string' }, with: { type: 'string', multiple: true }, python: { type: 'string' }, lock: { type: 'string' }, 'update-lock': { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false }, 'no-build-cache': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        prefix: { type: 'string' },
+        jobs: { type: 'string' },
+        only: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        cache: { type: 'string' },
+        mirror: { type: 'string', multiple: true },
+        offline: { type: 'boolean', default: false },
+        'fetch-deadline': { type: 'string' },
+        'fetch-max-size': { type: 'string' },
+        openmpi: { type: 'string' },
+        stack: { type: 'string' },
+        with: { type: 'string', multiple: true },
+        python: { type: 'string' },
+        lock: { type: 'string' },
+        'update-lock': { type: 'boolean', default: false },
+        fresh: { type: 'boolean', default: false },
+        'no-build-cache': { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
       },
-    }));
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n\n${HELP}`);
-  }
+    },
+    HELP,
+  );
   if (values.help) return { help: true, dryRun: false, prefix: '', jobs: 1, cacheDir: '', mirrors: [], offline: false, recipes: [...recipes], with: [], lockPath: '', updateLock: false, stack: STACKS[0] };
   const prefix = validatePrefix(values.prefix);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
@@ -100,7 +115,7 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
   }
   if (values.python && !withs.length) throw new UsageError(`--python is used only with --with ${OPTIONAL.join('|')}; add one, or drop --python`);
   const chosen = [...new Set(withs)] as Optional[];
-  const python = chosen.length ? probePython(values.python ?? DEFAULT_PYTHON) : undefined;
+  const python = chosen.length ? pythonOption(values.python ?? DEFAULT_PYTHON) : undefined;
   const selected = recipes === allRecipes ? stackRecipes({ with: chosen, python }) : [...recipes];
   return {
     recipes: selected, with: chosen,

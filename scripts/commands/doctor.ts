@@ -2,8 +2,8 @@
 // apt-get line for what is missing; --install-prereqs runs it (root, Debian).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { aptInstallLine, dpkgInstalled, prereqPackages, requiredCommands } from '../engine/prereqs.js';
+import { parseOptions } from './_options.js';
 
 export const describe = 'check build prerequisites and print the apt-get line that installs what is missing';
 
@@ -12,7 +12,7 @@ function onPath(cmd: string): boolean {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { 'install-prereqs': { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseOptions({ args: argv, options: { 'install-prereqs': { type: 'boolean', default: false } }, strict: true }, 'usage: mpistack doctor [--install-prereqs]');
   const pkgs = prereqPackages();
   const debian = existsSync('/etc/debian_version');
   const state = debian ? await dpkgInstalled(pkgs) : new Map<string, boolean>();

@@ -2,14 +2,14 @@
 // (stack.lock.json for the default stack), the pinned inputs of its recipes
 // (scripts/engine/lock.ts).
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { allRecipes, OPTIONAL, STACKS, stackRecipes, type Optional } from '../../recipes/index.js';
-import { DEFAULT_PYTHON, probePython } from '../../recipes/mpi4py.js';
-import { DEFAULT_SOURCE_DATE_EPOCH, parseSourceDateEpoch } from '../engine/determinism.js';
-import { UsageError } from '../engine/errors.js';
+import { DEFAULT_PYTHON } from '../../recipes/mpi4py.js';
 import { currentLock, lockDifferences, readLock, selectStack, toolchainDifferences, writeLock } from '../engine/lock.js';
-import { packageRoot } from '../engine/local.js';
 import { toolchainVersions } from '../engine/toolchain.js';
+import { UsageError } from '../foundation/errors.js';
+import { DEFAULT_SOURCE_DATE_EPOCH, parseSourceDateEpoch } from '../foundation/layout.js';
+import { packageRoot } from '../foundation/package.js';
+import { parseOptions, pythonOption } from './_options.js';
 import { defaultCacheDir } from './build.js';
 
 export const describe = `write a stack's lock (${STACKS.map((x) => x.lockFile).join(', ')}) from the current recipes, sources and toolchain; --check compares instead`;
@@ -27,18 +27,24 @@ the one already in the source cache, else the first (upstream). SOURCE_DATE_EPOC
 comes from the environment, else the existing lock, else ${DEFAULT_SOURCE_DATE_EPOCH}.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv, strict: true, allowPositionals: false,
+  const { values } = parseOptions(
+    {
+      args: argv,
+      strict: true,
+      allowPositionals: false,
       options: {
-        check: { type: 'boolean', default: false }, lock: { type: 'string' }, cache: { type: 'string' }, openmpi: { type: 'string' }, stack: { type: 'string' },
-        with: { type: 'string', multiple: true }, python: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
+        check: { type: 'boolean', default: false },
+        lock: { type: 'string' },
+        cache: { type: 'string' },
+        openmpi: { type: 'string' },
+        stack: { type: 'string' },
+        with: { type: 'string', multiple: true },
+        python: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
       },
-    }));
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n\n${HELP}`);
-  }
+    },
+    HELP,
+  );
   if (values.help) { console.log(HELP); return 0; }
   const asked: Record<string, string> = {};
   if (values.openmpi) {
@@ -52,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const w of withs) {
     if (!(OPTIONAL as readonly string[]).includes(w) || w === 'boost-python') throw new UsageError(`--with ${w}: not a piece the lock pins (pinned: mpi4py)`);
   }
-  const added = withs.length ? stackRecipes({ with: withs as Optional[], python: probePython(values.python ?? DEFAULT_PYTHON) }).filter((r) => !allRecipes.some((d) => d.name === r.name)) : [];
+  const added = withs.length ? stackRecipes({ with: withs as Optional[], python: pythonOption(values.python ?? DEFAULT_PYTHON) }).filter((r) => !allRecipes.some((d) => d.name === r.name)) : [];
   const existing = await readLock(path);
   const envSde = process.env.SOURCE_DATE_EPOCH;
   const sde = envSde ? parseSourceDateEpoch(envSde, 'SOURCE_DATE_EPOCH in the environment') : existing?.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FetchError } from './errors.js';
-import type { Shell } from './shell.js';
+import type { Shell } from '../../recipes/kit/contract.js';
 
 const APT_ETC = '/etc/apt';
 

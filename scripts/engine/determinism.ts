@@ -18,15 +18,12 @@
 import { statSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
+import { MAPPED_BUILD_DIR } from '../../recipes/kit/contract.js';
 import { KEYED_ENV } from './buildcache.js';
 
-/** Where the build directory appears in debug info and __FILE__ (-ffile-prefix-map target). */
-export const MAPPED_BUILD_DIR = '/usr/src/mpistack';
 export const BUILD_USER = 'mpistack';
 export const BUILD_HOST = 'mpistack-build';
 export const BUILD_UMASK = 0o022;
-/** 1980-01-01T00:00:00Z: the default SOURCE_DATE_EPOCH when no lock or environment gives one (as pack's). */
-export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
 
 /** Variables of the caller's environment a build step still sees (the rest are dropped). */
 export const PASSED_ENV = ['PATH', 'HOME', 'TMPDIR', 'npm_config_nodedir'] as const;
@@ -45,13 +42,6 @@ export function determinismEnv(sourceDateEpoch: number): Record<string, string> 
     LOGNAME: BUILD_USER,
     HOSTNAME: BUILD_HOST,
   };
-}
-
-/** A SOURCE_DATE_EPOCH value: a non-negative integer of seconds. Throws a RangeError naming the problem. */
-export function parseSourceDateEpoch(v: string | number, what = 'SOURCE_DATE_EPOCH'): number {
-  const s = String(v).trim();
-  if (!/^\d+$/.test(s)) throw new RangeError(`${what} must be a whole number of seconds since 1970-01-01 UTC, got '${v}'`);
-  return Number(s);
 }
 
 /** The shim directories of one build (inside its build directory). */
@@ -130,9 +120,4 @@ export async function writeShims(buildDir: string, callerPath = process.env.PATH
     }
   }
   return shims;
-}
-
-/** `text` with every occurrence of the build directory replaced by MAPPED_BUILD_DIR (what the compiler shims do to debug info). */
-export function mapBuildDir(text: string, buildDir: string): string {
-  return text.split(buildDir.replace(/\/+$/, '')).join(MAPPED_BUILD_DIR);
 }

@@ -17,18 +17,17 @@
 // network faults, stalls, truncation; final at once: 4xx, redirect problems,
 // the size cap, the deadline. A mirror directory entry must be a regular file
 // (opened without blocking, so a FIFO cannot hang the copy).
-import { createHash } from 'node:crypto';
-import { constants as fsc, createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { constants as fsc, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import fetch from 'node-fetch';
-import type { Source } from '../../recipes/types.js';
+import type { Shell, Source } from '../../recipes/kit/contract.js';
+import { sha256File } from '../foundation/hash.js';
 import { fetchDebianOrig } from './apt.js';
-import { fetchLocal } from './local.js';
 import { ChecksumError, FetchError, NoSourceError } from './errors.js';
-import type { Shell } from './shell.js';
+import { fetchLocal } from './local.js';
 
 /** Defaults: 30 s of silence ends an attempt, 30 min ends a source, 512 MiB is the most any source may be. */
 export const FETCH_DEFAULTS = { timeoutMs: 30_000, deadlineMs: 30 * 60_000, maxBytes: 512 * 1024 * 1024, attempts: 4, backoffMs: 1000 } as const;
@@ -60,12 +59,6 @@ export interface Fetched {
   filename: string;
   /** which source delivered it: 'cache', a mirror/URL, or 'debian:name=version' */
   from: string;
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(createReadStream(path), h);
-  return h.digest('hex');
 }
 
 export function cachePath(cacheDir: string, sha256: string, filename: string): string {
@@ -291,5 +284,3 @@ export async function fetchSources(recipe: string, version: string, sources: rea
     : `wanted ${wanted}`;
   throw new NoSourceError(recipe, version, attempts, hint);
 }
-
-export { basename };

@@ -1,27 +1,11 @@
-// The one way the engine runs external commands: explicit cwd and env, output
-// appended to a log file per recipe and phase, failure as one CommandError
-// carrying the log's last lines.
+// The one way the engine runs external commands (the kit's Shell contract):
+// explicit cwd and env, output appended to a log file per recipe and phase,
+// failure as one CommandError carrying the log's last lines.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { Shell } from '../../recipes/kit/contract.js';
 import { CommandError } from './errors.js';
-
-export interface RunOptions {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  /** also capture stdout and return it (it still goes to the log) */
-  capture?: boolean;
-  /** kill the process group after this many ms */
-  timeoutMs?: number;
-  input?: string;
-}
-
-export interface Shell {
-  readonly recipe: string;
-  readonly phase: string;
-  readonly logPath: string;
-  run(cmd: string, args: string[], opts: RunOptions): Promise<string>;
-}
 
 export const TAIL_LINES = 20;
 

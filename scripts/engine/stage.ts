@@ -7,6 +7,7 @@
 import { lstat, mkdir, readdir, rename, rm, rmdir, copyFile, readlink, symlink, unlink } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { StageError } from './errors.js';
 
 /**
  * Copy the contents of directory `from` into `to` (created): symlinks as
@@ -23,7 +24,7 @@ export async function copyTree(from: string, to: string): Promise<void> {
     let err = '';
     p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`copying ${from} to ${to} failed (cp exit ${code}): ${err.trim().split('\n').slice(0, 3).join('; ')}`))));
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new StageError(`copying ${from} to ${to} failed (cp exit ${code}): ${err.trim().split('\n').slice(0, 3).join('; ')}`))));
   });
 }
 
@@ -102,7 +103,7 @@ export async function mergeTree(staged: string, prefix: string, backupDir: strin
           continue;
         }
         if (st) {
-          if (st.isDirectory()) throw new Error(`cannot replace directory ${dest} with a file`);
+          if (st.isDirectory()) throw new StageError(`cannot replace directory ${dest} with a file`);
           await aside(dest, r);
         }
         await moveFile(join(staged, r), dest);

@@ -11,7 +11,7 @@
 // with a signed header checksum).
 //
 // Every listed entry goes through the archive path rules of
-// scripts/pack/archivepath.ts (no absolute path, no `..`, nothing written
+// scripts/foundation/archivepath.ts (no absolute path, no `..`, nothing written
 // through a symlink of the archive, every symlink resolved through the
 // archive's symlinks stays inside); device nodes and FIFOs are refused.
 // Extraction never restores owners or special bits: `--no-same-owner
@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ConfinementChecker, type EntryKind } from '../pack/archivepath.js';
+import { ConfinementChecker, type EntryKind } from '../foundation/archivepath.js';
 import { ArchiveReadError, UnsafeArchiveError } from './errors.js';
 
 /** One line of GNU tar's verbose listing, names as raw bytes (latin1 strings: one char per byte). */

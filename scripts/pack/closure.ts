@@ -2,8 +2,9 @@
 // the way ld.so would, libraries from outside the tree that are not part of
 // the declared base system copied in, and the $ORIGIN-relative RPATH each
 // object needs so that it runs wherever the tree lands.
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
+import { listTree } from '../foundation/tree.js';
 import { classifyBase } from './basesystem.js';
 import { readElf, type ElfInfo } from './elf.js';
 
@@ -111,21 +112,6 @@ function toPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
 }
 
-/** Every regular file under root (tree-relative posix paths, sorted), not following symlinks. */
-export function listFiles(root: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    for (const name of readdirSync(join(root, rel)).sort()) {
-      const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(join(root, r));
-      if (st.isDirectory()) walk(r);
-      else if (st.isFile()) out.push(r);
-    }
-  };
-  walk('');
-  return out;
-}
-
 export interface ClosureOptions {
   /** the staging tree being made stand-alone */
   root: string;
@@ -179,7 +165,7 @@ export function walkClosure(opts: ClosureOptions): ClosureResult {
   const archCache = new Map<string, string>();
 
   const queue: string[] = [];
-  for (const rel of listFiles(root)) {
+  for (const rel of listTree(root).filter((e) => e.type === 'file').map((e) => e.path)) {
     let elf: ElfInfo | undefined;
     try { elf = readElf(join(root, rel)); } catch { elf = undefined; }
     if (!elf || !elf.dynamic || (elf.type !== 2 && elf.type !== 3)) continue;

@@ -26,20 +26,27 @@ import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdt
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ConfinementChecker, type EntryKind } from './archivepath.js';
-import { sha256File, verifyTree, type VerifyProblem } from './manifest.js';
-import { processAlive } from './run.js';
+import { ConfinementChecker, type EntryKind } from '../foundation/archivepath.js';
+import { processAlive } from '../foundation/concurrency.js';
+import { MpistackError } from '../foundation/errors.js';
+import { sha256File } from '../foundation/hash.js';
+import { verifyPackedTree, type VerifyProblem } from './packmanifest.js';
 import { readTarGz, TarFormatError, type ReadEntry } from './tar.js';
 
-export { checkEntryPath } from './archivepath.js';
-
-export class InstallError extends Error {
-  constructor(readonly kind: 'checksum' | 'unsafe-entry' | 'format' | 'verify' | 'exists' | 'dest', message: string, readonly details: string[] = [], options?: { cause?: unknown }) {
+/** The tarball was not installed; `kind` says why, `lines` the further cases (not `details`: uvu's reporter splits that). */
+export class InstallError extends MpistackError {
+  override name = 'InstallError';
+  constructor(
+    readonly kind: 'checksum' | 'unsafe-entry' | 'format' | 'verify' | 'exists' | 'dest',
+    message: string,
+    readonly lines: string[] = [],
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
-    this.name = 'InstallError';
   }
-  report(): string {
-    return [this.message, ...this.details.map((d) => `  ${d}`)].join('\n');
+
+  override report(): string {
+    return [this.message, ...this.lines.map((d) => `  ${d}`)].join('\n');
   }
 }
 
@@ -191,8 +198,8 @@ async function unpackVerifyAndPlace(tarball: string, dest: string, stage: string
     throw new InstallError('unsafe-entry', `refusing ${name}: entry ${JSON.stringify(first!.path)}: ${first!.why}`, more.map((p) => `also ${p.path}: ${p.why}`));
   }
   const root = join(stage, top);
-  let verified: Awaited<ReturnType<typeof verifyTree>>;
-  try { verified = await verifyTree(root); } catch (e) {
+  let verified: Awaited<ReturnType<typeof verifyPackedTree>>;
+  try { verified = await verifyPackedTree(root); } catch (e) {
     throw new InstallError('verify', `${name}: ${(e as Error).message}`, [], { cause: e });
   }
   const { problems, checked } = verified;

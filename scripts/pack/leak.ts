@@ -3,7 +3,7 @@
 // home, except where an allow-list entry below says why it is harmless.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSections, type ElfSection } from './elf.js';
+import { hasElfMagic, readSections, type ElfSection } from './elf.js';
 
 export interface Needle { label: string; value: string }
 
@@ -98,7 +98,7 @@ export function scanLeaks(root: string, files: readonly string[], needles: reado
       for (let at = buf.indexOf(n.bytes); at >= 0; at = buf.indexOf(n.bytes, at + 1)) {
         if (seenAt.has(at)) continue;
         seenAt.add(at);
-        if (sections === undefined) sections = buf.readUInt32LE(0) === 0x464c457f ? safeSections(join(root, file)) : [];
+        if (sections === undefined) sections = hasElfMagic(buf) ? safeSections(join(root, file)) : [];
         const section = sections.find((s) => at >= s.offset && at < s.offset + s.size)?.name;
         const context = contextAt(buf, at, n.bytes.length);
         const templ = context.split(n.value).join('@NEEDLE@');

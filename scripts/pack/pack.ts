@@ -9,43 +9,47 @@
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { mapLimit } from '../foundation/concurrency.js';
+import { sha256File } from '../foundation/hash.js';
+import { BUILD_MANIFEST, DEFAULT_SOURCE_DATE_EPOCH, LOGS_DIR, PACK_MANIFEST } from '../foundation/layout.js';
+import { readManifest } from '../foundation/manifest.js';
+import { packageVersion } from '../foundation/package.js';
+import { listTree } from '../foundation/tree.js';
 import { walkClosure, type ClosureResult } from './closure.js';
 import { isElfFile, patchRpathInPlace } from './elf.js';
 import { linkOrCopy, privatize, writeReplace } from './fsutil.js';
 import { ENV_SH, LMOD_DIR, TCL_DIR, envSh, lmodFile, tclFile, type EnvSpec } from './envfiles.js';
 import { formatHit, scanLeaks, type LeakHit, type Needle } from './leak.js';
-import { MANIFEST_PATH, buildManifest, listTree, sha256File } from './manifest.js';
-import { PackError, mapLimit, tool } from './run.js';
-import { packageVersion } from '../engine/local.js';
+import { buildPackManifest } from './packmanifest.js';
+import { PackError, tool } from './run.js';
 import { writeTarGz, type TarEntry } from './tar.js';
 import { rewriteTextFiles, type TextAction } from './text.js';
 
-/** SOURCE_DATE_EPOCH when neither the environment nor the build manifest gives one: 1980-01-01T00:00:00Z (the earliest date zip can store). */
-export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
 export const TOP_DIR = 'mpistack';
 export const NODE_IN_TREE = 'bin/node';
-export const BUILD_MANIFEST = 'share/mpistack/manifest.json';
 /**
  * Left out of the tree: the build's per-phase logs. They record the build
  * (its directories, staging paths, compiler lines) and stay in the built
  * prefix for whoever debugs that build; a packed tree does not need them.
  */
-export const NOT_PACKED = ['share/mpistack/logs'];
+const NOT_PACKED = [LOGS_DIR];
 
 export interface PackOptions {
   /** the built prefix to pack (read only) */
   prefix: string;
   /** output directory for the tarball and SHA256SUMS */
   out: string;
-  /** the path the prefix was configured for, when it was moved since (default: manifest, else `prefix`) */
+  /** the path the prefix was configured for, when it was moved since (default: the build manifest's, else `prefix`) */
   buildPrefix?: string;
-  /** build and cache directories to check for leaks (default: from the build manifest) */
+  /** build directories to check for leaks (default: none beyond the cache directories: the engine builds below its cache) */
   buildDirs?: string[];
+  /** cache directories to check for leaks (default: the build manifest's) */
   cacheDirs?: string[];
   home?: string;
+  /** the version in the tarball's name (default: this package's) */
   version?: string;
   sourceDateEpoch?: number;
-  /** node binary to bundle; false: bundle none */
+  /** node binary to bundle (default: the running node); false: bundle none */
   node?: string | false;
   strip?: boolean;
   keepStaging?: boolean;
@@ -68,44 +72,21 @@ export interface PackResult {
   timings: Record<string, number>;
 }
 
-/** What a build manifest (written by the stack builder) may tell pack; every field optional, unknown shapes tolerated. */
+/** What the build manifest (foundation/manifest.ts) tells pack: where the prefix was built, from which cache, with which date. */
 export interface BuildInfo {
-  version?: string;
   prefix?: string;
-  buildDirs: string[];
   cacheDirs: string[];
   sourceDateEpoch?: number;
-  node?: string;
-}
-
-function pick(obj: unknown, ...keys: string[][]): unknown {
-  for (const path of keys) {
-    let v: unknown = obj;
-    for (const k of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
-    if (v !== undefined && v !== null && v !== '') return v;
-  }
-  return undefined;
 }
 
 export function readBuildInfo(prefix: string): BuildInfo {
-  const p = join(prefix, BUILD_MANIFEST);
-  if (!existsSync(p)) return { buildDirs: [], cacheDirs: [] };
-  const m = JSON.parse(readFileSync(p, 'utf8')) as unknown;
-  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
-  const sde = pick(m, ['sourceDateEpoch'], ['source_date_epoch'], ['env', 'SOURCE_DATE_EPOCH'], ['lock', 'sourceDateEpoch']);
-  return {
-    version: str(pick(m, ['version'], ['stack', 'version'])),
-    prefix: str(pick(m, ['prefix'], ['stack', 'prefix'])),
-    buildDirs: list(pick(m, ['buildDirs'], ['buildDir'], ['build_dir'], ['workDir'])),
-    cacheDirs: list(pick(m, ['cacheDirs'], ['cacheDir'], ['cache_dir'])),
-    sourceDateEpoch: sde !== undefined && Number.isFinite(Number(sde)) ? Number(sde) : undefined,
-    node: str(pick(m, ['node', 'path'], ['nodePath'], ['toolchain', 'node', 'path'], ['toolchain', 'nodePath'])),
-  };
+  if (!existsSync(join(prefix, BUILD_MANIFEST))) return { cacheDirs: [] };
+  const m = readManifest(prefix);
+  return { prefix: m.prefix || undefined, cacheDirs: m.cacheDir ? [m.cacheDir] : [], sourceDateEpoch: m.sourceDateEpoch };
 }
 
 /** The mpistack package's version, or 0.0.0 where pack runs outside the package. */
-export function ownPackageVersion(): string {
+function ownPackageVersion(): string {
   try { return packageVersion(); } catch { return '0.0.0'; }
 }
 
@@ -175,7 +156,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
   const info = readBuildInfo(prefix);
   const buildPrefix = resolve(opts.buildPrefix ?? info.prefix ?? prefix);
   const aliases = [...new Set([buildPrefix, prefix, realpathSync(prefix)])];
-  const version = opts.version ?? info.version ?? ownPackageVersion();
+  const version = opts.version ?? ownPackageVersion();
   const envSde = process.env.SOURCE_DATE_EPOCH !== undefined && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH) ? Number(process.env.SOURCE_DATE_EPOCH) : undefined;
   const sourceDateEpoch = opts.sourceDateEpoch ?? envSde ?? info.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
   const out = resolve(opts.out);
@@ -191,7 +172,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     stageCopy(prefix, root, aliases, links);
     lap('copy');
 
-    const nodeSrc = opts.node === false ? undefined : opts.node ?? info.node ?? process.execPath;
+    const nodeSrc = opts.node === false ? undefined : (opts.node ?? process.execPath);
     let nodePath: string | undefined;
     if (existsSync(join(root, NODE_IN_TREE))) nodePath = NODE_IN_TREE;
     else if (nodeSrc) {
@@ -241,7 +222,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     lap('rpath');
 
     const others: Array<{ label: string; value: string }> = [
-      ...(opts.buildDirs ?? info.buildDirs).map((v) => ({ label: 'build-dir', value: resolve(v) })),
+      ...(opts.buildDirs ?? []).map((v) => ({ label: 'build-dir', value: resolve(v) })),
       ...(opts.cacheDirs ?? info.cacheDirs).map((v) => ({ label: 'cache-dir', value: resolve(v) })),
     ];
     const home = opts.home ?? homedir();
@@ -279,10 +260,9 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       throw new PackError('leak check', `${bad.length} occurrences of build-machine paths in the tree`, bad.map(formatHit));
     }
 
-    mkdirSync(dirname(join(root, MANIFEST_PATH)), { recursive: true });
-    const manifest = await buildManifest(root, version, sourceDateEpoch);
-    mkdirSync(dirname(join(root, MANIFEST_PATH)), { recursive: true });
-    writeReplace(join(root, MANIFEST_PATH), JSON.stringify(manifest, null, 1) + '\n', 0o644);
+    mkdirSync(dirname(join(root, PACK_MANIFEST)), { recursive: true });
+    const manifest = await buildPackManifest(root, version, sourceDateEpoch);
+    writeReplace(join(root, PACK_MANIFEST), JSON.stringify(manifest, null, 1) + '\n', 0o644);
     lap('manifest');
 
     const entries: TarEntry[] = [{ path: TOP_DIR, type: 'dir' }];

@@ -18,6 +18,8 @@ import { createReadStream, createWriteStream, readFileSync, type WriteStream } f
 import { once } from 'node:events';
 import { pipeline } from 'node:stream';
 import { createGunzip, createGzip, constants as zc } from 'node:zlib';
+import { MpistackError } from '../foundation/errors.js';
+import { PackError } from './run.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink';
 
@@ -92,7 +94,7 @@ export function entryHeaders(e: TarEntry, mtime: number): Buffer[] {
   const mode = e.type === 'dir' ? 0o755 : e.type === 'symlink' ? 0o777 : e.executable ? 0o755 : 0o644;
   const path = e.type === 'dir' ? `${e.path}/` : e.path;
   const size = e.type === 'file' ? e.size ?? 0 : 0;
-  if (size >= 8 ** 11) throw new Error(`${e.path}: ${size} bytes is too large for a ustar size field`);
+  if (size >= 8 ** 11) throw new PackError('tar', `${e.path}: ${size} bytes is too large for a ustar size field`);
   const linkname = e.target ?? '';
   const out: Buffer[] = [];
   let split = splitUstar(path);
@@ -129,7 +131,7 @@ export async function writeTarGz(outPath: string, entries: readonly TarEntry[], 
     for (const b of entryHeaders(e, mtime)) await write(gz, b);
     if (e.type === 'file' && e.size && e.size < 8 * 1024 * 1024) {
       const body = readFileSync(e.source!);
-      if (body.length !== e.size) throw new Error(`${e.source}: size changed while packing (${e.size} -> ${body.length})`);
+      if (body.length !== e.size) throw new PackError('tar', `${e.source}: size changed while packing (${e.size} -> ${body.length})`);
       await write(gz, body);
       await write(gz, padding(e.size));
     } else if (e.type === 'file' && e.size) {
@@ -138,7 +140,7 @@ export async function writeTarGz(outPath: string, entries: readonly TarEntry[], 
         n += (chunk as Buffer).length;
         await write(gz, chunk as Buffer);
       }
-      if (n !== e.size) throw new Error(`${e.source}: size changed while packing (${e.size} -> ${n})`);
+      if (n !== e.size) throw new PackError('tar', `${e.source}: size changed while packing (${e.size} -> ${n})`);
       await write(gz, padding(e.size));
     }
   }
@@ -214,7 +216,8 @@ class Bytes {
   }
 }
 
-export class TarFormatError extends Error {
+/** A tarball the strict reader refuses: names the entry and what is wrong with it. */
+export class TarFormatError extends MpistackError {
   override name = 'TarFormatError';
 }
 

@@ -138,7 +138,8 @@ export const TEXT_RULES: readonly Rule[] = [
   },
 ];
 
-function isText(buf: Buffer): boolean {
+/** Text, as far as pack and the tree diff care: no NUL byte in the first 8 KiB. */
+export function isText(buf: Buffer): boolean {
   const n = Math.min(buf.length, 8192);
   for (let i = 0; i < n; i++) if (buf[i] === 0) return false;
   return true;

@@ -6,8 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { boost } from '../../recipes/boost.js';
-import type { BuildContext } from '../../recipes/types.js';
-import type { RunOptions, Shell } from '../../scripts/engine/shell.js';
+import { type BuildContext, type RunOptions, type Shell } from '../../recipes/kit/index.js';
 
 function fakeCtx(version: string, srcDir: string, ran: string[][]): BuildContext {
   const shell: Shell = {

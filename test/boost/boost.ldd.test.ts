@@ -2,7 +2,8 @@
 // system Open MPI or an unresolved libmpi is caught.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { libmpiProblem, parseLdd } from '../../recipes/boost.js';
+import { libmpiProblem } from '../../recipes/boost.js';
+import { parseLdd } from '../../recipes/kit/index.js';
 
 const good = `	linux-vdso.so.1 (0x00007ffd1b5f2000)
 	libboost_serialization.so.1.81.0 => /opt/stack/lib/libboost_serialization.so.1.81.0 (0x00007febb9a09000)

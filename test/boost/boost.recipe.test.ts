@@ -2,11 +2,11 @@
 // b2 arguments and user-config for each version in the table.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { b2CommandLine, pick, userConfigText } from '../../recipes/builders/b2.js';
+import { b2CommandLine, userConfigText } from '../../recipes/builders/b2.js';
 import { boost, boostRecipe, defaultVersion, expectedFiles, plan, ranges, versions } from '../../recipes/boost.js';
 import { allRecipes } from '../../recipes/index.js';
-import { findVersion, resolveInputs } from '../../recipes/types.js';
-import { selectRecipes } from '../../scripts/engine/engine.js';
+import { findVersion, pick } from '../../recipes/kit/index.js';
+import { resolveInputs, selectRecipes } from '../../scripts/engine/plan.js';
 
 const prefix = '/stack/prefix';
 

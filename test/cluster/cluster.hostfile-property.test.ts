@@ -37,7 +37,7 @@ function checkParse(text: string): void {
   try { entries = parseHostfile(text, 'hf'); } catch (e) {
     if (!(e instanceof HostfileError)) throw new Error(`not a HostfileError: ${String(e)} for ${JSON.stringify(text)}`);
     const lines = text.split(/\r?\n/).length;
-    assert.ok(e.line >= 1 && e.line <= lines, `line ${e.line} of ${lines}`);
+    assert.ok(e.line !== null && e.line >= 1 && e.line <= lines, `line ${e.line} of ${lines}`);
     assert.ok(e.message.startsWith(`hf:${e.line}: `));
     return;
   }

@@ -92,7 +92,7 @@ test('hosts --out DIR: a clear error and no temporary file left behind', () => {
   const dir = join(parent, 'hosts.d');
   mkdirSync(dir);
   const r = spawnSync(process.execPath, [cli, 'hosts', '--from-pbs', pbs, '--out', dir], { encoding: 'utf8' });
-  assert.is(r.status, 1);
+  assert.is(r.status, 2, 'a UsageError exits 2 (issue 16)');
   assert.match(r.stderr, /--out .*hosts\.d is a directory: give the path of the hostfile to write/);
   assert.equal(readdirSync(parent), ['hosts.d']);
   assert.equal(readdirSync(dir), []);

@@ -10,13 +10,15 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkInstall, cleanEnv, defaultVersion, libmpiProblem, parseLdd } from '../../recipes/boost.js';
+import { checkInstall, defaultVersion, libmpiProblem } from '../../recipes/boost.js';
 import { allRecipes } from '../../recipes/index.js';
-import { buildStack, manifestPath, type Manifest } from '../../scripts/engine/engine.js';
-import { mpirunEnv } from '../../scripts/engine/mpienv.js';
+import { buildStack } from '../../scripts/engine/engine.js';
 import { makeShell } from '../../scripts/engine/shell.js';
 import { runLimited } from '../helpers/mpi.js';
 import { builtStack } from '../helpers/stack.js';
+import { cleanEnv, mpirunEnv, parseLdd } from '../../recipes/kit/index.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
 
 const given = process.env.MPISTACK_E2E_PREFIX;
 const prefix = given ?? mkdtempSync(join(tmpdir(), 'mpistack-e2e-boost-'));

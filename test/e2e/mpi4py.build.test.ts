@@ -12,17 +12,20 @@
 // naming every source tried and leaves the installed mpi4py as it was.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stackRecipes } from '../../recipes/index.js';
-import { CHECK_DICT, CHECK_SCRIPT, checkMpi4py, DEFAULT_PYTHON, judgeCheck, probePython, sitePackages } from '../../recipes/mpi4py.js';
-import { buildStack, manifestPath, readManifest } from '../../scripts/engine/engine.js';
+import { recipeFile } from '../../recipes/kit/index.js';
+import { CHECK_DICT, CHECK_PROGRAM, checkArgs, checkMpi4py, DEFAULT_PYTHON, judgeCheck, probePython, sitePackages } from '../../recipes/mpi4py.js';
+import { buildStack } from '../../scripts/engine/engine.js';
 import { NoSourceError, PhaseError } from '../../scripts/engine/errors.js';
 import { makeShell } from '../../scripts/engine/shell.js';
 import { install } from '../../scripts/pack/install.js';
 import { pack, readBuildInfo } from '../../scripts/pack/pack.js';
 import { mpirunEnv, runLimited } from '../helpers/mpi.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { readManifest } from '../../scripts/foundation/manifest.js';
 
 const prefixEnv = process.env.MPISTACK_E2E_PREFIX;
 if (!prefixEnv || !existsSync(join(prefixEnv, 'bin/mpicc'))) {
@@ -90,14 +93,14 @@ async function packedCheck(): Promise<void> {
   const root = join(tmp, 'moved', 'mpistack');
   mkdirSync(join(tmp, 'moved'), { recursive: true });
   renameSync((await install({ tarball: out.tarball, dest: join(tmp, 'dest') })).root, root);
-  writeFileSync(join(tmp, 'check.py'), CHECK_SCRIPT);
+  copyFileSync(recipeFile('mpi4py', CHECK_PROGRAM), join(tmp, 'check.py'));
   const hide = [...new Set([buildPrefix, prefix])].filter((h) => existsSync(h));
   writeFileSync(join(tmp, 'moved.sh'), [
     ...hide.map((h) => `mount -t tmpfs -o size=1m mpistack-hidden '${h}' || exit 90`),
     'unset LD_LIBRARY_PATH OPAL_PREFIX PYTHONPATH',
     `. '${root}/env.sh'`,
     `'${py.path}' -c 'from mpi4py import MPI; print("import-ok", MPI.Get_library_version().split(",")[0])'`,
-    `timeout 300 mpirun -n 2 '${py.path}' '${join(tmp, 'check.py')}'`,
+    `timeout 300 mpirun -n 2 '${py.path}' '${join(tmp, 'check.py')}' ${checkArgs().map((a) => `'${a}'`).join(' ')}`,
   ].join('\n'));
   const r = await runLimited('unshare', ['-m', '--propagation', 'private', 'bash', join(tmp, 'moved.sh')], {
     env: mpirunEnv({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1' }), timeoutMs: 10 * 60_000,

@@ -18,13 +18,15 @@ import semver from 'semver';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_PYTHON, sitePackages } from '../../recipes/mpi4py.js';
-import { manifestPath, type Manifest } from '../../scripts/engine/engine.js';
-import { cachePath, sha256File } from '../../scripts/engine/fetch.js';
+import { cachePath } from '../../scripts/engine/fetch.js';
 import { install } from '../../scripts/pack/install.js';
 import { pack, readBuildInfo } from '../../scripts/pack/pack.js';
 import { e2ePrefix } from '../helpers/cluster.js';
 import { mpirunEnv, runLimited } from '../helpers/mpi.js';
 import { notInBaseline, problems, runSuite, totals, type ModuleResult, type SuiteSpec } from '../helpers/mpi4pysuite.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
+import { sha256File } from '../../scripts/foundation/hash.js';
 
 const prefix = realpathSync(e2ePrefix('mpi4py.suite'));
 const manifest = JSON.parse(readFileSync(manifestPath(prefix), 'utf8')) as Manifest;

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { configureArgs, openmpi, requiredFiles } from '../../recipes/openmpi.js';
-import { manifestPath, type Manifest } from '../../scripts/engine/engine.js';
 import { e2ePrefix } from '../helpers/cluster.js';
 import { mpirun, runLimited } from '../helpers/mpi.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
 
 const prefix = e2ePrefix('openmpi.prefix');
 const m = JSON.parse(readFileSync(manifestPath(prefix), 'utf8')) as Manifest;

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkReproducible } from '../../scripts/engine/repro.js';
-import { formatDiffs } from '../../scripts/engine/treediff.js';
 import { makeReproFixture, reproFixtureRecipe } from '../helpers/reprofixture.js';
+import { checkReproducible } from '../../scripts/repro/repro.js';
+import { formatDiffs } from '../../scripts/repro/treediff.js';
 
 function setup(noise: boolean) {
   const root = mkdtempSync(join(tmpdir(), 'mpistack-repro-'));

@@ -10,9 +10,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { manifestPath, type Manifest } from '../../scripts/engine/engine.js';
-import { mpirunEnv } from '../../scripts/engine/mpienv.js';
 import { builtStack } from '../helpers/stack.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
+import { mpirunEnv } from '../../recipes/kit/index.js';
 
 const prefix = process.env.MPISTACK_E2E_PREFIX;
 const cache = process.env.MPISTACK_E2E_CACHE;

@@ -4,16 +4,18 @@
 // script against 3 servers under the prefix's mpirun, and the same script
 // runs from the packed tree unpacked elsewhere with the build prefix hidden,
 // where every rank maps the tree's libmpi and binding and nothing else.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { manifestPath, type Manifest } from '../../scripts/engine/engine.js';
-import { mpirunEnv } from '../../scripts/engine/mpienv.js';
 import { pack } from '../../scripts/pack/pack.js';
-import { stlExchangeExpected, stlExchangeSource } from '../../recipes/boost.js';
+import { CHECK_PROGRAM as STL_EXCHANGE, stlExchangeExpected } from '../../recipes/boost.js';
+import { recipeFile } from '../../recipes/kit/index.js';
 import { runLimited } from '../helpers/mpi.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
+import { mpirunEnv } from '../../recipes/kit/index.js';
 
 const given = process.env.MPISTACK_E2E_PREFIX;
 if (!given || !existsSync(join(given, 'bin', 'mpistack-run'))) {
@@ -79,7 +81,7 @@ test('packed, unpacked at another path with the build prefix hidden: the runtime
   const root = join(dest, 'mpistack');
   const job = join(tmp, 'job2.js');
   writeFileSync(job, JOB);
-  writeFileSync(join(tmp, 'stl.cpp'), stlExchangeSource);
+  copyFileSync(recipeFile('boost', STL_EXCHANGE), join(tmp, 'stl.cpp'));
   const script = join(tmp, 'run.sh');
   writeFileSync(script, [
     'set -u',

@@ -11,12 +11,12 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanEnv } from '../../recipes/boost.js';
-import { buildProbe, PROBE_CMAKELISTS, PROBE_CPP, probeExpected, TOOLCHAIN_FILE, TREE_LIBS } from '../../recipes/toolchain.js';
+import { buildProbe, probeExpected, TOOLCHAIN_FILE, TREE_LIBS, writeProbeProject } from '../../recipes/toolchain.js';
 import { makeShell } from '../../scripts/engine/shell.js';
 import { install } from '../../scripts/pack/install.js';
 import { pack, readBuildInfo } from '../../scripts/pack/pack.js';
 import { mpirunEnv, runLimited } from '../helpers/mpi.js';
+import { cleanEnv } from '../../recipes/kit/index.js';
 
 const prefixEnv = process.env.MPISTACK_E2E_PREFIX;
 if (!prefixEnv || !existsSync(join(prefixEnv, TOOLCHAIN_FILE))) {
@@ -48,8 +48,7 @@ test('from a packed tree unpacked elsewhere, build prefix hidden: the same proje
   renameSync(installed, root);
   const work = join(tmp, 'moved-work');
   mkdirSync(work, { recursive: true });
-  writeFileSync(join(work, 'CMakeLists.txt'), PROBE_CMAKELISTS);
-  writeFileSync(join(work, 'probe.cpp'), PROBE_CPP);
+  await writeProbeProject(work);
   const hide = [...new Set([buildPrefix, prefix])].filter((h) => existsSync(h));
   const script = join(tmp, 'moved.sh');
   writeFileSync(script, [

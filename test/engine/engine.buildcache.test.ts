@@ -11,10 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { autotools } from '../../recipes/builders/autotools.js';
-import type { Recipe } from '../../recipes/types.js';
 import { entryDir } from '../../scripts/engine/buildcache.js';
-import { buildStack, manifestPath, type BuildOptions, type Manifest, type RecipeResult } from '../../scripts/engine/engine.js';
+import { buildStack } from '../../scripts/engine/engine.js';
 import { fixtureRecipe, makeFixture, type Fixture } from '../helpers/fixture.js';
+import { type Recipe } from '../../recipes/kit/index.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type BuildOptions } from '../../scripts/engine/plan.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
+import { type RecipeResult } from '../../scripts/engine/phases.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'cli.js');
 

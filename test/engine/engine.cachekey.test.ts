@@ -2,9 +2,16 @@
 // output changes, and only then.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { autotools } from '../../recipes/builders/autotools.js';
-import { resolveInputs, type Recipe } from '../../recipes/types.js';
-import { cacheKey, canonicalJson, keyInputs, recipeCodeHash } from '../../scripts/engine/buildcache.js';
+import { allRecipes } from '../../recipes/index.js';
+import { packageRoot } from '../../scripts/foundation/package.js';
+import { cacheKey, keyInputs, recipeCodeHash } from '../../scripts/engine/buildcache.js';
+import { resolveInputs } from '../../scripts/engine/plan.js';
+import { type Recipe } from '../../recipes/kit/index.js';
+import { canonicalJson } from '../../scripts/foundation/hash.js';
 
 const SHA = 'a'.repeat(64);
 /** same function text, different values: only the values can move the key */
@@ -77,3 +84,19 @@ test('the code fingerprint covers the builder phases and the recipe hooks', () =
 });
 
 test.run();
+
+test('a change to a file the recipe declares (a check program) changes the fingerprint, and so the key', () => {
+  const root = mkdtempSync(join(tmpdir(), 'mpistack-codehash-'));
+  mkdirSync(join(root, 'recipes/files/pkg'), { recursive: true });
+  writeFileSync(join(root, 'recipes/files/pkg/check.c'), 'int main(void) { return 0; }\n');
+  const r = recipe({ files: ['recipes/files/pkg/check.c'] });
+  const before = recipeCodeHash(r, root);
+  assert.is.not(before, recipeCodeHash(recipe(), root), 'declaring a file counts');
+  assert.is(recipeCodeHash(r, root), before, 'same bytes, same fingerprint');
+  writeFileSync(join(root, 'recipes/files/pkg/check.c'), 'int main(void) { return 1; }\n');
+  assert.is.not(recipeCodeHash(r, root), before, 'new bytes, new fingerprint');
+  rmSync(root, { recursive: true, force: true });
+  // the real recipes declare their check programs, and the files are there
+  for (const real of allRecipes) for (const f of real.files ?? []) assert.ok(existsSync(join(packageRoot(), f)), `${real.name} declares ${f}`);
+  assert.ok(allRecipes.every((x) => (x.files ?? []).length > 0), 'every recipe of the stack has check programs as files');
+});

@@ -40,7 +40,7 @@ test('--openmpi 1.6.5 --offline: the seed flags, and only cache entries as sourc
 
 test('missing, relative prefix and unknown version fail with a clear message', () => {
   const a = mpistack('build', '--dry-run');
-  assert.is(a.status, 1);
+  assert.is(a.status, 2, 'a usage error exits 2 (issue 16: one error root, the exit status on the type)');
   assert.match(a.stderr, /--prefix is required/);
   const b = mpistack('build', '--dry-run', '--prefix=opt/x');
   assert.match(b.stderr, /--prefix must be an absolute path, got 'opt\/x'/);

@@ -13,11 +13,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Source } from '../../recipes/types.js';
 import { parseBuildArgs } from '../../scripts/commands/build.js';
-import { FetchError, NoSourceError, UsageError } from '../../scripts/engine/errors.js';
+import { FetchError, NoSourceError } from '../../scripts/engine/errors.js';
 import { fetchSources } from '../../scripts/engine/fetch.js';
 import { startServer } from '../helpers/http.js';
+import { type Source } from '../../recipes/kit/index.js';
+import { UsageError } from '../../scripts/foundation/errors.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const tmp = () => mkdtempSync(join(tmpdir(), 'mpistack-fetch-bounds-'));

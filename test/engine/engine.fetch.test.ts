@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Source } from '../../recipes/types.js';
 import { ChecksumError, FetchError, NoSourceError } from '../../scripts/engine/errors.js';
 import { cachePath, fetchSources } from '../../scripts/engine/fetch.js';
 import { startServer } from '../helpers/http.js';
+import { type Source } from '../../recipes/kit/index.js';
 
 const body = randomBytes(200_000);
 const other = randomBytes(1000);

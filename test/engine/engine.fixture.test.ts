@@ -8,11 +8,15 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildStack, manifestPath, type BuildOptions, type Manifest } from '../../scripts/engine/engine.js';
-import { CommandError, PhaseError, SanityError } from '../../scripts/engine/errors.js';
+import { buildStack } from '../../scripts/engine/engine.js';
+import { CommandError, PhaseError } from '../../scripts/engine/errors.js';
 import { chooseRenderMode } from '../../scripts/engine/render.js';
 import { mergeTree } from '../../scripts/engine/stage.js';
 import { fixtureRecipe, makeFixture } from '../helpers/fixture.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type BuildOptions } from '../../scripts/engine/plan.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
+import { SanityError } from '../../recipes/kit/index.js';
 
 /** path -> sha256 (or link target / 'dir') of everything under root */
 function snapshot(root: string): Record<string, string> {
@@ -83,7 +87,7 @@ test('configure failure: prefix untouched, error names phase, command, exit code
   const ce = pe.cause as CommandError;
   assert.instance(ce, CommandError);
   assert.is(ce.recipe, 'fixture');
-  assert.is(ce.exitCode, 3);
+  assert.is(ce.status, 3);
   assert.match(ce.command, /^\.\/configure --prefix=\S+ --fail-with=3$/);
   assert.ok(existsSync(ce.logPath) && ce.logPath.endsWith('configure.log'));
   assert.ok(ce.logTail.some((l) => l.includes('configure: error: no frobnicator found')), ce.logTail.join('\n'));

@@ -3,8 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { configureArgs, configureTable, versions } from '../../recipes/openmpi.js';
-import { resolveInputs } from '../../recipes/types.js';
 import { openmpi } from '../../recipes/openmpi.js';
+import { resolveInputs } from '../../scripts/engine/plan.js';
 
 const has = (args: string[], ...flags: string[]) => flags.every((f) => args.includes(f));
 

@@ -2,11 +2,11 @@
 // and a runner with a hard time limit so that a hung job fails the test
 // instead of hanging the suite.
 import { spawn } from 'node:child_process';
-import { mpirunEnv as engineMpirunEnv } from '../../scripts/engine/mpienv.js';
+import { mpirunEnv as kitMpirunEnv } from '../../recipes/kit/index.js';
 
-/** Environment for mpirun on this kind of machine (root, 2 cores, no ptrace): the engine's canonical one. */
+/** Environment for mpirun on this kind of machine (root, 2 cores, no ptrace): the recipe kit's, the one the sanity checks use. */
 export function mpirunEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return engineMpirunEnv(process.env, extra);
+  return kitMpirunEnv(process.env, extra);
 }
 
 export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean; ms: number }

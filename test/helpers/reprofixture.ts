@@ -10,8 +10,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { autotools } from '../../recipes/builders/autotools.js';
-import type { Recipe } from '../../recipes/types.js';
-import { SanityError } from '../../scripts/engine/errors.js';
+import { type Recipe, SanityError } from '../../recipes/kit/index.js';
 
 const CONFIGURE = `#!/bin/sh
 prefix=/usr/local

@@ -2,7 +2,8 @@
 // seed's), read from the prefix itself, so one e2e suite serves both stacks.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { manifestPath, type Manifest } from '../../scripts/engine/engine.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
 
 export interface BuiltStack {
   manifest: Manifest;

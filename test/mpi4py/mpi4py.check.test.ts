@@ -11,9 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { checkMpi4py, DEFAULT_PYTHON, judgeCheck, CHECK_DICT } from '../../recipes/mpi4py.js';
-import { SanityError } from '../../scripts/engine/errors.js';
+import { CHECK_DICT, CHECK_PROGRAM, checkArgs, checkMpi4py, DEFAULT_PYTHON, judgeCheck } from '../../recipes/mpi4py.js';
 import { makeShell } from '../../scripts/engine/shell.js';
+import { SanityError } from '../../recipes/kit/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mpistack-mpi4py-check-'));
 const shell = makeShell('mpi4py', 'check', join(tmp, 'check.log'));
@@ -38,7 +38,7 @@ test('at 2 ranks: rank 1 prints the dictionary rank 0 sent; thread level, mpicc,
 });
 
 test('the same output judged against a stack prefix: imported from elsewhere, another libmpi and mpicc, each named', async () => {
-  const out = await shell.run('mpirun', ['-n', '2', DEFAULT_PYTHON, join(tmp, 'mpi4py_check.py')], {
+  const out = await shell.run('mpirun', ['-n', '2', DEFAULT_PYTHON, join(tmp, CHECK_PROGRAM), ...checkArgs()], {
     cwd: tmp, env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', OMPI_MCA_btl_vader_single_copy_mechanism: 'none', PYTHONPATH: sysSite }, capture: true,
   });
   const j = judgeCheck(out, { siteDir: '/stack/prefix/lib/python3.11/site-packages', libDir: '/stack/prefix/lib', mpicc: '/stack/prefix/bin/mpicc', ranks: 2 });

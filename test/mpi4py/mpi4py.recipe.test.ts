@@ -7,12 +7,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allRecipes, stackRecipes } from '../../recipes/index.js';
-import { buildArgs, buildEnvOf, cythonizeCommand, DEFAULT_PYTHON, defaultVersion, installArgs, mpi4pyRecipe, probePython, setuptoolsBuilder, sitePackages, versions } from '../../recipes/mpi4py.js';
-import type { BuildContext } from '../../recipes/types.js';
-import { resolveInputs } from '../../recipes/types.js';
+import { buildArgs, buildEnvOf, cythonizeCommand, DEFAULT_PYTHON, defaultVersion, installArgs, mpi4pyRecipe, probePython, PythonError, setuptoolsBuilder, sitePackages, versions } from '../../recipes/mpi4py.js';
+import { pythonOption } from '../../scripts/commands/_options.js';
 import { parseBuildArgs } from '../../scripts/commands/build.js';
-import { plan, selectRecipes } from '../../scripts/engine/engine.js';
-import { UsageError } from '../../scripts/engine/errors.js';
+import { type BuildContext } from '../../recipes/kit/index.js';
+import { plan, resolveInputs, selectRecipes } from '../../scripts/engine/plan.js';
+import { UsageError } from '../../scripts/foundation/errors.js';
 
 const prefix = '/stack/prefix';
 const py = probePython(DEFAULT_PYTHON);
@@ -50,9 +50,11 @@ test('installed under lib/python3.X/site-packages of the prefix, staged with --r
 test('--python: the interpreter is probed; clear errors for a relative path, a missing file, a non-Python', () => {
   assert.is(py.path, DEFAULT_PYTHON);
   assert.match(py.version, /^3\.\d+$/);
-  assert.throws(() => probePython('python3'), (e: Error) => e instanceof UsageError && /absolute path/.test(e.message));
-  assert.throws(() => probePython('/nonexistent/python3'), (e: Error) => e instanceof UsageError && /no such file/.test(e.message));
-  assert.throws(() => probePython('/bin/false'), (e: Error) => e instanceof UsageError && /cannot run it as Python/.test(e.message));
+  // the option is a usage error (exit 2); the recipe's own probe says what is wrong as a recipe error, never a UsageError
+  assert.throws(() => pythonOption('python3'), (e: Error) => e instanceof UsageError && /absolute path/.test(e.message));
+  assert.throws(() => pythonOption('/nonexistent/python3'), (e: Error) => e instanceof UsageError && /no such file/.test(e.message));
+  assert.throws(() => pythonOption('/bin/false'), (e: Error) => e instanceof UsageError && /cannot run it as Python/.test(e.message));
+  assert.throws(() => probePython('python3'), (e: Error) => e instanceof PythonError && !(e instanceof UsageError) && e.path === 'python3');
 });
 
 test('build options: --with mpi4py adds the recipe after openmpi, for the system python3 by default', () => {

@@ -8,12 +8,14 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildEnvOf, DEFAULT_PYTHON, probePython, setuptoolsBuilder, sitePackages } from '../../recipes/mpi4py.js';
-import type { BuildContext } from '../../recipes/types.js';
+import { buildEnvOf, DEFAULT_PYTHON, defaultVersion, probePython, setuptoolsBuilder, sitePackages } from '../../recipes/mpi4py.js';
 import { makeShell } from '../../scripts/engine/shell.js';
 import { mpirunEnv, runLimited } from '../helpers/mpi.js';
+import { type BuildContext } from '../../recipes/kit/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mpistack-setuptools-'));
+// the mpi4py version the builder plans for: configure holds the interpreter to that version's Python range
+const MPI4PY_VERSION = defaultVersion;
 const py = probePython(DEFAULT_PYTHON);
 const prefix = join(tmp, 'prefix');
 const srcDir = join(tmp, 'src');
@@ -21,11 +23,21 @@ const stageDir = join(tmp, 'stage');
 
 const SETUP_PY = `import os
 from setuptools import setup, Extension
+try:
+    from setuptools.command.build import build
+except ImportError:
+    from distutils.command.build import build
+class Build(build):
+    # 'setup.py build --mpicc=...', as mpi4py's own setup takes it (the recipe passes it from 1.3 on)
+    user_options = build.user_options + [("mpicc=", None, "the MPI C compiler wrapper")]
+    def initialize_options(self):
+        super().initialize_options()
+        self.mpicc = None
 # the recipe's MPICC is the only compiler (as mpi4py's own setup does)
 os.environ["CC"] = os.environ["MPICC"]
 os.environ["LDSHARED"] = os.environ["MPICC"] + " -shared"
 setup(name="mpifix", version="0.1.0", packages=["mpifix"], package_dir={"": "lib"},
-      ext_modules=[Extension("mpifix._ring", ["ring.c"])])
+      ext_modules=[Extension("mpifix._ring", ["ring.c"])], cmdclass={"build": Build})
 `;
 const RING_C = `#include <Python.h>
 #include <mpi.h>
@@ -54,7 +66,7 @@ test('configure, build, install: staged under lib/python3.X/site-packages, no by
   writeFileSync(join(srcDir, 'lib', 'mpifix', '__init__.py'), 'from ._ring import run\n');
   const stagedPrefix = join(stageDir, prefix);
   const ctx = (phase: string): BuildContext => ({
-    recipe: 'mpifix', version: '0.1.0', prefix, srcDir, buildDir: tmp, stageDir, stagedPrefix, jobs: 2, configureArgs: [],
+    recipe: 'mpifix', version: MPI4PY_VERSION, prefix, srcDir, buildDir: tmp, stageDir, stagedPrefix, jobs: 2, configureArgs: [],
     env: { ...process.env, PYTHONPATH: '/nonexistent-user-setting', ...buildEnvOf(prefix, py) },
     shell: makeShell('mpifix', phase, join(tmp, `${phase}.log`)),
   });
@@ -86,7 +98,7 @@ test('configure refuses a prefix without mpicc, naming it', async () => {
   const bare = join(tmp, 'bare');
   mkdirSync(bare, { recursive: true });
   const ctx: BuildContext = {
-    recipe: 'mpifix', version: '0.1.0', prefix: bare, srcDir, buildDir: tmp, stageDir, stagedPrefix: join(stageDir, bare), jobs: 1, configureArgs: [],
+    recipe: 'mpifix', version: MPI4PY_VERSION, prefix: bare, srcDir, buildDir: tmp, stageDir, stagedPrefix: join(stageDir, bare), jobs: 1, configureArgs: [],
     env: process.env, shell: makeShell('mpifix', 'configure', join(tmp, 'bare.log')),
   };
   try {

@@ -22,11 +22,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ArchiveReadError, UnsafeArchiveError } from '../../scripts/engine/errors.js';
 import { unpack } from '../../scripts/engine/unpack.js';
-import { checkEntryPath, ConfinementChecker, resolveLink } from '../../scripts/pack/archivepath.js';
 import { InstallError, install } from '../../scripts/pack/install.js';
 import { kernelVerdict, symlinksUnder } from '../helpers/confinement.js';
 import { rawTar, rawTarGz, type RawEntry } from '../helpers/rawtar.js';
 import { rawTarball } from './installable.js';
+import { checkEntryPath, ConfinementChecker, resolveLink } from '../../scripts/foundation/archivepath.js';
 
 export const RUNS = { resolver: 500, unpack: 150, install: 150, plain: 100 };
 

@@ -13,9 +13,10 @@ import { createGzip } from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InstallError, install } from '../../scripts/pack/install.js';
-import { buildManifest, MANIFEST_PATH, verifyTree } from '../../scripts/pack/manifest.js';
 import { dir, file, header, paxBody, symlink } from '../helpers/rawtar.js';
 import { rawTarball, validTarball } from './installable.js';
+import { buildPackManifest, verifyPackedTree } from '../../scripts/pack/packmanifest.js';
+import { PACK_MANIFEST } from '../../scripts/foundation/layout.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '../../scripts/cli.js');
@@ -45,12 +46,12 @@ test('verify reports a link that climbs out through another link, though the man
     writeFileSync(join(root, 'bin/ok'), 'ok\n');
   });
   const { root } = await install({ tarball: t, dest: join(work, 'dest-verify') });
-  assert.equal((await verifyTree(root)).problems, []);
+  assert.equal((await verifyPackedTree(root)).problems, []);
   // as a hostile tarball accepted by a textual check would have left it
   symlinkSync('.', join(root, 'x'));
   symlinkSync('x/x/x/../../../../outside', join(root, 'esc'));
-  writeFileSync(join(root, MANIFEST_PATH), JSON.stringify(await buildManifest(root, '1.0', 0))); // as if packed that way
-  const { problems } = await verifyTree(root);
+  writeFileSync(join(root, PACK_MANIFEST), JSON.stringify(await buildPackManifest(root, '1.0', 0))); // as if packed that way
+  const { problems } = await verifyPackedTree(root);
   assert.is(problems.length, 1, JSON.stringify(problems));
   assert.is(problems[0]!.path, 'esc');
   assert.match(problems[0]!.problem, /leaves the tree .*through x -> \./);

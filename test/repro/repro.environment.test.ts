@@ -9,11 +9,11 @@ import { delimiter, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cacheKey, keyInputs } from '../../scripts/engine/buildcache.js';
-import { MAPPED_BUILD_DIR, determinismEnv, stepEnv, writeShims } from '../../scripts/engine/determinism.js';
-import { inputsFor } from '../../scripts/engine/engine.js';
+import { determinismEnv, stepEnv, writeShims } from '../../scripts/engine/determinism.js';
 import { makeShell } from '../../scripts/engine/shell.js';
 import { autotools } from '../../recipes/builders/autotools.js';
-import type { Recipe } from '../../recipes/types.js';
+import { MAPPED_BUILD_DIR, type Recipe } from '../../recipes/kit/index.js';
+import { inputsFor } from '../../scripts/engine/plan.js';
 
 const recipe: Recipe = {
   name: 'r', description: 'r', dependencies: [], builder: autotools, configureArgs: () => [],

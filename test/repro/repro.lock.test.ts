@@ -12,9 +12,9 @@ import * as assert from 'uvu/assert';
 import { allRecipes, STACKS, stackRecipes } from '../../recipes/index.js';
 import { DEFAULT_PYTHON, probePython } from '../../recipes/mpi4py.js';
 import { openmpi } from '../../recipes/openmpi.js';
-import { UsageError } from '../../scripts/engine/errors.js';
 import { LOCK_FILE, applyLock, currentLock, lockDifferences, lockEntry, pinSources, readLock, selectStack, toolchainDifferences, writeLock, type StackLock } from '../../scripts/engine/lock.js';
-import { packageRoot } from '../../scripts/engine/local.js';
+import { UsageError } from '../../scripts/foundation/errors.js';
+import { packageRoot } from '../../scripts/foundation/package.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'cli.js');
 const TC = { gcc: 'gcc 12', 'g++': 'g++ 12', gfortran: 'gf 12', make: 'make 4', ld: 'ld 2.40', glibc: 'glibc 2.36', node: 'v20' };
@@ -105,7 +105,7 @@ test('mpistack build refuses a differing input before building; mpistack lock wr
   assert.is(r.status, 1);
   assert.match(r.stdout, /openmpi: version locked 4\.1\.4, now 4\.1\.6/);
   r = run('build', `--prefix=${join(dir, 'p')}`, `--cache=${join(dir, 'c')}`, `--lock=${lock}`, '--openmpi', '4.1.6', '--offline');
-  assert.is(r.status, 1);
+  assert.is(r.status, 2, 'refused as a UsageError: exit 2 (issue 16)');
   assert.match(r.stderr, /inputs differ from .*stack\.lock\.json:\n {2}openmpi: version locked 4\.1\.4, now 4\.1\.6/);
   assert.not.ok(existsSync(join(dir, 'p')), 'nothing was built');
   r = run('build', '--dry-run', `--prefix=${join(dir, 'p')}`, `--lock=${lock}`, '--openmpi', '1.6.5');

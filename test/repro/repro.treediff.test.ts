@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeTarGz, type TarEntry } from '../../scripts/pack/tar.js';
-import { diffEntries, extractForDiff, formatDiffs, listTreeEntries, onlyIn, printableStrings } from '../../scripts/engine/treediff.js';
+import { diffEntries, extractForDiff, formatDiffs, listTreeEntries, onlyIn, printableStrings } from '../../scripts/repro/treediff.js';
 
 function tree(root: string, constant: string, text: string, mode: number, link: string, extra: boolean) {
   mkdirSync(join(root, 'bin'), { recursive: true });

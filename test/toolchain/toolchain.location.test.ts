@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allRecipes } from '../../recipes/index.js';
 import { TOOLCHAIN_FILE, TOOLCHAIN_SOURCE, toolchain } from '../../recipes/toolchain.js';
-import { packageRoot } from '../../scripts/engine/local.js';
-import { selectRecipes } from '../../scripts/engine/engine.js';
 import { rewriteTextFiles } from '../../scripts/pack/text.js';
+import { packageRoot } from '../../scripts/foundation/package.js';
+import { selectRecipes } from '../../scripts/engine/plan.js';
 
 const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'mpistack-toolchain-')));
 const source = join(packageRoot(), TOOLCHAIN_SOURCE);

@@ -1,8 +1,9 @@
 // Where the entries of an archive land, decided as the kernel resolves paths.
 // One implementation for the three places that need it: the source unpack
 // check (engine/unpack.ts, fed from GNU tar's own listing), `install`
-// (install.ts, fed from its reader while it writes) and `verify`
-// (manifest.ts, fed from the tree on disk).
+// (pack/install.ts, fed from its reader while it writes) and `verify`
+// (pack/packmanifest.ts, fed from the tree on disk); in foundation because
+// the engine and pack both need it and neither imports the other.
 //
 // The rules, for a tree confined to a scope (the destination's root for
 // sources, the single top directory for install and verify):

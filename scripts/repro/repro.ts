@@ -14,13 +14,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { copyFile, link, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Recipe } from '../../recipes/types.js';
-import { findVersion } from '../../recipes/types.js';
+import { findVersion, type Recipe } from '../../recipes/kit/contract.js';
+import { buildStack } from '../engine/engine.js';
+import { cachePath } from '../engine/fetch.js';
+import { validatePrefix, type BuildOptions } from '../engine/plan.js';
+import type { RenderMode } from '../engine/render.js';
+import { UsageError } from '../foundation/errors.js';
 import { pack } from '../pack/pack.js';
-import { buildStack, validatePrefix, type BuildOptions } from './engine.js';
-import { UsageError } from './errors.js';
-import { cachePath } from './fetch.js';
-import type { RenderMode } from './render.js';
 import { diffEntries, extractForDiff, type FileDiff } from './treediff.js';
 
 export const ROUND_DIRS = ['a', 'second-round'] as const;

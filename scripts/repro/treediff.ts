@@ -7,12 +7,16 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, chmodSync } from 'node:fs';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
-import { readSections } from '../pack/elf.js';
-import { checkEntryPath } from '../pack/archivepath.js';
-import { listTree } from '../pack/manifest.js';
+import { UnsafeArchiveError } from '../engine/errors.js';
+import { checkEntryPath } from '../foundation/archivepath.js';
+import { sha256Text } from '../foundation/hash.js';
+import { listTree } from '../foundation/tree.js';
+import { hasElfMagic, readSections } from '../pack/elf.js';
 import { readTarGz } from '../pack/tar.js';
+import { isText } from '../pack/text.js';
 
-export interface TreeEntry {
+/** One entry of a tree as the diff compares it. */
+export interface DiffEntry {
   path: string;
   type: 'file' | 'dir' | 'symlink' | 'other';
   mode: number;
@@ -30,12 +34,12 @@ export interface FileDiff {
 }
 
 /** Extract a tarball into `dest` (for diffing); returns its entries in archive order. */
-export async function extractForDiff(tarball: string, dest: string): Promise<TreeEntry[]> {
-  const entries: TreeEntry[] = [];
+export async function extractForDiff(tarball: string, dest: string): Promise<DiffEntry[]> {
+  const entries: DiffEntry[] = [];
   mkdirSync(dest, { recursive: true });
   await readTarGz(tarball, async (e, body) => {
     const c = checkEntryPath(e.path);
-    if (!c.ok) throw new Error(`${tarball}: entry ${JSON.stringify(e.path)}: ${c.why}`);
+    if (!c.ok) throw new UnsafeArchiveError(tarball, e.path, c.why);
     const path = c.path;
     const to = join(dest, path);
     if (e.type === 'dir') { mkdirSync(to, { recursive: true }); entries.push({ path, type: 'dir', mode: e.mode, size: 0, digest: '' }); return; }
@@ -54,24 +58,16 @@ export async function extractForDiff(tarball: string, dest: string): Promise<Tre
 }
 
 /** Entries of a directory tree (sorted bytewise: pack's own walk), as extractForDiff gives them for a tarball. */
-export function listTreeEntries(root: string): TreeEntry[] {
-  return listTree(root).map((e): TreeEntry => {
+export function listTreeEntries(root: string): DiffEntry[] {
+  return listTree(root).map((e): DiffEntry => {
     const p = join(root, e.path);
     const mode = lstatSync(p).mode & 0o7777;
     if (e.type === 'dir') return { path: e.path, type: 'dir', mode, size: 0, digest: '' };
     if (e.type === 'symlink') return { path: e.path, type: 'symlink', mode: 0o777, size: 0, digest: readlinkSync(p) };
-    if (e.type === 'file') return { path: e.path, type: 'file', mode, size: e.size, digest: createHash('sha256').update(readFileSync(p)).digest('hex') };
+    if (e.type === 'file') return { path: e.path, type: 'file', mode, size: e.size, digest: sha256Text(readFileSync(p)) };
     return { path: e.path, type: 'other', mode, size: 0, digest: '' };
   });
 }
-
-function isText(buf: Buffer): boolean {
-  const n = Math.min(buf.length, 8192);
-  for (let i = 0; i < n; i++) if (buf[i] === 0) return false;
-  return true;
-}
-
-const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 
 /** Printable runs of at least `min` bytes (as `strings -a`). */
 export function printableStrings(buf: Buffer, min = 6): string[] {
@@ -118,7 +114,7 @@ export function elfSectionDiff(a: string, b: string): { sections: string[]; deta
   const sb = readSections(b);
   const ba = readFileSync(a);
   const bb = readFileSync(b);
-  const hash = (buf: Buffer, s: { offset: number; size: number }) => createHash('sha256').update(buf.subarray(s.offset, s.offset + s.size)).digest('hex');
+  const hash = (buf: Buffer, s: { offset: number; size: number }) => sha256Text(buf.subarray(s.offset, s.offset + s.size));
   const mb = new Map(sb.map((s) => [s.name, s]));
   const sections: string[] = [];
   const details: string[] = [];
@@ -142,7 +138,7 @@ export function elfSectionDiff(a: string, b: string): { sections: string[]; deta
 export function explainFileDiff(path: string, a: string, b: string): FileDiff {
   const ba = readFileSync(a);
   const bb = readFileSync(b);
-  if (ba.subarray(0, 4).equals(ELF_MAGIC) && bb.subarray(0, 4).equals(ELF_MAGIC)) {
+  if (hasElfMagic(ba) && hasElfMagic(bb)) {
     const { sections, details } = elfSectionDiff(a, b);
     return { path, why: `ELF: ${sections.length ? `sections ${sections.join(', ')} differ` : 'headers differ'}`, details };
   }
@@ -161,13 +157,13 @@ export function explainFileDiff(path: string, a: string, b: string): FileDiff {
  * and their extracted roots: entries only in one, a different archive order,
  * type, mode, link target, and for files with different bytes, why.
  */
-export function diffEntries(ea: readonly TreeEntry[], eb: readonly TreeEntry[], rootA: string, rootB: string): FileDiff[] {
+export function diffEntries(ea: readonly DiffEntry[], eb: readonly DiffEntry[], rootA: string, rootB: string): FileDiff[] {
   const out: FileDiff[] = [];
   const mb = new Map(eb.map((e) => [e.path, e]));
   const ma = new Map(ea.map((e) => [e.path, e]));
   for (const e of ea) if (!mb.has(e.path)) out.push({ path: e.path, why: `only in the first build (${e.type})`, details: [] });
   for (const e of eb) if (!ma.has(e.path)) out.push({ path: e.path, why: `only in the second build (${e.type})`, details: [] });
-  const common = (xs: readonly TreeEntry[], other: Map<string, TreeEntry>) => xs.filter((e) => other.has(e.path)).map((e) => e.path);
+  const common = (xs: readonly DiffEntry[], other: Map<string, DiffEntry>) => xs.filter((e) => other.has(e.path)).map((e) => e.path);
   const oa = common(ea, mb);
   const ob = common(eb, ma);
   const firstMoved = oa.findIndex((p, i) => p !== ob[i]);

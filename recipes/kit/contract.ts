@@ -1,12 +1,14 @@
-// The recipe model: a recipe is data (versions with checksummed sources,
-// semver-ranged configure arguments, dependencies) plus small hooks (sanity
-// checks). A builder owns the phases that turn an unpacked tree into a staged
-// install. The engine (scripts/engine/engine.ts) owns fetch, verify, unpack,
-// staging, the move into the prefix, the manifest and the task tree, so a new
-// builder (b2, node-gyp) or a build cache slots in without engine changes.
+// The recipe contract: what a recipe and a builder give the engine, and what
+// the engine gives them. A recipe is data (versions with checksummed sources,
+// semver-ranged facts, dependencies) plus small hooks (sanity checks). A
+// builder owns the phases that turn an unpacked tree into a staged install.
+// The engine (scripts/engine/) owns fetch, verify, unpack, staging, the move
+// into the prefix, the manifest and the task tree, so a new builder (b2,
+// node-gyp) or a build cache slots in without engine changes. Pure: nothing
+// here reads a file or runs a command (local sources are hashed by the
+// engine, scripts/engine/local.ts).
 import semver from 'semver';
-import { hashLocal } from '../scripts/engine/local.js';
-import type { Shell } from '../scripts/engine/shell.js';
+import { RecipeError } from './errors.js';
 
 /** A release archive at a URL; mirrors are asked for the same file name. */
 export interface UrlSource {
@@ -30,8 +32,9 @@ export interface DebianSource {
 
 /**
  * Files of this checkout (package-root-relative paths): the Node binding and
- * the runtime. `sha256` is a content hash over the sorted files (see
- * scripts/engine/local.ts), filled in by resolveInputs.
+ * the runtime. `sha256` is a content hash over the sorted files, filled in by
+ * the engine when it resolves the inputs (scripts/engine/local.ts); a recipe
+ * writes ''.
  */
 export interface LocalSource {
   kind: 'local';
@@ -62,6 +65,44 @@ export function pickAll<T>(table: readonly Ranged<T>[], version: string): T[] {
   return table.filter((r) => semver.satisfies(version, r.range)).map((r) => r.value);
 }
 
+/** The value of the first entry whose range holds `version` (a fact that has exactly one value per version). */
+export function pick<T>(table: readonly Ranged<T>[], version: string, what: string): T {
+  const hit = table.find((r) => semver.satisfies(version, r.range));
+  if (!hit) throw new RecipeError(`no ${what} entry for version ${version} (ranges: ${table.map((r) => r.range).join(', ')})`);
+  return hit.value;
+}
+
+/** How a shell command runs: always an explicit cwd and environment. */
+export interface RunOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** also capture stdout and return it (it still goes to the log) */
+  capture?: boolean;
+  /** kill the process group after this many ms */
+  timeoutMs?: number;
+  input?: string;
+}
+
+/**
+ * The one way a hook runs an external command (the engine's
+ * scripts/engine/shell.ts): output appended to the phase's log, a failure as
+ * one error carrying the command, its exit status and the log's last lines.
+ */
+export interface Shell {
+  readonly recipe: string;
+  readonly phase: string;
+  readonly logPath: string;
+  run(cmd: string, args: string[], opts: RunOptions): Promise<string>;
+}
+
+/** Where the build directory appears in debug info and __FILE__: the engine's compiler shims map it here (-ffile-prefix-map). */
+export const MAPPED_BUILD_DIR = '/usr/src/mpistack';
+
+/** `text` with every occurrence of the build directory replaced by MAPPED_BUILD_DIR (what the compiler shims do to debug info). */
+export function mapBuildDir(text: string, buildDir: string): string {
+  return text.split(buildDir.replace(/\/+$/, '')).join(MAPPED_BUILD_DIR);
+}
+
 /** What the hooks know about one build. Paths are absolute. */
 export interface BuildContext {
   recipe: string;
@@ -70,7 +111,7 @@ export interface BuildContext {
   prefix: string;
   /** the unpacked source tree (top directory) */
   srcDir: string;
-  /** the build's own directory (srcDir is below it); compilers see it as MAPPED_BUILD_DIR (scripts/engine/determinism.ts) */
+  /** the build's own directory (srcDir is below it); compilers see it as MAPPED_BUILD_DIR */
   buildDir: string;
   /** DESTDIR: the install lands in `${stageDir}${prefix}` */
   stageDir: string;
@@ -118,6 +159,12 @@ export interface Recipe {
   /** sanity checks; throw (via ctx.shell or SanityError) when one fails */
   check(ctx: CheckContext): Promise<void>;
   /**
+   * Package-root-relative files the hooks read at run time (check programs
+   * under recipes/files/<recipe>/): their bytes enter the build cache key, as
+   * the hooks' source text does, so changing one rebuilds the recipe.
+   */
+  files?: readonly string[];
+  /**
    * The installed files do not depend on the prefix (no paths baked in), so a
    * build cache entry made for one prefix may be restored into another.
    */
@@ -136,24 +183,10 @@ export interface ResolvedInputs {
   dependencies: string[];
 }
 
+/** The versions-table entry of `version` (default: the recipe's default version, else its first). */
 export function findVersion(recipe: Recipe, version?: string): VersionEntry {
-  const want = version ?? recipe.versions.find((v) => v.default)?.version ?? recipe.versions[0].version;
+  const want = version ?? recipe.versions.find((v) => v.default)?.version ?? recipe.versions[0]?.version;
   const hit = recipe.versions.find((v) => v.version === want);
-  if (!hit) throw new RangeError(`${recipe.name} has no version ${want} (known: ${recipe.versions.map((v) => v.version).join(', ')})`);
+  if (!hit) throw new RecipeError(`${recipe.name} has no version ${want} (known: ${recipe.versions.map((v) => v.version).join(', ')})`);
   return hit;
-}
-
-/** Pure: the fully resolved inputs of one recipe build. */
-export function resolveInputs(recipe: Recipe, prefix: string, version?: string): ResolvedInputs {
-  const entry = findVersion(recipe, version);
-  return {
-    recipe: recipe.name,
-    version: entry.version,
-    builder: recipe.builder.name,
-    prefix,
-    sources: entry.sources.map((s) => (s.kind === 'local' ? { ...s, sha256: hashLocal(s.paths) } : { ...s })),
-    configureArgs: recipe.configureArgs(entry.version, prefix),
-    env: recipe.buildEnv?.(entry.version, prefix) ?? {},
-    dependencies: [...recipe.dependencies],
-  };
 }
