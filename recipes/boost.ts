@@ -54,9 +54,9 @@ export const versions: readonly VersionEntry[] = [
 export const defaultVersion = versions.find((v) => v.default)!.version;
 
 /** Compiled libraries built; everything else stays header-only or unbuilt. */
-export const libraries = ['mpi', 'serialization'] as const;
+const libraries = ['mpi', 'serialization'] as const;
 
-export interface BoostRanges {
+interface BoostRanges {
   tool: Ranged<'b2' | 'bjam'>[];
   userConfig: Ranged<UserConfigPlace>[];
   grammar: Ranged<Grammar>[];
@@ -99,7 +99,7 @@ export const ranges: BoostRanges = {
   ],
 };
 
-export interface BoostOptions {
+interface BoostOptions {
   /** the stack prefix (final location): its bin/mpicxx is the MPI used */
   prefix: string;
   /** build Boost.Python and Boost.MPI's Python module with this interpreter (seed 4.3.3 `using python`) */
@@ -107,7 +107,7 @@ export interface BoostOptions {
 }
 
 /** The stack's own MPI C++ wrapper: an absolute path into the prefix, never a system MPI. */
-export function mpicxxOf(prefix: string): string {
+function mpicxxOf(prefix: string): string {
   return join(prefix, 'bin', 'mpicxx');
 }
 
@@ -155,7 +155,7 @@ export function expectedFiles(version: string): string[] {
  * around it that must find Boost (the version being built) and Boost::mpi in the prefix alone.
  */
 export const CHECK_PROGRAM = 'stl_exchange.cpp';
-export const CMAKE_PROBE = 'cmake-probe/CMakeLists.txt';
+const CMAKE_PROBE = 'cmake-probe/CMakeLists.txt';
 
 /** What a successful run at n ranks prints. */
 export function stlExchangeExpected(n: number): string {
@@ -163,7 +163,7 @@ export function stlExchangeExpected(n: number): string {
 }
 
 /** CMake arguments that make the prefix the only place Boost (at `version`) and MPI can come from. */
-export function cmakeArgs(version: string, prefix: string, mpiPrefix: string, srcDir: string, buildDir: string): string[] {
+function cmakeArgs(version: string, prefix: string, mpiPrefix: string, srcDir: string, buildDir: string): string[] {
   return [
     '-S', srcDir, '-B', buildDir,
     `-DMPISTACK_BOOST_VERSION=${version}`,
@@ -177,7 +177,7 @@ export function cmakeArgs(version: string, prefix: string, mpiPrefix: string, sr
   ];
 }
 
-export interface BoostCheck {
+interface BoostCheck {
   version: string;
   /** where Boost is installed now (the staged prefix during a build) */
   root: string;
@@ -196,7 +196,7 @@ export interface BoostCheck {
   ranks?: number[];
 }
 
-export interface CheckReport {
+interface CheckReport {
   files: string[];
   /** what libboost_mpi's libmpi resolves to */
   libmpi: string;
@@ -267,12 +267,12 @@ export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
 }
 
 /** The recipe's check hook: the staged tree, against the Open MPI already in the prefix. */
-export async function checkBoost(ctx: CheckContext): Promise<void> {
+async function checkBoost(ctx: CheckContext): Promise<void> {
   await checkInstall({ version: ctx.version, root: ctx.root, mpiPrefix: ctx.prefix, workDir: ctx.workDir, shell: ctx.shell, env: ctx.runEnv });
 }
 
 /** Boost.MPI's Python extension module (mpi.so or mpi.cpython-*.so) under <prefix>/lib, up to 3 levels down. */
-export async function findBoostMpiModule(prefix: string): Promise<string | null> {
+async function findBoostMpiModule(prefix: string): Promise<string | null> {
   const walk = async (dir: string, depth: number): Promise<string | null> => {
     let ents;
     try { ents = await readdir(dir, { withFileTypes: true }); } catch { return null; }
@@ -296,7 +296,7 @@ export async function boostPythonPackageDir(prefix: string, workDir: string): Pr
 }
 
 /** With `using python`: `import boost.mpi` under the prefix's mpirun at 2 ranks (each rank reports rank/size). */
-export async function checkBoostPython(ctx: CheckContext, python: string): Promise<string> {
+async function checkBoostPython(ctx: CheckContext, python: string): Promise<string> {
   const dir = await boostPythonPackageDir(ctx.root, ctx.workDir);
   const env = mpirunEnv({ ...ctx.runEnv, PYTHONPATH: dir, PYTHONNOUSERSITE: '1', PYTHONDONTWRITEBYTECODE: '1' });
   const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['-n', '2', python, '-c', 'import boost.mpi as m; print("boost.mpi rank %d of %d" % (m.world.rank, m.world.size))'], {
@@ -307,7 +307,7 @@ export async function checkBoostPython(ctx: CheckContext, python: string): Promi
 }
 
 /** Where the staged tree's programs run: its own lib dir first (RPATH names the final prefix). */
-export function boostRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function boostRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...cleanEnv(base), LD_LIBRARY_PATH: join(root, 'lib') };
 }
 

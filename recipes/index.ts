@@ -33,7 +33,7 @@ export const STACKS: readonly StackDef[] = [
 export const OPTIONAL = ['mpi4py', 'boost-python'] as const;
 export type Optional = (typeof OPTIONAL)[number];
 
-export interface StackOptions {
+interface StackOptions {
   with?: readonly Optional[];
   /** the interpreter mpi4py and Boost.Python are built for (required when `with` is not empty) */
   python?: PythonInfo;

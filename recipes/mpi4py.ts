@@ -56,7 +56,7 @@ export const versions: readonly VersionEntry[] = [
 
 export const defaultVersion = versions.find((v) => v.default)!.version;
 
-export interface Mpi4pyRanges {
+interface Mpi4pyRanges {
   /** the Cython output the build compiles (relative to the source root) */
   generatedC: Ranged<string>[];
   /** the script that regenerates it when the tree lacks it */
@@ -67,7 +67,7 @@ export interface Mpi4pyRanges {
   buildArgs: Ranged<string[]>[];
 }
 
-export const ranges: Mpi4pyRanges = {
+const ranges: Mpi4pyRanges = {
   python: [
     { range: '<2.0.0', value: '<3.10.0', why: "1.x calls the old buffer API (PyObject_AsReadBuffer/AsWriteBuffer), removed in Python 3.10: tried on 3.11, Cython 0.29 regenerates the C but it does not compile" },
     { range: '>=2.0.0', value: '>=3.0.0', why: 'the new buffer protocol; 3.1.4 is Debian 12\'s, built for its Python 3.11' },
@@ -131,7 +131,7 @@ export function sitePackages(pyVersion: string): string {
   return `lib/python${pyVersion}/site-packages`;
 }
 
-export function mpiccOf(prefix: string): string {
+function mpiccOf(prefix: string): string {
   return join(prefix, 'bin', 'mpicc');
 }
 
@@ -166,7 +166,7 @@ export function cythonizeCommand(version: string, srcDir: string): { cmd: string
 }
 
 /** The interpreter Debian's cython3 runs on (the one with the Cython module), from the script's shebang. */
-export function cythonPython(): string {
+function cythonPython(): string {
   let which: string;
   try { which = execFileSync('sh', ['-c', 'command -v cython3'], { encoding: 'utf8' }).trim(); } catch {
     throw new RecipeError('the tree has no generated C and cython3 is not installed (apt-get install cython3, see scripts/install-prereqs.sh)');
@@ -223,7 +223,7 @@ export function checkArgs(): string[] {
   return [JSON.stringify(CHECK_DICT)];
 }
 
-export interface Mpi4pyReport {
+interface Mpi4pyReport {
   received: unknown;
   infos: { rank: number; size: number; file: string; thread_multiple: boolean; mpicc: string; libmpi: string[] }[];
 }
@@ -232,7 +232,7 @@ export interface Mpi4pyReport {
 export function judgeCheck(out: string, o: { siteDir: string; libDir: string; mpicc: string; ranks: number }): { report: Mpi4pyReport; problems: string[] } {
   const problems: string[] = [];
   const recv = /^mpi4py-recv (.*)$/m.exec(out)?.[1];
-  const received = recv ? JSON.parse(recv) : undefined;
+  const received: unknown = recv ? JSON.parse(recv) : undefined;
   if (canonicalJson(received) !== canonicalJson(CHECK_DICT)) {
     problems.push(`rank 1 printed ${recv ?? 'nothing'}, expected ${JSON.stringify(CHECK_DICT)}`);
   }
@@ -249,7 +249,7 @@ export function judgeCheck(out: string, o: { siteDir: string; libDir: string; mp
   return { report: { received, infos }, problems };
 }
 
-export interface Mpi4pyCheck {
+interface Mpi4pyCheck {
   python: string;
   /** site-packages holding mpi4py now (staged during a build) */
   siteDir: string;
@@ -281,7 +281,7 @@ export async function checkMpi4py(c: Mpi4pyCheck): Promise<Mpi4pyReport> {
   return report;
 }
 
-export interface Mpi4pyOptions {
+interface Mpi4pyOptions {
   python: PythonInfo;
   /**
    * Boost was built with `using python` for this interpreter: import boost.mpi in the check too,

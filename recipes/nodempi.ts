@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { nodeGyp } from './builders/nodegyp.js';
 import { copyRecipeFiles, mpirunEnv, packageRoot, packageVersion, recipeFiles, SanityError, type CheckContext, type Recipe } from './kit/index.js';
 
-export const BINDING_IN_PREFIX = 'lib/mpistack/mpi.node';
+const BINDING_IN_PREFIX = 'lib/mpistack/mpi.node';
 
 /** The check program (recipes/files/node-mpi/). */
 const CHECK_PROGRAM = 'pingpong.mjs';
 
-export async function checkNodeMpi(ctx: CheckContext): Promise<void> {
+async function checkNodeMpi(ctx: CheckContext): Promise<void> {
   const binding = join(ctx.root, BINDING_IN_PREFIX);
   const dyn = await ctx.shell.run('readelf', ['-d', binding], { cwd: ctx.workDir, env: ctx.runEnv, capture: true });
   if (!dyn.includes(join(ctx.prefix, 'lib'))) throw new SanityError(ctx.recipe, 'rpath', `${binding} has no RPATH/RUNPATH to ${join(ctx.prefix, 'lib')}:\n${dyn}`);

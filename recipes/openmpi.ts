@@ -99,13 +99,13 @@ export const configureTable: readonly Ranged<string[]>[] = [
  * under their plain names; `versionFile` sets the tag's VERSION fields to
  * the release's, so ompi_info reports the release and not a developer copy.
  */
-export interface Bootstrap {
+interface Bootstrap {
   tools: Record<string, string>;
   versionFile: Record<string, string>;
   steps: { cwd: string; argv: string[] }[];
 }
 
-export const bootstrapTable: readonly Ranged<Bootstrap>[] = [
+const bootstrapTable: readonly Ranged<Bootstrap>[] = [
   {
     range: '1.6.5',
     value: {
@@ -133,7 +133,7 @@ export const bootstrapTable: readonly Ranged<Bootstrap>[] = [
 ];
 
 /** VERSION file text with `fields` set (the lines `name=value`); throws when a field is missing. */
-export function setVersionFields(text: string, fields: Record<string, string>): string {
+function setVersionFields(text: string, fields: Record<string, string>): string {
   let out = text;
   for (const [k, v] of Object.entries(fields)) {
     const re = new RegExp(`^${k}=.*$`, 'm');
@@ -162,7 +162,7 @@ async function bootstrapTree(ctx: BuildContext): Promise<void> {
 }
 
 /** The configure header that carries ROMIO's configure flags as a string constant. */
-export const CONFIG_HEADER = 'opal/include/opal_config.h';
+const CONFIG_HEADER = 'opal/include/opal_config.h';
 
 /**
  * ROMIO's complete configure flags (MCA_io_romio<N>_COMPLETE_CONFIGURE_FLAGS,
@@ -193,7 +193,7 @@ async function mapRomioFlagsIn(ctx: BuildContext): Promise<void> {
 }
 
 /** Installed files the stack does not ship: removed from the staged tree after `make install`. */
-export const unshippedTable: readonly Ranged<string[]>[] = [
+const unshippedTable: readonly Ranged<string[]>[] = [
   {
     range: '>=1.6.0 <1.7.0', value: ['bin/orte_wrapper_script'],
     why: 'installed always, used only by --enable-script-wrapper-compilers (ortecc is opal_wrapper otherwise); a Perl script with the build prefix written in',
@@ -201,7 +201,7 @@ export const unshippedTable: readonly Ranged<string[]>[] = [
 ];
 
 /** autotools, plus configure generated for a git export, the ROMIO flags mapping right after configure, and unshipped files dropped. */
-export const openmpiBuilder: Builder = {
+const openmpiBuilder: Builder = {
   ...autotools,
   prepare: bootstrapTree,
   async configure(ctx) {
@@ -219,7 +219,7 @@ export function configureArgs(version: string): string[] {
 }
 
 /** Environment under which the tree at `root` (staged or final) runs with its own libraries. */
-export function ompiRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function ompiRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return mpirunEnv({
     ...base,
     // the install has its final prefix compiled in; this points it at `root`
@@ -231,14 +231,14 @@ export function ompiRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.Proces
 }
 
 /** The check programs (recipes/files/openmpi/): C hello (thread level, which libmpi is mapped), C ring, Fortran hello. */
-export const CHECK_PROGRAMS = ['hello.c', 'ring.c', 'fhello.f90'] as const;
+const CHECK_PROGRAMS = ['hello.c', 'ring.c', 'fhello.f90'] as const;
 
 export const requiredFiles = ['bin/mpicc', 'bin/mpicxx', 'bin/mpif77', 'bin/mpif90', 'bin/mpirun', 'bin/mpiexec', 'bin/ompi_info', 'lib/libmpi.so'];
 
 const MPIRUN_TIMEOUT = 180_000;
 
 /** Sanity checks of seed 4.1.5-4.1.9, run against `ctx.root` with its own libraries. */
-export async function checkOpenMPI(ctx: CheckContext): Promise<void> {
+async function checkOpenMPI(ctx: CheckContext): Promise<void> {
   const { root, runEnv: env, workDir: cwd, shell } = ctx;
   const fail = (check: string, detail: string) => new SanityError(ctx.recipe, check, detail);
   const bin = (n: string) => join(root, 'bin', n);

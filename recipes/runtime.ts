@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { copyRecipeFiles, mpirunEnv, packageVersion, recipeFiles, SanityError, type Builder, type CheckContext, type Recipe } from './kit/index.js';
 
 /** The launcher, as the local source holds it (CommonJS on purpose: bin/ has no package.json saying "type": "module"). */
-export const LAUNCHER_SOURCE = 'recipes/files/runtime/mpistack-run';
+const LAUNCHER_SOURCE = 'recipes/files/runtime/mpistack-run';
 
 /** The check program (recipes/files/runtime/): both servers of a 3-rank run answer a command. */
 const CHECK_PROGRAM = 'check.js';
@@ -37,7 +37,7 @@ const runtimeInstaller: Builder = {
   },
 };
 
-export async function checkRuntime(ctx: CheckContext): Promise<void> {
+async function checkRuntime(ctx: CheckContext): Promise<void> {
   const [script = ''] = await copyRecipeFiles('runtime', [CHECK_PROGRAM], ctx.workDir);
   const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['-n', '3', join(ctx.root, 'bin', 'mpistack-run'), script], {
     // the binding is in the final prefix already (node-mpi), the launcher still staged

@@ -49,7 +49,7 @@ export function probeExpected(n: number): string {
   return `cmake-probe rank 1 got answer=42 ranks=${n} thread_multiple=yes`;
 }
 
-export interface ProbeOptions {
+interface ProbeOptions {
   /** the toolchain file to use */
   toolchainFile: string;
   /** the tree whose libraries the program must load (and only those for MPI and Boost) */
@@ -62,7 +62,7 @@ export interface ProbeOptions {
   ranks?: number;
 }
 
-export interface ProbeReport {
+interface ProbeReport {
   configure: string;
   line: string;
   /** soname -> resolved path of the MPI and Boost libraries of the program */
@@ -121,7 +121,7 @@ const toolchainInstaller: Builder = {
  * The staged file with MPISTACK_ROOT set to the final prefix (the staged tree
  * has no wrappers yet; the location-derived root is covered by the e2e test).
  */
-export async function checkToolchain(ctx: CheckContext): Promise<void> {
+async function checkToolchain(ctx: CheckContext): Promise<void> {
   requireFiles('toolchain', ctx.root, [TOOLCHAIN_FILE]);
   const file = join(ctx.root, TOOLCHAIN_FILE);
   await buildProbe({ toolchainFile: file, root: ctx.prefix, rootOverride: ctx.prefix, workDir: ctx.workDir, shell: ctx.shell, env: cleanEnv(ctx.runEnv) });

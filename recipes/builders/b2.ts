@@ -67,7 +67,7 @@ export function userConfigText(plan: B2Plan): string {
 }
 
 /** Write or append the user-config.jam; returns its absolute path. */
-export async function writeUserConfig(plan: B2Plan, srcDir: string): Promise<string> {
+async function writeUserConfig(plan: B2Plan, srcDir: string): Promise<string> {
   const file = join(srcDir, plan.userConfig.path);
   await mkdir(dirname(file), { recursive: true });
   if (plan.userConfig.mode === 'append') await appendFile(file, `\n${userConfigText(plan)}`);
@@ -80,7 +80,7 @@ export async function writeUserConfig(plan: B2Plan, srcDir: string): Promise<str
  * (release tarballs) or the version has no such grammar. `bison -y` is yacc
  * mode, as the engine's own build scripts expect; `-d` writes the header.
  */
-export function grammarCommand(plan: B2Plan, srcDir: string): { cwd: string; cmd: string; args: string[]; dir: string; output: string } | null {
+function grammarCommand(plan: B2Plan, srcDir: string): { cwd: string; cmd: string; args: string[]; dir: string; output: string } | null {
   const g = plan.grammar;
   if (!g) return null;
   const cwd = join(srcDir, g.dir);

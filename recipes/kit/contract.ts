@@ -20,7 +20,7 @@ export interface UrlSource {
 }
 
 /** A Debian source package whose orig tarball carries the same upstream release. */
-export interface DebianSource {
+interface DebianSource {
   kind: 'debian';
   /** `apt-get source name=version` */
   name: string;
@@ -127,10 +127,11 @@ export interface BuildContext {
 /** A build system: the phases between an unpacked tree and a staged install. */
 export interface Builder {
   name: string;
-  prepare?(ctx: BuildContext): Promise<void>;
-  configure(ctx: BuildContext): Promise<void>;
-  build(ctx: BuildContext): Promise<void>;
-  install(ctx: BuildContext): Promise<void>;
+  // `this: void`: a phase is a plain function (no builder object state); the engine and the cache key take them as values
+  prepare?(this: void, ctx: BuildContext): Promise<void>;
+  configure(this: void, ctx: BuildContext): Promise<void>;
+  build(this: void, ctx: BuildContext): Promise<void>;
+  install(this: void, ctx: BuildContext): Promise<void>;
 }
 
 /** Sanity checks run against the staged tree (`root` = staged prefix) before the move. */
@@ -151,13 +152,13 @@ export interface Recipe {
   dependencies: readonly string[];
   builder: Builder;
   /** pure: the configure arguments for a version and prefix */
-  configureArgs(version: string, prefix: string): string[];
+  configureArgs(this: void, version: string, prefix: string): string[];
   /** pure: extra build environment (default none) */
-  buildEnv?(version: string, prefix: string): Record<string, string>;
+  buildEnv?(this: void, version: string, prefix: string): Record<string, string>;
   /** environment under which the staged tree's programs run (e.g. OPAL_PREFIX) */
-  runEnv?(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  runEnv?(this: void, root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** sanity checks; throw (via ctx.shell or SanityError) when one fails */
-  check(ctx: CheckContext): Promise<void>;
+  check(this: void, ctx: CheckContext): Promise<void>;
   /**
    * Package-root-relative files the hooks read at run time (check programs
    * under recipes/files/<recipe>/): their bytes enter the build cache key, as

@@ -8,14 +8,14 @@
 // package.json ships recipes/ with the package. A recipe names the files its
 // hooks read in `Recipe.files` (recipeFiles below), so that their bytes enter
 // the build cache key.
-import { mkdir, copyFile, readFile } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { packageRoot, packageVersion } from '../../scripts/foundation/package.js';
 
 export { packageRoot, packageVersion };
 
 /** Package-root-relative folder of a recipe's files. */
-export function recipeFilesDir(recipe: string): string {
+function recipeFilesDir(recipe: string): string {
   return `recipes/files/${recipe}`;
 }
 
@@ -27,11 +27,6 @@ export function recipeFiles(recipe: string, names: readonly string[]): string[] 
 /** The absolute path of one of a recipe's files. */
 export function recipeFile(recipe: string, name: string): string {
   return join(packageRoot(), recipeFilesDir(recipe), name);
-}
-
-/** The text of one of a recipe's files. */
-export function readRecipeFile(recipe: string, name: string): Promise<string> {
-  return readFile(recipeFile(recipe, name), 'utf8');
 }
 
 /** Copy some of a recipe's files into `dir` (created), each under its base name (cmake-probe/CMakeLists.txt -> dir/CMakeLists.txt); returns their new paths. */

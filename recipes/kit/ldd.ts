@@ -8,7 +8,7 @@ export function parseLdd(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
     const m = /^\s*(\S+)\s+=>\s+(.+?)(?:\s+\(0x[0-9a-f]+\))?\s*$/.exec(line);
-    if (m) out.set(m[1]!, m[2]!);
+    if (m) out.set(m[1], m[2]);
   }
   return out;
 }

@@ -84,7 +84,7 @@ export function parseHostfile(text: string, file = 'hostfile'): HostEntry[] {
 }
 
 /** Merge repeated hosts (PBS_NODEFILE form: one line per core) into one entry each, in first-seen order; slots add up. */
-export function mergeHosts(entries: HostEntry[]): HostEntry[] {
+function mergeHosts(entries: HostEntry[]): HostEntry[] {
   const byHost = new Map<string, HostEntry>();
   for (const e of entries) {
     const seen = byHost.get(e.host);

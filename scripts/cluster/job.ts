@@ -10,7 +10,7 @@ import { MpistackError } from '../foundation/errors.js';
 
 export type Scheduler = 'torque' | 'slurm';
 
-export interface JobRequest {
+interface JobRequest {
   scheduler: Scheduler;
   nodes: number;
   coresPerNode: number;
@@ -44,7 +44,7 @@ export class JobError extends MpistackError {
   }
 }
 
-export interface Memory { amount: number; unit: 'b' | 'kb' | 'mb' | 'gb' | 'tb' }
+interface Memory { amount: number; unit: 'b' | 'kb' | 'mb' | 'gb' | 'tb' }
 
 const UNITS: Memory['unit'][] = ['b', 'kb', 'mb', 'gb', 'tb'];
 const UNIT_BYTES: Record<Memory['unit'], number> = { b: 1, kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30, tb: 2 ** 40 };
@@ -100,7 +100,7 @@ function count(option: '--nodes' | '--cores-per-node', n: number): number {
 }
 
 /** Single-quoted for sh. */
-export function shq(s: string): string {
+function shq(s: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -115,7 +115,7 @@ function directive(option: string, s: string): string {
   return s;
 }
 
-export interface ResolvedJob extends Required<Omit<JobRequest, 'args' | 'mpirunArgs'>> { args: string[]; mpirunArgs: string[]; mem: Memory }
+interface ResolvedJob extends Required<Omit<JobRequest, 'args' | 'mpirunArgs'>> { args: string[]; mpirunArgs: string[]; mem: Memory }
 
 /** Check every value; paths become absolute. Throws JobError, writes nothing. */
 export function resolveJob(req: JobRequest): ResolvedJob {
@@ -161,7 +161,7 @@ function body(j: ResolvedJob): string[] {
 }
 
 /** Torque: cluster.req (seed 6.2's fields) and qsub.sh (with #PBS directives, so plain `qsub qsub.sh` works too). */
-export function torqueFiles(j: ResolvedJob): Record<string, { text: string; mode: number }> {
+function torqueFiles(j: ResolvedJob): Record<string, { text: string; mode: number }> {
   const qsub = join(j.out, 'qsub.sh');
   const req = [
     '#',
@@ -207,7 +207,7 @@ export function torqueFiles(j: ResolvedJob): Record<string, { text: string; mode
 }
 
 /** Slurm: one sbatch script; mpirun reads the allocation itself (Open MPI's slurm ras/plm). */
-export function slurmFiles(j: ResolvedJob): Record<string, { text: string; mode: number }> {
+function slurmFiles(j: ResolvedJob): Record<string, { text: string; mode: number }> {
   const sh = [
     '#!/bin/bash',
     `#SBATCH --job-name=${j.name}`,

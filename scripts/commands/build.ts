@@ -42,7 +42,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Parse argv into engine options; throws UsageError. */
-export interface BuildArgs extends BuildOptions {
+interface BuildArgs extends BuildOptions {
   dryRun: boolean;
   help: boolean;
   /** the default stack plus what --with asked for */

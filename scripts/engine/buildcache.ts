@@ -25,7 +25,7 @@ import { listTree } from '../foundation/tree.js';
 import { copyTree } from './stage.js';
 
 /** Bumped when the layout or the key's composition changes: old entries stop matching. */
-export const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 1;
 
 /**
  * Variables of the caller's environment that reach a build and change its
@@ -81,7 +81,7 @@ export function recipeCodeHash(r: Recipe, root = packageRoot()): string {
     ['builder.build', b.build],
     ['builder.install', b.install],
   ];
-  for (const [k, f] of fns) h.update(`${k}\0${typeof f === 'function' ? f.toString() : String(f ?? '')}\0`);
+  for (const [k, f] of fns) h.update(`${k}\0${typeof f === 'function' ? f.toString() : typeof f === 'string' ? f : ''}\0`);
   for (const f of r.files ?? []) {
     const body = readFileSync(join(root, f));
     h.update(`file\0${f}\0${body.length}\0`);
@@ -90,7 +90,7 @@ export function recipeCodeHash(r: Recipe, root = packageRoot()): string {
   return h.digest('hex');
 }
 
-export function callerEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+function callerEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of KEYED_ENV) if (env[k] !== undefined) out[k] = env[k]!;
   return out;
@@ -120,9 +120,9 @@ export function cacheKey(k: KeyInputs): string {
   return createHash('sha256').update(canonicalJson(k)).digest('hex');
 }
 
-export interface FileRecord { path: string; type: 'file' | 'link'; size: number; mode: number; sha256: string }
+interface FileRecord { path: string; type: 'file' | 'link'; size: number; mode: number; sha256: string }
 
-export interface CacheEntry {
+interface CacheEntry {
   key: string;
   recipe: string;
   version: string;
@@ -142,7 +142,7 @@ export const entryDir = (cacheDir: string, key: string) => join(buildsDir(cacheD
 const HASH_PARALLEL = 16;
 
 /** The records of every file and symlink under root (sorted), with size, mode and sha256 (a link's sha256 is of its target text). */
-export async function recordTree(root: string): Promise<FileRecord[]> {
+async function recordTree(root: string): Promise<FileRecord[]> {
   const entries = listTree(root).filter((e) => e.type === 'file' || e.type === 'symlink');
   return mapLimit(entries, HASH_PARALLEL, async (e): Promise<FileRecord> => {
     const p = join(root, e.path);

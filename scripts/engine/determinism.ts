@@ -21,15 +21,15 @@ import { delimiter, join } from 'node:path';
 import { MAPPED_BUILD_DIR } from '../../recipes/kit/contract.js';
 import { KEYED_ENV } from './buildcache.js';
 
-export const BUILD_USER = 'mpistack';
-export const BUILD_HOST = 'mpistack-build';
+const BUILD_USER = 'mpistack';
+const BUILD_HOST = 'mpistack-build';
 export const BUILD_UMASK = 0o022;
 
 /** Variables of the caller's environment a build step still sees (the rest are dropped). */
-export const PASSED_ENV = ['PATH', 'HOME', 'TMPDIR', 'npm_config_nodedir'] as const;
+const PASSED_ENV = ['PATH', 'HOME', 'TMPDIR', 'npm_config_nodedir'] as const;
 
 /** The compilers the cc shims wrap (when the host has them). */
-export const WRAPPED_COMPILERS = ['cc', 'gcc', 'c++', 'g++', 'gfortran'] as const;
+const WRAPPED_COMPILERS = ['cc', 'gcc', 'c++', 'g++', 'gfortran'] as const;
 
 /** The fixed part of every build step's environment: goes into the recipe's resolved env (and so the cache key). */
 export function determinismEnv(sourceDateEpoch: number): Record<string, string> {
@@ -74,7 +74,7 @@ export function stepEnv(caller: NodeJS.ProcessEnv, recipeEnv: Record<string, str
 }
 
 /** The first executable named `name` on `path`, skipping `skip` directories. */
-export function which(name: string, path: string, skip: readonly string[] = []): string | null {
+function which(name: string, path: string, skip: readonly string[] = []): string | null {
   for (const dir of path.split(delimiter)) {
     if (!dir || skip.includes(dir)) continue;
     const p = join(dir, name);
@@ -86,7 +86,7 @@ export function which(name: string, path: string, skip: readonly string[] = []):
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The text of each shim script (pure; `real` maps a tool name to its path on the host, or null). */
-export function shimScripts(buildDir: string, real: (name: string) => string | null): { bin: Record<string, string>; cc: Record<string, string> } {
+function shimScripts(buildDir: string, real: (name: string) => string | null): { bin: Record<string, string>; cc: Record<string, string> } {
   const head = '#!/bin/sh\n# mpistack build shim (scripts/engine/determinism.ts)\n';
   const date = real('date') ?? '/bin/date';
   const bin: Record<string, string> = {

@@ -20,7 +20,7 @@ import type { Recipe, Shell } from '../../recipes/kit/contract.js';
 import { processAlive } from '../foundation/concurrency.js';
 import { BUILD_UMASK } from './determinism.js';
 import { PhaseError } from './errors.js';
-import { PHASE_TABLE, phaseShell, type PhaseIO, type PhaseRow, type RecipeResult, type RecipeState, type RunState, type TaskView } from './phases.js';
+import { PHASE_TABLE, phaseShell, type PhaseIO, type PhaseRow, type RecipeResult, type RecipeState, type RunState } from './phases.js';
 import { inputsFor, selectRecipes, validatePrefix, type BuildOptions, type Phase } from './plan.js';
 import { chooseRenderMode, listrRenderer } from './render.js';
 import { toolchainVersions } from './toolchain.js';

@@ -29,7 +29,7 @@ export class CommandError extends MpistackError {
  * (a redirect loop or to a non-http URL, a body over the size cap, the
  * overall deadline, a mirror entry that is not a regular file, ...).
  */
-export type FetchFailure =
+type FetchFailure =
   | 'http'
   | 'network'
   | 'no-response'

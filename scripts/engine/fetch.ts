@@ -32,9 +32,9 @@ import { fetchLocal } from './local.js';
 /** Defaults: 30 s of silence ends an attempt, 30 min ends a source, 512 MiB is the most any source may be. */
 export const FETCH_DEFAULTS = { timeoutMs: 30_000, deadlineMs: 30 * 60_000, maxBytes: 512 * 1024 * 1024, attempts: 4, backoffMs: 1000 } as const;
 /** Redirects followed per request. */
-export const MAX_REDIRECTS = 10;
+const MAX_REDIRECTS = 10;
 
-export interface FetchOptions {
+interface FetchOptions {
   cacheDir: string;
   mirrors: string[];
   offline: boolean;
@@ -70,7 +70,7 @@ function isUrl(s: string): boolean {
 }
 
 /** One attempt at a candidate: the ordered list of what will be tried (the plan prints it). */
-export interface Candidate {
+interface Candidate {
   label: string;
   kind: 'mirror-url' | 'mirror-dir' | 'url' | 'debian';
   source: Source;
@@ -93,7 +93,7 @@ export function candidates(sources: readonly Source[], mirrors: readonly string[
 }
 
 /** The size cap for a source: its own size when the recipe gives one, else the generous maximum. */
-export function sizeCap(source: Source, o: Pick<FetchOptions, 'maxBytes'>): { bytes: number; exact: boolean } {
+function sizeCap(source: Source, o: Pick<FetchOptions, 'maxBytes'>): { bytes: number; exact: boolean } {
   const own = (source as { size?: unknown }).size;
   if (typeof own === 'number' && Number.isSafeInteger(own) && own >= 0) return { bytes: own, exact: true };
   return { bytes: o.maxBytes ?? FETCH_DEFAULTS.maxBytes, exact: false };
@@ -116,7 +116,7 @@ async function downloadOnce(url: string, dest: string, timeoutMs: number, deadli
   let timer = setTimeout(() => idle.abort(), timeoutMs);
   const kick = () => { clearTimeout(timer); timer = setTimeout(() => idle.abort(), timeoutMs); };
   const attemptSignal = AbortSignal.any([idle.signal, deadline]);
-  let signal = attemptSignal;
+  let signal: AbortSignal;
   const aborted = (what: string, e: unknown): FetchError => (deadline.aborted
     ? new FetchError(url, null, `the fetch deadline passed ${what}`, { cause: e, reason: 'deadline' })
     : new FetchError(url, null, what === 'before a response' ? `no response within ${timeoutMs} ms` : `download stalled for ${timeoutMs} ms`, { cause: e, reason: what === 'before a response' ? 'no-response' : 'stalled' }));
@@ -125,7 +125,7 @@ async function downloadOnce(url: string, dest: string, timeoutMs: number, deadli
     let res;
     let drop = new AbortController(); // ends one response we do not read (a redirect's, an error page, a body over the cap)
     for (;;) {
-      const here = chain[chain.length - 1]!;
+      const here = chain[chain.length - 1];
       drop = new AbortController();
       signal = AbortSignal.any([attemptSignal, drop.signal]);
       try {

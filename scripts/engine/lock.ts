@@ -25,13 +25,13 @@ import { cachePath } from './fetch.js';
 import { resolveInputs } from './plan.js';
 
 export const LOCK_FILE = 'stack.lock.json';
-export const LOCK_FORMAT = 1;
+const LOCK_FORMAT = 1;
 /** What the install prefix is written as in the lock. */
-export const PREFIX_TOKEN = '@PREFIX@';
+const PREFIX_TOKEN = '@PREFIX@';
 /** The toolchain entries a lock records (the names the issue asks for; `binutils` is `ld --version`). */
-export const LOCKED_TOOLS = ['gcc', 'g++', 'gfortran', 'binutils', 'node', 'glibc'] as const;
+const LOCKED_TOOLS = ['gcc', 'g++', 'gfortran', 'binutils', 'node', 'glibc'] as const;
 
-export interface LockedSource {
+interface LockedSource {
   /** 'upstream' (the release archive), 'debian' (the orig tarball), 'local' (this checkout) */
   origin: string;
   filename: string;
@@ -39,7 +39,7 @@ export interface LockedSource {
   sha256?: string;
 }
 
-export interface LockedRecipe {
+interface LockedRecipe {
   /** added with --with: absent from a run is no difference */
   optional?: true;
   version: string;
@@ -56,17 +56,17 @@ export interface StackLock {
 }
 
 /** The lock's toolchain record from toolchainVersions() (ld -> binutils). */
-export function lockToolchain(tc: Record<string, string | null>): Record<string, string | null> {
+function lockToolchain(tc: Record<string, string | null>): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const t of LOCKED_TOOLS) out[t] = (t === 'binutils' ? tc.ld : tc[t]) ?? null;
   return out;
 }
 
-export function originOf(s: Source): string {
+function originOf(s: Source): string {
   return s.kind === 'url' ? 'upstream' : s.kind;
 }
 
-export function lockedSource(s: Source): LockedSource {
+function lockedSource(s: Source): LockedSource {
   return s.kind === 'local' ? { origin: 'local', filename: s.filename } : { origin: originOf(s), filename: s.filename, sha256: s.sha256 };
 }
 
@@ -81,7 +81,7 @@ export function lockEntry(r: Recipe, version: string | undefined, source: Source
  * while the table still has it, else the first whose file is already in the
  * source cache (verified), else the first of the table (its upstream archive).
  */
-export async function chooseSource(r: Recipe, version: string | undefined, cacheDir: string, locked?: LockedRecipe): Promise<Source> {
+async function chooseSource(r: Recipe, version: string | undefined, cacheDir: string, locked?: LockedRecipe): Promise<Source> {
   const entry = findVersion(r, version);
   const local = entry.sources.find((s) => s.kind === 'local');
   if (local) return local;
@@ -120,7 +120,7 @@ export async function currentLock(recipes: readonly Recipe[], o: {
 }
 
 /** A named stack (recipes/index.ts STACKS), as the lock sees it. */
-export interface StackChoice {
+interface StackChoice {
   name: string;
   lockFile: string;
   versions: Record<string, string>;
@@ -213,7 +213,7 @@ export function pinSources(recipes: readonly Recipe[], lock: StackLock): Recipe[
   });
 }
 
-export interface LockPlan {
+interface LockPlan {
   /** the recipes to build: sources narrowed to the locked ones (unchanged without a lock or with update) */
   recipes: Recipe[];
   sourceDateEpoch: number;

@@ -74,7 +74,7 @@ export interface RunState {
 }
 
 /** What a task shows: its title and its last output line (a Listr task has both). */
-export interface TaskView {
+interface TaskView {
   title: string;
   output: string;
 }
@@ -107,7 +107,7 @@ interface PlainRow extends RowBase {
 export type PhaseRow = LoggedRow | PlainRow;
 
 /** A row ran before the row that gives it what it needs: a fault of this table, never of a recipe. */
-export class PhaseOrderError extends MpistackError {
+class PhaseOrderError extends MpistackError {
   override name = 'PhaseOrderError';
 }
 

@@ -14,7 +14,7 @@ import { hashLocal } from './local.js';
 import type { RenderMode } from './render.js';
 
 /** The phases of a recipe's build, in order (phases.ts has one row each, plus the cache lookup). */
-export const PHASES = ['fetch', 'unpack', 'prepare', 'configure', 'build', 'install', 'check', 'store', 'restore', 'merge'] as const;
+const PHASES = ['fetch', 'unpack', 'prepare', 'configure', 'build', 'install', 'check', 'store', 'restore', 'merge'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface BuildOptions {

@@ -15,7 +15,7 @@ export function prereqScriptPath(): string {
 export function parsePrereqList(script: string): string[] {
   const m = /^PKGS=\(([^)]*)\)/m.exec(script);
   if (!m) throw new PackageError('no PKGS=( ... ) array in install-prereqs.sh');
-  return m[1]!.split(/\s+/).filter((w) => w && !w.startsWith('#'));
+  return m[1].split(/\s+/).filter((w) => w && !w.startsWith('#'));
 }
 
 export function prereqPackages(): string[] {
@@ -39,7 +39,7 @@ export function dpkgInstalled(pkgs: string[]): Promise<Map<string, boolean>> {
       const ok = new Map(pkgs.map((p) => [p, false] as [string, boolean]));
       for (const line of String(stdout ?? '').split('\n')) {
         const [name, ...st] = line.split(' ');
-        if (name && st.join(' ').includes('install ok installed')) ok.set(name.split(':')[0]!, true);
+        if (name && st.join(' ').includes('install ok installed')) ok.set(name.split(':')[0], true);
       }
       r(ok);
     });

@@ -7,9 +7,9 @@ import { readFile } from 'node:fs/promises';
 import type { Shell } from '../../recipes/kit/contract.js';
 import { CommandError } from './errors.js';
 
-export const TAIL_LINES = 20;
+const TAIL_LINES = 20;
 
-export async function logTail(path: string, n = TAIL_LINES): Promise<string[]> {
+async function logTail(path: string, n = TAIL_LINES): Promise<string[]> {
   try {
     const lines = (await readFile(path, 'utf8')).split('\n');
     if (lines.at(-1) === '') lines.pop();
@@ -21,7 +21,7 @@ function quote(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
-export function commandLine(cmd: string, args: string[]): string {
+function commandLine(cmd: string, args: string[]): string {
   return [cmd, ...args].map(quote).join(' ');
 }
 

@@ -30,7 +30,7 @@ export async function copyTree(from: string, to: string): Promise<void> {
 
 type Step = { kind: 'mkdir'; path: string } | { kind: 'aside'; from: string; to: string } | { kind: 'place'; path: string } | { kind: 'placeDir'; path: string };
 
-export interface Merge {
+interface Merge {
   /** undo everything (leaves the prefix as before the merge) */
   rollback(): Promise<void>;
   /** forget the undo information (drops replaced files) */

@@ -34,7 +34,7 @@ import { posix } from 'node:path';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink';
 
-export interface ArchiveEntry {
+interface ArchiveEntry {
   /** as stored in the archive */
   path: string;
   kind: EntryKind;
@@ -42,14 +42,14 @@ export interface ArchiveEntry {
   linkTarget?: string;
 }
 
-export interface ConfinementProblem {
+interface ConfinementProblem {
   /** the entry, as stored */
   path: string;
   why: string;
 }
 
 /** The kernel's limit on symlinks followed in one resolution (ELOOP). */
-export const MAX_LINK_FOLLOWS = 40;
+const MAX_LINK_FOLLOWS = 40;
 
 /** Check one archive path; returns its normalised form (no `.`, no empty components) or a reason to refuse it. */
 export function checkEntryPath(path: string): { ok: true; path: string } | { ok: false; why: string } {
@@ -63,7 +63,7 @@ export function checkEntryPath(path: string): { ok: true; path: string } | { ok:
   return { ok: true, path: parts.join('/') };
 }
 
-export type Resolution =
+type Resolution =
   | { kind: 'inside'; path: string }
   | { kind: 'outside'; why: string }
   | { kind: 'loop'; why: string };
@@ -188,12 +188,4 @@ export class ConfinementChecker {
   private addParents(path: string): void {
     for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) this.parents.add(path.slice(0, i));
   }
-}
-
-/** Every problem of a whole list of entries (per-entry ones first, in order, then the links). */
-export function confinementProblems(entries: Iterable<ArchiveEntry>, opts: { scope?: string; allowRootEntry?: boolean } = {}): ConfinementProblem[] {
-  const c = new ConfinementChecker(opts);
-  const out: ConfinementProblem[] = [];
-  for (const e of entries) { const p = c.add(e); if (p) out.push(p); }
-  return [...out, ...c.finish()];
 }

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { UsageError } from './errors.js';
 
-export const SHARE_DIR = 'share/mpistack';
+const SHARE_DIR = 'share/mpistack';
 /** The build manifest, relative to the prefix. */
 export const BUILD_MANIFEST = `${SHARE_DIR}/manifest.json`;
 /** The build logs, relative to the prefix (left out of a packed tree). */

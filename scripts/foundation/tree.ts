@@ -5,7 +5,7 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface TreeEntry {
+interface TreeEntry {
   /** tree-relative, posix separators */
   path: string;
   type: 'dir' | 'file' | 'symlink' | 'other';

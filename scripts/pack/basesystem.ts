@@ -9,7 +9,7 @@
 //    talk to its hardware, kernel drivers or resource manager; a copy from the
 //    build machine would be the wrong version for the node's driver/daemon.
 
-export interface BaseLib {
+interface BaseLib {
   /** matches a DT_NEEDED soname */
   pattern: RegExp;
   kind: 'base' | 'cluster';

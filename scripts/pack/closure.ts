@@ -11,9 +11,9 @@ import { readElf, type ElfInfo } from './elf.js';
 /** Where vendored libraries go inside the tree. */
 export const VENDOR_DIR = 'lib/mpistack-vendor';
 
-export type DepKind = 'tree' | 'vendored' | 'base' | 'cluster' | 'missing';
+type DepKind = 'tree' | 'vendored' | 'base' | 'cluster' | 'missing';
 
-export interface DepRecord {
+interface DepRecord {
   needed: string;
   kind: DepKind;
   /** path inside the tree (tree, vendored) */
@@ -23,7 +23,7 @@ export interface DepRecord {
   why: string;
 }
 
-export interface ObjectRecord {
+interface ObjectRecord {
   /** path relative to the tree root, posix separators */
   path: string;
   elf: ElfInfo;
@@ -54,7 +54,7 @@ function simpleGlob(pattern: string): string[] {
 }
 
 /** Directories ld.so searches after RPATH/RUNPATH: ld.so.conf (what ldconfig caches), then the defaults. */
-export function systemLibDirs(confPath = '/etc/ld.so.conf'): string[] {
+function systemLibDirs(confPath = '/etc/ld.so.conf'): string[] {
   const dirs: string[] = [];
   const seen = new Set<string>();
   const parse = (file: string, depth: number) => {
@@ -112,7 +112,7 @@ function toPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
 }
 
-export interface ClosureOptions {
+interface ClosureOptions {
   /** the staging tree being made stand-alone */
   root: string;
   /**

@@ -43,7 +43,7 @@ export function isElfFile(path: string): boolean {
   }
 }
 
-export class ElfParseError extends MpistackError {
+class ElfParseError extends MpistackError {
   override name = 'ElfParseError';
   constructor(
     readonly path: string,

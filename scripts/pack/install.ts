@@ -50,7 +50,7 @@ export class InstallError extends MpistackError {
   }
 }
 
-export interface InstallOptions {
+interface InstallOptions {
   tarball: string;
   dest: string;
   /** SHA256SUMS file (default: beside the tarball) */
@@ -60,14 +60,14 @@ export interface InstallOptions {
   log?: (line: string) => void;
 }
 
-export interface InstallResult { root: string; entries: number; checked: number; sha256: string; ms: number }
+interface InstallResult { root: string; entries: number; checked: number; sha256: string; ms: number }
 
 const STAGE_PREFIX = '.mpistack-install-';
 const STAGE_RE = /^\.mpistack-install-(\d+)-[A-Za-z0-9]{6}$/;
 const PREVIOUS_RE = /^(.+)\.mpistack-previous-(\d+)$/;
 const previousName = (top: string) => `${top}.mpistack-previous-${process.pid}`;
 
-export function readSums(sumsPath: string): Map<string, string> {
+function readSums(sumsPath: string): Map<string, string> {
   const map = new Map<string, string>();
   for (const line of readFileSync(sumsPath, 'utf8').split('\n')) {
     const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim());
@@ -77,13 +77,13 @@ export function readSums(sumsPath: string): Map<string, string> {
 }
 
 /** What killed installs left in DEST: stages removed, a tree moved aside by --force put back (or removed once replaced). */
-export function recoverInterrupted(dest: string, log: (line: string) => void = () => {}): void {
+function recoverInterrupted(dest: string, log: (line: string) => void = () => {}): void {
   let names: string[];
   try { names = readdirSync(dest); } catch { return; }
   for (const n of names) {
     const prev = PREVIOUS_RE.exec(n);
     if (prev && !processAlive(Number(prev[2]))) {
-      const top = prev[1]!;
+      const top = prev[1];
       if (existsSync(join(dest, top))) {
         rmSync(join(dest, n), { recursive: true, force: true });
         log(`removed ${n}: a killed --force install had already replaced ${top}`);
@@ -195,7 +195,7 @@ async function unpackVerifyAndPlace(tarball: string, dest: string, stage: string
   const linkProblems = checker!.finish();
   if (linkProblems.length) {
     const [first, ...more] = linkProblems;
-    throw new InstallError('unsafe-entry', `refusing ${name}: entry ${JSON.stringify(first!.path)}: ${first!.why}`, more.map((p) => `also ${p.path}: ${p.why}`));
+    throw new InstallError('unsafe-entry', `refusing ${name}: entry ${JSON.stringify(first.path)}: ${first.why}`, more.map((p) => `also ${p.path}: ${p.why}`));
   }
   const root = join(stage, top);
   let verified: Awaited<ReturnType<typeof verifyPackedTree>>;

@@ -7,7 +7,7 @@ import { hasElfMagic, readSections, type ElfSection } from './elf.js';
 
 export interface Needle { label: string; value: string }
 
-export interface LeakAllow {
+interface LeakAllow {
   /** which needles this entry may excuse */
   labels: readonly string[];
   /** tree-relative file path */

@@ -25,8 +25,8 @@ import { PackError, tool } from './run.js';
 import { writeTarGz, type TarEntry } from './tar.js';
 import { rewriteTextFiles, type TextAction } from './text.js';
 
-export const TOP_DIR = 'mpistack';
-export const NODE_IN_TREE = 'bin/node';
+const TOP_DIR = 'mpistack';
+const NODE_IN_TREE = 'bin/node';
 /**
  * Left out of the tree: the build's per-phase logs. They record the build
  * (its directories, staging paths, compiler lines) and stay in the built
@@ -34,7 +34,7 @@ export const NODE_IN_TREE = 'bin/node';
  */
 const NOT_PACKED = [LOGS_DIR];
 
-export interface PackOptions {
+interface PackOptions {
   /** the built prefix to pack (read only) */
   prefix: string;
   /** output directory for the tarball and SHA256SUMS */
@@ -57,7 +57,7 @@ export interface PackOptions {
   log?: (line: string) => void;
 }
 
-export interface PackResult {
+interface PackResult {
   tarball: string;
   sha256: string;
   size: number;
@@ -73,7 +73,7 @@ export interface PackResult {
 }
 
 /** What the build manifest (foundation/manifest.ts) tells pack: where the prefix was built, from which cache, with which date. */
-export interface BuildInfo {
+interface BuildInfo {
   prefix?: string;
   cacheDirs: string[];
   sourceDateEpoch?: number;
@@ -90,7 +90,7 @@ function ownPackageVersion(): string {
   try { return packageVersion(); } catch { return '0.0.0'; }
 }
 
-export function tarballName(version: string): string {
+function tarballName(version: string): string {
   return `mpistack-${version}-linux-x86_64.tar.gz`;
 }
 
@@ -103,7 +103,7 @@ const within = (p: string, root: string) => p === root || p.startsWith(root + '/
  * relative ones that stay inside are kept; absolute ones into the prefix become
  * relative; anything pointing outside is replaced by a copy of its target.
  */
-export function stageCopy(src: string, stage: string, aliases: string[], links: PackResult['links']): void {
+function stageCopy(src: string, stage: string, aliases: string[], links: PackResult['links']): void {
   const srcReal = realpathSync(src);
   mkdirSync(stage, { recursive: true });
   const walk = (rel: string) => {
@@ -289,7 +289,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
 }
 
 /** Add or replace this tarball's line in SHA256SUMS (sha256sum -c format), written via a temp file + rename. */
-export function writeSums(out: string, name: string, sha256: string, tmpDir: string): void {
+function writeSums(out: string, name: string, sha256: string, tmpDir: string): void {
   const path = join(out, 'SHA256SUMS');
   const lines = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() && !l.endsWith(`  ${name}`)) : [];
   lines.push(`${sha256}  ${name}`);

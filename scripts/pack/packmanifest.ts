@@ -14,9 +14,9 @@ import { PACK_MANIFEST } from '../foundation/layout.js';
 import { listTree } from '../foundation/tree.js';
 import { PackError } from './run.js';
 
-export type PackedEntry = { type: 'dir' } | { type: 'file'; size: number; sha256: string; executable: boolean } | { type: 'symlink'; target: string };
+type PackedEntry = { type: 'dir' } | { type: 'file'; size: number; sha256: string; executable: boolean } | { type: 'symlink'; target: string };
 
-export interface PackManifest {
+interface PackManifest {
   format: 1;
   name: 'mpistack';
   version: string;
@@ -39,7 +39,7 @@ export async function buildPackManifest(root: string, version: string, sourceDat
 }
 
 /** A tree with no readable pack manifest: not a packed mpistack tree (or a damaged one). */
-export class NotPackedError extends MpistackError {
+class NotPackedError extends MpistackError {
   override name = 'NotPackedError';
 }
 
@@ -89,7 +89,7 @@ export async function verifyPackedTree(root: string): Promise<{ manifest: PackMa
 }
 
 /** Symlinks of the tree at `root` whose target, followed through the tree's symlinks, leaves it. */
-export function escapingLinks(root: string): VerifyProblem[] {
+function escapingLinks(root: string): VerifyProblem[] {
   const links = new Map<string, string>();
   for (const e of listTree(root)) if (e.type === 'symlink') links.set(e.path, readlinkSync(join(root, e.path)));
   const out: VerifyProblem[] = [];

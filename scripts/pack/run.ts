@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { MpistackError } from '../foundation/errors.js';
 
 /** An external tool exited non-zero (`status`; null: it could not start or was killed). */
-export class ToolError extends MpistackError {
+class ToolError extends MpistackError {
   override name = 'ToolError';
   constructor(
     readonly step: string,
@@ -36,7 +36,7 @@ export class PackError extends MpistackError {
   }
 }
 
-export interface RunOut {
+interface RunOut {
   code: number | null;
   stdout: string;
   stderr: string;

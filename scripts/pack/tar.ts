@@ -21,7 +21,7 @@ import { createGunzip, createGzip, constants as zc } from 'node:zlib';
 import { MpistackError } from '../foundation/errors.js';
 import { PackError } from './run.js';
 
-export type EntryType = 'file' | 'dir' | 'symlink';
+type EntryType = 'file' | 'dir' | 'symlink';
 
 export interface TarEntry {
   /** archive path, posix, no leading '/', directories without trailing '/' */
@@ -89,7 +89,7 @@ function padding(size: number): Buffer {
 }
 
 /** The header block(s) for one entry. */
-export function entryHeaders(e: TarEntry, mtime: number): Buffer[] {
+function entryHeaders(e: TarEntry, mtime: number): Buffer[] {
   const typeflag = e.type === 'dir' ? '5' : e.type === 'symlink' ? '2' : '0';
   const mode = e.type === 'dir' ? 0o755 : e.type === 'symlink' ? 0o777 : e.executable ? 0o755 : 0o644;
   const path = e.type === 'dir' ? `${e.path}/` : e.path;
@@ -178,7 +178,7 @@ function parseOctal(b: Buffer, off: number, len: number, field: string): number 
 }
 
 /** The largest extended header (pax 'x'/'g', GNU long name 'L'/'K') the reader takes: Linux paths are at most 4096 bytes. */
-export const MAX_EXTENDED_HEADER = 1024 * 1024;
+const MAX_EXTENDED_HEADER = 1024 * 1024;
 
 /** Byte source over a stream: exact reads, and bounded reads for large bodies. */
 class Bytes {

@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { writeReplace } from './fsutil.js';
 import { join, posix } from 'node:path';
 
-export interface TextContext {
+interface TextContext {
   /** absolute paths that mean "the tree" (build prefix, input directory) */
   aliases: string[];
   /** other build-machine paths recorded in record files: label -> path */
@@ -18,14 +18,14 @@ export interface TextContext {
 export interface TextAction { file: string; rule: string; detail: string }
 
 /** Replace every alias (longest first) with `to`. */
-export function replaceAliases(text: string, aliases: readonly string[], to: string): string {
+function replaceAliases(text: string, aliases: readonly string[], to: string): string {
   let out = text;
   for (const a of [...aliases].sort((x, y) => y.length - x.length)) out = out.split(a).join(to);
   return out;
 }
 
 /** `../..` from a file's directory up to the tree root ('.' for a file at the root). */
-export function upToRoot(file: string): string {
+function upToRoot(file: string): string {
   const depth = posix.dirname(file) === '.' ? 0 : posix.dirname(file).split('/').length;
   return depth === 0 ? '.' : Array(depth).fill('..').join('/');
 }
@@ -46,7 +46,8 @@ const SYSTEM_SHELLS = new Set(['/bin/sh', '/bin/bash', '/usr/bin/env']);
 export function rewriteShebang(file: string, firstLine: string, ctx: TextContext): { lines: string[]; detail: string } | undefined {
   const m = /^#!\s*(\S+)(?:\s+(.*))?$/.exec(firstLine);
   if (!m) return undefined;
-  let [, interp, args] = m;
+  const interp = m[1] ?? '';
+  let args = m[2];
   args = args?.trim() ?? '';
   let name = posix.basename(interp);
   if (interp === '/usr/bin/env' || interp === '/bin/env') {
@@ -79,7 +80,7 @@ interface Rule {
  * Files removed whatever their content (binary too): Python bytecode records
  * the build path in each code object; Python rewrites it on first import.
  */
-export const DELETE_RULES: readonly { name: string; match: RegExp }[] = [
+const DELETE_RULES: readonly { name: string; match: RegExp }[] = [
   { name: 'Python bytecode removed', match: /(^|\/)__pycache__\/[^/]+\.pyc$/ },
 ];
 

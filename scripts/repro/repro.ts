@@ -23,9 +23,9 @@ import { UsageError } from '../foundation/errors.js';
 import { pack } from '../pack/pack.js';
 import { diffEntries, extractForDiff, type FileDiff } from './treediff.js';
 
-export const ROUND_DIRS = ['a', 'second-round'] as const;
+const ROUND_DIRS = ['a', 'second-round'] as const;
 
-export interface ReproOptions {
+interface ReproOptions {
   recipes: readonly Recipe[];
   /** the install prefix of both builds (empty or absent) */
   prefix: string;
@@ -47,9 +47,9 @@ export interface ReproOptions {
   log?: (line: string) => void;
 }
 
-export interface RoundResult { cacheDir: string; tarball: string; sha256: string; buildMs: number; packMs: number; startedAt: string }
+interface RoundResult { cacheDir: string; tarball: string; sha256: string; buildMs: number; packMs: number; startedAt: string }
 
-export interface ReproResult {
+interface ReproResult {
   identical: boolean;
   rounds: RoundResult[];
   /** every difference (empty when identical) */
@@ -57,7 +57,7 @@ export interface ReproResult {
 }
 
 /** Copy (hard link when possible) every source file the recipes can use from one cache into another. */
-export async function seedSources(recipes: readonly Recipe[], versions: Record<string, string> | undefined, from: string, to: string): Promise<number> {
+async function seedSources(recipes: readonly Recipe[], versions: Record<string, string> | undefined, from: string, to: string): Promise<number> {
   let n = 0;
   for (const r of recipes) {
     for (const s of findVersion(r, versions?.[r.name]).sources) {

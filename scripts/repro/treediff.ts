@@ -16,7 +16,7 @@ import { readTarGz } from '../pack/tar.js';
 import { isText } from '../pack/text.js';
 
 /** One entry of a tree as the diff compares it. */
-export interface DiffEntry {
+interface DiffEntry {
   path: string;
   type: 'file' | 'dir' | 'symlink' | 'other';
   mode: number;
@@ -109,7 +109,7 @@ function describeOnly(d: ReturnType<typeof onlyIn>, unit: string): string[] {
 }
 
 /** Which ELF sections of two files differ (by name), with sizes. */
-export function elfSectionDiff(a: string, b: string): { sections: string[]; details: string[] } {
+function elfSectionDiff(a: string, b: string): { sections: string[]; details: string[] } {
   const sa = readSections(a);
   const sb = readSections(b);
   const ba = readFileSync(a);
@@ -135,7 +135,7 @@ export function elfSectionDiff(a: string, b: string): { sections: string[]; deta
 }
 
 /** Why two files with different bytes differ (a and b are paths to the two versions). */
-export function explainFileDiff(path: string, a: string, b: string): FileDiff {
+function explainFileDiff(path: string, a: string, b: string): FileDiff {
   const ba = readFileSync(a);
   const bb = readFileSync(b);
   if (hasElfMagic(ba) && hasElfMagic(bb)) {

@@ -45,7 +45,7 @@ export function parseRooms(markdown: string): Room[] {
     const cells = line.slice(1, line.endsWith('|') ? -1 : undefined).split('|').map((c) => c.trim());
     if (cells.length !== 4) throw new Error(`ARCHITECTURE.md room row has ${cells.length} cells, not 4: ${line}`);
     const [name, files, may, inside] = cells as [string, string, string, string];
-    const paths = [...files.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+    const paths = [...files.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
     if (!name || !paths.length) throw new Error(`ARCHITECTURE.md room row without a name or files: ${line}`);
     if (inside !== 'yes' && inside !== 'no') throw new Error(`ARCHITECTURE.md room ${name}: 'between its own files' is '${inside}', not yes or no`);
     const mayImport =
@@ -123,7 +123,7 @@ export function circles(edges: readonly Pick<Edge, 'from' | 'to'>[]): string[][]
 /** One circle through a strongly connected component, shortest from its first file: a -> b -> ... -> a. */
 function cycleThrough(component: string[], next: ReadonlyMap<string, string[]>): string[] {
   const inside = new Set(component);
-  const start = component[0]!;
+  const start = component[0];
   const parent = new Map<string, string | null>([[start, null]]);
   const queue = [start];
   while (queue.length) {

@@ -67,9 +67,9 @@ export function importsOf(file: SourceFile): ImportRef[] {
       ts.isCallExpression(node) &&
       node.expression.kind === ts.SyntaxKind.ImportKeyword &&
       node.arguments.length >= 1 &&
-      ts.isStringLiteralLike(node.arguments[0]!)
+      ts.isStringLiteralLike(node.arguments[0])
     ) {
-      const spec = (node.arguments[0] as ts.StringLiteralLike).text;
+      const spec = (node.arguments[0]).text;
       out.push({ specifier: spec, line: lineOf(sf, node), typeOnly: false, names: [{ imported: '*', local: '*' }], reexport: false });
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
       const name = node.qualifier ? (ts.isIdentifier(node.qualifier) ? node.qualifier.text : node.qualifier.left.getText(sf)) : '*';
@@ -90,7 +90,7 @@ export function resolveSpecifier(from: string, specifier: string, known: Readonl
     : joined.endsWith('.mjs')
       ? [`${joined.slice(0, -4)}.mts`, joined]
       : [joined, `${joined}.ts`, `${joined}/index.ts`];
-  return candidates.find((c) => known.has(c)) ?? candidates[0]!;
+  return candidates.find((c) => known.has(c)) ?? candidates[0];
 }
 
 /** The import edges among `files` (an edge may point outside the set: its `to` is still resolved). */

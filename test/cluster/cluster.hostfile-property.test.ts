@@ -35,7 +35,7 @@ test(`round trip (${RUNS.roundTrip} runs): format then parse gives the entries b
 function checkParse(text: string): void {
   let entries: HostEntry[];
   try { entries = parseHostfile(text, 'hf'); } catch (e) {
-    if (!(e instanceof HostfileError)) throw new Error(`not a HostfileError: ${String(e)} for ${JSON.stringify(text)}`);
+    if (!(e instanceof HostfileError)) throw new Error(`not a HostfileError: ${String(e)} for ${JSON.stringify(text)}`, { cause: e });
     const lines = text.split(/\r?\n/).length;
     assert.ok(e.line !== null && e.line >= 1 && e.line <= lines, `line ${e.line} of ${lines}`);
     assert.ok(e.message.startsWith(`hf:${e.line}: `));

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JobError, parseMemory, writeJob } from '../../scripts/cluster/job.js';
+import { JobError, parseMemory } from '../../scripts/cluster/job.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/cli.js');
 const tmp = mkdtempSync(join(tmpdir(), 'mpistack-job-'));

@@ -47,7 +47,7 @@ test('build boost (after openmpi) into the prefix with the engine', async () => 
   assert.is(b.inputs.version, defaultVersion);
   const src = b.inputs.sources.find((s) => s.filename === b.fetched.filename);
   assert.ok(src, `fetched ${b.fetched.filename} is one of the recipe's sources`);
-  assert.is(b.fetched.sha256, src!.sha256);
+  assert.is(b.fetched.sha256, src.sha256);
   assert.ok(existsSync(join(prefix, 'bin', 'mpicxx')), 'the prefix has the stack Open MPI');
   const m = JSON.parse(readFileSync(manifestPath(prefix), 'utf8')) as Manifest;
   assert.ok(m.recipes.openmpi, 'manifest lists openmpi');

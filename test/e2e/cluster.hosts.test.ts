@@ -12,7 +12,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,7 +149,7 @@ test('a server host frozen mid-job: its requests time out naming the host, the c
   for (const m of redone) assert.is(m[2], 'node1', 'redone on the live host');
   const done = /^DONE (.*)$/m.exec(r.stdout);
   assert.ok(done, out);
-  const squares = [...JSON.parse(`[${done![1].split(' ').join(',')}]`), ...redone.map((m) => [Number(m[1]), m[2]])].map((v: [number, string]) => v[0]).sort((a, b) => a - b);
+  const squares = [...(JSON.parse(`[${done[1].split(' ').join(',')}]`) as [number, string][]), ...redone.map((m): [number, string] => [Number(m[1]), m[2]])].map((v: [number, string]) => v[0]).sort((a, b) => a - b);
   assert.equal(squares, [0, 1, 4, 9, 16, 25, 36, 49], 'all 8 results, every one computed');
 });
 

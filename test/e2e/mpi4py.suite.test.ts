@@ -99,7 +99,7 @@ async function judge(label: string, results: ModuleResult[], n: number, root: st
     + `${t.errors} errors, ${t.modulesTimedOut} modules over ${MODULE_LIMIT_MS / 1000} s; also failing on Debian's python3-mpi4py: ${shared.join(', ') || 'none'}`
     + (mpi2 ? `; MPI-2.1 gaps (NEEDS_MPI3): ${accepted.map((m) => `${m.module} ${problems(m, n).length}`).join(', ')} (${acceptedProblems.length} in all)` : ''));
   const detail = judged.filter((m) => problems(m, n).some((p) => extra.includes(p)))
-    .map((m) => `--- ${m.module}\n${Object.entries(Object.assign({}, ...m.ranks.map((r) => r.detail))).map(([k, v]) => `${k}:\n${String(v)}`).join('\n')}\n${m.output}`).join('\n');
+    .map((m) => `--- ${m.module}\n${Object.entries(Object.assign({}, ...m.ranks.map((r) => r.detail)) as Record<string, string>).map(([k, v]) => `${k}:\n${String(v)}`).join('\n')}\n${m.output}`).join('\n');
   assert.equal(extra, [], `${label} at ${n} rank(s): failing here but not with Debian's python3-mpi4py on Debian's Open MPI:\n${detail}`);
   assert.ok(t.ran > 500, `${label}: only ${t.ran} tests ran`);
 }

@@ -26,7 +26,7 @@ const bare = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME ?? '
 test('the manifest names a version of the recipe, its source and every configure argument of that version', () => {
   const v = openmpi.versions.find((x) => x.version === entry.version);
   assert.ok(v, `manifest version ${entry.version} is one of the recipe's`);
-  assert.ok(v!.sources.some((s) => s.sha256 === entry.source.sha256 && s.filename === entry.source.filename), `${entry.source.filename} ${entry.source.sha256}`);
+  assert.ok(v.sources.some((s) => s.sha256 === entry.source.sha256 && s.filename === entry.source.filename), `${entry.source.filename} ${entry.source.sha256}`);
   assert.equal(entry.configureArgs, [`--prefix=${prefix}`, ...configureArgs(entry.version)]);
   assert.ok(entry.toolchain.gcc);
   for (const f of requiredFiles) assert.ok(existsSync(join(prefix, f)), f);

@@ -20,6 +20,7 @@ import { install } from '../../scripts/pack/install.js';
 import { pack, readBuildInfo } from '../../scripts/pack/pack.js';
 import { mpirunEnv, runLimited } from '../helpers/mpi.js';
 import { builtStack } from '../helpers/stack.js';
+import { readManifest } from '../../scripts/foundation/manifest.js';
 
 const prefixEnv = process.env.MPISTACK_E2E_PREFIX;
 if (!prefixEnv || !existsSync(join(prefixEnv, 'bin/mpirun'))) {
@@ -80,7 +81,7 @@ int main(int argc, char **argv) {
 
 // built --with mpi4py: the interpreter it was built for (the manifest records it)
 const mpi4pyPython = (() => {
-  try { return (JSON.parse(readFileSync(join(prefix, 'share/mpistack/manifest.json'), 'utf8')).recipes?.mpi4py?.env?.MPISTACK_PYTHON as string | undefined); } catch { return undefined; }
+  return readManifest(prefix).recipes.mpi4py?.env.MPISTACK_PYTHON;
 })();
 
 /** Everything runs inside a private mount namespace where the build prefix (and the input copy) are empty tmpfs. */

@@ -45,7 +45,7 @@ test('a genuinely random constant and text line: both files named, with the ELF 
   const text = formatDiffs(r.diffs).join('\n');
   const elf = byPath.get('mpistack/bin/leaky');
   assert.ok(elf, text);
-  assert.match(elf!.why, /^ELF: sections .*\.rodata/, text);
+  assert.match(elf.why, /^ELF: sections .*\.rodata/, text);
   assert.ok(byPath.get('mpistack/share/leaky/random.txt')?.why.startsWith('text: 1 lines only in the first build, 1 only in the second'), text);
   assert.ok(byPath.has('mpistack/share/leaky/stamp.txt'), text);
   // the pack manifest lists every file's sha256, so it differs too, and nothing else does
@@ -58,7 +58,7 @@ test('a prefix that is not empty is refused before anything is built', async () 
   mkdirSync(join(prefix, 'bin'), { recursive: true });
   const err = await checkReproducible({ recipes: [recipe], prefix, workDir: join(root, 'work'), jobs: 1, mirrors: [mirror], offline: true, sourceDateEpoch: 1 }).then(() => null, (e: Error) => e);
   assert.ok(err);
-  assert.match(err!.message, /must be empty or absent/);
+  assert.match(err.message, /must be empty or absent/);
 });
 
 test.run();

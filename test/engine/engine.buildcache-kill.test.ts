@@ -38,7 +38,7 @@ async function assertNoInvalidEntry(cache: string): Promise<number> {
 function runDriver(args: string[]): { outcome: string; key: string } {
   const r = spawnSync(process.execPath, [driver, ...args], { encoding: 'utf8', timeout: 120_000 });
   assert.is(r.status, 0, `driver failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!)[0];
+  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { outcome: string; key: string }[])[0];
 }
 
 for (const signal of ['SIGINT', 'SIGKILL'] as const) {

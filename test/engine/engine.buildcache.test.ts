@@ -70,7 +70,7 @@ test('second run: cached, nothing configured; removed prefix: restored; damaged 
   assert.is(readFileSync(join(o.prefix, 'share/fixture/data.txt'), 'utf8'), `installed for ${o.prefix}\n`);
 
   // a damaged cache entry is rebuilt, never restored
-  writeFileSync(join(entryDir(o.cacheDir, first.key!), 'tree', 'bin', 'fixture-hello'), 'garbage');
+  writeFileSync(join(entryDir(o.cacheDir, first.key), 'tree', 'bin', 'fixture-hello'), 'garbage');
   rmSync(o.prefix, { recursive: true });
   const [rebuilt] = await buildStack([fixtureRecipe(fx)], o);
   assert.is(rebuilt.outcome, 'built');

@@ -34,7 +34,7 @@ function bounded<T>(p: Promise<T>, ms = 20_000): Promise<T> {
 async function failure(p: Promise<unknown>): Promise<FetchError> {
   const err = await bounded(p).then(() => null, (e: unknown) => e);
   assert.instance(err, NoSourceError, String(err));
-  const first = (err as NoSourceError).attempts[0]!.error;
+  const first = (err as NoSourceError).attempts[0].error;
   assert.instance(first, FetchError, String(first));
   return first as FetchError;
 }
@@ -140,7 +140,7 @@ test('build options: --fetch-deadline and --fetch-max-size reach the fetch; bad 
   const o = parseBuildArgs(['--prefix=/p', '--fetch-deadline', '90', '--fetch-max-size', '64']);
   assert.equal(o.fetch, { deadlineMs: 90_000, maxBytes: 64 * 1024 * 1024 });
   for (const bad of [['--fetch-deadline', '0'], ['--fetch-deadline', '1e3'], ['--fetch-max-size', '-5'], ['--fetch-max-size', 'lots']]) {
-    assert.throws(() => parseBuildArgs(['--prefix=/p', ...bad]), (e: Error) => e instanceof UsageError && e.message.includes(bad[0]!));
+    assert.throws(() => parseBuildArgs(['--prefix=/p', ...bad]), (e: Error) => e instanceof UsageError && e.message.includes(bad[0]));
   }
 });
 

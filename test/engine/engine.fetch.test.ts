@@ -3,7 +3,7 @@
 // checksum (quarantined, next source used), a stalled server (timeout), and
 // --offline with an empty cache.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -45,7 +45,7 @@ test('truncated body: detected, retried, and never admitted to the cache', async
   const s = await startServer({ '/t.tar.gz': [{ kind: 'truncate', body, bytes: 5000 }] });
   try {
     const cacheDir = tmp();
-    const err = await fetchSources('pkg', '1.0', [src(`${s.url}/t.tar.gz`)], { cacheDir, mirrors: [], offline: false, ...fast }).then(() => null, (e) => e);
+    const err = await fetchSources('pkg', '1.0', [src(`${s.url}/t.tar.gz`)], { cacheDir, mirrors: [], offline: false, ...fast }).then(() => null, (e: unknown) => e);
     assert.instance(err, NoSourceError);
     assert.is(s.hits.get('/t.tar.gz'), fast.attempts);
     assert.instance((err as NoSourceError).attempts[0].error, FetchError);
@@ -66,7 +66,7 @@ test('wrong checksum: quarantined with expected vs actual, next source used', as
     assert.ok(line.includes(`expected sha256 ${sha(body)}`) && line.includes(`got ${sha(other)}`) && line.includes('/bad/'), line);
     // the only source with a bad checksum: an error of that type, nothing cached
     const c2 = tmp();
-    const err = await fetchSources('pkg', '1.0', [src(`${s.url}/bad/pkg-1.0.tar.gz`)], { cacheDir: c2, mirrors: [], offline: false, ...fast }).then(() => null, (e) => e);
+    const err = await fetchSources('pkg', '1.0', [src(`${s.url}/bad/pkg-1.0.tar.gz`)], { cacheDir: c2, mirrors: [], offline: false, ...fast }).then(() => null, (e: unknown) => e);
     assert.instance((err as NoSourceError).attempts[0].error, ChecksumError);
     assert.is(((err as NoSourceError).attempts[0].error as ChecksumError).actual, sha(other));
     assert.not.ok(existsSync(join(c2, 'sources')));
@@ -76,7 +76,7 @@ test('wrong checksum: quarantined with expected vs actual, next source used', as
 test('stalled server: the download times out instead of hanging', async () => {
   const s = await startServer({ '/s.tar.gz': [{ kind: 'stall', body, bytes: 1000 }] });
   try {
-    const err = await fetchSources('pkg', '1.0', [src(`${s.url}/s.tar.gz`)], { cacheDir: tmp(), mirrors: [], offline: false, ...fast, attempts: 2 }).then(() => null, (e) => e);
+    const err = await fetchSources('pkg', '1.0', [src(`${s.url}/s.tar.gz`)], { cacheDir: tmp(), mirrors: [], offline: false, ...fast, attempts: 2 }).then(() => null, (e: unknown) => e);
     assert.instance(err, NoSourceError);
     assert.match((err as NoSourceError).attempts[0].error.message, /stalled/);
     assert.is(s.hits.get('/s.tar.gz'), 2);
@@ -88,7 +88,7 @@ test('--offline: empty cache is a clear error; a mirror directory or the cache i
   try {
     const cacheDir = tmp();
     const sources = [src(`${s.url}/o.tar.gz`, 'o.tar.gz')];
-    const err = await fetchSources('pkg', '1.0', sources, { cacheDir, mirrors: [], offline: true, ...fast }).then(() => null, (e) => e);
+    const err = await fetchSources('pkg', '1.0', sources, { cacheDir, mirrors: [], offline: true, ...fast }).then(() => null, (e: unknown) => e);
     assert.instance(err, NoSourceError);
     assert.match((err as Error).message, /--offline/);
     assert.match((err as Error).message, /o\.tar\.gz/);
@@ -112,4 +112,4 @@ test('a mirror URL is tried before upstream', async () => {
   } finally { await s.close(); }
 });
 
-mkdirSync; test.run();
+test.run();

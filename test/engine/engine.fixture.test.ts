@@ -80,7 +80,7 @@ test('configure failure: prefix untouched, error names phase, command, exit code
   mkdirSync(join(prefix, 'bin'), { recursive: true });
   writeFileSync(join(prefix, 'bin', 'fixture-hello'), 'old\n');
   const before = snapshot(dirname(prefix));
-  const err = await buildStack([fixtureRecipe(fx, '1.0.0', { args: ['--fail-with=3'] })], o).then(() => null, (e) => e);
+  const err = await buildStack([fixtureRecipe(fx, '1.0.0', { args: ['--fail-with=3'] })], o).then(() => null, (e: unknown) => e);
   assert.instance(err, PhaseError);
   const pe = err as PhaseError;
   assert.is(pe.phase, 'configure');
@@ -98,7 +98,7 @@ test('configure failure: prefix untouched, error names phase, command, exit code
 
 test('configure failure into a prefix that did not exist: it still does not exist', async () => {
   const { fx, prefix, o } = setup();
-  const err = await buildStack([fixtureRecipe(fx, '1.0.0', { args: ['--fail-with=1'] })], o).then(() => null, (e) => e);
+  const err = await buildStack([fixtureRecipe(fx, '1.0.0', { args: ['--fail-with=1'] })], o).then(() => null, (e: unknown) => e);
   assert.instance(err, PhaseError);
   assert.not.ok(existsSync(prefix));
 });
@@ -109,7 +109,7 @@ test('failed sanity check: nothing moved into the prefix, staging removed', asyn
   writeFileSync(join(prefix, 'keep.txt'), 'mine\n');
   const before = snapshot(dirname(prefix));
   const recipe = fixtureRecipe(fx, '1.0.0', { check: async (ctx) => { throw new SanityError(ctx.recipe, 'always', `checked ${ctx.root}`); } });
-  const err = await buildStack([recipe], o).then(() => null, (e) => e);
+  const err = await buildStack([recipe], o).then(() => null, (e: unknown) => e);
   assert.instance(err, PhaseError);
   assert.is((err as PhaseError).phase, 'check');
   assert.instance((err as PhaseError).cause, SanityError);
@@ -132,7 +132,7 @@ test('merge rolls back: a conflict halfway restores replaced files and removes p
   writeFileSync(join(prefix, 'a', 'f'), 'old');
   mkdirSync(join(prefix, 'b', 'x'), { recursive: true }); // a directory where a file should go
   const before = snapshot(prefix);
-  const err = await mergeTree(staged, prefix, join(root, 'backup')).then(() => null, (e) => e);
+  const err = await mergeTree(staged, prefix, join(root, 'backup')).then(() => null, (e: unknown) => e);
   assert.instance(err, Error);
   assert.equal(snapshot(prefix), before);
   // without the conflict: new directories and files in, the replaced file kept aside until commit

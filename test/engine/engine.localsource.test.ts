@@ -72,7 +72,7 @@ test('fetch copies the listed files into the cache under their hash, and reuses 
   let err: Error | undefined;
   try { await fetchLocal({ ...src, filename: 'other' }, cache, root); } catch (e) { err = e as Error; }
   assert.ok(err, 'a changed checkout does not match the planned hash');
-  assert.match(err!.message, /changed while it was copied/);
+  assert.match(err.message, /changed while it was copied/);
 });
 
 test('the default plan builds openmpi, boost, node-mpi, runtime, toolchain in that order', () => {

@@ -23,7 +23,7 @@ function make(dir: string, name: string, ext: keyof typeof compress, tarArgs: st
 async function refuses(archive: string, root: string, entry: RegExp) {
   const dest = join(root, 'dest');
   const before = readdirSync(root).sort();
-  const err = await unpack(archive, dest).then(() => null, (e) => e);
+  const err = await unpack(archive, dest).then(() => null, (e: unknown) => e);
   assert.instance(err, UnsafeArchiveError, archive);
   assert.match((err as UnsafeArchiveError).entry, entry);
   assert.ok((err as Error).message.includes((err as UnsafeArchiveError).entry));

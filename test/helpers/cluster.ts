@@ -109,7 +109,7 @@ export async function startSlurm(dir: string, cpus: number): Promise<Slurm> {
   const start = (cmd: string, args: string[]) => {
     const d = spawn(cmd, args, { env: env(), cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    d.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+    d.stderr.on('data', (b: Buffer) => { err += b.toString(); });
     d.on('exit', (code, sig) => { if (code) writeFileSync(join(dir, `${cmd}.exit`), `${cmd} exited ${code ?? sig}\n${err}`); });
     daemons.push(d);
   };

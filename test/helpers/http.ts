@@ -40,7 +40,7 @@ export async function startServer(routes: Record<string, Behaviour[]>): Promise<
     res.on('close', () => { if (!done) bump(cutOff, path); });
     const script = routes[path];
     if (!script) { res.statusCode = 404; res.end('not found'); return; }
-    const b = script[Math.min(n, script.length - 1)]!;
+    const b = script[Math.min(n, script.length - 1)];
     if (b.kind === 'status') { res.statusCode = b.code; res.end(`status ${b.code}`); return; }
     if (b.kind === 'redirect') { res.statusCode = b.code ?? 302; res.setHeader('Location', b.location); res.end(`see ${b.location}`); return; }
     const every = (ms: number, step: () => boolean) => {

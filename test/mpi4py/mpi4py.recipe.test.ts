@@ -108,8 +108,8 @@ test('mpi4py 1.3.1 on Python 3.10+ is refused at configure with the reason and t
   const ctx = { version: '1.3.1', prefix: '/nonexistent', srcDir: '/nonexistent', env: {} } as unknown as BuildContext;
   const err = await b.configure(ctx).then(() => null, (e: Error) => e);
   assert.ok(err, 'refused');
-  assert.match(err!.message, new RegExp(`mpi4py 1\\.3\\.1 builds on Python <3\\.10\\.0, not ${py.version.replace('.', '\\.')} \\(1\\.x calls the old buffer API`));
-  assert.match(err!.message, /use mpi4py 3\.1\.4, or --python an older interpreter/);
+  assert.match(err.message, new RegExp(`mpi4py 1\\.3\\.1 builds on Python <3\\.10\\.0, not ${py.version.replace('.', '\\.')} \\(1\\.x calls the old buffer API`));
+  assert.match(err.message, /use mpi4py 3\.1\.4, or --python an older interpreter/);
   // 3.1.4 passes that check and stops at the next one (no mpicc under the prefix)
   const err2 = await b.configure({ ...ctx, version: '3.1.4' }).then(() => null, (e: Error) => e);
   assert.match(err2!.message, /\/nonexistent\/bin\/mpicc is missing/);

@@ -120,7 +120,7 @@ test(`unpack (${RUNS.unpack} runs): accepted archives leave no link leading outs
     const before = around(s);
     const err = await unpack(archive, s.dest).then(() => null, (e: unknown) => e);
     if (err) {
-      assert.ok(err instanceof UnsafeArchiveError || err instanceof ArchiveReadError, `unexpected ${String(err)}`);
+      assert.ok(err instanceof UnsafeArchiveError || err instanceof ArchiveReadError, `unexpected ${err instanceof Error ? err.message : JSON.stringify(err)}`);
       assert.not.ok(existsSync(s.dest), `refused (${(err as Error).message}) but the destination exists`);
     } else {
       accepted++;
@@ -156,7 +156,7 @@ test(`install (${RUNS.install} runs): what install accepts, made on disk, has no
     const tarball = rawTarball(s.top, 't', raw);
     const before = around(s);
     const err = await install({ tarball, dest: s.dest }).then(() => null, (e: unknown) => e);
-    assert.instance(err, InstallError, `unexpected ${String(err)}`);
+    assert.instance(err, InstallError, `unexpected ${err instanceof Error ? err.message : JSON.stringify(err)}`);
     assert.equal(readdirSync(s.dest), [], 'a failed install leaves DEST as it was');
     assert.equal(around(s), before);
     const kind = (err as InstallError).kind;

@@ -53,8 +53,8 @@ test('verify reports a link that climbs out through another link, though the man
   writeFileSync(join(root, PACK_MANIFEST), JSON.stringify(await buildPackManifest(root, '1.0', 0))); // as if packed that way
   const { problems } = await verifyPackedTree(root);
   assert.is(problems.length, 1, JSON.stringify(problems));
-  assert.is(problems[0]!.path, 'esc');
-  assert.match(problems[0]!.problem, /leaves the tree .*through x -> \./);
+  assert.is(problems[0].path, 'esc');
+  assert.match(problems[0].problem, /leaves the tree .*through x -> \./);
   const r = spawnSync(process.execPath, [cli, 'verify', root], { encoding: 'utf8' });
   assert.is(r.status, 1);
   assert.match(r.stdout, /^esc: its target 'x\/x\/x\/\.\.\/\.\.\/\.\.\/\.\.\/outside' leaves the tree/m);
@@ -156,12 +156,12 @@ test('a killed install: its stage is left, and the next install removes it', asy
   const w = watch(dest, () => {
     if (readdirSync(dest).some((n) => n.startsWith(`.mpistack-install-${stagePid}-`))) { w.close(); child.kill('SIGKILL'); }
   });
-  const [code, signal] = await closed;
+  const [code, signal] = (await closed) as [number | null, NodeJS.Signals | null];
   w.close();
   assert.is(signal, 'SIGKILL', `the install ended by itself (exit ${code}) before its stage was seen`);
   const left = readdirSync(dest);
   assert.equal(left.length, 1, `expected the killed install's stage: ${left.join(', ')}`);
-  assert.match(left[0]!, new RegExp(`^\\.mpistack-install-${stagePid}-`));
+  assert.match(left[0], new RegExp(`^\\.mpistack-install-${stagePid}-`));
   const lines: string[] = [];
   const t = await validTarball(work, 'after-kill', (root) => { writeFileSync(join(root, 'f'), 'f\n'); });
   await install({ tarball: t, dest, log: (l) => lines.push(l) });
@@ -180,7 +180,7 @@ test('--force: the previous tree is replaced; a --force killed between its two r
   assert.equal(readdirSync(dest), ['mpistack'], 'nothing but the tree');
   // the state a --force install killed between its two renames leaves: the previous tree at its
   // visible aside name, nothing at DEST/mpistack; its pid is that of a process that is gone
-  const gone = spawnSync('true').pid!;
+  const gone = spawnSync('true').pid;
   const { renameSync } = await import('node:fs');
   renameSync(join(dest, 'mpistack'), join(dest, `mpistack.mpistack-previous-${gone}`));
   mkdirSync(join(dest, `.mpistack-install-${gone}-AbC123/mpistack`), { recursive: true });
@@ -195,7 +195,7 @@ test('--force killed after the swap: the previous tree left aside is removed by 
   const dest = join(work, 'dest-force2');
   const v1 = await validTarball(work, 'w1', (root) => { writeFileSync(join(root, 'version'), '1\n'); });
   await install({ tarball: v1, dest });
-  const gone = spawnSync('true').pid!;
+  const gone = spawnSync('true').pid;
   mkdirSync(join(dest, `mpistack.mpistack-previous-${gone}`));
   writeFileSync(join(dest, `mpistack.mpistack-previous-${gone}`, 'old'), 'old\n');
   const lines: string[] = [];
