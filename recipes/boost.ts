@@ -22,11 +22,9 @@ import {
   type Ranged,
   type Recipe,
   type Shell,
-  type UrlSource,
   type VersionEntry,
+  urlSource,
 } from './kit/index.js';
-
-const upstream = (url: string, sha256: string): UrlSource => ({ kind: 'url', url, filename: url.slice(url.lastIndexOf('/') + 1), sha256 });
 
 // sha256 of the upstream .tar.bz2 release archives (the values Spack's boost
 // package lists; 1.81.0 and 1.83.0 agree with other independent packagers).
@@ -34,12 +32,12 @@ export const versions: readonly VersionEntry[] = [
   // the seed's version (built there with a separately installed bjam 3.1.18); upstream only
   {
     version: '1.41.0',
-    sources: [upstream('https://downloads.sourceforge.net/project/boost/boost/1.41.0/boost_1_41_0.tar.bz2', '1ef94e6749eaf13318284b4f629be063544c7015b45e38113b975ac1945cc726')],
+    sources: [urlSource('https://downloads.sourceforge.net/project/boost/boost/1.41.0/boost_1_41_0.tar.bz2', '1ef94e6749eaf13318284b4f629be063544c7015b45e38113b975ac1945cc726')],
   },
   {
     version: '1.81.0', default: true,
     sources: [
-      upstream('https://archives.boost.io/release/1.81.0/source/boost_1_81_0.tar.bz2', '71feeed900fbccca04a3b4f2f84a7c217186f28a940ed8b7ed4725986baf99fa'),
+      urlSource('https://archives.boost.io/release/1.81.0/source/boost_1_81_0.tar.bz2', '71feeed900fbccca04a3b4f2f84a7c217186f28a940ed8b7ed4725986baf99fa'),
       // Debian 12's boost1.81; its orig tarball is a git export (top directory
       // `boost`, no generated b2 grammar: see `grammar` below)
       { kind: 'debian', name: 'boost1.81', version: '1.81.0-5+deb12u1', filename: 'boost1.81_1.81.0.orig.tar.xz', sha256: '449afecf5ef98edc0a46826cde6af98d1fb95c2e92962fa8c9e3eb1e8a2928ec' },
@@ -47,7 +45,7 @@ export const versions: readonly VersionEntry[] = [
   },
   {
     version: '1.83.0',
-    sources: [upstream('https://archives.boost.io/release/1.83.0/source/boost_1_83_0.tar.bz2', '6478edfe2f3305127cffe8caf73ea0176c53769f4bf1585be237eb30798c3b8e')],
+    sources: [urlSource('https://archives.boost.io/release/1.83.0/source/boost_1_83_0.tar.bz2', '6478edfe2f3305127cffe8caf73ea0176c53769f4bf1585be237eb30798c3b8e')],
   },
 ];
 

@@ -26,11 +26,9 @@ import {
   type Ranged,
   type Recipe,
   type Shell,
-  type UrlSource,
   type VersionEntry,
+  urlSource,
 } from './kit/index.js';
-
-const upstream = (url: string, sha256: string): UrlSource => ({ kind: 'url', url, filename: url.slice(url.lastIndexOf('/') + 1), sha256 });
 
 // sha256 of the upstream sdists (the values Spack's py-mpi4py lists); the
 // Debian entry is the orig tarball of bookworm's mpi4py 3.1.4-2 (its .dsc).
@@ -40,14 +38,14 @@ export const versions: readonly VersionEntry[] = [
   {
     version: '1.3.1',
     sources: [
-      upstream('https://storage.googleapis.com/google-code-archive-downloads/v2/code.google.com/mpi4py/mpi4py-1.3.1.tar.gz', 'e7bd2044aaac5a6ea87a87b2ecc73b310bb6efe5026031e33067ea3c2efc3507'),
+      urlSource('https://storage.googleapis.com/google-code-archive-downloads/v2/code.google.com/mpi4py/mpi4py-1.3.1.tar.gz', 'e7bd2044aaac5a6ea87a87b2ecc73b310bb6efe5026031e33067ea3c2efc3507'),
       { kind: 'url', url: 'https://github.com/mpi4py/mpi4py/archive/refs/tags/1.3.1.tar.gz', filename: 'mpi4py-1.3.1-tag.tar.gz', sha256: '1380cadc0391c69b3ba7e8a2498f11848793c7f7387d3d7d44c282ed720f5d7d' },
     ],
   },
   {
     version: '3.1.4', default: true,
     sources: [
-      upstream('https://github.com/mpi4py/mpi4py/releases/download/3.1.4/mpi4py-3.1.4.tar.gz', '17858f2ebc623220d0120d1fa8d428d033dde749c4bc35b33d81a66ad7f93480'),
+      urlSource('https://github.com/mpi4py/mpi4py/releases/download/3.1.4/mpi4py-3.1.4.tar.gz', '17858f2ebc623220d0120d1fa8d428d033dde749c4bc35b33d81a66ad7f93480'),
       // Debian 12's mpi4py; a git export without the generated C (see `cythonize`)
       { kind: 'debian', name: 'mpi4py', version: '3.1.4-2', filename: 'mpi4py_3.1.4.orig.tar.gz', sha256: '0ac7cc1fbd1d026b519c4f439ffc15d8776e5615c262dd233a418d73539c352b' },
     ],

@@ -23,12 +23,13 @@ import {
   type Ranged,
   type Recipe,
   type VersionEntry,
+  urlSource,
 } from './kit/index.js';
 
-const upstream = (version: string, sha256: string) => {
+/** The release archive of `version` on Open MPI's download site (one folder a series, v4.1/). */
+const release = (version: string, sha256: string) => {
   const series = version.split('.').slice(0, 2).join('.');
-  const filename = `openmpi-${version}.tar.bz2`;
-  return { kind: 'url' as const, url: `https://download.open-mpi.org/release/open-mpi/v${series}/${filename}`, filename, sha256 };
+  return urlSource(`https://download.open-mpi.org/release/open-mpi/v${series}/openmpi-${version}.tar.bz2`, sha256);
 };
 
 // sha256 of the upstream .tar.bz2 release archives as Spack's openmpi
@@ -39,7 +40,7 @@ export const versions: readonly VersionEntry[] = [
     // the seed's version (the CASA guide's card: Open MPI 1.6.5, thread-multiple)
     version: '1.6.5',
     sources: [
-      upstream('1.6.5', 'fe37bab89b5ef234e0ac82dc798282c2ab08900bf564a1ec27239d3f1ad1fc85'),
+      release('1.6.5', 'fe37bab89b5ef234e0ac82dc798282c2ab08900bf564a1ec27239d3f1ad1fc85'),
       // the v1.6.5 tag as a git export (`git archive --prefix=ompi-1.6.5/ v1.6.5 | gzip -n`): no generated
       // configure, so `bootstrap` below runs first; --mirror serves it where the forge is unreachable
       { kind: 'url', url: 'https://github.com/open-mpi/ompi/archive/refs/tags/v1.6.5.tar.gz', filename: 'ompi-1.6.5.tar.gz', sha256: '8c8f0244c9f4c522bc0518ea9918b0e890a4ad1cf406521b58d7dbfb59471059' },
@@ -48,13 +49,13 @@ export const versions: readonly VersionEntry[] = [
   {
     version: '4.1.4', default: true,
     sources: [
-      upstream('4.1.4', '92912e175fd1234368c8730c03f4996fe5942e7479bb1d10059405e7f2b3930d'),
+      release('4.1.4', '92912e175fd1234368c8730c03f4996fe5942e7479bb1d10059405e7f2b3930d'),
       // Debian 12's openmpi; the orig tarball is upstream's release re-compressed (generated configure included)
       { kind: 'debian', name: 'openmpi', version: '4.1.4-3', filename: 'openmpi_4.1.4.orig.tar.xz', sha256: 'ddaee7dbdb01eb4fab1fda5b5e03e8bbff026711806c095c1f39bb410f99f263' },
     ],
   },
-  { version: '4.1.6', sources: [upstream('4.1.6', 'f740994485516deb63b5311af122c265179f5328a0d857a567b85db00b11e415')] },
-  { version: '5.0.10', sources: [upstream('5.0.10', '0acecc4fc218e5debdbcb8a41d182c6b0f1d29393015ed763b2a91d5d7374cc6')] },
+  { version: '4.1.6', sources: [release('4.1.6', 'f740994485516deb63b5311af122c265179f5328a0d857a567b85db00b11e415')] },
+  { version: '5.0.10', sources: [release('5.0.10', '0acecc4fc218e5debdbcb8a41d182c6b0f1d29393015ed763b2a91d5d7374cc6')] },
 ];
 
 export const configureTable: readonly Ranged<string[]>[] = [

@@ -11,12 +11,17 @@ import semver from 'semver';
 import { RecipeError } from './errors.js';
 
 /** A release archive at a URL; mirrors are asked for the same file name. */
-export interface UrlSource {
+interface UrlSource {
   kind: 'url';
   url: string;
   /** file name in the cache and on mirrors (defaults to the URL's last segment) */
   filename: string;
   sha256: string;
+}
+
+/** A release archive at `url`, cached and mirrored under the URL's last segment. */
+export function urlSource(url: string, sha256: string): UrlSource {
+  return { kind: 'url', url, filename: url.slice(url.lastIndexOf('/') + 1), sha256 };
 }
 
 /** A Debian source package whose orig tarball carries the same upstream release. */

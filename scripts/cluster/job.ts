@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { MpistackError } from '../foundation/errors.js';
+import { shellQuote } from '../foundation/sh.js';
 
 export type Scheduler = 'torque' | 'slurm';
 
@@ -99,11 +100,6 @@ function count(option: '--nodes' | '--cores-per-node', n: number): number {
   return n;
 }
 
-/** Single-quoted for sh. */
-function shq(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** A value for cluster.req's KEY="value" lines: refused when the double quotes cannot hold it as is. */
 function reqValue(option: string, s: string): string {
   if (/["$`\\\n]/.test(s)) throw new JobError(option, `${option} ${JSON.stringify(s)}: cluster.req values cannot hold ", $, \`, \\ or a newline (rename the path)`);
@@ -148,15 +144,15 @@ export function resolveJob(req: JobRequest): ResolvedJob {
 }
 
 function runLine(j: ResolvedJob, hostfile: boolean): string {
-  return ['mpirun', ...(hostfile ? ['-hostfile', '"$hostfile"'] : []), ...j.mpirunArgs.map(shq), 'mpistack-run', shq(j.script), ...j.args.map(shq)].join(' ');
+  return ['mpirun', ...(hostfile ? ['-hostfile', '"$hostfile"'] : []), ...j.mpirunArgs.map(shellQuote), 'mpistack-run', shellQuote(j.script), ...j.args.map(shellQuote)].join(' ');
 }
 
 function body(j: ResolvedJob): string[] {
   return [
     'set -eu',
-    `cd ${shq(j.workdir)}`,
+    `cd ${shellQuote(j.workdir)}`,
     '# the stack sits at the same path on every node (seed 6.2); env.sh puts its bin/ first and sets OPAL_PREFIX',
-    `. ${shq(join(j.stack, 'env.sh'))}`,
+    `. ${shellQuote(join(j.stack, 'env.sh'))}`,
   ];
 }
 

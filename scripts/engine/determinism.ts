@@ -19,6 +19,7 @@ import { statSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { MAPPED_BUILD_DIR } from '../../recipes/kit/contract.js';
+import { shellQuote } from '../foundation/sh.js';
 import { KEYED_ENV } from './buildcache.js';
 
 const BUILD_USER = 'mpistack';
@@ -83,8 +84,6 @@ function which(name: string, path: string, skip: readonly string[] = []): string
   return null;
 }
 
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /** The text of each shim script (pure; `real` maps a tool name to its path on the host, or null). */
 function shimScripts(buildDir: string, real: (name: string) => string | null): { bin: Record<string, string>; cc: Record<string, string> } {
   const head = '#!/bin/sh\n# mpistack build shim (scripts/engine/determinism.ts)\n';
@@ -94,16 +93,16 @@ function shimScripts(buildDir: string, real: (name: string) => string | null): {
     whoami: `${head}echo ${BUILD_USER}\n`,
     // the current time is SOURCE_DATE_EPOCH; an explicit date (-d, -r, -s) is left to the real date
     date: `${head}for a in "$@"; do
-  case "$a" in -d*|--date*|-r*|--reference*|-s*|--set*|-f*|--file*) exec ${shq(date)} "$@" ;; esac
+  case "$a" in -d*|--date*|-r*|--reference*|-s*|--set*|-f*|--file*) exec ${shellQuote(date)} "$@" ;; esac
 done
-if [ -n "$SOURCE_DATE_EPOCH" ]; then exec ${shq(date)} -d "@$SOURCE_DATE_EPOCH" "$@"; fi
-exec ${shq(date)} "$@"
+if [ -n "$SOURCE_DATE_EPOCH" ]; then exec ${shellQuote(date)} -d "@$SOURCE_DATE_EPOCH" "$@"; fi
+exec ${shellQuote(date)} "$@"
 `,
   };
   const cc: Record<string, string> = {};
   for (const c of WRAPPED_COMPILERS) {
     const r = real(c);
-    if (r) cc[c] = `${head}exec ${shq(r)} ${shq(`-ffile-prefix-map=${buildDir}=${MAPPED_BUILD_DIR}`)} "$@"\n`;
+    if (r) cc[c] = `${head}exec ${shellQuote(r)} ${shellQuote(`-ffile-prefix-map=${buildDir}=${MAPPED_BUILD_DIR}`)} "$@"\n`;
   }
   return { bin, cc };
 }

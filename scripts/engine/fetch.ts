@@ -99,7 +99,8 @@ function sizeCap(source: Source, o: Pick<FetchOptions, 'maxBytes'>): { bytes: nu
   return { bytes: o.maxBytes ?? FETCH_DEFAULTS.maxBytes, exact: false };
 }
 
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((r) => {
+/** Wait `ms`, or less when `signal` aborts first. */
+const waitOrAbort = (ms: number, signal: AbortSignal) => new Promise<void>((r) => {
   const t = setTimeout(r, ms);
   signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
 });
@@ -194,7 +195,7 @@ async function downloadWithRetry(url: string, dest: string, source: Source, o: F
       } catch (e) {
         if (!(e instanceof FetchError) || !e.retryable || i >= attempts) throw e;
         o.log?.(`${url}: ${e.message}; retry ${i}/${attempts - 1}`);
-        await sleep((o.backoffMs ?? FETCH_DEFAULTS.backoffMs) * 2 ** (i - 1), deadline.signal);
+        await waitOrAbort((o.backoffMs ?? FETCH_DEFAULTS.backoffMs) * 2 ** (i - 1), deadline.signal);
         if (deadline.signal.aborted) throw new FetchError(url, null, `the fetch deadline (${deadlineMs} ms) passed after ${i} attempt(s); the last: ${e.message}`, { reason: 'deadline' });
       }
     }

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Shell } from '../../recipes/kit/contract.js';
+import { shellQuote } from '../foundation/sh.js';
 import { CommandError } from './errors.js';
 
 const TAIL_LINES = 20;
@@ -17,12 +18,8 @@ async function logTail(path: string, n = TAIL_LINES): Promise<string[]> {
   } catch { return []; }
 }
 
-function quote(a: string): string {
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
-
 function commandLine(cmd: string, args: string[]): string {
-  return [cmd, ...args].map(quote).join(' ');
+  return [cmd, ...args].map(shellQuote).join(' ');
 }
 
 /** `umask`: every command runs under this file mode mask (through /bin/sh's `umask`; the log shows the command itself). */
@@ -32,7 +29,7 @@ export function makeShell(recipe: string, phase: string, logPath: string, o: { u
     run(cmd, args, opts) {
       const line = commandLine(cmd, args);
       const fd = openSync(logPath, 'a');
-      writeSync(fd, `$ (cd ${quote(opts.cwd)} && ${line})\n`);
+      writeSync(fd, `$ (cd ${shellQuote(opts.cwd)} && ${line})\n`);
       return new Promise<string>((resolvePromise, reject) => {
         let out = '';
         let settled = false;
