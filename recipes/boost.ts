@@ -32,20 +32,34 @@ export const versions: readonly VersionEntry[] = [
   // the seed's version (built there with a separately installed bjam 3.1.18); upstream only
   {
     version: '1.41.0',
-    sources: [urlSource('https://downloads.sourceforge.net/project/boost/boost/1.41.0/boost_1_41_0.tar.bz2', '1ef94e6749eaf13318284b4f629be063544c7015b45e38113b975ac1945cc726')],
+    sources: [
+      urlSource(
+        'https://downloads.sourceforge.net/project/boost/boost/1.41.0/boost_1_41_0.tar.bz2',
+        '1ef94e6749eaf13318284b4f629be063544c7015b45e38113b975ac1945cc726',
+      ),
+    ],
   },
   {
-    version: '1.81.0', default: true,
+    version: '1.81.0',
+    default: true,
     sources: [
       urlSource('https://archives.boost.io/release/1.81.0/source/boost_1_81_0.tar.bz2', '71feeed900fbccca04a3b4f2f84a7c217186f28a940ed8b7ed4725986baf99fa'),
       // Debian 12's boost1.81; its orig tarball is a git export (top directory
       // `boost`, no generated b2 grammar: see `grammar` below)
-      { kind: 'debian', name: 'boost1.81', version: '1.81.0-5+deb12u1', filename: 'boost1.81_1.81.0.orig.tar.xz', sha256: '449afecf5ef98edc0a46826cde6af98d1fb95c2e92962fa8c9e3eb1e8a2928ec' },
+      {
+        kind: 'debian',
+        name: 'boost1.81',
+        version: '1.81.0-5+deb12u1',
+        filename: 'boost1.81_1.81.0.orig.tar.xz',
+        sha256: '449afecf5ef98edc0a46826cde6af98d1fb95c2e92962fa8c9e3eb1e8a2928ec',
+      },
     ],
   },
   {
     version: '1.83.0',
-    sources: [urlSource('https://archives.boost.io/release/1.83.0/source/boost_1_83_0.tar.bz2', '6478edfe2f3305127cffe8caf73ea0176c53769f4bf1585be237eb30798c3b8e')],
+    sources: [
+      urlSource('https://archives.boost.io/release/1.83.0/source/boost_1_83_0.tar.bz2', '6478edfe2f3305127cffe8caf73ea0176c53769f4bf1585be237eb30798c3b8e'),
+    ],
   },
 ];
 
@@ -65,30 +79,58 @@ interface BoostRanges {
 
 export const ranges: BoostRanges = {
   tool: [
-    { range: '<1.47.0', value: 'bjam', why: 'bootstrap.sh of this era builds ./bjam (the seed runs bjam); b2 is the engine name from 1.47.0, when Boost.Jam merged into Boost.Build' },
+    {
+      range: '<1.47.0',
+      value: 'bjam',
+      why: 'bootstrap.sh of this era builds ./bjam (the seed runs bjam); b2 is the engine name from 1.47.0, when Boost.Jam merged into Boost.Build',
+    },
     { range: '>=1.47.0', value: 'b2', why: 'bootstrap.sh builds ./b2' },
   ],
 
   userConfig: [
-    { range: '<1.47.0', value: { path: 'tools/build/v2/user-config.jam', mode: 'append', passFlag: false }, why: 'seed 4.3.3: add `using mpi` to the tree\'s own tools/build/v2/user-config.jam, which bjam reads through the tree\'s boost-build.jam' },
-    { range: '>=1.47.0', value: { path: 'user-config.jam', mode: 'write', passFlag: true }, why: 'a private file named with --user-config=, so a ~/user-config.jam cannot change the build' },
+    {
+      range: '<1.47.0',
+      value: { path: 'tools/build/v2/user-config.jam', mode: 'append', passFlag: false },
+      why: "seed 4.3.3: add `using mpi` to the tree's own tools/build/v2/user-config.jam, which bjam reads through the tree's boost-build.jam",
+    },
+    {
+      range: '>=1.47.0',
+      value: { path: 'user-config.jam', mode: 'write', passFlag: true },
+      why: 'a private file named with --user-config=, so a ~/user-config.jam cannot change the build',
+    },
   ],
 
   grammar: [
-    { range: '>=1.81.0', value: { dir: 'tools/build/src/engine', input: 'jamgram.y', output: 'jamgram.cpp' }, why: 'git exports (Debian\'s orig tarball) lack the bison output that release tarballs ship; bootstrap.sh does not generate it' },
+    {
+      range: '>=1.81.0',
+      value: { dir: 'tools/build/src/engine', input: 'jamgram.y', output: 'jamgram.cpp' },
+      why: "git exports (Debian's orig tarball) lack the bison output that release tarballs ship; bootstrap.sh does not generate it",
+    },
   ],
 
   // additive b2 flags
   b2Flags: [
-    { range: '*', value: ['link=shared', 'threading=multi', 'variant=release'], why: 'shared, thread-safe release libraries: the stack runs MPI_THREAD_MULTIPLE' },
+    {
+      range: '*',
+      value: ['link=shared', 'threading=multi', 'variant=release'],
+      why: 'shared, thread-safe release libraries: the stack runs MPI_THREAD_MULTIPLE',
+    },
     { range: '*', value: ['--layout=system'], why: 'plain libboost_<name>.so names, said explicitly rather than left to the per-version default' },
     { range: '*', value: ['--debug-configuration'], why: 'the log shows which mpicxx and flags b2 took (seed 4.3.4 also used it)' },
-    { range: '>=1.81.0', value: ['--ignore-site-config'], why: 'an /etc/site-config.jam must not change the build (checked on the b2 of 1.81/1.83; not verified on older trees)' },
+    {
+      range: '>=1.81.0',
+      value: ['--ignore-site-config'],
+      why: 'an /etc/site-config.jam must not change the build (checked on the b2 of 1.81/1.83; not verified on older trees)',
+    },
   ],
 
   // additive bootstrap.sh flags
   bootstrapFlags: [
-    { range: '*', value: ['--with-toolset=gcc', '--without-icu'], why: 'nothing probed silently: gcc, and no ICU (only Boost.Regex/Locale use it, neither is built)' },
+    {
+      range: '*',
+      value: ['--with-toolset=gcc', '--without-icu'],
+      why: 'nothing probed silently: gcc, and no ICU (only Boost.Regex/Locale use it, neither is built)',
+    },
   ],
 
   cmakeConfigs: [
@@ -163,7 +205,10 @@ export function stlExchangeExpected(n: number): string {
 /** CMake arguments that make the prefix the only place Boost (at `version`) and MPI can come from. */
 function cmakeArgs(version: string, prefix: string, mpiPrefix: string, srcDir: string, buildDir: string): string[] {
   return [
-    '-S', srcDir, '-B', buildDir,
+    '-S',
+    srcDir,
+    '-B',
+    buildDir,
     `-DMPISTACK_BOOST_VERSION=${version}`,
     `-DCMAKE_PREFIX_PATH=${[...new Set([prefix, mpiPrefix])].join(';')}`,
     `-DCMAKE_CXX_COMPILER=${mpicxxOf(mpiPrefix)}`,
@@ -238,7 +283,17 @@ export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
 
   const [src = ''] = await copyRecipeFiles('boost', [CHECK_PROGRAM], workDir);
   const exe = join(workDir, 'stl_exchange');
-  await run(mpicxxOf(mpiPrefix), ['-O1', `-I${join(root, 'include')}`, src, '-o', exe, `-L${lib}`, '-lboost_mpi', '-lboost_serialization', `-Wl,-rpath,${lib}`]);
+  await run(mpicxxOf(mpiPrefix), [
+    '-O1',
+    `-I${join(root, 'include')}`,
+    src,
+    '-o',
+    exe,
+    `-L${lib}`,
+    '-lboost_mpi',
+    '-lboost_serialization',
+    `-Wl,-rpath,${lib}`,
+  ]);
 
   const mpirun = join(mpiPrefix, 'bin', 'mpirun');
   const runs: CheckReport['runs'] = [];
@@ -273,9 +328,18 @@ async function checkBoost(ctx: CheckContext): Promise<void> {
 async function findBoostMpiModule(prefix: string): Promise<string | null> {
   const walk = async (dir: string, depth: number): Promise<string | null> => {
     let ents;
-    try { ents = await readdir(dir, { withFileTypes: true }); } catch { return null; }
+    try {
+      ents = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return null;
+    }
     for (const e of ents) if (e.isFile() && /^mpi(\.cpython-[^/]*)?\.so$/.test(e.name)) return join(dir, e.name);
-    if (depth > 0) for (const e of ents) if (e.isDirectory()) { const hit = await walk(join(dir, e.name), depth - 1); if (hit) return hit; }
+    if (depth > 0)
+      for (const e of ents)
+        if (e.isDirectory()) {
+          const hit = await walk(join(dir, e.name), depth - 1);
+          if (hit) return hit;
+        }
     return null;
   };
   return walk(join(prefix, 'lib'), 3);
@@ -297,9 +361,16 @@ export async function boostPythonPackageDir(prefix: string, workDir: string): Pr
 async function checkBoostPython(ctx: CheckContext, python: string): Promise<string> {
   const dir = await boostPythonPackageDir(ctx.root, ctx.workDir);
   const env = mpirunEnv({ ...ctx.runEnv, PYTHONPATH: dir, PYTHONNOUSERSITE: '1', PYTHONDONTWRITEBYTECODE: '1' });
-  const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['-n', '2', python, '-c', 'import boost.mpi as m; print("boost.mpi rank %d of %d" % (m.world.rank, m.world.size))'], {
-    cwd: ctx.workDir, env, capture: true, timeoutMs: 180_000,
-  });
+  const out = await ctx.shell.run(
+    join(ctx.prefix, 'bin', 'mpirun'),
+    ['-n', '2', python, '-c', 'import boost.mpi as m; print("boost.mpi rank %d of %d" % (m.world.rank, m.world.size))'],
+    {
+      cwd: ctx.workDir,
+      env,
+      capture: true,
+      timeoutMs: 180_000,
+    },
+  );
   for (const r of [0, 1]) if (!out.includes(`boost.mpi rank ${r} of 2`)) throw new SanityError('boost', 'import boost.mpi at 2 ranks', out);
   return out;
 }
@@ -315,13 +386,18 @@ export function boostRecipe(opts: { python?: string } = {}): Recipe {
   const planFor = (version: string, prefix: string) => plan(version, { prefix, python });
   return {
     name: 'boost',
-    description: 'Boost.MPI and Boost.Serialization built against the stack\'s Open MPI',
+    description: "Boost.MPI and Boost.Serialization built against the stack's Open MPI",
     versions,
     dependencies: ['openmpi'],
     builder: b2Builder(planFor),
     configureArgs: (version, prefix) => planArgs(planFor(version, prefix)),
     runEnv: boostRunEnv,
-    check: python ? async (ctx) => { await checkBoost(ctx); await checkBoostPython(ctx, python); } : checkBoost,
+    check: python
+      ? async (ctx) => {
+          await checkBoost(ctx);
+          await checkBoostPython(ctx, python);
+        }
+      : checkBoost,
     files: recipeFiles('boost', [CHECK_PROGRAM, CMAKE_PROBE]),
   };
 }

@@ -26,7 +26,12 @@ export interface StackDef {
 
 export const STACKS: readonly StackDef[] = [
   { name: 'default', lockFile: 'stack.lock.json', versions: {}, why: "a current Open MPI (4.1.4, Debian 12's) with every recipe's default version" },
-  { name: 'seed', lockFile: 'stack.seed.lock.json', versions: { openmpi: '1.6.5' }, why: "the CASA 4.3 guide's card: Open MPI 1.6.5 (thread-multiple), MPI-2.1" },
+  {
+    name: 'seed',
+    lockFile: 'stack.seed.lock.json',
+    versions: { openmpi: '1.6.5' },
+    why: "the CASA 4.3 guide's card: Open MPI 1.6.5 (thread-multiple), MPI-2.1",
+  },
 ];
 
 /** What `--with` can add to the default stack. */

@@ -38,16 +38,34 @@ export const versions: readonly VersionEntry[] = [
   {
     version: '1.3.1',
     sources: [
-      urlSource('https://storage.googleapis.com/google-code-archive-downloads/v2/code.google.com/mpi4py/mpi4py-1.3.1.tar.gz', 'e7bd2044aaac5a6ea87a87b2ecc73b310bb6efe5026031e33067ea3c2efc3507'),
-      { kind: 'url', url: 'https://github.com/mpi4py/mpi4py/archive/refs/tags/1.3.1.tar.gz', filename: 'mpi4py-1.3.1-tag.tar.gz', sha256: '1380cadc0391c69b3ba7e8a2498f11848793c7f7387d3d7d44c282ed720f5d7d' },
+      urlSource(
+        'https://storage.googleapis.com/google-code-archive-downloads/v2/code.google.com/mpi4py/mpi4py-1.3.1.tar.gz',
+        'e7bd2044aaac5a6ea87a87b2ecc73b310bb6efe5026031e33067ea3c2efc3507',
+      ),
+      {
+        kind: 'url',
+        url: 'https://github.com/mpi4py/mpi4py/archive/refs/tags/1.3.1.tar.gz',
+        filename: 'mpi4py-1.3.1-tag.tar.gz',
+        sha256: '1380cadc0391c69b3ba7e8a2498f11848793c7f7387d3d7d44c282ed720f5d7d',
+      },
     ],
   },
   {
-    version: '3.1.4', default: true,
+    version: '3.1.4',
+    default: true,
     sources: [
-      urlSource('https://github.com/mpi4py/mpi4py/releases/download/3.1.4/mpi4py-3.1.4.tar.gz', '17858f2ebc623220d0120d1fa8d428d033dde749c4bc35b33d81a66ad7f93480'),
+      urlSource(
+        'https://github.com/mpi4py/mpi4py/releases/download/3.1.4/mpi4py-3.1.4.tar.gz',
+        '17858f2ebc623220d0120d1fa8d428d033dde749c4bc35b33d81a66ad7f93480',
+      ),
       // Debian 12's mpi4py; a git export without the generated C (see `cythonize`)
-      { kind: 'debian', name: 'mpi4py', version: '3.1.4-2', filename: 'mpi4py_3.1.4.orig.tar.gz', sha256: '0ac7cc1fbd1d026b519c4f439ffc15d8776e5615c262dd233a418d73539c352b' },
+      {
+        kind: 'debian',
+        name: 'mpi4py',
+        version: '3.1.4-2',
+        filename: 'mpi4py_3.1.4.orig.tar.gz',
+        sha256: '0ac7cc1fbd1d026b519c4f439ffc15d8776e5615c262dd233a418d73539c352b',
+      },
     ],
   },
 ];
@@ -67,18 +85,24 @@ interface Mpi4pyRanges {
 
 const ranges: Mpi4pyRanges = {
   python: [
-    { range: '<2.0.0', value: '<3.10.0', why: "1.x calls the old buffer API (PyObject_AsReadBuffer/AsWriteBuffer), removed in Python 3.10: tried on 3.11, Cython 0.29 regenerates the C but it does not compile" },
-    { range: '>=2.0.0', value: '>=3.0.0', why: 'the new buffer protocol; 3.1.4 is Debian 12\'s, built for its Python 3.11' },
+    {
+      range: '<2.0.0',
+      value: '<3.10.0',
+      why: '1.x calls the old buffer API (PyObject_AsReadBuffer/AsWriteBuffer), removed in Python 3.10: tried on 3.11, Cython 0.29 regenerates the C but it does not compile',
+    },
+    { range: '>=2.0.0', value: '>=3.0.0', why: "the new buffer protocol; 3.1.4 is Debian 12's, built for its Python 3.11" },
   ],
-  generatedC: [
-    { range: '*', value: 'src/mpi4py.MPI.c', why: 'setup.py compiles src/mpi4py.MPI.c (1.x-3.x layout); sdists ship it, git exports do not' },
-  ],
+  generatedC: [{ range: '*', value: 'src/mpi4py.MPI.c', why: 'setup.py compiles src/mpi4py.MPI.c (1.x-3.x layout); sdists ship it, git exports do not' }],
   cythonize: [
-    { range: '>=3.0.0 <4.0.0', value: 'conf/cythonize.py', why: 'the 3.x tree\'s own Cython driver; needs Cython 0.27-0.29 (Debian 12\'s cython3 is 0.29.32)' },
+    { range: '>=3.0.0 <4.0.0', value: 'conf/cythonize.py', why: "the 3.x tree's own Cython driver; needs Cython 0.27-0.29 (Debian 12's cython3 is 0.29.32)" },
   ],
   buildArgs: [
-    { range: '*', value: [], why: 'MPICC in the environment names the prefix\'s wrapper (read by mpi4py\'s mpidistutils for every version)' },
-    { range: '>=1.3.0', value: ['--mpicc=MPICC'], why: '`setup.py build --mpicc=` as well (install docs since 1.3): an mpi.cfg in the tree cannot pick another MPI' },
+    { range: '*', value: [], why: "MPICC in the environment names the prefix's wrapper (read by mpi4py's mpidistutils for every version)" },
+    {
+      range: '>=1.3.0',
+      value: ['--mpicc=MPICC'],
+      why: '`setup.py build --mpicc=` as well (install docs since 1.3): an mpi.cfg in the tree cannot pick another MPI',
+    },
   ],
 };
 
@@ -135,7 +159,9 @@ function mpiccOf(prefix: string): string {
 
 /** Pure: `setup.py build` arguments for a version and prefix. */
 export function buildArgs(version: string, prefix: string): string[] {
-  return pickAll(ranges.buildArgs, version).flat().map((a) => a.replace('MPICC', mpiccOf(prefix)));
+  return pickAll(ranges.buildArgs, version)
+    .flat()
+    .map((a) => a.replace('MPICC', mpiccOf(prefix)));
 }
 
 /** Pure: `setup.py install` arguments (staged with --root, no bytecode: it would name the build path). */
@@ -159,14 +185,19 @@ function pyEnv(ctx: BuildContext): NodeJS.ProcessEnv {
 export function cythonizeCommand(version: string, srcDir: string): { cmd: string; args: string[] } | null {
   if (existsSync(join(srcDir, pick(ranges.generatedC, version, 'generated C')))) return null;
   const script = pickAll(ranges.cythonize, version)[0];
-  if (!script) throw new RecipeError(`mpi4py ${version}: the tree lacks ${pick(ranges.generatedC, version, 'generated C')} and this version has no Cython driver in the recipe; use its sdist`);
+  if (!script)
+    throw new RecipeError(
+      `mpi4py ${version}: the tree lacks ${pick(ranges.generatedC, version, 'generated C')} and this version has no Cython driver in the recipe; use its sdist`,
+    );
   return { cmd: cythonPython(), args: [script] };
 }
 
 /** The interpreter Debian's cython3 runs on (the one with the Cython module), from the script's shebang. */
 function cythonPython(): string {
   let which: string;
-  try { which = execFileSync('sh', ['-c', 'command -v cython3'], { encoding: 'utf8' }).trim(); } catch {
+  try {
+    which = execFileSync('sh', ['-c', 'command -v cython3'], { encoding: 'utf8' }).trim();
+  } catch {
     throw new RecipeError('the tree has no generated C and cython3 is not installed (apt-get install cython3, see scripts/install-prereqs.sh)');
   }
   const m = /^#!\s*(\S+)/.exec(execFileSync('head', ['-n1', which], { encoding: 'utf8' }));
@@ -235,13 +266,14 @@ export function judgeCheck(out: string, o: { siteDir: string; libDir: string; mp
     problems.push(`rank 1 printed ${recv ?? 'nothing'}, expected ${JSON.stringify(CHECK_DICT)}`);
   }
   const line = /^mpi4py-infos (.*)$/m.exec(out)?.[1];
-  const infos = line ? JSON.parse(line) as Mpi4pyReport['infos'] : [];
+  const infos = line ? (JSON.parse(line) as Mpi4pyReport['infos']) : [];
   if (infos.length !== o.ranks) problems.push(`${infos.length} of ${o.ranks} ranks reported`);
   for (const i of infos) {
     if (!i.file.startsWith(o.siteDir + '/')) problems.push(`rank ${i.rank} imported mpi4py from ${i.file}, not ${o.siteDir}`);
     if (!i.thread_multiple) problems.push(`rank ${i.rank}: MPI.Query_thread() is not MPI_THREAD_MULTIPLE`);
     if (i.mpicc !== o.mpicc) problems.push(`rank ${i.rank}: mpi4py.get_config()['mpicc'] is ${i.mpicc}, not ${o.mpicc}`);
-    if (!i.libmpi.length || i.libmpi.some((p) => !p.startsWith(o.libDir + '/'))) problems.push(`rank ${i.rank} mapped libmpi ${JSON.stringify(i.libmpi)}, not from ${o.libDir}`);
+    if (!i.libmpi.length || i.libmpi.some((p) => !p.startsWith(o.libDir + '/')))
+      problems.push(`rank ${i.rank} mapped libmpi ${JSON.stringify(i.libmpi)}, not from ${o.libDir}`);
     if (i.size !== o.ranks) problems.push(`rank ${i.rank} sees size ${i.size}`);
   }
   return { report: { received, infos }, problems };
@@ -270,10 +302,20 @@ export async function checkMpi4py(c: Mpi4pyCheck): Promise<Mpi4pyReport> {
   const env = mpirunEnv({ ...c.env, PYTHONPATH: [c.siteDir, c.boostPythonDir].filter(Boolean).join(':'), PYTHONNOUSERSITE: '1', PYTHONDONTWRITEBYTECODE: '1' });
   delete env.PYTHONHOME;
   const out = await runRanks(c.shell, join(c.mpiPrefix, 'bin', 'mpirun'), 2, [c.python, script, ...checkArgs()], { cwd: c.workDir, env, timeoutMs: 180_000 });
-  const { report, problems } = judgeCheck(out, { siteDir: c.siteDir, libDir: c.libDir ?? join(c.mpiPrefix, 'lib'), mpicc: c.mpicc ?? mpiccOf(c.mpiPrefix), ranks: 2 });
+  const { report, problems } = judgeCheck(out, {
+    siteDir: c.siteDir,
+    libDir: c.libDir ?? join(c.mpiPrefix, 'lib'),
+    mpicc: c.mpicc ?? mpiccOf(c.mpiPrefix),
+    ranks: 2,
+  });
   if (problems.length) throw new SanityError('mpi4py', 'dictionary from rank 0 to rank 1 at 2 ranks', `${problems.join('; ')}\n${out}`);
   if (c.boostPythonDir) {
-    const b = await c.shell.run(c.python, ['-c', 'import boost.mpi as m; print("boost.mpi", m.__file__, m.world.size)'], { cwd: c.workDir, env, capture: true, timeoutMs: 60_000 });
+    const b = await c.shell.run(c.python, ['-c', 'import boost.mpi as m; print("boost.mpi", m.__file__, m.world.size)'], {
+      cwd: c.workDir,
+      env,
+      capture: true,
+      timeoutMs: 60_000,
+    });
     if (!/^boost\.mpi \S+ 1$/m.test(b)) throw new SanityError('mpi4py', 'import boost.mpi', b);
   }
   return report;
@@ -306,7 +348,8 @@ export function mpi4pyRecipe(o: Mpi4pyOptions): Recipe {
       const siteDir = join(ctx.root, sitePackages(py.version));
       if (!existsSync(join(siteDir, 'mpi4py', '__init__.py'))) throw new SanityError('mpi4py', 'files', `no mpi4py package in ${siteDir}`);
       const cfg = join(siteDir, 'mpi4py', 'mpi.cfg');
-      if (existsSync(cfg) && !(await readFile(cfg, 'utf8')).includes(mpiccOf(ctx.prefix))) throw new SanityError('mpi4py', 'mpi.cfg', `${cfg} does not name ${mpiccOf(ctx.prefix)}`);
+      if (existsSync(cfg) && !(await readFile(cfg, 'utf8')).includes(mpiccOf(ctx.prefix)))
+        throw new SanityError('mpi4py', 'mpi.cfg', `${cfg} does not name ${mpiccOf(ctx.prefix)}`);
       await checkMpi4py({ python: py.path, siteDir, mpiPrefix: ctx.prefix, workDir: ctx.workDir, shell: ctx.shell, env: ctx.runEnv, boostPythonDir });
     },
     files: recipeFiles('mpi4py', [CHECK_PROGRAM]),

@@ -17,7 +17,8 @@ const CHECK_PROGRAM = 'pingpong.mjs';
 async function checkNodeMpi(ctx: CheckContext): Promise<void> {
   const binding = join(ctx.root, BINDING_IN_PREFIX);
   const dyn = await ctx.shell.run('readelf', ['-d', binding], { cwd: ctx.workDir, env: ctx.runEnv, capture: true });
-  if (!dyn.includes(join(ctx.prefix, 'lib'))) throw new SanityError(ctx.recipe, 'rpath', `${binding} has no RPATH/RUNPATH to ${join(ctx.prefix, 'lib')}:\n${dyn}`);
+  if (!dyn.includes(join(ctx.prefix, 'lib')))
+    throw new SanityError(ctx.recipe, 'rpath', `${binding} has no RPATH/RUNPATH to ${join(ctx.prefix, 'lib')}:\n${dyn}`);
   const [script = ''] = await copyRecipeFiles('node-mpi', [CHECK_PROGRAM], ctx.workDir);
   const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['-n', '2', process.execPath, script], {
     cwd: ctx.workDir,
@@ -39,7 +40,9 @@ export const nodeMpi: Recipe = {
   name: 'node-mpi',
   description: "the Node.js MPI binding (native/), built against the stack's Open MPI",
   // our own code: its version is the package's
-  versions: [{ version: packageVersion(), default: true, sources: [{ kind: 'local', paths: ['native/binding.gyp', 'native/src'], filename: 'node-mpi', sha256: '' }] }],
+  versions: [
+    { version: packageVersion(), default: true, sources: [{ kind: 'local', paths: ['native/binding.gyp', 'native/src'], filename: 'node-mpi', sha256: '' }] },
+  ],
   dependencies: ['openmpi'],
   builder: nodeGyp('native', 'mpi.node', BINDING_IN_PREFIX),
   configureArgs: () => [],

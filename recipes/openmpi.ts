@@ -43,15 +43,27 @@ export const versions: readonly VersionEntry[] = [
       release('1.6.5', 'fe37bab89b5ef234e0ac82dc798282c2ab08900bf564a1ec27239d3f1ad1fc85'),
       // the v1.6.5 tag as a git export (`git archive --prefix=ompi-1.6.5/ v1.6.5 | gzip -n`): no generated
       // configure, so `bootstrap` below runs first; --mirror serves it where the forge is unreachable
-      { kind: 'url', url: 'https://github.com/open-mpi/ompi/archive/refs/tags/v1.6.5.tar.gz', filename: 'ompi-1.6.5.tar.gz', sha256: '8c8f0244c9f4c522bc0518ea9918b0e890a4ad1cf406521b58d7dbfb59471059' },
+      {
+        kind: 'url',
+        url: 'https://github.com/open-mpi/ompi/archive/refs/tags/v1.6.5.tar.gz',
+        filename: 'ompi-1.6.5.tar.gz',
+        sha256: '8c8f0244c9f4c522bc0518ea9918b0e890a4ad1cf406521b58d7dbfb59471059',
+      },
     ],
   },
   {
-    version: '4.1.4', default: true,
+    version: '4.1.4',
+    default: true,
     sources: [
       release('4.1.4', '92912e175fd1234368c8730c03f4996fe5942e7479bb1d10059405e7f2b3930d'),
       // Debian 12's openmpi; the orig tarball is upstream's release re-compressed (generated configure included)
-      { kind: 'debian', name: 'openmpi', version: '4.1.4-3', filename: 'openmpi_4.1.4.orig.tar.xz', sha256: 'ddaee7dbdb01eb4fab1fda5b5e03e8bbff026711806c095c1f39bb410f99f263' },
+      {
+        kind: 'debian',
+        name: 'openmpi',
+        version: '4.1.4-3',
+        filename: 'openmpi_4.1.4.orig.tar.xz',
+        sha256: 'ddaee7dbdb01eb4fab1fda5b5e03e8bbff026711806c095c1f39bb410f99f263',
+      },
     ],
   },
   { version: '4.1.6', sources: [release('4.1.6', 'f740994485516deb63b5311af122c265179f5328a0d857a567b85db00b11e415')] },
@@ -60,7 +72,11 @@ export const versions: readonly VersionEntry[] = [
 
 export const configureTable: readonly Ranged<string[]>[] = [
   // thread support
-  { range: '>=1.5.4 <1.7.0', value: ['--enable-mpi-thread-multiple', '--enable-opal-multi-threads'], why: 'seed 4.1.3: MPI_THREAD_MULTIPLE is off unless both are given (1.5.4-1.6.x)' },
+  {
+    range: '>=1.5.4 <1.7.0',
+    value: ['--enable-mpi-thread-multiple', '--enable-opal-multi-threads'],
+    why: 'seed 4.1.3: MPI_THREAD_MULTIPLE is off unless both are given (1.5.4-1.6.x)',
+  },
   { range: '>=1.7.0 <3.0.0', value: ['--enable-mpi-thread-multiple'], why: '1.7 folded opal multi-threads into this one flag' },
   // 3.0+: nothing, MPI_THREAD_MULTIPLE is always built in (NEWS 3.0.0)
   // Fortran (the seed ships mpif77 and mpif90)
@@ -84,13 +100,37 @@ export const configureTable: readonly Ranged<string[]>[] = [
   // reproducible builds (issue 8): the default names the building user and host
   { range: '>=1.3.0', value: ['--with-package-string=Open MPI (mpistack)'], why: "ompi_info's 'Package' defaults to 'Open MPI <user>@<host> Distribution'" },
   // old releases on a current toolchain (GCC 12, gfortran 12, glibc 2.36: the lock's)
-  { range: '>=1.0.0 <2.0.0', value: ['--without-memory-manager'], why: "the ptmalloc2 memory component uses glibc's malloc hooks, removed in glibc 2.34 (2.0 replaced it with 'patcher')" },
-  { range: '>=1.6.0 <1.7.0', value: ['CFLAGS=-fcommon'], why: '1.6 defines globals in headers; GCC 10+ defaults to -fno-common (multiple definitions at link)' },
-  { range: '>=1.6.0 <1.7.0', value: ['FFLAGS=-fallow-argument-mismatch', 'FCFLAGS=-fallow-argument-mismatch'], why: "gfortran 10+ rejects the f77/f90 bindings' type-mismatched calls (REAL(8)/CHARACTER(*)) unless told to allow them" },
-  { range: '>=1.3.0 <2.0.0', value: ['--enable-contrib-no-build=vt'], why: 'VampirTrace (contrib/vt, 1.3-1.10) is a tracer the stack does not ship; it is a third of the 1.6 build' },
-  { range: '>=1.5.0 <1.7.0', value: ['--disable-libnuma'], why: "1.6's embedded hwloc 1.3 links libnuma whenever numaif.h is on the build host (hwloc's own switch, passed down)" },
+  {
+    range: '>=1.0.0 <2.0.0',
+    value: ['--without-memory-manager'],
+    why: "the ptmalloc2 memory component uses glibc's malloc hooks, removed in glibc 2.34 (2.0 replaced it with 'patcher')",
+  },
+  {
+    range: '>=1.6.0 <1.7.0',
+    value: ['CFLAGS=-fcommon'],
+    why: '1.6 defines globals in headers; GCC 10+ defaults to -fno-common (multiple definitions at link)',
+  },
+  {
+    range: '>=1.6.0 <1.7.0',
+    value: ['FFLAGS=-fallow-argument-mismatch', 'FCFLAGS=-fallow-argument-mismatch'],
+    why: "gfortran 10+ rejects the f77/f90 bindings' type-mismatched calls (REAL(8)/CHARACTER(*)) unless told to allow them",
+  },
+  {
+    range: '>=1.3.0 <2.0.0',
+    value: ['--enable-contrib-no-build=vt'],
+    why: 'VampirTrace (contrib/vt, 1.3-1.10) is a tracer the stack does not ship; it is a third of the 1.6 build',
+  },
+  {
+    range: '>=1.5.0 <1.7.0',
+    value: ['--disable-libnuma'],
+    why: "1.6's embedded hwloc 1.3 links libnuma whenever numaif.h is on the build host (hwloc's own switch, passed down)",
+  },
   // run path: ${libdir} is the wrapper's own variable, expanded when it runs (OPAL_PREFIX-aware), like 1.7.4+'s @{libdir}
-  { range: '>=1.0.0 <1.7.0', value: ['--with-wrapper-ldflags=-Wl,-rpath,${libdir} -Wl,--enable-new-dtags'], why: "1.6's wrappers add no run path (1.7.4 added --enable-wrapper-rpath): a program found the tree's libmpi only through LD_LIBRARY_PATH" },
+  {
+    range: '>=1.0.0 <1.7.0',
+    value: ['--with-wrapper-ldflags=-Wl,-rpath,${libdir} -Wl,--enable-new-dtags'],
+    why: "1.6's wrappers add no run path (1.7.4 added --enable-wrapper-rpath): a program found the tree's libmpi only through LD_LIBRARY_PATH",
+  },
 ];
 
 /**
@@ -148,13 +188,18 @@ function setVersionFields(text: string, fields: Record<string, string>): string 
 async function bootstrapTree(ctx: BuildContext): Promise<void> {
   if (existsSync(join(ctx.srcDir, 'configure'))) return;
   const plan = pickAll(bootstrapTable, ctx.version)[0];
-  if (!plan) throw new RecipeError(`openmpi ${ctx.version}: the tree has no configure (a git export) and the recipe has no bootstrap steps for this version; use the release tarball`);
+  if (!plan)
+    throw new RecipeError(
+      `openmpi ${ctx.version}: the tree has no configure (a git export) and the recipe has no bootstrap steps for this version; use the release tarball`,
+    );
   const bin = join(ctx.buildDir, 'bootstrap-tools');
   await mkdir(bin, { recursive: true });
   for (const [name, cmd] of Object.entries(plan.tools)) {
     const found = ['/usr/bin', '/bin'].map((d) => join(d, cmd)).find((p) => existsSync(p));
     if (!found) throw new RecipeError(`${cmd} is not installed (needed to bootstrap the openmpi ${ctx.version} git export; see scripts/install-prereqs.sh)`);
-    await symlink(found, join(bin, name)).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+    await symlink(found, join(bin, name)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
   }
   const versionFile = join(ctx.srcDir, 'VERSION');
   await writeFile(versionFile, setVersionFields(await readFile(versionFile, 'utf8'), plan.versionFile));
@@ -176,12 +221,15 @@ const CONFIG_HEADER = 'opal/include/opal_config.h';
  */
 export function mapRomioFlags(header: string, buildDir: string): { text: string; changed: number } {
   let changed = 0;
-  const text = header.split('\n').map((line) => {
-    if (!/^#define MCA_io_romio\w*_COMPLETE_CONFIGURE_FLAGS /.test(line)) return line;
-    const out = mapBuildDir(line, buildDir);
-    if (out !== line) changed++;
-    return out;
-  }).join('\n');
+  const text = header
+    .split('\n')
+    .map((line) => {
+      if (!/^#define MCA_io_romio\w*_COMPLETE_CONFIGURE_FLAGS /.test(line)) return line;
+      const out = mapBuildDir(line, buildDir);
+      if (out !== line) changed++;
+      return out;
+    })
+    .join('\n');
   return { text, changed };
 }
 
@@ -196,7 +244,8 @@ async function mapRomioFlagsIn(ctx: BuildContext): Promise<void> {
 /** Installed files the stack does not ship: removed from the staged tree after `make install`. */
 const unshippedTable: readonly Ranged<string[]>[] = [
   {
-    range: '>=1.6.0 <1.7.0', value: ['bin/orte_wrapper_script'],
+    range: '>=1.6.0 <1.7.0',
+    value: ['bin/orte_wrapper_script'],
     why: 'installed always, used only by --enable-script-wrapper-compilers (ortecc is opal_wrapper otherwise); a Perl script with the build prefix written in',
   },
 ];
@@ -278,7 +327,8 @@ async function checkOpenMPI(ctx: CheckContext): Promise<void> {
     const lines = h.split('\n').filter((l) => l.startsWith('hello '));
     if (lines.length !== n || !lines.every((l) => l.endsWith(`of ${n} thread=1`))) throw fail(`C hello at ${n}`, `unexpected output:\n${h}`);
     const mapped = /^libmpi (\S+)$/m.exec(h)?.[1];
-    if (!mapped || !mapped.startsWith(`${join(root, 'lib')}/`)) throw fail(`C hello at ${n}`, `the running program mapped libmpi from ${mapped ?? '(nowhere)'}, not ${join(root, 'lib')}`);
+    if (!mapped || !mapped.startsWith(`${join(root, 'lib')}/`))
+      throw fail(`C hello at ${n}`, `the running program mapped libmpi from ${mapped ?? '(nowhere)'}, not ${join(root, 'lib')}`);
     const r = await mpirun(n, ['./ring']);
     const sum = (n * (n - 1)) / 2;
     if (!r.includes(`ring ${n} ${sum}`)) throw fail(`C ring at ${n}`, `expected 'ring ${n} ${sum}', got:\n${r}`);

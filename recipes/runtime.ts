@@ -31,7 +31,10 @@ const runtimeInstaller: Builder = {
     await mkdir(lib, { recursive: true });
     await cp(join(ctx.srcDir, 'dist', 'runtime'), join(lib, 'runtime'), { recursive: true });
     await cp(join(ctx.srcDir, 'dist', 'native'), join(lib, 'native'), { recursive: true });
-    await writeFile(join(lib, 'package.json'), `${JSON.stringify({ name: 'mpistack-runtime', version: ctx.version, type: 'module', private: true }, null, 2)}\n`);
+    await writeFile(
+      join(lib, 'package.json'),
+      `${JSON.stringify({ name: 'mpistack-runtime', version: ctx.version, type: 'module', private: true }, null, 2)}\n`,
+    );
     await cp(join(ctx.srcDir, LAUNCHER_SOURCE), join(ctx.stagedPrefix, 'bin', 'mpistack-run'));
     await chmod(join(ctx.stagedPrefix, 'bin', 'mpistack-run'), 0o755);
   },

@@ -109,8 +109,12 @@ export async function buildProbe(o: ProbeOptions): Promise<ProbeReport> {
 /** Copies the committed file into place. */
 const toolchainInstaller: Builder = {
   name: 'copy',
-  async configure() { /* a plain file */ },
-  async build() { /* idem */ },
+  async configure() {
+    /* a plain file */
+  },
+  async build() {
+    /* idem */
+  },
   async install(ctx) {
     await mkdir(join(ctx.stagedPrefix, 'share', 'mpistack'), { recursive: true });
     await cp(join(ctx.srcDir, TOOLCHAIN_SOURCE), join(ctx.stagedPrefix, TOOLCHAIN_FILE));
@@ -129,7 +133,7 @@ async function checkToolchain(ctx: CheckContext): Promise<void> {
 
 export const toolchain: Recipe = {
   name: 'toolchain',
-  description: 'share/mpistack/toolchain.cmake: CMake with the stack\'s MPI wrappers, MPI and Boost from the prefix',
+  description: "share/mpistack/toolchain.cmake: CMake with the stack's MPI wrappers, MPI and Boost from the prefix",
   versions: [{ version: packageVersion(), default: true, sources: [{ kind: 'local', paths: [TOOLCHAIN_SOURCE], filename: 'toolchain', sha256: '' }] }],
   dependencies: ['boost'],
   builder: toolchainInstaller,

@@ -18,5 +18,9 @@ export const autotools: Builder = {
 
 /** The commands the builder runs, as argv lists (the benchmark's bash baseline runs the same). */
 export function autotoolsCommands(prefix: string, configureArgs: string[], jobs: number, stageDir: string): string[][] {
-  return [['./configure', `--prefix=${prefix}`, ...configureArgs], ['make', `-j${jobs}`], ['make', 'install', `DESTDIR=${stageDir}`]];
+  return [
+    ['./configure', `--prefix=${prefix}`, ...configureArgs],
+    ['make', `-j${jobs}`],
+    ['make', 'install', `DESTDIR=${stageDir}`],
+  ];
 }

@@ -13,8 +13,10 @@ export function nodeHeadersDir(env: NodeJS.ProcessEnv = process.env): string {
   if (fromNpm && existsSync(join(fromNpm, 'include', 'node', 'node.h'))) return fromNpm;
   const own = dirname(dirname(process.execPath));
   if (existsSync(join(own, 'include', 'node', 'node.h'))) return own;
-  throw new RecipeError(`Node's headers were not found (looked in npm_config_nodedir=${fromNpm ?? '(unset)'} and ${own}/include/node); `
-    + 'install the node development headers or set npm_config_nodedir');
+  throw new RecipeError(
+    `Node's headers were not found (looked in npm_config_nodedir=${fromNpm ?? '(unset)'} and ${own}/include/node); ` +
+      'install the node development headers or set npm_config_nodedir',
+  );
 }
 
 /**

@@ -45,7 +45,10 @@ export class JobError extends MpistackError {
   }
 }
 
-interface Memory { amount: number; unit: 'b' | 'kb' | 'mb' | 'gb' | 'tb' }
+interface Memory {
+  amount: number;
+  unit: 'b' | 'kb' | 'mb' | 'gb' | 'tb';
+}
 
 const UNITS: Memory['unit'][] = ['b', 'kb', 'mb', 'gb', 'tb'];
 const UNIT_BYTES: Record<Memory['unit'], number> = { b: 1, kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30, tb: 2 ** 40 };
@@ -65,7 +68,10 @@ export const LIMITS = {
 export function parseMemory(text: string): Memory {
   const t = text.trim();
   if (/^[0-9]+$/.test(t)) {
-    throw new JobError('--memory', `--memory ${JSON.stringify(text)}: no unit (a bare number would be taken as bytes): write e.g. ${t}gb or ${t}mb; units: ${UNITS.join(', ')}`);
+    throw new JobError(
+      '--memory',
+      `--memory ${JSON.stringify(text)}: no unit (a bare number would be taken as bytes): write e.g. ${t}gb or ${t}mb; units: ${UNITS.join(', ')}`,
+    );
   }
   const m = /^([0-9]+)\s*([kmgt]?b?)$/i.exec(t);
   const unit = m ? m[2].toLowerCase().replace(/^([kmgt])$/, '$1b') : '';
@@ -75,7 +81,10 @@ export function parseMemory(text: string): Memory {
   const amount = Number(m[1]);
   if (amount < 1) throw new JobError('--memory', `--memory ${JSON.stringify(text)}: must be more than 0`);
   if (!Number.isSafeInteger(amount) || amount * UNIT_BYTES[unit as Memory['unit']] > LIMITS.memoryBytes.max) {
-    throw new JobError('--memory', `--memory ${JSON.stringify(text)}: too large (at most ${LIMITS.memoryBytes.max / UNIT_BYTES.tb} tb: ${LIMITS.memoryBytes.why})`);
+    throw new JobError(
+      '--memory',
+      `--memory ${JSON.stringify(text)}: too large (at most ${LIMITS.memoryBytes.max / UNIT_BYTES.tb} tb: ${LIMITS.memoryBytes.why})`,
+    );
   }
   return { amount, unit: unit as Memory['unit'] };
 }
@@ -102,32 +111,45 @@ function count(option: '--nodes' | '--cores-per-node', n: number): number {
 
 /** A value for cluster.req's KEY="value" lines: refused when the double quotes cannot hold it as is. */
 function reqValue(option: string, s: string): string {
-  if (/["$`\\\n]/.test(s)) throw new JobError(option, `${option} ${JSON.stringify(s)}: cluster.req values cannot hold ", $, \`, \\ or a newline (rename the path)`);
+  if (/["$`\\\n]/.test(s))
+    throw new JobError(option, `${option} ${JSON.stringify(s)}: cluster.req values cannot hold ", $, \`, \\ or a newline (rename the path)`);
   return s;
 }
 
 function directive(option: string, s: string): string {
-  if (/[\s"'#]/.test(s)) throw new JobError(option, `${option} ${JSON.stringify(s)}: a #PBS/#SBATCH directive cannot hold spaces, quotes or # (choose a path without them)`);
+  if (/[\s"'#]/.test(s))
+    throw new JobError(option, `${option} ${JSON.stringify(s)}: a #PBS/#SBATCH directive cannot hold spaces, quotes or # (choose a path without them)`);
   return s;
 }
 
-interface ResolvedJob extends Required<Omit<JobRequest, 'args' | 'mpirunArgs'>> { args: string[]; mpirunArgs: string[]; mem: Memory }
+interface ResolvedJob extends Required<Omit<JobRequest, 'args' | 'mpirunArgs'>> {
+  args: string[];
+  mpirunArgs: string[];
+  mem: Memory;
+}
 
 /** Check every value; paths become absolute. Throws JobError, writes nothing. */
 export function resolveJob(req: JobRequest): ResolvedJob {
-  if (req.scheduler !== 'torque' && req.scheduler !== 'slurm') throw new JobError('--scheduler', `--scheduler ${JSON.stringify(req.scheduler)}: use torque or slurm`);
+  if (req.scheduler !== 'torque' && req.scheduler !== 'slurm')
+    throw new JobError('--scheduler', `--scheduler ${JSON.stringify(req.scheduler)}: use torque or slurm`);
   count('--nodes', req.nodes);
   count('--cores-per-node', req.coresPerNode);
   if (req.nodes * req.coresPerNode > LIMITS.ranks.max) {
-    throw new JobError('--nodes', `--nodes ${req.nodes} x --cores-per-node ${req.coresPerNode} = ${req.nodes * req.coresPerNode} ranks: at most ${LIMITS.ranks.max} (${LIMITS.ranks.why})`);
+    throw new JobError(
+      '--nodes',
+      `--nodes ${req.nodes} x --cores-per-node ${req.coresPerNode} = ${req.nodes * req.coresPerNode} ranks: at most ${LIMITS.ranks.max} (${LIMITS.ranks.why})`,
+    );
   }
   const mem = parseMemory(req.memory);
   const name = req.name ?? 'mpistack';
-  if (!/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/.test(name)) throw new JobError('--name', `--name ${JSON.stringify(name)}: 1-15 letters, digits, _ . - starting with a letter (Torque's limit)`);
+  if (!/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/.test(name))
+    throw new JobError('--name', `--name ${JSON.stringify(name)}: 1-15 letters, digits, _ . - starting with a letter (Torque's limit)`);
   const workdir = resolve(req.workdir);
-  if (!existsSync(workdir) || !statSync(workdir).isDirectory()) throw new JobError('--workdir', `--workdir ${workdir}: no such directory (create it on the shared filesystem first)`);
+  if (!existsSync(workdir) || !statSync(workdir).isDirectory())
+    throw new JobError('--workdir', `--workdir ${workdir}: no such directory (create it on the shared filesystem first)`);
   const stack = resolve(req.stack);
-  if (!existsSync(join(stack, 'env.sh'))) throw new JobError('--stack', `--stack ${stack}: no env.sh there (give the unpacked mpistack/ directory, installed at this same path on every node)`);
+  if (!existsSync(join(stack, 'env.sh')))
+    throw new JobError('--stack', `--stack ${stack}: no env.sh there (give the unpacked mpistack/ directory, installed at this same path on every node)`);
   if (!req.script) throw new JobError('script', 'no script given: put the runtime script after --, e.g. mpistack job ... -- job.js');
   const script = isAbsolute(req.script) ? req.script : resolve(workdir, req.script);
   if (!existsSync(script) || !statSync(script).isFile()) throw new JobError('script', `script ${script}: no such file (paths are taken relative to --workdir)`);
@@ -137,14 +159,41 @@ export function resolveJob(req: JobRequest): ResolvedJob {
     throw new JobError('--log', `--log ${JSON.stringify(log)}: a file name inside --workdir, e.g. run.log`);
   }
   const out = resolve(req.out ?? workdir);
-  for (const [opt, v] of [['--workdir', workdir], ['--stack', stack], ['script', script], ['--log', log]] as const) reqValue(opt, v);
+  for (const [opt, v] of [
+    ['--workdir', workdir],
+    ['--stack', stack],
+    ['script', script],
+    ['--log', log],
+  ] as const)
+    reqValue(opt, v);
   directive('--workdir', workdir);
   directive('--log', log);
-  return { scheduler: req.scheduler, nodes: req.nodes, coresPerNode: req.coresPerNode, memory: req.memory, mem, workdir, stack, script, args: req.args ?? [], out, name, log, mpirunArgs: req.mpirunArgs ?? [] };
+  return {
+    scheduler: req.scheduler,
+    nodes: req.nodes,
+    coresPerNode: req.coresPerNode,
+    memory: req.memory,
+    mem,
+    workdir,
+    stack,
+    script,
+    args: req.args ?? [],
+    out,
+    name,
+    log,
+    mpirunArgs: req.mpirunArgs ?? [],
+  };
 }
 
 function runLine(j: ResolvedJob, hostfile: boolean): string {
-  return ['mpirun', ...(hostfile ? ['-hostfile', '"$hostfile"'] : []), ...j.mpirunArgs.map(shellQuote), 'mpistack-run', shellQuote(j.script), ...j.args.map(shellQuote)].join(' ');
+  return [
+    'mpirun',
+    ...(hostfile ? ['-hostfile', '"$hostfile"'] : []),
+    ...j.mpirunArgs.map(shellQuote),
+    'mpistack-run',
+    shellQuote(j.script),
+    ...j.args.map(shellQuote),
+  ].join(' ');
 }
 
 function body(j: ResolvedJob): string[] {
@@ -181,12 +230,12 @@ function torqueFiles(j: ResolvedJob): Record<string, { text: string; mode: numbe
     `#PBS -N ${j.name}`,
     `#PBS -l nodes=${j.nodes}:ppn=${j.coresPerNode}`,
     `#PBS -l mem=${torqueMemory(j.mem)}`,
-    '# no -d (working directory): sbatch refuses it when it reads these lines for Slurm\'s qsub; the script cds itself',
+    "# no -d (working directory): sbatch refuses it when it reads these lines for Slurm's qsub; the script cds itself",
     `#PBS -o ${join(j.workdir, j.log)}`,
     '#PBS -j oe',
     `# written by mpistack job: submit with 'submit -f cluster.req' or 'qsub qsub.sh'`,
     ...body(j),
-    '# Slurm\'s qsub wrapper (slurm-wlm-torque) runs this under sbatch and sets no PBS_NODEFILE: make one from the allocation',
+    "# Slurm's qsub wrapper (slurm-wlm-torque) runs this under sbatch and sets no PBS_NODEFILE: make one from the allocation",
     'if [ -z "${PBS_NODEFILE:-}" ] && [ -n "${SLURM_JOB_ID:-}" ] && command -v generate_pbs_nodefile >/dev/null 2>&1; then',
     '  PBS_NODEFILE=$(generate_pbs_nodefile); export PBS_NODEFILE',
     'fi',

@@ -46,10 +46,17 @@ async function references(cacheDir: string, extra: readonly string[]): Promise<M
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions(
-    { args: argv, allowPositionals: true, options: { cache: { type: 'string' }, prefix: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } } },
+    {
+      args: argv,
+      allowPositionals: true,
+      options: { cache: { type: 'string' }, prefix: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    },
     HELP,
   );
-  if (values.help) { console.log(HELP); return 0; }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
   const dir = values.cache ?? defaultCacheDir();
   const action = positionals[0] ?? 'list';
   const builds = buildsDir(dir);
@@ -57,15 +64,24 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`cache ${dir}`);
     const refs = await references(dir, values.prefix ?? []);
     for (const name of ls(builds)) {
-      if (name.startsWith('.tmp-')) { console.log(`  incomplete  ${name}  (a killed build's leftover; gc removes it)`); continue; }
+      if (name.startsWith('.tmp-')) {
+        console.log(`  incomplete  ${name}  (a killed build's leftover; gc removes it)`);
+        continue;
+      }
       const e = await readEntry(dir, name);
-      if (!e) { console.log(`  incomplete  ${name}  (no entry.json; gc removes it)`); continue; }
+      if (!e) {
+        console.log(`  incomplete  ${name}  (no entry.json; gc removes it)`);
+        continue;
+      }
       const used = refs.get(name);
-      console.log(`  build       ${e.recipe} ${e.version}  key ${e.key}  ${human(e.size)}  ${e.files.length} files  ${used ? `used by ${used.join(', ')}` : 'unreferenced'}`);
+      console.log(
+        `  build       ${e.recipe} ${e.version}  key ${e.key}  ${human(e.size)}  ${e.files.length} files  ${used ? `used by ${used.join(', ')}` : 'unreferenced'}`,
+      );
     }
-    for (const sha of ls(join(dir, 'sources'))) for (const f of ls(join(dir, 'sources', sha))) {
-      console.log(`  source      ${f}  sha256 ${sha}  ${statSync(join(dir, 'sources', sha, f)).size} bytes`);
-    }
+    for (const sha of ls(join(dir, 'sources')))
+      for (const f of ls(join(dir, 'sources', sha))) {
+        console.log(`  source      ${f}  sha256 ${sha}  ${statSync(join(dir, 'sources', sha, f)).size} bytes`);
+      }
     for (const f of ls(join(dir, 'quarantine'))) console.log(`  quarantine  ${f}`);
     for (const b of ls(join(dir, 'build'))) console.log(`  build dir   ${join(dir, 'build', b)}`);
     return 0;

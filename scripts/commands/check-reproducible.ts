@@ -54,19 +54,36 @@ export async function run(argv: string[]): Promise<number> {
     },
     HELP,
   );
-  if (values.help) { console.log(HELP); return 0; }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got '${values.jobs}'`);
   const workDir = resolve(values.work ?? mkdtempSync(join(tmpdir(), 'mpistack-repro-')));
   const prefix = validatePrefix(values.prefix ?? join(workDir, 'prefix'));
   const cacheDir = values.cache ?? defaultCacheDir();
   const { stack, versions } = selectStack(STACKS, allRecipes, { stack: values.stack, versions: {} });
-  const lp = await applyLock(allRecipes, { path: values.lock ?? join(packageRoot(), stack.lockFile), versions, cacheDir, toolchain: await toolchainVersions() });
+  const lp = await applyLock(allRecipes, {
+    path: values.lock ?? join(packageRoot(), stack.lockFile),
+    versions,
+    cacheDir,
+    toolchain: await toolchainVersions(),
+  });
   for (const w of lp.warnings) console.error(`warning: ${w}`);
   const started = Date.now();
   const r = await checkReproducible({
-    recipes: lp.recipes, versions, prefix, workDir, jobs, sourceCache: cacheDir, mirrors: values.mirror ?? [], offline: values.offline,
-    sourceDateEpoch: lp.sourceDateEpoch, node: values.node ?? false, render: 'silent',
+    recipes: lp.recipes,
+    versions,
+    prefix,
+    workDir,
+    jobs,
+    sourceCache: cacheDir,
+    mirrors: values.mirror ?? [],
+    offline: values.offline,
+    sourceDateEpoch: lp.sourceDateEpoch,
+    node: values.node ?? false,
+    render: 'silent',
     log: (l) => console.log(`check-reproducible: ${l}`),
   });
   const secs = Math.round((Date.now() - started) / 1000);

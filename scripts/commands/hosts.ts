@@ -38,7 +38,10 @@ export async function run(argv: string[]): Promise<number> {
     },
     HELP,
   );
-  if (values.help) { console.log(HELP); return 0; }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
   if (values.check) {
     const entries = parseHostfile(readText(values.check, 'an Open MPI hostfile'), values.check);
     process.stdout.write(formatHostfile(entries));
@@ -52,7 +55,11 @@ export async function run(argv: string[]): Promise<number> {
   const out = formatHostfile(entries);
   if (values.out) {
     let isDir = false;
-    try { isDir = statSync(values.out).isDirectory(); } catch { /* a new file */ }
+    try {
+      isDir = statSync(values.out).isDirectory();
+    } catch {
+      /* a new file */
+    }
     if (isDir) throw new UsageError(`--out ${values.out} is a directory: give the path of the hostfile to write, e.g. ${join(values.out, 'hostfile')}`);
     writeReplace(values.out, out, 0o644);
   } else process.stdout.write(out);

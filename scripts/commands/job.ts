@@ -28,23 +28,23 @@ export async function run(argv: string[]): Promise<number> {
   const tail = dash < 0 ? [] : argv.slice(dash + 1);
   const { values, positionals } = parseOptions(
     {
-    args: opts,
-    allowPositionals: true,
-    options: {
-      scheduler: { type: 'string' },
-      nodes: { type: 'string' },
-      'cores-per-node': { type: 'string' },
-      memory: { type: 'string' },
-      workdir: { type: 'string' },
-      stack: { type: 'string' },
-      out: { type: 'string' },
-      name: { type: 'string' },
-      log: { type: 'string' },
-      'mpirun-arg': { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h', default: false },
+      args: opts,
+      allowPositionals: true,
+      options: {
+        scheduler: { type: 'string' },
+        nodes: { type: 'string' },
+        'cores-per-node': { type: 'string' },
+        memory: { type: 'string' },
+        workdir: { type: 'string' },
+        stack: { type: 'string' },
+        out: { type: 'string' },
+        name: { type: 'string' },
+        log: { type: 'string' },
+        'mpirun-arg': { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
     },
-    strict: true,
-  },
     HELP,
   );
   if (values.help) {

@@ -45,11 +45,15 @@ export async function run(argv: string[]): Promise<number> {
     },
     HELP,
   );
-  if (values.help) { console.log(HELP); return 0; }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
   const asked: Record<string, string> = {};
   if (values.openmpi) {
     const r = allRecipes.find((x) => x.name === 'openmpi')!;
-    if (!r.versions.some((v) => v.version === values.openmpi)) throw new UsageError(`--openmpi ${values.openmpi}: unknown version (known: ${r.versions.map((v) => v.version).join(', ')})`);
+    if (!r.versions.some((v) => v.version === values.openmpi))
+      throw new UsageError(`--openmpi ${values.openmpi}: unknown version (known: ${r.versions.map((v) => v.version).join(', ')})`);
     asked.openmpi = values.openmpi;
   }
   const { stack, versions } = selectStack(STACKS, allRecipes, { stack: values.stack, versions: asked });
@@ -58,22 +62,40 @@ export async function run(argv: string[]): Promise<number> {
   for (const w of withs) {
     if (!(OPTIONAL as readonly string[]).includes(w) || w === 'boost-python') throw new UsageError(`--with ${w}: not a piece the lock pins (pinned: mpi4py)`);
   }
-  const added = withs.length ? stackRecipes({ with: withs as Optional[], python: pythonOption(values.python ?? DEFAULT_PYTHON) }).filter((r) => !allRecipes.some((d) => d.name === r.name)) : [];
+  const added = withs.length
+    ? stackRecipes({ with: withs as Optional[], python: pythonOption(values.python ?? DEFAULT_PYTHON) }).filter(
+        (r) => !allRecipes.some((d) => d.name === r.name),
+      )
+    : [];
   const existing = await readLock(path);
   const envSde = process.env.SOURCE_DATE_EPOCH;
-  const sde = envSde ? parseSourceDateEpoch(envSde, 'SOURCE_DATE_EPOCH in the environment') : existing?.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
+  const sde = envSde ? parseSourceDateEpoch(envSde, 'SOURCE_DATE_EPOCH in the environment') : (existing?.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH);
   const toolchain = await toolchainVersions();
-  const now = await currentLock([...allRecipes, ...added], { versions, sourceDateEpoch: sde, cacheDir: values.cache ?? defaultCacheDir(), toolchain, existing, optional: added.map((r) => r.name) });
+  const now = await currentLock([...allRecipes, ...added], {
+    versions,
+    sourceDateEpoch: sde,
+    cacheDir: values.cache ?? defaultCacheDir(),
+    toolchain,
+    existing,
+    optional: added.map((r) => r.name),
+  });
   if (values.check) {
-    if (!existing) { console.error(`mpistack lock --check: no ${path}; write it with 'mpistack lock'`); return 1; }
+    if (!existing) {
+      console.error(`mpistack lock --check: no ${path}; write it with 'mpistack lock'`);
+      return 1;
+    }
     for (const w of toolchainDifferences(existing.toolchain ?? {}, now.toolchain)) console.error(`warning: toolchain differs: ${w}`);
     const diffs = lockDifferences(existing, now);
-    if (!diffs.length) { console.log(`${path}: up to date (${Object.keys(existing.recipes).length} recipes, SOURCE_DATE_EPOCH ${existing.sourceDateEpoch})`); return 0; }
+    if (!diffs.length) {
+      console.log(`${path}: up to date (${Object.keys(existing.recipes).length} recipes, SOURCE_DATE_EPOCH ${existing.sourceDateEpoch})`);
+      return 0;
+    }
     console.log(`${path} differs from the current choices:\n  ${diffs.join('\n  ')}\nrun 'mpistack lock' to rewrite it`);
     return 1;
   }
   await writeLock(path, now);
-  for (const [n, r] of Object.entries(now.recipes)) console.log(`${n} ${r.version}: ${r.source.origin} ${r.source.filename}${r.source.sha256 ? ` sha256 ${r.source.sha256}` : ''}`);
+  for (const [n, r] of Object.entries(now.recipes))
+    console.log(`${n} ${r.version}: ${r.source.origin} ${r.source.filename}${r.source.sha256 ? ` sha256 ${r.source.sha256}` : ''}`);
   console.log(`wrote ${path} (SOURCE_DATE_EPOCH ${sde})`);
   return 0;
 }

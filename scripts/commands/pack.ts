@@ -28,24 +28,24 @@ SOURCE_DATE_EPOCH (env) sets every mtime; else the build manifest's; else ${DEFA
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseOptions(
     {
-    args: argv,
-    options: {
-      prefix: { type: 'string' },
-      out: { type: 'string', default: 'dist' },
-      'build-prefix': { type: 'string' },
-      'build-dir': { type: 'string', multiple: true },
-      'cache-dir': { type: 'string', multiple: true },
-      version: { type: 'string' },
-      node: { type: 'string' },
-      'no-node': { type: 'boolean', default: false },
-      strip: { type: 'boolean', default: false },
-      explain: { type: 'boolean', default: false },
-      'keep-staging': { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      args: argv,
+      options: {
+        prefix: { type: 'string' },
+        out: { type: 'string', default: 'dist' },
+        'build-prefix': { type: 'string' },
+        'build-dir': { type: 'string', multiple: true },
+        'cache-dir': { type: 'string', multiple: true },
+        version: { type: 'string' },
+        node: { type: 'string' },
+        'no-node': { type: 'boolean', default: false },
+        strip: { type: 'boolean', default: false },
+        explain: { type: 'boolean', default: false },
+        'keep-staging': { type: 'boolean', default: false },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
     },
-    strict: true,
-  },
     HELP,
   );
   if (values.help) {
@@ -58,7 +58,10 @@ export async function run(argv: string[]): Promise<number> {
     console.log('text rules (first match applies; then any #! line is rewritten):');
     for (const r of TEXT_RULES) console.log(`  ${String(r.match).padEnd(60)} ${r.name}`);
     console.log('leak allow-list:');
-    for (const a of LEAK_ALLOW) console.log(`  [${a.labels.join(', ')}] ${a.file ? `file ${a.file} ` : ''}${a.section ? `section ${a.section} ` : ''}${a.text ? `string ${a.text} ` : ''}\n      ${a.why}`);
+    for (const a of LEAK_ALLOW)
+      console.log(
+        `  [${a.labels.join(', ')}] ${a.file ? `file ${a.file} ` : ''}${a.section ? `section ${a.section} ` : ''}${a.text ? `string ${a.text} ` : ''}\n      ${a.why}`,
+      );
     if (!values.prefix) return 0;
     console.log('');
   }
@@ -78,7 +81,9 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (values.explain) for (const l of explainResult(r)) console.log(l);
   const allowed = r.leaks.filter((h) => h.allowedBy).length;
-  console.log(`${r.tarball}\n  sha256 ${r.sha256}\n  ${r.size} bytes, ${r.closure.objects.length} ELF objects (${r.patched} RPATHs set), ${r.closure.vendored.length} libraries vendored, ${r.text.length} text changes, leak check: 0 leaks (${allowed} allowed), SOURCE_DATE_EPOCH ${r.sourceDateEpoch}, ${Date.now() - started} ms`);
+  console.log(
+    `${r.tarball}\n  sha256 ${r.sha256}\n  ${r.size} bytes, ${r.closure.objects.length} ELF objects (${r.patched} RPATHs set), ${r.closure.vendored.length} libraries vendored, ${r.text.length} text changes, leak check: 0 leaks (${allowed} allowed), SOURCE_DATE_EPOCH ${r.sourceDateEpoch}, ${Date.now() - started} ms`,
+  );
   if (r.staging) console.log(`  staging kept at ${r.staging}`);
   return 0;
 }

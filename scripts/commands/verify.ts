@@ -5,10 +5,13 @@ import { parseOptions } from './_options.js';
 
 const HELP = 'usage: mpistack verify DIR   (DIR: the mpistack/ directory of an unpacked tree)';
 
-export const describe = "re-check every file of an installed tree against its manifest (sha256, type, links)";
+export const describe = 're-check every file of an installed tree against its manifest (sha256, type, links)';
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h', default: false } } }, HELP);
+  const { values, positionals } = parseOptions(
+    { args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h', default: false } } },
+    HELP,
+  );
   if (values.help) {
     console.log(HELP);
     return 0;

@@ -34,9 +34,29 @@ const CACHE_FORMAT = 1;
  * tools it finds are keyed by their versions instead (toolchain).
  */
 export const KEYED_ENV = [
-  'CC', 'CXX', 'FC', 'F77', 'F90', 'CPP', 'CFLAGS', 'CXXFLAGS', 'FCFLAGS', 'FFLAGS', 'CPPFLAGS', 'LDFLAGS', 'LIBS',
-  'CPATH', 'C_INCLUDE_PATH', 'CPLUS_INCLUDE_PATH', 'LIBRARY_PATH', 'LD_LIBRARY_PATH', 'PKG_CONFIG_PATH',
-  'SOURCE_DATE_EPOCH', 'MPICC', 'MPICXX', 'PYTHON',
+  'CC',
+  'CXX',
+  'FC',
+  'F77',
+  'F90',
+  'CPP',
+  'CFLAGS',
+  'CXXFLAGS',
+  'FCFLAGS',
+  'FFLAGS',
+  'CPPFLAGS',
+  'LDFLAGS',
+  'LIBS',
+  'CPATH',
+  'C_INCLUDE_PATH',
+  'CPLUS_INCLUDE_PATH',
+  'LIBRARY_PATH',
+  'LD_LIBRARY_PATH',
+  'PKG_CONFIG_PATH',
+  'SOURCE_DATE_EPOCH',
+  'MPICC',
+  'MPICXX',
+  'PYTHON',
 ] as const;
 
 export interface KeyInputs {
@@ -97,7 +117,9 @@ function callerEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 export function keyInputs(
-  recipe: Recipe, inputs: ResolvedInputs, source: { filename: string; sha256: string },
+  recipe: Recipe,
+  inputs: ResolvedInputs,
+  source: { filename: string; sha256: string },
   o: { toolchain: Record<string, string | null>; dependencies: Record<string, string>; env: NodeJS.ProcessEnv },
 ): KeyInputs {
   return {
@@ -120,7 +142,13 @@ export function cacheKey(k: KeyInputs): string {
   return createHash('sha256').update(canonicalJson(k)).digest('hex');
 }
 
-interface FileRecord { path: string; type: 'file' | 'link'; size: number; mode: number; sha256: string }
+interface FileRecord {
+  path: string;
+  type: 'file' | 'link';
+  size: number;
+  mode: number;
+  sha256: string;
+}
 
 interface CacheEntry {
   key: string;
@@ -190,7 +218,13 @@ export async function lookup(cacheDir: string, key: string): Promise<{ entry: Ca
  * logs under key. Temp directory, entry.json last, then one rename; an
  * existing entry for the key (a --fresh rebuild) is replaced the same way.
  */
-export async function store(cacheDir: string, key: string, tree: string, logsDir: string, meta: { recipe: string; version: string; inputs: KeyInputs }): Promise<CacheEntry> {
+export async function store(
+  cacheDir: string,
+  key: string,
+  tree: string,
+  logsDir: string,
+  meta: { recipe: string; version: string; inputs: KeyInputs },
+): Promise<CacheEntry> {
   const root = buildsDir(cacheDir);
   await mkdir(root, { recursive: true });
   await removeDeadTemps(root);
@@ -201,12 +235,20 @@ export async function store(cacheDir: string, key: string, tree: string, logsDir
     await cp(logsDir, join(tmp, 'logs'), { recursive: true });
     const files = await recordTree(join(tmp, 'tree'));
     const entry: CacheEntry = {
-      key, recipe: meta.recipe, version: meta.version, inputs: meta.inputs, createdAt: new Date().toISOString(),
-      size: files.reduce((s, f) => s + f.size, 0), files,
+      key,
+      recipe: meta.recipe,
+      version: meta.version,
+      inputs: meta.inputs,
+      createdAt: new Date().toISOString(),
+      size: files.reduce((s, f) => s + f.size, 0),
+      files,
     };
     await writeFile(join(tmp, 'entry.json'), `${JSON.stringify(entry, null, 1)}\n`);
     const final = entryDir(cacheDir, key);
-    const old = await stat(final).then(() => `${tmp}.old`, () => null);
+    const old = await stat(final).then(
+      () => `${tmp}.old`,
+      () => null,
+    );
     if (old) await rename(final, old);
     await rename(tmp, final);
     if (old) await rm(old, { recursive: true, force: true });
@@ -232,7 +274,11 @@ export async function restoreInto(cacheDir: string, key: string, stagedPrefix: s
 }
 
 export async function readEntry(cacheDir: string, key: string): Promise<CacheEntry | null> {
-  try { return JSON.parse(await readFile(join(entryDir(cacheDir, key), 'entry.json'), 'utf8')) as CacheEntry; } catch { return null; }
+  try {
+    return JSON.parse(await readFile(join(entryDir(cacheDir, key), 'entry.json'), 'utf8')) as CacheEntry;
+  } catch {
+    return null;
+  }
 }
 
 /** Remember that `prefix` was built with this cache (for `cache gc`). */
@@ -246,5 +292,9 @@ export async function registerPrefix(cacheDir: string, prefix: string): Promise<
 }
 
 export async function knownPrefixes(cacheDir: string): Promise<string[]> {
-  try { return JSON.parse(await readFile(join(cacheDir, 'prefixes.json'), 'utf8')) as string[]; } catch { return []; }
+  try {
+    return JSON.parse(await readFile(join(cacheDir, 'prefixes.json'), 'utf8')) as string[];
+  } catch {
+    return [];
+  }
 }

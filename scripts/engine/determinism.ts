@@ -79,7 +79,11 @@ function which(name: string, path: string, skip: readonly string[] = []): string
   for (const dir of path.split(delimiter)) {
     if (!dir || skip.includes(dir)) continue;
     const p = join(dir, name);
-    try { if (statSync(p).isFile() && (statSync(p).mode & 0o111)) return p; } catch { /* not here */ }
+    try {
+      if (statSync(p).isFile() && statSync(p).mode & 0o111) return p;
+    } catch {
+      /* not here */
+    }
   }
   return null;
 }
@@ -111,7 +115,10 @@ exec ${shellQuote(date)} "$@"
 export async function writeShims(buildDir: string, callerPath = process.env.PATH ?? '/usr/bin:/bin'): Promise<Shims> {
   const shims: Shims = { bin: join(buildDir, 'shims', 'bin'), cc: join(buildDir, 'shims', 'cc'), buildDir };
   const scripts = shimScripts(buildDir, (n) => which(n, callerPath, [shims.bin, shims.cc]));
-  for (const [dir, files] of [[shims.bin, scripts.bin], [shims.cc, scripts.cc]] as const) {
+  for (const [dir, files] of [
+    [shims.bin, scripts.bin],
+    [shims.cc, scripts.cc],
+  ] as const) {
     await mkdir(dir, { recursive: true });
     for (const [name, text] of Object.entries(files)) {
       await writeFile(join(dir, name), text);

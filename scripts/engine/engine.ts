@@ -77,7 +77,17 @@ function recipeState(r: Recipe, o: BuildOptions): RecipeState {
   const inputs = inputsFor(r, o);
   const buildDir = join(o.cacheDir, 'build', `${r.name}-${inputs.version}-${randomBytes(4).toString('hex')}`);
   const stageDir = stagingRoot(o.prefix, r.name);
-  return { recipe: r, inputs, buildDir, logsDir: join(buildDir, 'logs'), stageDir, stagedPrefix: join(stageDir, o.prefix), key: null, cacheNote: '', hit: null };
+  return {
+    recipe: r,
+    inputs,
+    buildDir,
+    logsDir: join(buildDir, 'logs'),
+    stageDir,
+    stagedPrefix: join(stageDir, o.prefix),
+    key: null,
+    cacheNote: '',
+    hit: null,
+  };
 }
 
 /** Build and install the selected recipes into o.prefix. Throws PhaseError; the prefix is untouched on failure. */

@@ -30,17 +30,7 @@ export class CommandError extends MpistackError {
  * overall deadline, a mirror entry that is not a regular file, ...).
  */
 type FetchFailure =
-  | 'http'
-  | 'network'
-  | 'no-response'
-  | 'stalled'
-  | 'truncated'
-  | 'redirect'
-  | 'too-large'
-  | 'deadline'
-  | 'not-regular-file'
-  | 'missing'
-  | 'other';
+  'http' | 'network' | 'no-response' | 'stalled' | 'truncated' | 'redirect' | 'too-large' | 'deadline' | 'not-regular-file' | 'missing' | 'other';
 
 /** One source could not be fetched (after retries). `reason` says why, `retryable` whether another attempt may help. */
 export class FetchError extends MpistackError {

@@ -87,7 +87,8 @@ export function candidates(sources: readonly Source[], mirrors: readonly string[
   }
   if (!offline) {
     for (const s of sources) if (s.kind === 'url') out.push({ label: s.url, kind: 'url', source: s, location: s.url });
-    for (const s of sources) if (s.kind === 'debian') out.push({ label: `debian source ${s.name}=${s.version}`, kind: 'debian', source: s, location: `${s.name}=${s.version}` });
+    for (const s of sources)
+      if (s.kind === 'debian') out.push({ label: `debian source ${s.name}=${s.version}`, kind: 'debian', source: s, location: `${s.name}=${s.version}` });
   }
   return out;
 }
@@ -100,10 +101,18 @@ function sizeCap(source: Source, o: Pick<FetchOptions, 'maxBytes'>): { bytes: nu
 }
 
 /** Wait `ms`, or less when `signal` aborts first. */
-const waitOrAbort = (ms: number, signal: AbortSignal) => new Promise<void>((r) => {
-  const t = setTimeout(r, ms);
-  signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
-});
+const waitOrAbort = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((r) => {
+    const t = setTimeout(r, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        r();
+      },
+      { once: true },
+    );
+  });
 
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
 
@@ -115,12 +124,19 @@ const REDIRECT = new Set([301, 302, 303, 307, 308]);
 async function downloadOnce(url: string, dest: string, timeoutMs: number, deadline: AbortSignal, cap: { bytes: number; exact: boolean }): Promise<void> {
   const idle = new AbortController();
   let timer = setTimeout(() => idle.abort(), timeoutMs);
-  const kick = () => { clearTimeout(timer); timer = setTimeout(() => idle.abort(), timeoutMs); };
+  const kick = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => idle.abort(), timeoutMs);
+  };
   const attemptSignal = AbortSignal.any([idle.signal, deadline]);
   let signal: AbortSignal;
-  const aborted = (what: string, e: unknown): FetchError => (deadline.aborted
-    ? new FetchError(url, null, `the fetch deadline passed ${what}`, { cause: e, reason: 'deadline' })
-    : new FetchError(url, null, what === 'before a response' ? `no response within ${timeoutMs} ms` : `download stalled for ${timeoutMs} ms`, { cause: e, reason: what === 'before a response' ? 'no-response' : 'stalled' }));
+  const aborted = (what: string, e: unknown): FetchError =>
+    deadline.aborted
+      ? new FetchError(url, null, `the fetch deadline passed ${what}`, { cause: e, reason: 'deadline' })
+      : new FetchError(url, null, what === 'before a response' ? `no response within ${timeoutMs} ms` : `download stalled for ${timeoutMs} ms`, {
+          cause: e,
+          reason: what === 'before a response' ? 'no-response' : 'stalled',
+        });
   try {
     const chain = [url];
     let res;
@@ -140,12 +156,17 @@ async function downloadOnce(url: string, dest: string, timeoutMs: number, deadli
       const location = res.headers.get('location');
       if (!location) throw new FetchError(url, res.status, `HTTP ${res.status} redirect without a Location`, { reason: 'redirect' });
       let next: URL;
-      try { next = new URL(location, here); } catch { throw new FetchError(url, res.status, `HTTP ${res.status} redirect to an invalid URL ${JSON.stringify(location)}`, { reason: 'redirect' }); }
+      try {
+        next = new URL(location, here);
+      } catch {
+        throw new FetchError(url, res.status, `HTTP ${res.status} redirect to an invalid URL ${JSON.stringify(location)}`, { reason: 'redirect' });
+      }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
         throw new FetchError(url, res.status, `redirected to ${next.href}: only http and https redirects are followed`, { reason: 'redirect' });
       }
       if (chain.includes(next.href)) throw new FetchError(url, res.status, `redirect loop: ${[...chain, next.href].join(' -> ')}`, { reason: 'redirect' });
-      if (chain.length > MAX_REDIRECTS) throw new FetchError(url, res.status, `more than ${MAX_REDIRECTS} redirects: ${chain.join(' -> ')}`, { reason: 'redirect' });
+      if (chain.length > MAX_REDIRECTS)
+        throw new FetchError(url, res.status, `more than ${MAX_REDIRECTS} redirects: ${chain.join(' -> ')}`, { reason: 'redirect' });
       chain.push(next.href);
     }
     if (!res.ok) {
@@ -196,7 +217,8 @@ async function downloadWithRetry(url: string, dest: string, source: Source, o: F
         if (!(e instanceof FetchError) || !e.retryable || i >= attempts) throw e;
         o.log?.(`${url}: ${e.message}; retry ${i}/${attempts - 1}`);
         await waitOrAbort((o.backoffMs ?? FETCH_DEFAULTS.backoffMs) * 2 ** (i - 1), deadline.signal);
-        if (deadline.signal.aborted) throw new FetchError(url, null, `the fetch deadline (${deadlineMs} ms) passed after ${i} attempt(s); the last: ${e.message}`, { reason: 'deadline' });
+        if (deadline.signal.aborted)
+          throw new FetchError(url, null, `the fetch deadline (${deadlineMs} ms) passed after ${i} attempt(s); the last: ${e.message}`, { reason: 'deadline' });
       }
     }
   } finally {
@@ -211,16 +233,30 @@ async function copyFromMirror(path: string, dest: string, source: Source, o: Fet
     fh = await open(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new FetchError(path, null, code === 'ENOENT' ? 'not in mirror directory' : `cannot open: ${(e as Error).message}`, { cause: e, reason: code === 'ENOENT' ? 'missing' : 'other' });
+    throw new FetchError(path, null, code === 'ENOENT' ? 'not in mirror directory' : `cannot open: ${(e as Error).message}`, {
+      cause: e,
+      reason: code === 'ENOENT' ? 'missing' : 'other',
+    });
   }
   try {
     const st = await fh.stat();
     if (!st.isFile()) {
-      const what = st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'not a regular file';
+      const what = st.isFIFO()
+        ? 'a FIFO'
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? 'a device'
+          : st.isDirectory()
+            ? 'a directory'
+            : st.isSocket()
+              ? 'a socket'
+              : 'not a regular file';
       throw new FetchError(path, null, `is ${what}, not a regular file: mirror entries must be files`, { reason: 'not-regular-file' });
     }
     const cap = sizeCap(source, o);
-    if (st.size > cap.bytes) throw new FetchError(path, null, `is ${st.size} bytes, more than ${cap.bytes} (${cap.exact ? "the source's size" : 'the fetch size cap'})`, { reason: 'too-large' });
+    if (st.size > cap.bytes)
+      throw new FetchError(path, null, `is ${st.size} bytes, more than ${cap.bytes} (${cap.exact ? "the source's size" : 'the fetch size cap'})`, {
+        reason: 'too-large',
+      });
     await pipeline(fh.createReadStream({ autoClose: false }), createWriteStream(dest));
   } finally {
     await fh.close();

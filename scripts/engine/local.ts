@@ -60,7 +60,8 @@ export async function fetchLocal(src: LocalSource, cacheDir: string, root = pack
       await cp(join(root, rel), join(tree, rel), { preserveTimestamps: true });
     }
     const got = hashLocal(src.paths, tree);
-    if (got !== src.sha256) throw new LocalSourceError(`local source ${src.filename} changed while it was copied (expected ${src.sha256}, got ${got}); run the build again`);
+    if (got !== src.sha256)
+      throw new LocalSourceError(`local source ${src.filename} changed while it was copied (expected ${src.sha256}, got ${got}); run the build again`);
     await mkdir(dirname(final), { recursive: true });
     await rename(tree, final);
     return final;

@@ -101,17 +101,24 @@ async function chooseSource(r: Recipe, version: string | undefined, cacheDir: st
  * Recipes named in `optional` are marked so; optional entries of `existing`
  * for recipes not given here are kept as they are.
  */
-export async function currentLock(recipes: readonly Recipe[], o: {
-  versions?: Record<string, string>; sourceDateEpoch: number; cacheDir: string; toolchain: Record<string, string | null>; existing?: StackLock | null;
-  /** recipe -> the source a build actually used (overrides the choice) */
-  used?: Record<string, Source>;
-  /** names of the recipes added with --with */
-  optional?: readonly string[];
-}): Promise<StackLock> {
+export async function currentLock(
+  recipes: readonly Recipe[],
+  o: {
+    versions?: Record<string, string>;
+    sourceDateEpoch: number;
+    cacheDir: string;
+    toolchain: Record<string, string | null>;
+    existing?: StackLock | null;
+    /** recipe -> the source a build actually used (overrides the choice) */
+    used?: Record<string, Source>;
+    /** names of the recipes added with --with */
+    optional?: readonly string[];
+  },
+): Promise<StackLock> {
   const out: StackLock = { format: LOCK_FORMAT, sourceDateEpoch: o.sourceDateEpoch, toolchain: lockToolchain(o.toolchain), recipes: {} };
   for (const r of recipes) {
     const v = o.versions?.[r.name];
-    const src = o.used?.[r.name] ?? await chooseSource(r, v, o.cacheDir, o.existing?.recipes[r.name]);
+    const src = o.used?.[r.name] ?? (await chooseSource(r, v, o.cacheDir, o.existing?.recipes[r.name]));
     const entry = lockEntry(r, v, src, o.sourceDateEpoch);
     out.recipes[r.name] = o.optional?.includes(r.name) ? { optional: true, ...entry } : entry;
   }
@@ -132,15 +139,25 @@ interface StackChoice {
  * first (the default), whose lock then names the differing version.
  * Returns the stack and the versions to build (the stack's, then the asked).
  */
-export function selectStack<S extends StackChoice>(stacks: readonly S[], recipes: readonly Recipe[], o: { stack?: string; versions: Record<string, string> }): { stack: S; versions: Record<string, string> } {
-  const defaultOf = (name: string) => findVersion(recipes.find((r) => r.name === name)!, undefined).version;
+export function selectStack<S extends StackChoice>(
+  stacks: readonly S[],
+  recipes: readonly Recipe[],
+  o: { stack?: string; versions: Record<string, string> },
+): { stack: S; versions: Record<string, string> } {
+  const defaultOf = (name: string) =>
+    findVersion(
+      recipes.find((r) => r.name === name)!,
+      undefined,
+    ).version;
   const versionIn = (s: S, name: string) => s.versions[name] ?? defaultOf(name);
   if (o.stack !== undefined) {
     const s = stacks.find((x) => x.name === o.stack);
     if (!s) throw new UsageError(`--stack ${o.stack}: no such stack (known: ${stacks.map((x) => x.name).join(', ')})`);
     const clash = Object.entries(o.versions).filter(([k, v]) => versionIn(s, k) !== v);
     if (clash.length) {
-      throw new UsageError(`--stack ${s.name} builds ${clash.map(([k]) => `${k} ${versionIn(s, k)}`).join(', ')}, not ${clash.map(([k, v]) => `${k} ${v}`).join(', ')}; drop one of the two options`);
+      throw new UsageError(
+        `--stack ${s.name} builds ${clash.map(([k]) => `${k} ${versionIn(s, k)}`).join(', ')}, not ${clash.map(([k, v]) => `${k} ${v}`).join(', ')}; drop one of the two options`,
+      );
     }
     return { stack: s, versions: { ...s.versions, ...o.versions } };
   }
@@ -158,16 +175,26 @@ export function lockDifferences(lock: StackLock, current: StackLock): string[] {
   for (const n of names) {
     const a = lock.recipes[n];
     const b = current.recipes[n];
-    if (!a) { L.push(`${n}: not in the lock`); continue; }
-    if (!b) { if (!a.optional) L.push(`${n}: in the lock but no such recipe any more`); continue; }
+    if (!a) {
+      L.push(`${n}: not in the lock`);
+      continue;
+    }
+    if (!b) {
+      if (!a.optional) L.push(`${n}: in the lock but no such recipe any more`);
+      continue;
+    }
     if (a.version !== b.version) L.push(`${n}: version locked ${a.version}, now ${b.version}`);
     if (canonicalJson(a.source) !== canonicalJson(b.source)) {
-      L.push(`${n}: source locked ${a.source.origin} ${a.source.filename}${a.source.sha256 ? ` sha256 ${a.source.sha256}` : ''}, now ${b.source.origin} ${b.source.filename}${b.source.sha256 ? ` sha256 ${b.source.sha256}` : ''}`);
+      L.push(
+        `${n}: source locked ${a.source.origin} ${a.source.filename}${a.source.sha256 ? ` sha256 ${a.source.sha256}` : ''}, now ${b.source.origin} ${b.source.filename}${b.source.sha256 ? ` sha256 ${b.source.sha256}` : ''}`,
+      );
     }
     if (canonicalJson(a.configureArgs) !== canonicalJson(b.configureArgs)) {
       const gone = a.configureArgs.filter((x) => !b.configureArgs.includes(x));
       const added = b.configureArgs.filter((x) => !a.configureArgs.includes(x));
-      L.push(`${n}: configure arguments differ${gone.length ? ` (locked only: ${gone.join(' ')})` : ''}${added.length ? ` (now only: ${added.join(' ')})` : ''}${!gone.length && !added.length ? ' (order)' : ''}`);
+      L.push(
+        `${n}: configure arguments differ${gone.length ? ` (locked only: ${gone.join(' ')})` : ''}${added.length ? ` (now only: ${added.join(' ')})` : ''}${!gone.length && !added.length ? ' (order)' : ''}`,
+      );
     }
     for (const k of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
       if (k === 'SOURCE_DATE_EPOCH') continue;
@@ -179,19 +206,29 @@ export function lockDifferences(lock: StackLock, current: StackLock): string[] {
 
 /** Toolchain entries that differ from the lock's, one line each. */
 export function toolchainDifferences(locked: Record<string, string | null>, now: Record<string, string | null>): string[] {
-  return LOCKED_TOOLS.filter((t) => (locked[t] ?? null) !== (now[t] ?? null)).map((t) => `${t}: locked '${locked[t] ?? '(none)'}', here '${now[t] ?? '(none)'}'`);
+  return LOCKED_TOOLS.filter((t) => (locked[t] ?? null) !== (now[t] ?? null)).map(
+    (t) => `${t}: locked '${locked[t] ?? '(none)'}', here '${now[t] ?? '(none)'}'`,
+  );
 }
 
 /** Read a lock file: null when absent; a UsageError naming the file when it is not a lock. */
 export async function readLock(path: string): Promise<StackLock | null> {
   let text: string;
-  try { text = await readFile(path, 'utf8'); } catch { return null; }
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
   let v: StackLock;
-  try { v = JSON.parse(text) as StackLock; } catch (e) {
+  try {
+    v = JSON.parse(text) as StackLock;
+  } catch (e) {
     throw new UsageError(`${path} is not valid JSON (${(e as Error).message}); restore it from git or rewrite it with 'mpistack lock'`);
   }
   if (!v || v.format !== LOCK_FORMAT || typeof v.sourceDateEpoch !== 'number' || typeof v.recipes !== 'object' || !v.recipes) {
-    throw new UsageError(`${path} is not a format ${LOCK_FORMAT} stack lock (needs format, sourceDateEpoch, toolchain, recipes); rewrite it with 'mpistack lock'`);
+    throw new UsageError(
+      `${path} is not a format ${LOCK_FORMAT} stack lock (needs format, sourceDateEpoch, toolchain, recipes); rewrite it with 'mpistack lock'`,
+    );
   }
   return v;
 }
@@ -232,25 +269,53 @@ interface LockPlan {
  * set, else the lock's; any differing input throws a UsageError listing them
  * all, unless `update` (or `report`, for --dry-run, which only lists them).
  */
-export async function applyLock(recipes: readonly Recipe[], o: {
-  path: string; versions?: Record<string, string>; cacheDir: string; env?: NodeJS.ProcessEnv;
-  toolchain: Record<string, string | null>; update?: boolean; report?: boolean;
-  /** names of the recipes added with --with (locked as optional entries) */
-  optional?: readonly string[];
-}): Promise<LockPlan> {
+export async function applyLock(
+  recipes: readonly Recipe[],
+  o: {
+    path: string;
+    versions?: Record<string, string>;
+    cacheDir: string;
+    env?: NodeJS.ProcessEnv;
+    toolchain: Record<string, string | null>;
+    update?: boolean;
+    report?: boolean;
+    /** names of the recipes added with --with (locked as optional entries) */
+    optional?: readonly string[];
+  },
+): Promise<LockPlan> {
   const lock = await readLock(o.path);
   const envSde = (o.env ?? process.env).SOURCE_DATE_EPOCH;
-  const sde = envSde !== undefined && envSde !== '' ? parseSourceDateEpoch(envSde, 'SOURCE_DATE_EPOCH in the environment')
-    : lock?.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
+  const sde =
+    envSde !== undefined && envSde !== ''
+      ? parseSourceDateEpoch(envSde, 'SOURCE_DATE_EPOCH in the environment')
+      : (lock?.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH);
   if (!lock) {
-    return { recipes: [...recipes], sourceDateEpoch: sde, path: o.path, lock, differences: [], warnings: [`no ${o.path}: building unpinned ('mpistack lock' writes one; --update-lock writes it after the build)`] };
+    return {
+      recipes: [...recipes],
+      sourceDateEpoch: sde,
+      path: o.path,
+      lock,
+      differences: [],
+      warnings: [`no ${o.path}: building unpinned ('mpistack lock' writes one; --update-lock writes it after the build)`],
+    };
   }
-  const current = await currentLock(recipes, { versions: o.versions, sourceDateEpoch: sde, cacheDir: o.cacheDir, toolchain: o.toolchain, existing: lock, optional: o.optional });
+  const current = await currentLock(recipes, {
+    versions: o.versions,
+    sourceDateEpoch: sde,
+    cacheDir: o.cacheDir,
+    toolchain: o.toolchain,
+    existing: lock,
+    optional: o.optional,
+  });
   const differences = lockDifferences(lock, current);
-  const warnings = toolchainDifferences(lock.toolchain ?? {}, current.toolchain).map((l) => `toolchain differs from ${o.path}: ${l} (the build may not reproduce the locked bytes)`);
+  const warnings = toolchainDifferences(lock.toolchain ?? {}, current.toolchain).map(
+    (l) => `toolchain differs from ${o.path}: ${l} (the build may not reproduce the locked bytes)`,
+  );
   if (differences.length && !o.update && !o.report) {
-    throw new UsageError(`inputs differ from ${o.path}:\n  ${differences.join('\n  ')}\n`
-      + `build with --update-lock to use these inputs and rewrite the lock, or put them back (git checkout ${basename(o.path)}, unset SOURCE_DATE_EPOCH, drop --openmpi or name a --stack)`);
+    throw new UsageError(
+      `inputs differ from ${o.path}:\n  ${differences.join('\n  ')}\n` +
+        `build with --update-lock to use these inputs and rewrite the lock, or put them back (git checkout ${basename(o.path)}, unset SOURCE_DATE_EPOCH, drop --openmpi or name a --stack)`,
+    );
   }
   return { recipes: o.update || o.report ? [...recipes] : pinSources(recipes, lock), sourceDateEpoch: sde, path: o.path, lock, differences, warnings };
 }

@@ -51,10 +51,16 @@ function parseCString(s: string, i: number): { value: string; end: number } | un
   for (let j = i + 1; j < s.length; j++) {
     const ch = s[j];
     if (ch === '"') return { value: Buffer.from(bytes).toString('latin1'), end: j + 1 };
-    if (ch !== '\\') { for (const b of Buffer.from(ch, 'utf8')) bytes.push(b); continue; }
+    if (ch !== '\\') {
+      for (const b of Buffer.from(ch, 'utf8')) bytes.push(b);
+      continue;
+    }
     const e = s[++j];
     if (e === undefined) return undefined;
-    if (e in ESCAPES) { bytes.push(ESCAPES[e]); continue; }
+    if (e in ESCAPES) {
+      bytes.push(ESCAPES[e]);
+      continue;
+    }
     const oct = /^[0-7]{1,3}/.exec(s.slice(j, j + 3));
     if (!oct) return undefined;
     bytes.push(parseInt(oct[0], 8) & 0xff);
@@ -97,7 +103,9 @@ function runTar(args: string[], onLine: ((line: string) => void) | undefined): P
       env: { ...process.env, LC_ALL: 'C' },
     });
     let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => { if (stderr.length < 64 * 1024) stderr += b.toString(); });
+    child.stderr!.on('data', (b: Buffer) => {
+      if (stderr.length < 64 * 1024) stderr += b.toString();
+    });
     child.on('error', reject);
     if (onLine) createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', onLine);
     child.on('close', (code) => resolvePromise({ code, stderr }));
@@ -112,15 +120,26 @@ async function checkArchive(archive: string): Promise<string[]> {
   const listed = await runTar(['-t', '-v', '-P', '--quoting-style=c', '--numeric-owner', '-f', archive], (line) => {
     if (bad) return;
     const e = parseListingLine(line);
-    if (!e) { bad = new ArchiveReadError(archive, `GNU tar listed an entry this check cannot parse: ${JSON.stringify(line)}`); return; }
+    if (!e) {
+      bad = new ArchiveReadError(archive, `GNU tar listed an entry this check cannot parse: ${JSON.stringify(line)}`);
+      return;
+    }
     names.push(e.name);
     const refused = REFUSED[e.type];
     const kind = KIND[e.type];
-    if (refused || !kind) { bad = new UnsafeArchiveError(archive, shown(e.name), refused ?? `has an entry type GNU tar lists as '${e.type}' (only files, directories, symlinks and hard links are unpacked)`); return; }
+    if (refused || !kind) {
+      bad = new UnsafeArchiveError(
+        archive,
+        shown(e.name),
+        refused ?? `has an entry type GNU tar lists as '${e.type}' (only files, directories, symlinks and hard links are unpacked)`,
+      );
+      return;
+    }
     const p = checker.add({ path: e.name, kind, linkTarget: e.link });
     if (p) bad = new UnsafeArchiveError(archive, shown(p.path), shown(p.why));
   });
-  if (listed.code !== 0) throw new ArchiveReadError(archive, `GNU tar cannot read it (exit ${listed.code}): ${listed.stderr.trim().split('\n').slice(-5).join('; ')}`);
+  if (listed.code !== 0)
+    throw new ArchiveReadError(archive, `GNU tar cannot read it (exit ${listed.code}): ${listed.stderr.trim().split('\n').slice(-5).join('; ')}`);
   if (bad) throw bad;
   const [linkProblem] = checker.finish();
   if (linkProblem) throw new UnsafeArchiveError(archive, shown(linkProblem.path), shown(linkProblem.why));

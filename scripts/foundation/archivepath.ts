@@ -63,10 +63,7 @@ export function checkEntryPath(path: string): { ok: true; path: string } | { ok:
   return { ok: true, path: parts.join('/') };
 }
 
-type Resolution =
-  | { kind: 'inside'; path: string }
-  | { kind: 'outside'; why: string }
-  | { kind: 'loop'; why: string };
+type Resolution = { kind: 'inside'; path: string } | { kind: 'outside'; why: string } | { kind: 'loop'; why: string };
 
 /**
  * Resolve `target` as the symlink at `linkPath` would lead, through the
@@ -74,7 +71,13 @@ type Resolution =
  * the archive root, else a top directory). Every intermediate location must
  * stay in the scope. `scopeName` is how messages call the scope.
  */
-export function resolveLink(linkPath: string, target: string, links: ReadonlyMap<string, string>, scope = '', scopeName = scope ? `${scope}/` : 'the destination'): Resolution {
+export function resolveLink(
+  linkPath: string,
+  target: string,
+  links: ReadonlyMap<string, string>,
+  scope = '',
+  scopeName = scope ? `${scope}/` : 'the destination',
+): Resolution {
   const scoped = scope ? scope.split('/') : [];
   const within = (stack: string[]) => stack.length >= scoped.length && scoped.every((c, i) => stack[i] === c);
   const stack = posix.dirname(linkPath) === '.' ? [] : posix.dirname(linkPath).split('/');
@@ -95,7 +98,10 @@ export function resolveLink(linkPath: string, target: string, links: ReadonlyMap
     }
     const here = [...stack, c].join('/');
     const next = links.get(here);
-    if (next === undefined) { stack.push(c); continue; }
+    if (next === undefined) {
+      stack.push(c);
+      continue;
+    }
     if (++follows > MAX_LINK_FOLLOWS) return { kind: 'loop', why: `its target '${target}' does not resolve within ${MAX_LINK_FOLLOWS} links (a loop)` };
     via.push(`${here} -> ${next}`);
     if (next.startsWith('/')) return { kind: 'outside', why: `its target '${target}' goes through ${here} -> ${next}, an absolute path` };

@@ -45,9 +45,17 @@ function simpleGlob(pattern: string): string[] {
   const dir = dirname(pattern);
   const base = pattern.slice(dir.length + 1);
   if (!/[*?[]/.test(base)) return existsSync(pattern) ? [pattern] : [];
-  const re = new RegExp(`^${base.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${base
+      .replace(/[.+^${}()|\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   try {
-    return readdirSync(dir).filter((n) => re.test(n)).sort().map((n) => join(dir, n));
+    return readdirSync(dir)
+      .filter((n) => re.test(n))
+      .sort()
+      .map((n) => join(dir, n));
   } catch {
     return [];
   }
@@ -61,7 +69,11 @@ function systemLibDirs(confPath = '/etc/ld.so.conf'): string[] {
     if (depth > 8 || seen.has(file)) return;
     seen.add(file);
     let text: string;
-    try { text = readFileSync(file, 'utf8'); } catch { return; }
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
     for (const raw of text.split('\n')) {
       const line = raw.replace(/#.*/, '').trim();
       if (!line) continue;
@@ -85,10 +97,15 @@ function systemLibDirs(confPath = '/etc/ld.so.conf'): string[] {
 /** Expand one RPATH/RUNPATH string into directories ($ORIGIN, ${ORIGIN}, $LIB, $PLATFORM for x86_64). */
 export function expandRpath(rpath: string | undefined, origin: string): string[] {
   if (!rpath) return [];
-  return rpath.split(':').filter(Boolean).map((d) => d
-    .replace(/\$\{ORIGIN\}|\$ORIGIN(?![A-Za-z0-9_])/g, origin)
-    .replace(/\$\{LIB\}|\$LIB(?![A-Za-z0-9_])/g, 'lib64')
-    .replace(/\$\{PLATFORM\}|\$PLATFORM(?![A-Za-z0-9_])/g, 'x86_64'));
+  return rpath
+    .split(':')
+    .filter(Boolean)
+    .map((d) =>
+      d
+        .replace(/\$\{ORIGIN\}|\$ORIGIN(?![A-Za-z0-9_])/g, origin)
+        .replace(/\$\{LIB\}|\$LIB(?![A-Za-z0-9_])/g, 'lib64')
+        .replace(/\$\{PLATFORM\}|\$PLATFORM(?![A-Za-z0-9_])/g, 'x86_64'),
+    );
 }
 
 /**
@@ -165,9 +182,15 @@ export function walkClosure(opts: ClosureOptions): ClosureResult {
   const archCache = new Map<string, string>();
 
   const queue: string[] = [];
-  for (const rel of listTree(root).filter((e) => e.type === 'file').map((e) => e.path)) {
+  for (const rel of listTree(root)
+    .filter((e) => e.type === 'file')
+    .map((e) => e.path)) {
     let elf: ElfInfo | undefined;
-    try { elf = readElf(join(root, rel)); } catch { elf = undefined; }
+    try {
+      elf = readElf(join(root, rel));
+    } catch {
+      elf = undefined;
+    }
     if (!elf || !elf.dynamic || (elf.type !== 2 && elf.type !== 3)) continue;
     queue.push(rel);
     // a shared library's directory is a tree library directory
@@ -199,11 +222,21 @@ export function walkClosure(opts: ClosureOptions): ClosureResult {
       let how = '';
       if (needed.includes('/')) {
         const p = mapDir(isAbsolute(needed) ? needed : resolve(origin, needed));
-        if (existsSync(p)) { found = p; how = 'path in DT_NEEDED'; }
+        if (existsSync(p)) {
+          found = p;
+          how = 'path in DT_NEEDED';
+        }
       }
-      if (!found) { found = findIn(own, needed, elf); if (found) how = `${elf.runpath ? 'RUNPATH' : 'RPATH'} ${elf.runpath ?? elf.rpath}`; }
+      if (!found) {
+        found = findIn(own, needed, elf);
+        if (found) how = `${elf.runpath ? 'RUNPATH' : 'RPATH'} ${elf.runpath ?? elf.rpath}`;
+      }
       if (!found && !base) {
-        found = findIn(treeDirsOrdered.map((d) => join(root, d)), needed, elf);
+        found = findIn(
+          treeDirsOrdered.map((d) => join(root, d)),
+          needed,
+          elf,
+        );
         if (found) how = 'a library directory of the tree (loaded already when the tree runs)';
       }
       if (found && insideTree(found)) {
@@ -215,7 +248,10 @@ export function walkClosure(opts: ClosureOptions): ClosureResult {
         deps.push({ needed, kind: base.kind, systemPath: sys, why: base.why });
         continue;
       }
-      if (!found) { found = findIn(systemDirs, needed, elf); if (found) how = 'the system library path (ld.so.conf and defaults)'; }
+      if (!found) {
+        found = findIn(systemDirs, needed, elf);
+        if (found) how = 'the system library path (ld.so.conf and defaults)';
+      }
       if (!found) {
         deps.push({ needed, kind: 'missing', why: 'not found in RPATH/RUNPATH, the tree or the system library path' });
         missing.push({ needed, neededBy: rel });

@@ -84,14 +84,21 @@ export function readElf(path: string): ElfInfo | undefined {
     const info: ElfInfo = { bits, type, machine, needed: [], dynamic: false };
     if (!phnum) return info;
 
-    interface Seg { type: number; offset: number; vaddr: number; filesz: number }
+    interface Seg {
+      type: number;
+      offset: number;
+      vaddr: number;
+      filesz: number;
+    }
     const segs: Seg[] = [];
     const ph = read(phoff, phentsize * phnum);
     for (let i = 0; i < phnum; i++) {
       const o = i * phentsize;
-      segs.push(is64
-        ? { type: u32(ph, o), offset: addr(ph, o + 8), vaddr: addr(ph, o + 16), filesz: addr(ph, o + 32) }
-        : { type: u32(ph, o), offset: u32(ph, o + 4), vaddr: u32(ph, o + 8), filesz: u32(ph, o + 16) });
+      segs.push(
+        is64
+          ? { type: u32(ph, o), offset: addr(ph, o + 8), vaddr: addr(ph, o + 16), filesz: addr(ph, o + 32) }
+          : { type: u32(ph, o), offset: u32(ph, o + 4), vaddr: u32(ph, o + 8), filesz: u32(ph, o + 16) },
+      );
     }
     const interp = segs.find((s) => s.type === 3);
     if (interp) info.interp = read(interp.offset, interp.filesz).toString('latin1').replace(/\0.*$/s, '');
@@ -130,7 +137,11 @@ export function readElf(path: string): ElfInfo | undefined {
   }
 }
 
-export interface ElfSection { name: string; offset: number; size: number }
+export interface ElfSection {
+  name: string;
+  offset: number;
+  size: number;
+}
 
 /** Section headers with names (for saying where in a file a leaked string sits). */
 export function readSections(path: string): ElfSection[] {
@@ -161,10 +172,12 @@ export function readSections(path: string): ElfSection[] {
     });
     const strSec = raw[shstrndx];
     const names = read(strSec.offset, strSec.size);
-    return raw.filter((s) => s.type !== 8 /* NOBITS */).map((s) => {
-      const end = names.indexOf(0, s.name);
-      return { name: names.toString('latin1', s.name, end < 0 ? names.length : end), offset: s.offset, size: s.size };
-    });
+    return raw
+      .filter((s) => s.type !== 8 /* NOBITS */)
+      .map((s) => {
+        const end = names.indexOf(0, s.name);
+        return { name: names.toString('latin1', s.name, end < 0 ? names.length : end), offset: s.offset, size: s.size };
+      });
   } finally {
     closeSync(fd);
   }
@@ -190,7 +203,12 @@ export function patchRpathInPlace(buf: Buffer, rpath: string): Buffer | undefine
   for (let i = 0; i < phnum; i++) {
     const o = phoff + i * phentsize;
     if (o + 56 > out.length) return undefined;
-    segs.push({ type: out.readUInt32LE(o), offset: Number(out.readBigUInt64LE(o + 8)), vaddr: Number(out.readBigUInt64LE(o + 16)), filesz: Number(out.readBigUInt64LE(o + 32)) });
+    segs.push({
+      type: out.readUInt32LE(o),
+      offset: Number(out.readBigUInt64LE(o + 8)),
+      vaddr: Number(out.readBigUInt64LE(o + 16)),
+      filesz: Number(out.readBigUInt64LE(o + 32)),
+    });
   }
   const dyn = segs.find((s) => s.type === 2);
   if (!dyn) return undefined;

@@ -5,7 +5,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasElfMagic, readSections, type ElfSection } from './elf.js';
 
-export interface Needle { label: string; value: string }
+export interface Needle {
+  label: string;
+  value: string;
+}
 
 interface LeakAllow {
   /** which needles this entry may excuse */
@@ -27,7 +30,7 @@ export const LEAK_ALLOW: readonly LeakAllow[] = [
     labels: ANY,
     file: /^bin\/(ompi_info|opal_info|orte-info|prte_info|pmix_info)$/,
     text: /^ '--/,
-    why: "the configure command line (OMPI_CONFIGURE_CLI) that `ompi_info -a` prints; informational, never used to find a file",
+    why: 'the configure command line (OMPI_CONFIGURE_CLI) that `ompi_info -a` prints; informational, never used to find a file',
   },
   {
     labels: ['build prefix'],
@@ -102,10 +105,13 @@ export function scanLeaks(root: string, files: readonly string[], needles: reado
         const section = sections.find((s) => at >= s.offset && at < s.offset + s.size)?.name;
         const context = contextAt(buf, at, n.bytes.length);
         const templ = context.split(n.value).join('@NEEDLE@');
-        const allowedBy = allow.find((a) => a.labels.includes(n.label)
-          && (!a.file || a.file.test(file))
-          && (!a.section || (section !== undefined && a.section.test(section)))
-          && (!a.text || a.text.test(templ)));
+        const allowedBy = allow.find(
+          (a) =>
+            a.labels.includes(n.label) &&
+            (!a.file || a.file.test(file)) &&
+            (!a.section || (section !== undefined && a.section.test(section))) &&
+            (!a.text || a.text.test(templ)),
+        );
         hits.push({ file, offset: at, label: n.label, needle: n.value, section, context, allowedBy });
       }
     }
@@ -114,7 +120,11 @@ export function scanLeaks(root: string, files: readonly string[], needles: reado
 }
 
 function safeSections(path: string): ElfSection[] {
-  try { return readSections(path); } catch { return []; }
+  try {
+    return readSections(path);
+  } catch {
+    return [];
+  }
 }
 
 export function formatHit(h: LeakHit): string {

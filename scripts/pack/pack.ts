@@ -6,7 +6,21 @@
 //   -> leak check -> manifest -> sorted tar.gz (temp file + rename) -> SHA256SUMS
 //
 // The input prefix is never modified: everything happens in a staging copy.
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { mapLimit } from '../foundation/concurrency.js';
@@ -87,7 +101,11 @@ export function readBuildInfo(prefix: string): BuildInfo {
 
 /** The mpistack package's version, or 0.0.0 where pack runs outside the package. */
 function ownPackageVersion(): string {
-  try { return packageVersion(); } catch { return '0.0.0'; }
+  try {
+    return packageVersion();
+  } catch {
+    return '0.0.0';
+  }
 }
 
 function tarballName(version: string): string {
@@ -113,8 +131,15 @@ function stageCopy(src: string, stage: string, aliases: string[], links: PackRes
       const from = join(src, r);
       const to = join(stage, r);
       const st = lstatSync(from);
-      if (st.isDirectory()) { mkdirSync(to); walk(r); continue; }
-      if (st.isFile()) { linkOrCopy(from, to); continue; }
+      if (st.isDirectory()) {
+        mkdirSync(to);
+        walk(r);
+        continue;
+      }
+      if (st.isFile()) {
+        linkOrCopy(from, to);
+        continue;
+      }
       if (!st.isSymbolicLink()) throw new PackError('copy', `${r}: not a file, directory or symlink; cannot be packed`);
       const target = readlinkSync(from);
       let abs = isAbsolute(target) ? target : resolve(dirname(join(srcReal, r)), target);
@@ -149,7 +174,11 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
   const log = opts.log ?? (() => {});
   const timings: Record<string, number> = {};
   let t0 = Date.now();
-  const lap = (name: string) => { const t = Date.now(); timings[name] = t - t0; t0 = t; };
+  const lap = (name: string) => {
+    const t = Date.now();
+    timings[name] = t - t0;
+    t0 = t;
+  };
 
   const prefix = resolve(opts.prefix);
   if (!existsSync(prefix) || !statSync(prefix).isDirectory()) throw new PackError('input', `${prefix}: no such directory`);
@@ -195,8 +224,11 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     log('walk the shared-library closure');
     const closure = walkClosure({ root, aliases });
     if (closure.missing.length) {
-      throw new PackError('closure', `${closure.missing.length} needed libraries cannot be found and are not in the base-system list`,
-        closure.missing.map((m) => `${m.neededBy} needs ${m.needed}`));
+      throw new PackError(
+        'closure',
+        `${closure.missing.length} needed libraries cannot be found and are not in the base-system list`,
+        closure.missing.map((m) => `${m.neededBy} needs ${m.needed}`),
+      );
     }
     lap('closure');
 
@@ -213,7 +245,10 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       // in place when the new string fits (always, for build-prefix RPATHs longer than '$ORIGIN/..')
       const buf = readFileSync(file);
       const done = patchRpathInPlace(buf, o.rpath);
-      if (done) { writeReplace(file, done); return; }
+      if (done) {
+        writeReplace(file, done);
+        return;
+      }
       privatize(file);
       // set first (overwrites the old string in .dynstr: no build path left behind), then drop an empty entry
       await tool('patchelf', ['patchelf', '--force-rpath', '--set-rpath', o.rpath, file]);
@@ -226,7 +261,9 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       ...(opts.cacheDirs ?? info.cacheDirs).map((v) => ({ label: 'cache-dir', value: resolve(v) })),
     ];
     const home = opts.home ?? homedir();
-    const textFiles = listTree(root).filter((e) => e.type === 'file' && e.path !== NODE_IN_TREE).map((e) => e.path);
+    const textFiles = listTree(root)
+      .filter((e) => e.type === 'file' && e.path !== NODE_IN_TREE)
+      .map((e) => e.path);
     const text = rewriteTextFiles(root, textFiles, { aliases, others: [...others, { label: 'home', value: home }], nodePath });
     lap('text');
 
@@ -252,7 +289,9 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       { label: 'home', value: home.replace(/\/$/, '') + '/' },
       { label: 'staging directory', value: work },
     ];
-    const scanFiles = listTree(root).filter((e) => e.type === 'file').map((e) => e.path);
+    const scanFiles = listTree(root)
+      .filter((e) => e.type === 'file')
+      .map((e) => e.path);
     const leaks = scanLeaks(root, scanFiles, needles);
     const bad = leaks.filter((h) => !h.allowedBy);
     lap('leaks');
@@ -291,7 +330,11 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
 /** Add or replace this tarball's line in SHA256SUMS (sha256sum -c format), written via a temp file + rename. */
 function writeSums(out: string, name: string, sha256: string, tmpDir: string): void {
   const path = join(out, 'SHA256SUMS');
-  const lines = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() && !l.endsWith(`  ${name}`)) : [];
+  const lines = existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() && !l.endsWith(`  ${name}`))
+    : [];
   lines.push(`${sha256}  ${name}`);
   lines.sort((a, b) => (a.slice(66) < b.slice(66) ? -1 : 1));
   const tmp = join(tmpDir, 'SHA256SUMS.partial');
@@ -302,8 +345,16 @@ function writeSums(out: string, name: string, sha256: string, tmpDir: string): v
 /** lib/python3.X/site-packages directories of the tree (mpi4py), sorted. */
 export function pythonPathDirs(root: string): string[] {
   let names: string[];
-  try { names = readdirSync(join(root, 'lib')); } catch { return []; }
-  return names.filter((n) => /^python3\.\d+$/.test(n)).sort().map((n) => `lib/${n}/site-packages`).filter((d) => existsSync(join(root, d)));
+  try {
+    names = readdirSync(join(root, 'lib'));
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => /^python3\.\d+$/.test(n))
+    .sort()
+    .map((n) => `lib/${n}/site-packages`)
+    .filter((d) => existsSync(join(root, d)));
 }
 
 /** Human-readable `--explain` text for a pack result. */
@@ -313,8 +364,16 @@ export function explainResult(r: PackResult): string[] {
   for (const o of r.closure.objects) {
     for (const d of o.deps) {
       const cur = bySoname.get(d.needed);
-      if (cur) { cur.users++; continue; }
-      bySoname.set(d.needed, { kind: d.kind, where: d.kind === 'tree' || d.kind === 'vendored' ? d.treePath! : d.systemPath ?? '(not on this machine)', why: d.why, users: 1 });
+      if (cur) {
+        cur.users++;
+        continue;
+      }
+      bySoname.set(d.needed, {
+        kind: d.kind,
+        where: d.kind === 'tree' || d.kind === 'vendored' ? d.treePath! : (d.systemPath ?? '(not on this machine)'),
+        why: d.why,
+        users: 1,
+      });
     }
   }
   L.push(`libraries needed by the ${r.closure.objects.length} ELF objects of the tree:`);
@@ -331,7 +390,8 @@ export function explainResult(r: PackResult): string[] {
   for (const [k, n] of [...rp].sort()) L.push(`  ${k.padEnd(40)} ${n} objects`);
   L.push('text files:');
   const byRule = new Map<string, string[]>();
-  for (const a of r.text) byRule.set(a.rule, [...(byRule.get(a.rule) ?? []), `${a.file}${a.detail !== 'rewritten' && a.detail !== 'deleted' ? ` (${a.detail})` : ''}`]);
+  for (const a of r.text)
+    byRule.set(a.rule, [...(byRule.get(a.rule) ?? []), `${a.file}${a.detail !== 'rewritten' && a.detail !== 'deleted' ? ` (${a.detail})` : ''}`]);
   for (const [rule, files] of byRule) L.push(`  ${rule}: ${files.length} file(s): ${files.slice(0, 6).join(', ')}${files.length > 6 ? ', ...' : ''}`);
   if (r.links.length) {
     L.push('symlinks changed:');

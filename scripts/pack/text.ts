@@ -15,7 +15,11 @@ interface TextContext {
   nodePath?: string;
 }
 
-export interface TextAction { file: string; rule: string; detail: string }
+export interface TextAction {
+  file: string;
+  rule: string;
+  detail: string;
+}
 
 /** Replace every alias (longest first) with `to`. */
 function replaceAliases(text: string, aliases: readonly string[], to: string): string {
@@ -59,7 +63,10 @@ export function rewriteShebang(file: string, firstLine: string, ctx: TextContext
   if (/^node(js)?$/.test(name) && ctx.nodePath) {
     const rel = posix.relative(posix.dirname(file), ctx.nodePath);
     return {
-      lines: ['#!/bin/sh', `':' //; here=$(dirname "$(readlink -f "$0" 2>/dev/null || printf %s "$0")"); exec "$here/${rel}" ${args ? `${args} ` : ''}"$0" "$@"`],
+      lines: [
+        '#!/bin/sh',
+        `':' //; here=$(dirname "$(readlink -f "$0" 2>/dev/null || printf %s "$0")"); exec "$here/${rel}" ${args ? `${args} ` : ''}"$0" "$@"`,
+      ],
       detail: `node script: runs the bundled node at ${ctx.nodePath} (sh/JS polyglot header)`,
     };
   }
@@ -80,9 +87,7 @@ interface Rule {
  * Files removed whatever their content (binary too): Python bytecode records
  * the build path in each code object; Python rewrites it on first import.
  */
-const DELETE_RULES: readonly { name: string; match: RegExp }[] = [
-  { name: 'Python bytecode removed', match: /(^|\/)__pycache__\/[^/]+\.pyc$/ },
-];
+const DELETE_RULES: readonly { name: string; match: RegExp }[] = [{ name: 'Python bytecode removed', match: /(^|\/)__pycache__\/[^/]+\.pyc$/ }];
 
 /** Ordered rules; the first whose `match` fits the tree-relative path applies. `null` = delete the file. */
 export const TEXT_RULES: readonly Rule[] = [
@@ -108,7 +113,11 @@ export const TEXT_RULES: readonly Rule[] = [
     // comments are only text.
     name: 'MCA parameter files: comments neutralised',
     match: /^etc\/(openmpi|pmix|prte)-mca-params\.conf$/,
-    apply: (_f, text, ctx) => text.split('\n').map((l) => (/^\s*#/.test(l) ? replaceAliases(l, ctx.aliases, '<prefix>') : l)).join('\n'),
+    apply: (_f, text, ctx) =>
+      text
+        .split('\n')
+        .map((l) => (/^\s*#/.test(l) ? replaceAliases(l, ctx.aliases, '<prefix>') : l))
+        .join('\n'),
   },
   {
     name: 'CMake config: ${CMAKE_CURRENT_LIST_DIR}-relative',
@@ -152,7 +161,11 @@ export function rewriteTextFiles(root: string, files: readonly string[], ctx: Te
   for (const file of files) {
     const abs = join(root, file);
     const del = DELETE_RULES.find((r) => r.match.test(file));
-    if (del) { rmSync(abs); actions.push({ file, rule: del.name, detail: 'deleted' }); continue; }
+    if (del) {
+      rmSync(abs);
+      actions.push({ file, rule: del.name, detail: 'deleted' });
+      continue;
+    }
     const rule = TEXT_RULES.find((r) => r.match.test(file));
     const buf = readFileSync(abs);
     if (!isText(buf)) continue;
@@ -160,8 +173,16 @@ export function rewriteTextFiles(root: string, files: readonly string[], ctx: Te
     let changed = false;
     if (rule) {
       const out = rule.apply(file, text, ctx);
-      if (out === null) { rmSync(abs); actions.push({ file, rule: rule.name, detail: 'deleted' }); continue; }
-      if (out !== undefined && out !== text) { text = out; changed = true; actions.push({ file, rule: rule.name, detail: 'rewritten' }); }
+      if (out === null) {
+        rmSync(abs);
+        actions.push({ file, rule: rule.name, detail: 'deleted' });
+        continue;
+      }
+      if (out !== undefined && out !== text) {
+        text = out;
+        changed = true;
+        actions.push({ file, rule: rule.name, detail: 'rewritten' });
+      }
     }
     if (text.startsWith('#!')) {
       const nl = text.indexOf('\n');

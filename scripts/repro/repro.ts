@@ -47,7 +47,14 @@ interface ReproOptions {
   log?: (line: string) => void;
 }
 
-interface RoundResult { cacheDir: string; tarball: string; sha256: string; buildMs: number; packMs: number; startedAt: string }
+interface RoundResult {
+  cacheDir: string;
+  tarball: string;
+  sha256: string;
+  buildMs: number;
+  packMs: number;
+  startedAt: string;
+}
 
 interface ReproResult {
   identical: boolean;
@@ -78,7 +85,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function checkReproducible(o: ReproOptions): Promise<ReproResult> {
   const prefix = validatePrefix(o.prefix);
   if (existsSync(prefix) && readdirSync(prefix).length) {
-    throw new UsageError(`check-reproducible builds from clean: ${prefix} must be empty or absent (it holds the second build at the end); pick another --prefix or empty it`);
+    throw new UsageError(
+      `check-reproducible builds from clean: ${prefix} must be empty or absent (it holds the second build at the end); pick another --prefix or empty it`,
+    );
   }
   const log = o.log ?? (() => {});
   await mkdir(o.workDir, { recursive: true });
@@ -97,8 +106,16 @@ export async function checkReproducible(o: ReproOptions): Promise<ReproResult> {
     const startedAt = new Date().toISOString();
     log(`round ${i + 1}: build into ${prefix} (build directories under ${cacheDir}), started ${startedAt}`);
     const bo: BuildOptions = {
-      prefix, jobs: o.jobs, cacheDir, mirrors: o.mirrors ?? [], offline: o.offline ?? false, versions: o.versions,
-      buildCache: false, render: o.render ?? 'silent', sourceDateEpoch: o.sourceDateEpoch, env: o.env,
+      prefix,
+      jobs: o.jobs,
+      cacheDir,
+      mirrors: o.mirrors ?? [],
+      offline: o.offline ?? false,
+      versions: o.versions,
+      buildCache: false,
+      render: o.render ?? 'silent',
+      sourceDateEpoch: o.sourceDateEpoch,
+      env: o.env,
     };
     let t = Date.now();
     await buildStack(o.recipes, bo);
@@ -117,6 +134,7 @@ export async function checkReproducible(o: ReproOptions): Promise<ReproResult> {
   const ea = await extractForDiff(a.tarball, join(diffDir, 'a'));
   const eb = await extractForDiff(b.tarball, join(diffDir, 'b'));
   const diffs = diffEntries(ea, eb, join(diffDir, 'a'), join(diffDir, 'b'));
-  if (!diffs.length) diffs.push({ path: '(tarball)', why: 'same entries, modes and bytes: the tar headers or the gzip stream differ (zlib of another node?)', details: [] });
+  if (!diffs.length)
+    diffs.push({ path: '(tarball)', why: 'same entries, modes and bytes: the tar headers or the gzip stream differ (zlib of another node?)', details: [] });
   return { identical: false, rounds, diffs };
 }

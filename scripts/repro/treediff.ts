@@ -42,13 +42,27 @@ export async function extractForDiff(tarball: string, dest: string): Promise<Dif
     if (!c.ok) throw new UnsafeArchiveError(tarball, e.path, c.why);
     const path = c.path;
     const to = join(dest, path);
-    if (e.type === 'dir') { mkdirSync(to, { recursive: true }); entries.push({ path, type: 'dir', mode: e.mode, size: 0, digest: '' }); return; }
+    if (e.type === 'dir') {
+      mkdirSync(to, { recursive: true });
+      entries.push({ path, type: 'dir', mode: e.mode, size: 0, digest: '' });
+      return;
+    }
     mkdirSync(dirname(to), { recursive: true });
-    if (e.type === 'symlink') { symlinkSync(e.linkname, to); entries.push({ path, type: 'symlink', mode: e.mode, size: 0, digest: e.linkname }); return; }
-    if (e.type !== 'file') { entries.push({ path, type: 'other', mode: e.mode, size: 0, digest: e.typeflag }); return; }
+    if (e.type === 'symlink') {
+      symlinkSync(e.linkname, to);
+      entries.push({ path, type: 'symlink', mode: e.mode, size: 0, digest: e.linkname });
+      return;
+    }
+    if (e.type !== 'file') {
+      entries.push({ path, type: 'other', mode: e.mode, size: 0, digest: e.typeflag });
+      return;
+    }
     const h = createHash('sha256');
     const ws = createWriteStream(to, { mode: 0o600 });
-    for await (const chunk of body) { h.update(chunk); if (!ws.write(chunk)) await once(ws, 'drain'); }
+    for await (const chunk of body) {
+      h.update(chunk);
+      if (!ws.write(chunk)) await once(ws, 'drain');
+    }
     ws.end();
     await once(ws, 'finish');
     chmodSync(to, e.mode & 0o111 ? 0o755 : 0o644);
@@ -76,7 +90,10 @@ export function printableStrings(buf: Buffer, min = 6): string[] {
   for (let i = 0; i <= buf.length; i++) {
     const c = i < buf.length ? buf[i] : 0;
     const printable = (c >= 0x20 && c < 0x7f) || c === 0x09;
-    if (printable) { if (start < 0) start = i; continue; }
+    if (printable) {
+      if (start < 0) start = i;
+      continue;
+    }
     if (start >= 0 && i - start >= min) out.push(buf.toString('latin1', start, i));
     start = -1;
   }
@@ -85,12 +102,20 @@ export function printableStrings(buf: Buffer, min = 6): string[] {
 
 /** Items only in a and only in b (multiset difference, order kept), at most `max` of each. */
 export function onlyIn(a: readonly string[], b: readonly string[], max = 4): { a: string[]; b: string[]; moreA: number; moreB: number } {
-  const count = (xs: readonly string[]) => { const m = new Map<string, number>(); for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1); return m; };
+  const count = (xs: readonly string[]) => {
+    const m = new Map<string, number>();
+    for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
+    return m;
+  };
   const ca = count(a);
   const cb = count(b);
   const left = (xs: readonly string[], mine: Map<string, number>, other: Map<string, number>) => {
     const seen = new Map<string, number>();
-    return xs.filter((x) => { const k = (seen.get(x) ?? 0) + 1; seen.set(x, k); return k > (other.get(x) ?? 0) && k <= mine.get(x)!; });
+    return xs.filter((x) => {
+      const k = (seen.get(x) ?? 0) + 1;
+      seen.set(x, k);
+      return k > (other.get(x) ?? 0) && k <= mine.get(x)!;
+    });
   };
   const oa = left(a, ca, cb);
   const ob = left(b, cb, ca);
@@ -121,7 +146,11 @@ function elfSectionDiff(a: string, b: string): { sections: string[]; details: st
   for (const s of sa) {
     const o = mb.get(s.name);
     mb.delete(s.name);
-    if (!o) { sections.push(s.name); details.push(`section ${s.name}: only in the first build`); continue; }
+    if (!o) {
+      sections.push(s.name);
+      details.push(`section ${s.name}: only in the first build`);
+      continue;
+    }
     if (s.size !== o.size || hash(ba, s) !== hash(bb, o)) {
       sections.push(s.name);
       const strs = onlyIn(printableStrings(ba.subarray(s.offset, s.offset + s.size)), printableStrings(bb.subarray(o.offset, o.offset + o.size)), 3);
@@ -129,7 +158,10 @@ function elfSectionDiff(a: string, b: string): { sections: string[]; details: st
       details.push(...describeOnly(strs, 'strings'));
     }
   }
-  for (const name of mb.keys()) { sections.push(name); details.push(`section ${name}: only in the second build`); }
+  for (const name of mb.keys()) {
+    sections.push(name);
+    details.push(`section ${name}: only in the second build`);
+  }
   if (!sections.length) details.push('every section is identical: the ELF headers or section table differ (layout)');
   return { sections, details };
 }
@@ -145,11 +177,21 @@ function explainFileDiff(path: string, a: string, b: string): FileDiff {
   if (isText(ba) && isText(bb)) {
     const d = onlyIn(ba.toString('utf8').split('\n'), bb.toString('utf8').split('\n'));
     const n = d.a.length + d.moreA + d.b.length + d.moreB;
-    return { path, why: n ? `text: ${d.a.length + d.moreA} lines only in the first build, ${d.b.length + d.moreB} only in the second` : 'text: same lines in a different order', details: describeOnly(d, 'lines') };
+    return {
+      path,
+      why: n
+        ? `text: ${d.a.length + d.moreA} lines only in the first build, ${d.b.length + d.moreB} only in the second`
+        : 'text: same lines in a different order',
+      details: describeOnly(d, 'lines'),
+    };
   }
   const d = onlyIn(printableStrings(ba), printableStrings(bb));
   const n = d.a.length + d.moreA + d.b.length + d.moreB;
-  return { path, why: n ? 'binary: printable strings differ' : `binary: ${ba.length} vs ${bb.length} bytes, same printable strings`, details: describeOnly(d, 'strings') };
+  return {
+    path,
+    why: n ? 'binary: printable strings differ' : `binary: ${ba.length} vs ${bb.length} bytes, same printable strings`,
+    details: describeOnly(d, 'strings'),
+  };
 }
 
 /**
@@ -168,13 +210,23 @@ export function diffEntries(ea: readonly DiffEntry[], eb: readonly DiffEntry[], 
   const ob = common(eb, ma);
   const firstMoved = oa.findIndex((p, i) => p !== ob[i]);
   if (firstMoved >= 0) {
-    out.push({ path: '(archive order)', why: `the entries are in a different order from entry ${firstMoved}`, details: [`  first build: ${oa.slice(firstMoved, firstMoved + 3).join(', ')}`, `  second build: ${ob.slice(firstMoved, firstMoved + 3).join(', ')}`] });
+    out.push({
+      path: '(archive order)',
+      why: `the entries are in a different order from entry ${firstMoved}`,
+      details: [`  first build: ${oa.slice(firstMoved, firstMoved + 3).join(', ')}`, `  second build: ${ob.slice(firstMoved, firstMoved + 3).join(', ')}`],
+    });
   }
   for (const a of ea) {
     const b = mb.get(a.path);
     if (!b) continue;
-    if (a.type !== b.type) { out.push({ path: a.path, why: `a ${a.type} in the first build, a ${b.type} in the second`, details: [] }); continue; }
-    if (a.type === 'symlink' && a.digest !== b.digest) { out.push({ path: a.path, why: `link target ${a.digest} vs ${b.digest}`, details: [] }); continue; }
+    if (a.type !== b.type) {
+      out.push({ path: a.path, why: `a ${a.type} in the first build, a ${b.type} in the second`, details: [] });
+      continue;
+    }
+    if (a.type === 'symlink' && a.digest !== b.digest) {
+      out.push({ path: a.path, why: `link target ${a.digest} vs ${b.digest}`, details: [] });
+      continue;
+    }
     if (a.mode !== b.mode) out.push({ path: a.path, why: `mode ${a.mode.toString(8)} vs ${b.mode.toString(8)}`, details: [] });
     if (a.type === 'file' && a.digest !== b.digest) out.push(explainFileDiff(a.path, join(rootA, a.path), join(rootB, a.path)));
   }

@@ -27,7 +27,8 @@ test('every import of scripts/, recipes/, runtime/, native/ goes a way ARCHITECT
 });
 
 test('the binding and the runtime stand apart from the builder (no edge either way)', () => {
-  const half = (room: string | undefined) => (room === undefined ? '?' : ['native-api', 'native-loader', 'native', 'runtime'].includes(room) ? 'apart' : 'builder');
+  const half = (room: string | undefined) =>
+    room === undefined ? '?' : ['native-api', 'native-loader', 'native', 'runtime'].includes(room) ? 'apart' : 'builder';
   const crossing = [...roomEdges(sources, rooms).keys()].filter((k) => {
     const [a, b] = k.split(' -> ');
     return half(a) !== half(b);
@@ -49,10 +50,22 @@ test('a planted violation fails: engine -> pack, recipe -> engine internals, rec
   ];
   const bad = checkLayering(files, rooms);
   const texts = bad.map((v) => v.text).join('\n');
-  assert.ok(bad.some((v) => v.kind === 'direction' && /scripts\/engine\/buildcache\.ts:1 imports scripts\/pack\/manifest\.ts.*engine -> pack/.test(v.text)), texts);
-  assert.ok(bad.some((v) => v.kind === 'direction' && /recipes\/boost\.ts:1 .*recipe -> engine/.test(v.text)), 'a type-only import counts too\n' + texts);
-  assert.ok(bad.some((v) => v.kind === 'inside' && /recipes\/boost\.ts:2 imports recipes\/toolchain\.ts/.test(v.text)), texts);
-  assert.ok(bad.some((v) => v.kind === 'direction' && /engine -> test/.test(v.text)), texts);
+  assert.ok(
+    bad.some((v) => v.kind === 'direction' && /scripts\/engine\/buildcache\.ts:1 imports scripts\/pack\/manifest\.ts.*engine -> pack/.test(v.text)),
+    texts,
+  );
+  assert.ok(
+    bad.some((v) => v.kind === 'direction' && /recipes\/boost\.ts:1 .*recipe -> engine/.test(v.text)),
+    'a type-only import counts too\n' + texts,
+  );
+  assert.ok(
+    bad.some((v) => v.kind === 'inside' && /recipes\/boost\.ts:2 imports recipes\/toolchain\.ts/.test(v.text)),
+    texts,
+  );
+  assert.ok(
+    bad.some((v) => v.kind === 'direction' && /engine -> test/.test(v.text)),
+    texts,
+  );
   assert.is(bad.length, 4, texts);
 });
 
@@ -115,7 +128,7 @@ test('imports are read by the TypeScript parser: type-only, re-exports, dynamic 
         "export * from './f.js';",
         "export { g as h } from './g.js';",
         "// import { nope } from './comment.js';",
-        "const s = \"import { nope } from './string.js'\";",
+        'const s = "import { nope } from \'./string.js\'";',
         "await import('./dyn.js');",
         'await import(s);',
         "type T = import('./t.js').T;",

@@ -42,7 +42,10 @@ export function parseRooms(markdown: string): Room[] {
   for (const raw of lines.slice(start + 2)) {
     const line = raw.trim();
     if (!line.startsWith('|')) break;
-    const cells = line.slice(1, line.endsWith('|') ? -1 : undefined).split('|').map((c) => c.trim());
+    const cells = line
+      .slice(1, line.endsWith('|') ? -1 : undefined)
+      .split('|')
+      .map((c) => c.trim());
     if (cells.length !== 4) throw new Error(`ARCHITECTURE.md room row has ${cells.length} cells, not 4: ${line}`);
     const [name, files, may, inside] = cells as [string, string, string, string];
     const paths = [...files.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
@@ -160,7 +163,8 @@ export function checkLayering(files: readonly SourceFile[], rooms: readonly Room
       continue;
     }
     if (a === b) {
-      if (!a.inside && e.from !== e.to) out.push({ kind: 'inside', text: `${where(e)} imports ${e.to}: a ${a.name} file never imports another ${a.name} file` });
+      if (!a.inside && e.from !== e.to)
+        out.push({ kind: 'inside', text: `${where(e)} imports ${e.to}: a ${a.name} file never imports another ${a.name} file` });
       continue;
     }
     if (a.mayImport !== 'anything' && !a.mayImport.includes(b.name)) {

@@ -69,7 +69,7 @@ export function importsOf(file: SourceFile): ImportRef[] {
       node.arguments.length >= 1 &&
       ts.isStringLiteralLike(node.arguments[0])
     ) {
-      const spec = (node.arguments[0]).text;
+      const spec = node.arguments[0].text;
       out.push({ specifier: spec, line: lineOf(sf, node), typeOnly: false, names: [{ imported: '*', local: '*' }], reexport: false });
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
       const name = node.qualifier ? (ts.isIdentifier(node.qualifier) ? node.qualifier.text : node.qualifier.left.getText(sf)) : '*';

@@ -27,7 +27,8 @@ const cacheDir = process.env.MPISTACK_E2E_CACHE ?? join(scratch, 'cache');
 
 // checks run through the engine's shell helper; its log is printed on failure
 const shell = makeShell('boost', 'e2e-check', join(scratch, 'check.log'));
-const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = cleanEnv()) => shell.run(cmd, args, { cwd: scratch, env, capture: true, timeoutMs: 300_000 });
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = cleanEnv()) =>
+  shell.run(cmd, args, { cwd: scratch, env, capture: true, timeoutMs: 300_000 });
 
 test.after(() => {
   rmSync(scratch, { recursive: true, force: true });
@@ -38,11 +39,23 @@ test('build boost (after openmpi) into the prefix with the engine', async () => 
   // the whole default stack (openmpi then boost), or boost alone on top of CI's Open MPI prefix
   const started = Date.now();
   const results = await buildStack(allRecipes, {
-    prefix, jobs: 2, cacheDir, mirrors: [], offline: false, render: 'silent', only: given ? 'boost' : undefined, fresh: true,
+    prefix,
+    jobs: 2,
+    cacheDir,
+    mirrors: [],
+    offline: false,
+    render: 'silent',
+    only: given ? 'boost' : undefined,
+    fresh: true,
     fetch: { timeoutMs: 20_000, attempts: 2, backoffMs: 500 },
   });
-  console.log(`[boost e2e] built ${results.map((r) => `${r.inputs.recipe} ${r.inputs.version} (from ${r.fetched.from})`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  assert.equal(results.map((r) => r.inputs.recipe), given ? ['boost'] : ['openmpi', 'boost']);
+  console.log(
+    `[boost e2e] built ${results.map((r) => `${r.inputs.recipe} ${r.inputs.version} (from ${r.fetched.from})`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  assert.equal(
+    results.map((r) => r.inputs.recipe),
+    given ? ['boost'] : ['openmpi', 'boost'],
+  );
   const b = results.at(-1)!;
   assert.is(b.inputs.version, defaultVersion);
   const src = b.inputs.sources.find((s) => s.filename === b.fetched.filename);
@@ -55,7 +68,10 @@ test('build boost (after openmpi) into the prefix with the engine', async () => 
   assert.ok(m.recipes.boost.configureArgs.includes(`user-config.jam: using mpi : ${join(prefix, 'bin', 'mpicxx')} ;`));
   for (const p of ['prepare', 'configure', 'build', 'install', 'check']) assert.ok(existsSync(join(prefix, 'share/mpistack/logs/boost', `${p}.log`)), p);
   // the b2 log shows it took the stack's wrapper
-  assert.match(readFileSync(join(prefix, 'share/mpistack/logs/boost/build.log'), 'utf8'), new RegExp(`Open MPI wrapper compiler: ${join(prefix, 'bin', 'mpicxx')}`));
+  assert.match(
+    readFileSync(join(prefix, 'share/mpistack/logs/boost/build.log'), 'utf8'),
+    new RegExp(`Open MPI wrapper compiler: ${join(prefix, 'bin', 'mpicxx')}`),
+  );
 });
 
 test('libboost_mpi and libboost_serialization installed, versioned, with the CMake configs', () => {
@@ -86,13 +102,27 @@ test('libboost_mpi: RPATH to the prefix, libmpi from the prefix and never the sy
 
 test('sanity check: STL exchange at 1, 2 and 4 ranks with the prefix mpicxx/mpirun; find_package(Boost COMPONENTS mpi)', async () => {
   // against the final prefix with a clean environment: no LD_LIBRARY_PATH, so the RPATH has to do it
-  const report = await checkInstall({ version: defaultVersion, root: prefix, mpiPrefix: prefix, workDir: join(scratch, 'check'), shell, env: cleanEnv(), ranks: [1, 2, 4] });
+  const report = await checkInstall({
+    version: defaultVersion,
+    root: prefix,
+    mpiPrefix: prefix,
+    workDir: join(scratch, 'check'),
+    shell,
+    env: cleanEnv(),
+    ranks: [1, 2, 4],
+  });
   assert.is(report.libmpi, join(prefix, 'lib', builtStack(prefix).libmpi));
-  assert.equal(report.runs.map((r) => r.line), ['boost-mpi-stl 0/0 ranks=1', 'boost-mpi-stl 1/1 ranks=2', 'boost-mpi-stl 3/3 ranks=4']);
+  assert.equal(
+    report.runs.map((r) => r.line),
+    ['boost-mpi-stl 0/0 ranks=1', 'boost-mpi-stl 1/1 ranks=2', 'boost-mpi-stl 3/3 ranks=4'],
+  );
   assert.is(report.cmake?.boostDir, join(prefix, 'lib', 'cmake', `Boost-${defaultVersion}`));
   assert.is(report.cmake?.mpiLibrary, join(prefix, 'lib', `libboost_mpi.so.${defaultVersion}`));
   // the CMake-built program runs too
-  const r = await runLimited(join(prefix, 'bin', 'mpirun'), ['-n', '2', join(scratch, 'check', 'cmake-probe', 'build', 'stl_exchange')], { env: mpirunEnv(cleanEnv()), timeoutMs: 120_000 });
+  const r = await runLimited(join(prefix, 'bin', 'mpirun'), ['-n', '2', join(scratch, 'check', 'cmake-probe', 'build', 'stl_exchange')], {
+    env: mpirunEnv(cleanEnv()),
+    timeoutMs: 120_000,
+  });
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /boost-mpi-stl 1\/1 ranks=2/);
 });

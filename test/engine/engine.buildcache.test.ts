@@ -38,7 +38,9 @@ const configured = (r: RecipeResult) => existsSync(join(r.buildDir, 'logs', 'con
 function dependant(fx: Fixture, greeting = 'yo'): Recipe {
   const base = fixtureRecipe(fx, '1.0.0', { args: [`--enable-greeting=${greeting}`], check: async () => undefined });
   return {
-    ...base, name: 'fixture2', dependencies: ['fixture'],
+    ...base,
+    name: 'fixture2',
+    dependencies: ['fixture'],
     builder: { ...autotools, name: 'autotools-into-sub', install: (ctx) => autotools.install({ ...ctx, stageDir: join(ctx.stageDir, ctx.prefix, 'sub') }) },
   };
 }

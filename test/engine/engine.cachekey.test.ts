@@ -19,9 +19,14 @@ const argsOf = (a: string[]) => () => a;
 const envOf = (e: Record<string, string>) => () => e;
 function recipe(over: Partial<Recipe> = {}): Recipe {
   return {
-    name: 'pkg', description: 'test', dependencies: ['dep'], builder: autotools,
-    versions: [{ version: '1.0.0', default: true, sources: [{ kind: 'url', url: 'http://127.0.0.1:9/p.tgz', filename: 'p.tgz', sha256: SHA }] },
-      { version: '1.1.0', sources: [{ kind: 'url', url: 'http://127.0.0.1:9/q.tgz', filename: 'q.tgz', sha256: SHA }] }],
+    name: 'pkg',
+    description: 'test',
+    dependencies: ['dep'],
+    builder: autotools,
+    versions: [
+      { version: '1.0.0', default: true, sources: [{ kind: 'url', url: 'http://127.0.0.1:9/p.tgz', filename: 'p.tgz', sha256: SHA }] },
+      { version: '1.1.0', sources: [{ kind: 'url', url: 'http://127.0.0.1:9/q.tgz', filename: 'q.tgz', sha256: SHA }] },
+    ],
     configureArgs: argsOf(['--enable-x']),
     buildEnv: envOf({ FOO: '1' }),
     check: async () => undefined,
@@ -30,13 +35,25 @@ function recipe(over: Partial<Recipe> = {}): Recipe {
 }
 const TOOLCHAIN = { gcc: 'gcc 12.2.0', 'g++': 'g++ 12.2.0', node: 'v20.0.0' };
 
-interface Variant { recipe?: Recipe; prefix?: string; version?: string; source?: { filename: string; sha256: string }; env?: NodeJS.ProcessEnv; toolchain?: Record<string, string | null>; deps?: Record<string, string> }
+interface Variant {
+  recipe?: Recipe;
+  prefix?: string;
+  version?: string;
+  source?: { filename: string; sha256: string };
+  env?: NodeJS.ProcessEnv;
+  toolchain?: Record<string, string | null>;
+  deps?: Record<string, string>;
+}
 function key(v: Variant = {}): string {
   const r = v.recipe ?? recipe();
   const inputs = resolveInputs(r, v.prefix ?? '/opt/a', v.version);
-  return cacheKey(keyInputs(r, inputs, v.source ?? { filename: 'p.tgz', sha256: SHA }, {
-    toolchain: v.toolchain ?? TOOLCHAIN, dependencies: v.deps ?? { dep: 'k1' }, env: v.env ?? { PATH: '/usr/bin', CFLAGS: '-O2' },
-  }));
+  return cacheKey(
+    keyInputs(r, inputs, v.source ?? { filename: 'p.tgz', sha256: SHA }, {
+      toolchain: v.toolchain ?? TOOLCHAIN,
+      dependencies: v.deps ?? { dep: 'k1' },
+      env: v.env ?? { PATH: '/usr/bin', CFLAGS: '-O2' },
+    }),
+  );
 }
 
 test('the same inputs give the same key, whatever the key order or unrelated state', () => {
@@ -59,7 +76,13 @@ test('each input changes the key', () => {
     'node version': key({ toolchain: { ...TOOLCHAIN, node: 'v22.0.0' } }),
     'dependency key': key({ deps: { dep: 'k2' } }),
     prefix: key({ prefix: '/opt/b' }),
-    'check code': key({ recipe: recipe({ check: async () => { throw new Error('stricter'); } }) }),
+    'check code': key({
+      recipe: recipe({
+        check: async () => {
+          throw new Error('stricter');
+        },
+      }),
+    }),
     builder: key({ recipe: recipe({ builder: { ...autotools, name: 'other' } }) }),
   };
   const seen = new Set([base]);
@@ -98,5 +121,8 @@ test('a change to a file the recipe declares (a check program) changes the finge
   rmSync(root, { recursive: true, force: true });
   // the real recipes declare their check programs, and the files are there
   for (const real of allRecipes) for (const f of real.files ?? []) assert.ok(existsSync(join(packageRoot(), f)), `${real.name} declares ${f}`);
-  assert.ok(allRecipes.every((x) => (x.files ?? []).length > 0), 'every recipe of the stack has check programs as files');
+  assert.ok(
+    allRecipes.every((x) => (x.files ?? []).length > 0),
+    'every recipe of the stack has check programs as files',
+  );
 });

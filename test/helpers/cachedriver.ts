@@ -30,7 +30,10 @@ const recipe: Recipe = {
   },
   async check() {
     const marker = process.env.MPISTACK_TEST_SLOW_CHECK;
-    if (marker) { writeFileSync(marker, `${process.pid}\n`); await sleep(60_000); }
+    if (marker) {
+      writeFileSync(marker, `${process.pid}\n`);
+      await sleep(60_000);
+    }
   },
 };
 const rs = await buildStack([recipe], { prefix, cacheDir, jobs: 2, mirrors: [fx.dir], offline: true, render: 'silent' });

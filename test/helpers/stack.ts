@@ -24,7 +24,10 @@ export function builtStack(prefix: string): BuiltStack {
   const mirror = process.env.MPISTACK_E2E_MIRROR;
   const openmpi = manifest.recipes.openmpi.version;
   return {
-    manifest, recipes, openmpi, libmpi,
+    manifest,
+    recipes,
+    openmpi,
+    libmpi,
     buildArgs: ['--openmpi', openmpi, ...(recipes.includes('mpi4py') ? ['--with', 'mpi4py'] : []), ...(mirror ? ['--mirror', mirror] : [])],
   };
 }

@@ -66,7 +66,15 @@ test('configure, build, install: staged under lib/python3.X/site-packages, no by
   writeFileSync(join(srcDir, 'lib', 'mpifix', '__init__.py'), 'from ._ring import run\n');
   const stagedPrefix = join(stageDir, prefix);
   const ctx = (phase: string): BuildContext => ({
-    recipe: 'mpifix', version: MPI4PY_VERSION, prefix, srcDir, buildDir: tmp, stageDir, stagedPrefix, jobs: 2, configureArgs: [],
+    recipe: 'mpifix',
+    version: MPI4PY_VERSION,
+    prefix,
+    srcDir,
+    buildDir: tmp,
+    stageDir,
+    stagedPrefix,
+    jobs: 2,
+    configureArgs: [],
     env: { ...process.env, PYTHONPATH: '/nonexistent-user-setting', ...buildEnvOf(prefix, py) },
     shell: makeShell('mpifix', phase, join(tmp, `${phase}.log`)),
   });
@@ -79,18 +87,40 @@ test('configure, build, install: staged under lib/python3.X/site-packages, no by
   assert.ok(existsSync(join(site, 'mpifix', '__init__.py')), `no package in ${site}`);
   const ext = readdirSync(join(site, 'mpifix')).find((f) => /^_ring\..*so$/.test(f));
   assert.ok(ext, readdirSync(join(site, 'mpifix')).join(' '));
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(d, e.name), ...walk(join(d, e.name))] : [join(d, e.name)]));
-  assert.equal(walk(stageDir).filter((p) => /__pycache__|\.pyc$|\.egg$/.test(p)), [], 'no bytecode or egg staged');
-  assert.not.ok(walk(stageDir).some((p) => p.startsWith(join(stageDir, 'usr'))), 'nothing outside the prefix');
+  const walk = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(d, e.name), ...walk(join(d, e.name))] : [join(d, e.name)]));
+  assert.equal(
+    walk(stageDir).filter((p) => /__pycache__|\.pyc$|\.egg$/.test(p)),
+    [],
+    'no bytecode or egg staged',
+  );
+  assert.not.ok(
+    walk(stageDir).some((p) => p.startsWith(join(stageDir, 'usr'))),
+    'nothing outside the prefix',
+  );
 
   // each rank writes its own file: lines of two ranks can interleave on mpirun's output
   const outDir = join(tmp, 'ranks');
   mkdirSync(outDir);
-  const r = await runLimited('mpirun', ['-n', '2', py.path, '-c', 'import mpifix, sys; v = mpifix.run(); open("%s/ring.%d" % (sys.argv[1], v[0]), "w").write(" ".join(map(str, ("ring",) + v + (mpifix.__file__,))))', outDir], {
-    env: mpirunEnv({ PYTHONPATH: site, PYTHONDONTWRITEBYTECODE: '1' }), timeoutMs: 120_000,
-  });
+  const r = await runLimited(
+    'mpirun',
+    [
+      '-n',
+      '2',
+      py.path,
+      '-c',
+      'import mpifix, sys; v = mpifix.run(); open("%s/ring.%d" % (sys.argv[1], v[0]), "w").write(" ".join(map(str, ("ring",) + v + (mpifix.__file__,))))',
+      outDir,
+    ],
+    {
+      env: mpirunEnv({ PYTHONPATH: site, PYTHONDONTWRITEBYTECODE: '1' }),
+      timeoutMs: 120_000,
+    },
+  );
   assert.is(r.code, 0, r.stdout + r.stderr);
-  const lines = readdirSync(outDir).sort().map((f) => readFileSync(join(outDir, f), 'utf8'));
+  const lines = readdirSync(outDir)
+    .sort()
+    .map((f) => readFileSync(join(outDir, f), 'utf8'));
   assert.equal(lines, [`ring 0 2 1 1 ${site}/mpifix/__init__.py`, `ring 1 2 1 1 ${site}/mpifix/__init__.py`]);
 });
 
@@ -98,8 +128,17 @@ test('configure refuses a prefix without mpicc, naming it', async () => {
   const bare = join(tmp, 'bare');
   mkdirSync(bare, { recursive: true });
   const ctx: BuildContext = {
-    recipe: 'mpifix', version: MPI4PY_VERSION, prefix: bare, srcDir, buildDir: tmp, stageDir, stagedPrefix: join(stageDir, bare), jobs: 1, configureArgs: [],
-    env: process.env, shell: makeShell('mpifix', 'configure', join(tmp, 'bare.log')),
+    recipe: 'mpifix',
+    version: MPI4PY_VERSION,
+    prefix: bare,
+    srcDir,
+    buildDir: tmp,
+    stageDir,
+    stagedPrefix: join(stageDir, bare),
+    jobs: 1,
+    configureArgs: [],
+    env: process.env,
+    shell: makeShell('mpifix', 'configure', join(tmp, 'bare.log')),
   };
   try {
     await setuptoolsBuilder(py).configure(ctx);

@@ -23,7 +23,10 @@ const cli = join(here, '../../scripts/cli.js');
 const work = mkdtempSync(join(tmpdir(), 'mpistack-install-hostile-'));
 
 async function refused(tarball: string, dest: string, kind: InstallError['kind'], why: RegExp): Promise<InstallError> {
-  const err = await install({ tarball, dest }).then(() => null, (e: unknown) => e);
+  const err = await install({ tarball, dest }).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.instance(err, InstallError, `installed: ${String(err)}`);
   assert.is((err as InstallError).kind, kind, (err as Error).message);
   assert.match((err as Error).message, why);
@@ -35,7 +38,12 @@ test('a link climbing through another link (x -> ., esc -> x/x/x/../../../../out
   const x = symlink('mpistack/x', '.');
   const dest = join(work, 'dest-climb');
   mkdirSync(dest);
-  await refused(rawTarball(work, 'climb1', [dir('mpistack'), x, esc]), dest, 'unsafe-entry', /entry "mpistack\/esc": its target .* leaves mpistack\/ .*through mpistack\/x -> \./);
+  await refused(
+    rawTarball(work, 'climb1', [dir('mpistack'), x, esc]),
+    dest,
+    'unsafe-entry',
+    /entry "mpistack\/esc": its target .* leaves mpistack\/ .*through mpistack\/x -> \./,
+  );
   await refused(rawTarball(work, 'climb2', [dir('mpistack'), esc, x]), dest, 'unsafe-entry', /leaves mpistack\//);
   assert.equal(readdirSync(dest), []);
 });
@@ -124,10 +132,17 @@ test('a truncated body: refused, the stream error reported once, nothing left', 
 test('setuid bits, foreign owners and devices in a tarball: never created', async () => {
   const dest = join(work, 'dest-modes');
   mkdirSync(dest);
-  await refused(rawTarball(work, 'dev', [dir('mpistack'), { name: 'mpistack/tty', type: '3', devmajor: 5 }]), dest, 'unsafe-entry', /unsupported entry type '3'/);
+  await refused(
+    rawTarball(work, 'dev', [dir('mpistack'), { name: 'mpistack/tty', type: '3', devmajor: 5 }]),
+    dest,
+    'unsafe-entry',
+    /unsupported entry type '3'/,
+  );
   await refused(rawTarball(work, 'fifo', [dir('mpistack'), { name: 'mpistack/p', type: '6' }]), dest, 'unsafe-entry', /unsupported entry type '6'/);
   // a setuid file of a foreign owner: the manifest check fails it, but what was written never had the bits
-  const t = await validTarball(work, 'modes', (root) => { writeFileSync(join(root, 'tool'), '#!/bin/sh\n'); });
+  const t = await validTarball(work, 'modes', (root) => {
+    writeFileSync(join(root, 'tool'), '#!/bin/sh\n');
+  });
   const { root } = await install({ tarball: t, dest });
   assert.is(statSync(join(root, 'tool')).mode & 0o7000, 0);
   assert.is(statSync(join(root, 'tool')).uid, process.getuid!());
@@ -154,7 +169,10 @@ test('a killed install: its stage is left, and the next install removes it', asy
   const closed = once(child, 'close');
   // SIGKILL as soon as its stage appears (inotify, not a sleep); if it ends first, the checks below say so
   const w = watch(dest, () => {
-    if (readdirSync(dest).some((n) => n.startsWith(`.mpistack-install-${stagePid}-`))) { w.close(); child.kill('SIGKILL'); }
+    if (readdirSync(dest).some((n) => n.startsWith(`.mpistack-install-${stagePid}-`))) {
+      w.close();
+      child.kill('SIGKILL');
+    }
   });
   const [code, signal] = (await closed) as [number | null, NodeJS.Signals | null];
   w.close();
@@ -163,16 +181,25 @@ test('a killed install: its stage is left, and the next install removes it', asy
   assert.equal(left.length, 1, `expected the killed install's stage: ${left.join(', ')}`);
   assert.match(left[0], new RegExp(`^\\.mpistack-install-${stagePid}-`));
   const lines: string[] = [];
-  const t = await validTarball(work, 'after-kill', (root) => { writeFileSync(join(root, 'f'), 'f\n'); });
+  const t = await validTarball(work, 'after-kill', (root) => {
+    writeFileSync(join(root, 'f'), 'f\n');
+  });
   await install({ tarball: t, dest, log: (l) => lines.push(l) });
   assert.equal(readdirSync(dest), ['mpistack']);
-  assert.ok(lines.some((l) => l.includes(`left by a killed install (pid ${stagePid})`)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes(`left by a killed install (pid ${stagePid})`)),
+    lines.join('\n'),
+  );
 });
 
 test('--force: the previous tree is replaced; a --force killed between its two renames is repaired by the next install', async () => {
   const dest = join(work, 'dest-force');
-  const v1 = await validTarball(work, 'v1', (root) => { writeFileSync(join(root, 'version'), '1\n'); });
-  const v2 = await validTarball(work, 'v2', (root) => { writeFileSync(join(root, 'version'), '2\n'); });
+  const v1 = await validTarball(work, 'v1', (root) => {
+    writeFileSync(join(root, 'version'), '1\n');
+  });
+  const v2 = await validTarball(work, 'v2', (root) => {
+    writeFileSync(join(root, 'version'), '2\n');
+  });
   await install({ tarball: v1, dest });
   await refused(v2, dest, 'exists', /already exists \(use --force/);
   await install({ tarball: v2, dest, force: true });
@@ -193,7 +220,9 @@ test('--force: the previous tree is replaced; a --force killed between its two r
 
 test('--force killed after the swap: the previous tree left aside is removed by the next install', async () => {
   const dest = join(work, 'dest-force2');
-  const v1 = await validTarball(work, 'w1', (root) => { writeFileSync(join(root, 'version'), '1\n'); });
+  const v1 = await validTarball(work, 'w1', (root) => {
+    writeFileSync(join(root, 'version'), '1\n');
+  });
   await install({ tarball: v1, dest });
   const gone = spawnSync('true').pid;
   mkdirSync(join(dest, `mpistack.mpistack-previous-${gone}`));
@@ -201,7 +230,10 @@ test('--force killed after the swap: the previous tree left aside is removed by 
   const lines: string[] = [];
   await install({ tarball: v1, dest, force: true, log: (l) => lines.push(l) });
   assert.equal(readdirSync(dest), ['mpistack']);
-  assert.ok(lines.some((l) => /removed mpistack\.mpistack-previous-\d+: a killed --force install had already replaced mpistack/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /removed mpistack\.mpistack-previous-\d+: a killed --force install had already replaced mpistack/.test(l)),
+    lines.join('\n'),
+  );
 });
 
 test.after(() => rmSync(work, { recursive: true, force: true }));

@@ -33,8 +33,14 @@ test('trees: every difference named, and why', () => {
   const by = new Map(diffs.map((d) => [d.path, d]));
   const report = formatDiffs(diffs).join('\n');
   assert.match(by.get('bin/prog')!.why, /^ELF: sections .*\.rodata/, report);
-  assert.ok(by.get('bin/prog')!.details.some((l) => l.includes('built-at-1000')), report);
-  assert.ok(by.get('bin/prog')!.details.some((l) => l.includes('built-at-2000')), report);
+  assert.ok(
+    by.get('bin/prog')!.details.some((l) => l.includes('built-at-1000')),
+    report,
+  );
+  assert.ok(
+    by.get('bin/prog')!.details.some((l) => l.includes('built-at-2000')),
+    report,
+  );
   assert.is(by.get('share/notes.txt')!.why, 'text: 1 lines only in the first build, 1 only in the second');
   assert.equal(by.get('share/notes.txt')!.details, ['  - "time 1000"', '  + "time 2000"']);
   assert.is(by.get('share/tool.sh')!.why, 'mode 755 vs 644');
