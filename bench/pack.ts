@@ -73,7 +73,8 @@ export async function run(args: string[]): Promise<void> {
     console.log(`  size ratio pack / tar czf: ${(packSize / tarSize).toFixed(3)}x`);
     console.log(`  same sha256 every run: ${stable ? 'yes' : 'NO'} (${sha})`);
     console.log(
-      `  install at a new path: ${installMs.toFixed(0)} ms (target < 10000 ms) ${installMs < 10_000 ? 'ok' : 'OVER'}; ${inst.entries} entries, ${inst.checked} checked`,
+      `  install at a new path: ${installMs.toFixed(0)} ms (target < 10000 ms) ${installMs < 10_000 ? 'ok' : 'OVER'}; ` +
+        `${inst.entries} entries, ${inst.checked} checked`,
     );
   } finally {
     rmSync(tmp, { recursive: true, force: true });

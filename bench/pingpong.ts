@@ -202,20 +202,23 @@ async function measure(t: Target, iters: string, warmup: string, idleMs: number)
     for (const [name, lat] of rows) {
       if (!lat) continue;
       console.log(
-        `${name.padEnd(18)}${SIZES.map((s) => `${fmt(lat[s].median).padStart(10)}${fmt(lat[s].p99)}${(lat[s].median / floor[s].median).toFixed(2).padStart(7)}`).join('  ')}`,
+        name.padEnd(18) +
+          SIZES.map((s) => fmt(lat[s].median).padStart(10) + fmt(lat[s].p99) + (lat[s].median / floor[s].median).toFixed(2).padStart(7)).join('  '),
       );
     }
     const sync = rows[1][1]!;
     const asyncLat = rows[2][1]!;
     const idle = await idleCpu(t, 'adaptive', idleMs);
     console.log(
-      `\nidle CPU while waiting in recvAsync (default policy 'adaptive', ${idleMs / 1000} s from /proc): rank 0 ${idle[0].toFixed(2)}%, rank 1 ${idle[1].toFixed(2)}% of a core`,
+      `\nidle CPU while waiting in recvAsync (default policy 'adaptive', ${idleMs / 1000} s from /proc): ` +
+        `rank 0 ${idle[0].toFixed(2)}%, rank 1 ${idle[1].toFixed(2)}% of a core`,
     );
     const worstSync = Math.max(...SIZES.map((s) => sync[s].median / floor[s].median));
     console.log('\ntargets:');
     console.log(`  sync <= 3x C floor:        ${worstSync.toFixed(2)}x  ${worstSync <= 3 ? 'met' : 'MISSED'}`);
     console.log(
-      `  async median <= 30 us:     ${SIZES.map((s) => `${s} B ${asyncLat[s].median.toFixed(1)} us`).join(', ')}  ${SIZES.every((s) => asyncLat[s].median <= 30) ? 'met' : 'MISSED'}`,
+      `  async median <= 30 us:     ${SIZES.map((s) => `${s} B ${asyncLat[s].median.toFixed(1)} us`).join(', ')}  ` +
+        (SIZES.every((s) => asyncLat[s].median <= 30) ? 'met' : 'MISSED'),
     );
     console.log(`  idle <= 5% of a core:      ${Math.max(...idle).toFixed(2)}%  ${Math.max(...idle) <= 5 ? 'met' : 'MISSED'}`);
   } finally {

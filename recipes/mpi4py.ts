@@ -88,7 +88,9 @@ const ranges: Mpi4pyRanges = {
     {
       range: '<2.0.0',
       value: '<3.10.0',
-      why: '1.x calls the old buffer API (PyObject_AsReadBuffer/AsWriteBuffer), removed in Python 3.10: tried on 3.11, Cython 0.29 regenerates the C but it does not compile',
+      why:
+        '1.x calls the old buffer API (PyObject_AsReadBuffer/AsWriteBuffer), removed in Python 3.10: ' +
+        'tried on 3.11, Cython 0.29 regenerates the C but it does not compile',
     },
     { range: '>=2.0.0', value: '>=3.0.0', why: "the new buffer protocol; 3.1.4 is Debian 12's, built for its Python 3.11" },
   ],

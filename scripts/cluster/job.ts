@@ -244,7 +244,8 @@ function torqueFiles(j: ResolvedJob): Record<string, { text: string; mode: numbe
     '# nodefile goes to mpirun as HOST slots=N lines (N = its lines): one rank per core the job holds, no -n needed',
     'hostfile=$(mktemp "${TMPDIR:-/tmp}/mpistack-hosts.XXXXXX")',
     'trap \'rm -f "$hostfile"\' EXIT',
-    'awk \'NF { if (!($1 in n)) order[++k] = $1; n[$1]++ } END { for (i = 1; i <= k; i++) print order[i] " slots=" n[order[i]] }\' "$PBS_NODEFILE" > "$hostfile"',
+    "awk 'NF { if (!($1 in n)) order[++k] = $1; n[$1]++ } " +
+      'END { for (i = 1; i <= k; i++) print order[i] " slots=" n[order[i]] }\' "$PBS_NODEFILE" > "$hostfile"',
     runLine(j, true),
     '',
   ].join('\n');

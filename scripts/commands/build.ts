@@ -218,7 +218,8 @@ export async function run(argv: string[]): Promise<number> {
   const how = { built: 'built and installed', restored: 'restored from the build cache into', installed: 'already installed (cached, inputs unchanged) in' };
   for (const r of results) {
     console.log(
-      `${r.inputs.recipe} ${r.inputs.version} ${how[r.outcome]} ${o.prefix} (source: ${r.fetched.from}, sha256 ${r.fetched.sha256}${r.key ? `, key ${r.key.slice(0, 12)}` : ''})`,
+      `${r.inputs.recipe} ${r.inputs.version} ${how[r.outcome]} ${o.prefix} ` +
+        `(source: ${r.fetched.from}, sha256 ${r.fetched.sha256}${r.key ? `, key ${r.key.slice(0, 12)}` : ''})`,
     );
   }
   return 0;

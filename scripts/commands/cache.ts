@@ -75,7 +75,8 @@ export async function run(argv: string[]): Promise<number> {
       }
       const used = refs.get(name);
       console.log(
-        `  build       ${e.recipe} ${e.version}  key ${e.key}  ${human(e.size)}  ${e.files.length} files  ${used ? `used by ${used.join(', ')}` : 'unreferenced'}`,
+        `  build       ${e.recipe} ${e.version}  key ${e.key}  ${human(e.size)}  ${e.files.length} files  ` +
+          (used ? `used by ${used.join(', ')}` : 'unreferenced'),
       );
     }
     for (const sha of ls(join(dir, 'sources')))

@@ -12,7 +12,8 @@ import { packageRoot } from '../foundation/package.js';
 import { parseOptions, pythonOption } from './_options.js';
 import { defaultCacheDir } from './build.js';
 
-export const describe = `write a stack's lock (${STACKS.map((x) => x.lockFile).join(', ')}) from the current recipes, sources and toolchain; --check compares instead`;
+export const describe =
+  `write a stack's lock (${STACKS.map((x) => x.lockFile).join(', ')}) from the current recipes, sources and toolchain; ` + '--check compares instead';
 
 const HELP = `usage: mpistack lock [--check] [options]
   --check            compare the lock with the current choices; exit 1 and list every difference

@@ -60,7 +60,8 @@ export async function run(argv: string[]): Promise<number> {
     console.log('leak allow-list:');
     for (const a of LEAK_ALLOW)
       console.log(
-        `  [${a.labels.join(', ')}] ${a.file ? `file ${a.file} ` : ''}${a.section ? `section ${a.section} ` : ''}${a.text ? `string ${a.text} ` : ''}\n      ${a.why}`,
+        `  [${a.labels.join(', ')}] ` +
+          `${a.file ? `file ${a.file} ` : ''}${a.section ? `section ${a.section} ` : ''}${a.text ? `string ${a.text} ` : ''}\n      ${a.why}`,
       );
     if (!values.prefix) return 0;
     console.log('');
@@ -82,7 +83,9 @@ export async function run(argv: string[]): Promise<number> {
   if (values.explain) for (const l of explainResult(r)) console.log(l);
   const allowed = r.leaks.filter((h) => h.allowedBy).length;
   console.log(
-    `${r.tarball}\n  sha256 ${r.sha256}\n  ${r.size} bytes, ${r.closure.objects.length} ELF objects (${r.patched} RPATHs set), ${r.closure.vendored.length} libraries vendored, ${r.text.length} text changes, leak check: 0 leaks (${allowed} allowed), SOURCE_DATE_EPOCH ${r.sourceDateEpoch}, ${Date.now() - started} ms`,
+    `${r.tarball}\n  sha256 ${r.sha256}\n  ${r.size} bytes, ${r.closure.objects.length} ELF objects (${r.patched} RPATHs set), ` +
+      `${r.closure.vendored.length} libraries vendored, ${r.text.length} text changes, leak check: 0 leaks (${allowed} allowed), ` +
+      `SOURCE_DATE_EPOCH ${r.sourceDateEpoch}, ${Date.now() - started} ms`,
   );
   if (r.staging) console.log(`  staging kept at ${r.staging}`);
   return 0;

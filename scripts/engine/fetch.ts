@@ -317,7 +317,8 @@ export async function fetchSources(recipe: string, version: string, sources: rea
   }
   const wanted = sources.map((s) => `${s.filename} (sha256 ${s.sha256})`).join(' or ');
   const hint = o.offline
-    ? `--offline: nothing in the cache ${join(o.cacheDir, 'sources')} or the mirrors; wanted ${wanted}. Drop --offline, or pass --mirror DIR|URL holding one of these files`
+    ? `--offline: nothing in the cache ${join(o.cacheDir, 'sources')} or the mirrors; wanted ${wanted}. ` +
+      'Drop --offline, or pass --mirror DIR|URL holding one of these files'
     : `wanted ${wanted}`;
   throw new NoSourceError(recipe, version, attempts, hint);
 }

@@ -156,7 +156,8 @@ export function selectStack<S extends StackChoice>(
     const clash = Object.entries(o.versions).filter(([k, v]) => versionIn(s, k) !== v);
     if (clash.length) {
       throw new UsageError(
-        `--stack ${s.name} builds ${clash.map(([k]) => `${k} ${versionIn(s, k)}`).join(', ')}, not ${clash.map(([k, v]) => `${k} ${v}`).join(', ')}; drop one of the two options`,
+        `--stack ${s.name} builds ${clash.map(([k]) => `${k} ${versionIn(s, k)}`).join(', ')}, ` +
+          `not ${clash.map(([k, v]) => `${k} ${v}`).join(', ')}; drop one of the two options`,
       );
     }
     return { stack: s, versions: { ...s.versions, ...o.versions } };
@@ -186,14 +187,16 @@ export function lockDifferences(lock: StackLock, current: StackLock): string[] {
     if (a.version !== b.version) L.push(`${n}: version locked ${a.version}, now ${b.version}`);
     if (canonicalJson(a.source) !== canonicalJson(b.source)) {
       L.push(
-        `${n}: source locked ${a.source.origin} ${a.source.filename}${a.source.sha256 ? ` sha256 ${a.source.sha256}` : ''}, now ${b.source.origin} ${b.source.filename}${b.source.sha256 ? ` sha256 ${b.source.sha256}` : ''}`,
+        `${n}: source locked ${a.source.origin} ${a.source.filename}${a.source.sha256 ? ` sha256 ${a.source.sha256}` : ''}, ` +
+          `now ${b.source.origin} ${b.source.filename}${b.source.sha256 ? ` sha256 ${b.source.sha256}` : ''}`,
       );
     }
     if (canonicalJson(a.configureArgs) !== canonicalJson(b.configureArgs)) {
       const gone = a.configureArgs.filter((x) => !b.configureArgs.includes(x));
       const added = b.configureArgs.filter((x) => !a.configureArgs.includes(x));
       L.push(
-        `${n}: configure arguments differ${gone.length ? ` (locked only: ${gone.join(' ')})` : ''}${added.length ? ` (now only: ${added.join(' ')})` : ''}${!gone.length && !added.length ? ' (order)' : ''}`,
+        `${n}: configure arguments differ${gone.length ? ` (locked only: ${gone.join(' ')})` : ''}` +
+          `${added.length ? ` (now only: ${added.join(' ')})` : ''}${!gone.length && !added.length ? ' (order)' : ''}`,
       );
     }
     for (const k of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
@@ -314,7 +317,8 @@ export async function applyLock(
   if (differences.length && !o.update && !o.report) {
     throw new UsageError(
       `inputs differ from ${o.path}:\n  ${differences.join('\n  ')}\n` +
-        `build with --update-lock to use these inputs and rewrite the lock, or put them back (git checkout ${basename(o.path)}, unset SOURCE_DATE_EPOCH, drop --openmpi or name a --stack)`,
+        'build with --update-lock to use these inputs and rewrite the lock, or put them back ' +
+        `(git checkout ${basename(o.path)}, unset SOURCE_DATE_EPOCH, drop --openmpi or name a --stack)`,
     );
   }
   return { recipes: o.update || o.report ? [...recipes] : pinSources(recipes, lock), sourceDateEpoch: sde, path: o.path, lock, differences, warnings };

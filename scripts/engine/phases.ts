@@ -117,7 +117,10 @@ function missing(st: RecipeState, what: string): never {
 const fetchedOf = (st: RecipeState): Fetched => st.fetched ?? missing(st, 'the fetched source');
 const keyOf = (st: RecipeState): string => st.key ?? missing(st, 'the build cache key');
 
-/** The context the builder's phases and the check see; configure-like phases get the hostname/whoami/date shims, build and install also the compiler wrappers. */
+/**
+ * The context the builder's phases and the check see; configure-like phases get the hostname/whoami/date
+ * shims, build and install also the compiler wrappers.
+ */
 function buildContext(st: RecipeState, o: BuildOptions, sh: Shell, kind: StepKind = 'configure'): BuildContext {
   return {
     recipe: st.recipe.name,

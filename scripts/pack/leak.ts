@@ -36,25 +36,33 @@ export const LEAK_ALLOW: readonly LeakAllow[] = [
     labels: ['build prefix'],
     file: /^lib\/libopen-pal\.so[.\d]*$/,
     text: /^@NEEDLE@$/,
-    why: "opal's compiled-in install prefix (installdirs 'config' component). The 'env' component reads OPAL_PREFIX first, which env.sh and the modulefiles set to the tree; the e2e test runs with the build prefix hidden to prove it is not used",
+    why:
+      "opal's compiled-in install prefix (installdirs 'config' component). The 'env' component reads OPAL_PREFIX first, " +
+      'which env.sh and the modulefiles set to the tree; the e2e test runs with the build prefix hidden to prove it is not used',
   },
   {
     labels: ['build prefix'],
     file: /^lib\/(libmpi\.so\.1|libopen-rte\.so\.4)(\.\d+)*$/,
     text: /^@NEEDLE@$/,
-    why: "Open MPI 1.6 links opal (and orte) into libmpi.so.1 and libopen-rte.so.4 as well, so they carry the same installdirs 'config' prefix as libopen-pal, behind the same OPAL_PREFIX",
+    why:
+      'Open MPI 1.6 links opal (and orte) into libmpi.so.1 and libopen-rte.so.4 as well, ' +
+      "so they carry the same installdirs 'config' prefix as libopen-pal, behind the same OPAL_PREFIX",
   },
   {
     labels: ['build prefix'],
     file: /^lib\/openmpi\/mca_pmix_pmix\dx\.so$/,
     text: /^@NEEDLE@$/,
-    why: "the embedded PMIx's compiled-in install prefix (pinstalldirs 'config'); the pmix3x component exports PMIX_INSTALL_PREFIX from OPAL_PREFIX before PMIx starts, and PMIx's 'env' component reads that first",
+    why:
+      "the embedded PMIx's compiled-in install prefix (pinstalldirs 'config'); the pmix3x component exports PMIX_INSTALL_PREFIX " +
+      "from OPAL_PREFIX before PMIx starts, and PMIx's 'env' component reads that first",
   },
   {
     labels: ANY,
     file: /^lib\/openmpi\/mca_io_romio\d*\.so$/,
     text: /^ (FROM_OMPI=yes |CFLAGS=')/,
-    why: "ROMIO's configure flags, kept as the read-only MCA variable io_romio321_complete_configure_params (1.6: io_romio_complete_configure_params) that `ompi_info --all` shows; informational, never used to find a file",
+    why:
+      "ROMIO's configure flags, kept as the read-only MCA variable io_romio321_complete_configure_params " +
+      '(1.6: io_romio_complete_configure_params) that `ompi_info --all` shows; informational, never used to find a file',
   },
   {
     labels: ['build prefix'],
@@ -65,7 +73,9 @@ export const LEAK_ALLOW: readonly LeakAllow[] = [
   {
     labels: ANY,
     section: /^\.debug_/,
-    why: 'DWARF source and compile-directory paths for debuggers, never read at run time; `pack --strip` removes them, and building with -ffile-prefix-map (issue 8) avoids them',
+    why:
+      'DWARF source and compile-directory paths for debuggers, never read at run time; `pack --strip` removes them, ' +
+      'and building with -ffile-prefix-map (issue 8) avoids them',
   },
 ];
 

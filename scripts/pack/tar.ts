@@ -280,7 +280,8 @@ async function readEntries(src: Bytes, onEntry: (e: ReadEntry, body: AsyncIterab
     const readBody = async (): Promise<Buffer> => {
       if (size > MAX_EXTENDED_HEADER) {
         throw new TarFormatError(
-          `${where}: a '${typeflag}' extended header of ${size} bytes is larger than the ${MAX_EXTENDED_HEADER} bytes accepted (paths are at most 4096 bytes): a damaged or hostile tarball`,
+          `${where}: a '${typeflag}' extended header of ${size} bytes is larger than the ${MAX_EXTENDED_HEADER} bytes accepted ` +
+            '(paths are at most 4096 bytes): a damaged or hostile tarball',
         );
       }
       extendedBytes += size;
