@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { STACK_INDEPENDENT } from './helpers/suites.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -63,8 +64,7 @@ function runFile(file: string): Promise<Counts & { code: number | null }> {
     child.on('close', (code) => {
       clearTimeout(timer);
       if (!process.env.MPISTACK_TEST_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
-      // eslint-disable-next-line no-control-regex
-      const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+      const plain = stripVTControlCharacters(text);
       const num = (label: string) =>
         Number(
           /^\s*(\w+):\s+(\d+)/m.exec(
