@@ -106,8 +106,6 @@ test('the code fingerprint covers the builder phases and the recipe hooks', () =
   assert.is.not(recipeCodeHash(recipe({ runEnv: (_r, b) => b })), recipeCodeHash(a));
 });
 
-test.run();
-
 test('a change to a file the recipe declares (a check program) changes the fingerprint, and so the key', () => {
   const root = mkdtempSync(join(tmpdir(), 'mpistack-codehash-'));
   mkdirSync(join(root, 'recipes/files/pkg'), { recursive: true });
@@ -126,3 +124,5 @@ test('a change to a file the recipe declares (a check program) changes the finge
     'every recipe of the stack has check programs as files',
   );
 });
+
+test.run();
