@@ -20,8 +20,10 @@ if (mode === 'idle') {
   process.stdout.write(`PID ${me} ${process.pid}\n`);
   const idleMs = Number(itersArg);
   if (me === 0) setTimeout(() => comm.send(Buffer.from('end'), 1, 2), idleMs);
-  if (me === 1) { await comm.recvAsync(0, 2); comm.send(Buffer.from('ok'), 0, 3); }
-  else await comm.recvAsync(1, 3);
+  if (me === 1) {
+    await comm.recvAsync(0, 2);
+    comm.send(Buffer.from('ok'), 0, 3);
+  } else await comm.recvAsync(1, 3);
 } else {
   const iters = Number(itersArg);
   const warmup = Number(warmupArg);
@@ -33,11 +35,21 @@ if (mode === 'idle') {
     for (let i = 0; i < warmup + iters; i++) {
       const t0 = process.hrtime.bigint();
       if (mode === 'sync') {
-        if (me === 0) { world.send(buf, peer, 1); world.recvInto(buf, peer, 1); }
-        else { world.recvInto(buf, peer, 1); world.send(buf, peer, 1); }
+        if (me === 0) {
+          world.send(buf, peer, 1);
+          world.recvInto(buf, peer, 1);
+        } else {
+          world.recvInto(buf, peer, 1);
+          world.send(buf, peer, 1);
+        }
       } else {
-        if (me === 0) { comm.send(buf, peer, 1); await comm.recvAsync(peer, 1); }
-        else { const m = await comm.recvAsync(peer, 1); comm.send(m.data, peer, 1); }
+        if (me === 0) {
+          comm.send(buf, peer, 1);
+          await comm.recvAsync(peer, 1);
+        } else {
+          const m = await comm.recvAsync(peer, 1);
+          comm.send(m.data, peer, 1);
+        }
       }
       if (i >= warmup) times.push(Number(process.hrtime.bigint() - t0) / 1000);
     }

@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { autotoolsCommands } from '../recipes/builders/autotools.js';
 import { openmpi, requiredFiles } from '../recipes/openmpi.js';
-import { resolveInputs, type Recipe } from '../recipes/types.js';
 import { defaultCacheDir } from '../scripts/commands/build.js';
 import { buildStack } from '../scripts/engine/engine.js';
-import { SanityError } from '../scripts/engine/errors.js';
 import { fetchSources } from '../scripts/engine/fetch.js';
 import { fixtureRecipe, makeFixture } from '../test/helpers/fixture.js';
+import { resolveInputs } from '../scripts/engine/plan.js';
+import { type Recipe, SanityError } from '../recipes/kit/index.js';
 
 export const describe = 'engine build wall time vs a bash script running the same commands (fixture | openmpi)';
 
@@ -31,7 +31,11 @@ function median(xs: number[]): number {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { rounds: { type: 'string' }, jobs: { type: 'string' }, cache: { type: 'string' }, units: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { rounds: { type: 'string' }, jobs: { type: 'string' }, cache: { type: 'string' }, units: { type: 'string' } },
+  });
   const which = positionals[0] ?? 'fixture';
   const jobs = Number(values.jobs ?? Math.min(2, availableParallelism()));
   const rounds = Number(values.rounds ?? (which === 'openmpi' ? 1 : 5));
@@ -46,7 +50,13 @@ export async function run(args: string[]): Promise<void> {
     cacheDir = join(root, 'cache');
     mirrors = [mirror];
   } else if (which === 'openmpi') {
-    recipe = { ...openmpi, check: async (ctx) => { const miss = requiredFiles.filter((f) => !existsSync(join(ctx.root, f))); if (miss.length) throw new SanityError('openmpi', 'files', miss.join(', ')); } };
+    recipe = {
+      ...openmpi,
+      check: async (ctx) => {
+        const miss = requiredFiles.filter((f) => !existsSync(join(ctx.root, f)));
+        if (miss.length) throw new SanityError('openmpi', 'files', miss.join(', '));
+      },
+    };
     cacheDir = values.cache ?? defaultCacheDir();
   } else throw new Error(`unknown bench target '${which}' (fixture | openmpi)`);
 
@@ -69,8 +79,12 @@ export async function run(args: string[]): Promise<void> {
     const cmds = autotoolsCommands(p2, args2, jobs, stage).map((c) => c.map(q).join(' '));
     const decomp = fetched.path.endsWith('.xz') ? 'xz -dc' : fetched.path.endsWith('.bz2') ? 'bzip2 -dc' : 'gzip -dc';
     const script = [
-      'set -e', `mkdir -p ${q(w)}/src && cd ${q(w)}/src`, `${decomp} ${q(fetched.path)} | tar -xf -`, 'cd "$(ls | head -1)"',
-      ...cmds.map((c) => `${c} > ${q(w)}/log 2>&1`), `mkdir -p ${q(p2)} && cp -a ${q(stage + p2)}/. ${q(p2)}/`,
+      'set -e',
+      `mkdir -p ${q(w)}/src && cd ${q(w)}/src`,
+      `${decomp} ${q(fetched.path)} | tar -xf -`,
+      'cd "$(ls | head -1)"',
+      ...cmds.map((c) => `${c} > ${q(w)}/log 2>&1`),
+      `mkdir -p ${q(p2)} && cp -a ${q(stage + p2)}/. ${q(p2)}/`,
     ].join('\n');
     t = performance.now();
     const r = spawnSync('bash', ['-c', script], { stdio: 'inherit' });

@@ -44,7 +44,9 @@ export async function run(args: string[]): Promise<void> {
     rmSync(prefix, { recursive: true, force: true });
     const restore = timed('restore', common);
     const restored = (restore.out.match(/^\S+ \S+ restored from the build cache/gm) ?? []).length;
-    console.log(`restore  ${restore.s.toFixed(2).padStart(7)} s   ratio ${(restore.s / cold.s).toFixed(4)}  (${restored} recipes restored into an empty prefix)`);
+    console.log(
+      `restore  ${restore.s.toFixed(2).padStart(7)} s   ratio ${(restore.s / cold.s).toFixed(4)}  (${restored} recipes restored into an empty prefix)`,
+    );
     const rerun = timed('rerun', common);
     const installed = (rerun.out.match(/^\S+ \S+ already installed \(cached/gm) ?? []).length;
     console.log(`rerun    ${rerun.s.toFixed(2).padStart(7)} s   ratio ${(rerun.s / cold.s).toFixed(4)}  (${installed} recipes already installed, verified)`);

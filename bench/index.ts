@@ -4,10 +4,16 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export interface Bench { describe: string; run(args: string[]): Promise<void> }
+export interface Bench {
+  describe: string;
+  run(args: string[]): Promise<void>;
+}
 
 const dir = dirname(fileURLToPath(import.meta.url));
-const names = readdirSync(dir).filter((f) => f.endsWith('.js') && f !== 'index.js' && !f.startsWith('_')).map((f) => f.slice(0, -3)).sort();
+const names = readdirSync(dir)
+  .filter((f) => f.endsWith('.js') && f !== 'index.js' && !f.startsWith('_'))
+  .map((f) => f.slice(0, -3))
+  .sort();
 const [name, ...args] = process.argv.slice(2);
 if (!name || !names.includes(name)) {
   console.log(`usage: npm run bench -- <${names.join('|')}> [args]`);

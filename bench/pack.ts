@@ -14,7 +14,8 @@ export const describe = 'pack time and size vs tar czf of the same inputs; insta
 
 export async function run(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
-    args, allowPositionals: true,
+    args,
+    allowPositionals: true,
     options: { 'build-prefix': { type: 'string' }, reps: { type: 'string', default: '3' }, 'no-node': { type: 'boolean', default: false } },
   });
   const prefixArg = positionals[0] ?? process.env.MPISTACK_PREFIX ?? process.env.MPISTACK_E2E_PREFIX;
@@ -52,7 +53,12 @@ export async function run(args: string[]): Promise<void> {
       if (sha && p.sha256 !== sha) stable = false;
       sha = p.sha256;
       tarball = p.tarball;
-      if (i === 0) console.log(`pack phases (ms): ${Object.entries(p.timings).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      if (i === 0)
+        console.log(
+          `pack phases (ms): ${Object.entries(p.timings)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        );
     }
     const best = (xs: number[]) => Math.min(...xs);
     const ratio = best(packTimes) / best(tarTimes);
@@ -66,7 +72,10 @@ export async function run(args: string[]): Promise<void> {
     console.log(`  time ratio pack / tar czf: ${ratio.toFixed(2)}x (target <= 1.3x) ${ratio <= 1.3 ? 'ok' : 'OVER'}`);
     console.log(`  size ratio pack / tar czf: ${(packSize / tarSize).toFixed(3)}x`);
     console.log(`  same sha256 every run: ${stable ? 'yes' : 'NO'} (${sha})`);
-    console.log(`  install at a new path: ${installMs.toFixed(0)} ms (target < 10000 ms) ${installMs < 10_000 ? 'ok' : 'OVER'}; ${inst.entries} entries, ${inst.checked} checked`);
+    console.log(
+      `  install at a new path: ${installMs.toFixed(0)} ms (target < 10000 ms) ${installMs < 10_000 ? 'ok' : 'OVER'}; ` +
+        `${inst.entries} entries, ${inst.checked} checked`,
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

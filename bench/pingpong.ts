@@ -79,12 +79,26 @@ if me == 0:
 `;
 
 /** The MPI under test: a stack prefix (its tools, binding and mpi4py), or the system's with the local binding. */
-interface Target { prefix?: string; env: NodeJS.ProcessEnv }
+interface Target {
+  prefix?: string;
+  env: NodeJS.ProcessEnv;
+}
 
 function targetOf(prefix: string | undefined): Target {
   if (!prefix) return { env: { ...process.env } };
-  const site = (() => { try { return readdirSync(join(prefix, 'lib')).filter((d) => /^python3\.\d+$/.test(d)).map((d) => join(prefix, 'lib', d, 'site-packages')); } catch { return []; } })();
-  return { prefix, env: { ...process.env, MPISTACK_PREFIX: prefix, PATH: `${join(prefix, 'bin')}:${process.env.PATH}`, PYTHONPATH: site.join(':'), LD_LIBRARY_PATH: '' } };
+  const site = (() => {
+    try {
+      return readdirSync(join(prefix, 'lib'))
+        .filter((d) => /^python3\.\d+$/.test(d))
+        .map((d) => join(prefix, 'lib', d, 'site-packages'));
+    } catch {
+      return [];
+    }
+  })();
+  return {
+    prefix,
+    env: { ...process.env, MPISTACK_PREFIX: prefix, PATH: `${join(prefix, 'bin')}:${process.env.PATH}`, PYTHONPATH: site.join(':'), LD_LIBRARY_PATH: '' },
+  };
 }
 
 function tool(t: Target, name: 'mpicc' | 'mpirun'): string {
@@ -114,7 +128,9 @@ function cpuTicks(pid: number): number {
 async function idleCpu(t: Target, policy: string, windowMs: number): Promise<number[]> {
   const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
   const child = spawn(tool(t, 'mpirun'), ['-n', '2', process.execPath, join(here, '_pingpong-rank.js'), 'idle', String(windowMs + 2500)], {
-    env: mpirunEnv({ ...t.env, MPISTACK_WAIT_POLICY: policy }), stdio: ['ignore', 'pipe', 'inherit'], detached: true,
+    env: mpirunEnv({ ...t.env, MPISTACK_WAIT_POLICY: policy }),
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
   });
   const pids = new Map<number, number>();
   let text = '';
@@ -123,7 +139,10 @@ async function idleCpu(t: Target, policy: string, windowMs: number): Promise<num
     child.stdout.on('data', (d: Buffer) => {
       text += d.toString();
       for (const m of text.matchAll(/^PID (\d+) (\d+)$/gm)) pids.set(Number(m[1]), Number(m[2]));
-      if (pids.size === 2) { clearTimeout(t); res(); }
+      if (pids.size === 2) {
+        clearTimeout(t);
+        res();
+      }
     });
   });
   await new Promise((r) => setTimeout(r, 1000)); // past start-up
@@ -140,10 +159,15 @@ async function idleCpu(t: Target, policy: string, windowMs: number): Promise<num
 const fmt = (x: number) => x.toFixed(1).padStart(8);
 
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: {
-    iters: { type: 'string', default: '5000' }, warmup: { type: 'string', default: '500' }, 'idle-ms': { type: 'string', default: '5000' },
-    prefix: { type: 'string', multiple: true },
-  } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      iters: { type: 'string', default: '5000' },
+      warmup: { type: 'string', default: '500' },
+      'idle-ms': { type: 'string', default: '5000' },
+      prefix: { type: 'string', multiple: true },
+    },
+  });
   const iters = String(Math.max(10, Number(values.iters)));
   const warmup = String(Math.max(0, Number(values.warmup)));
   const idleMs = Math.max(1000, Number(values['idle-ms']));
@@ -177,16 +201,25 @@ async function measure(t: Target, iters: string, warmup: string, idleMs: number)
     console.log(`\n${'variant'.padEnd(18)}${SIZES.map((s) => `${`${s} B med`.padStart(10)}${'p99'.padStart(8)}${'x C'.padStart(7)}`).join('  ')}`);
     for (const [name, lat] of rows) {
       if (!lat) continue;
-      console.log(`${name.padEnd(18)}${SIZES.map((s) => `${fmt(lat[s].median).padStart(10)}${fmt(lat[s].p99)}${(lat[s].median / floor[s].median).toFixed(2).padStart(7)}`).join('  ')}`);
+      console.log(
+        name.padEnd(18) +
+          SIZES.map((s) => fmt(lat[s].median).padStart(10) + fmt(lat[s].p99) + (lat[s].median / floor[s].median).toFixed(2).padStart(7)).join('  '),
+      );
     }
     const sync = rows[1][1]!;
     const asyncLat = rows[2][1]!;
     const idle = await idleCpu(t, 'adaptive', idleMs);
-    console.log(`\nidle CPU while waiting in recvAsync (default policy 'adaptive', ${idleMs / 1000} s from /proc): rank 0 ${idle[0].toFixed(2)}%, rank 1 ${idle[1].toFixed(2)}% of a core`);
+    console.log(
+      `\nidle CPU while waiting in recvAsync (default policy 'adaptive', ${idleMs / 1000} s from /proc): ` +
+        `rank 0 ${idle[0].toFixed(2)}%, rank 1 ${idle[1].toFixed(2)}% of a core`,
+    );
     const worstSync = Math.max(...SIZES.map((s) => sync[s].median / floor[s].median));
     console.log('\ntargets:');
     console.log(`  sync <= 3x C floor:        ${worstSync.toFixed(2)}x  ${worstSync <= 3 ? 'met' : 'MISSED'}`);
-    console.log(`  async median <= 30 us:     ${SIZES.map((s) => `${s} B ${asyncLat[s].median.toFixed(1)} us`).join(', ')}  ${SIZES.every((s) => asyncLat[s].median <= 30) ? 'met' : 'MISSED'}`);
+    console.log(
+      `  async median <= 30 us:     ${SIZES.map((s) => `${s} B ${asyncLat[s].median.toFixed(1)} us`).join(', ')}  ` +
+        (SIZES.every((s) => asyncLat[s].median <= 30) ? 'met' : 'MISSED'),
+    );
     console.log(`  idle <= 5% of a core:      ${Math.max(...idle).toFixed(2)}%  ${Math.max(...idle) <= 5 ? 'met' : 'MISSED'}`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

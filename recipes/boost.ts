@@ -4,18 +4,27 @@
 // Data first: the versions table, then every version-dependent fact as a
 // semver range with the reason. The b2 builder (builders/b2.ts) runs the
 // phases; this file only says what differs for Boost.
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { SanityError } from '../scripts/engine/errors.js';
-import { mpirunEnv } from '../scripts/engine/mpienv.js';
-import type { Shell } from '../scripts/engine/shell.js';
-import type { B2Plan, Grammar, UserConfigPlace } from './builders/b2.js';
-import { b2Builder, pick, planArgs } from './builders/b2.js';
-import type { CheckContext, Ranged, Recipe, UrlSource, VersionEntry } from './types.js';
-import { pickAll } from './types.js';
-
-const upstream = (url: string, sha256: string): UrlSource => ({ kind: 'url', url, filename: url.slice(url.lastIndexOf('/') + 1), sha256 });
+import { b2Builder, planArgs, type B2Plan, type Grammar, type UserConfigPlace } from './builders/b2.js';
+import {
+  cleanEnv,
+  copyRecipeFiles,
+  mpirunEnv,
+  parseLdd,
+  pick,
+  pickAll,
+  recipeFiles,
+  requireFiles,
+  runRanks,
+  SanityError,
+  type CheckContext,
+  type Ranged,
+  type Recipe,
+  type Shell,
+  type VersionEntry,
+  urlSource,
+} from './kit/index.js';
 
 // sha256 of the upstream .tar.bz2 release archives (the values Spack's boost
 // package lists; 1.81.0 and 1.83.0 agree with other independent packagers).
@@ -23,29 +32,43 @@ export const versions: readonly VersionEntry[] = [
   // the seed's version (built there with a separately installed bjam 3.1.18); upstream only
   {
     version: '1.41.0',
-    sources: [upstream('https://downloads.sourceforge.net/project/boost/boost/1.41.0/boost_1_41_0.tar.bz2', '1ef94e6749eaf13318284b4f629be063544c7015b45e38113b975ac1945cc726')],
+    sources: [
+      urlSource(
+        'https://downloads.sourceforge.net/project/boost/boost/1.41.0/boost_1_41_0.tar.bz2',
+        '1ef94e6749eaf13318284b4f629be063544c7015b45e38113b975ac1945cc726',
+      ),
+    ],
   },
   {
-    version: '1.81.0', default: true,
+    version: '1.81.0',
+    default: true,
     sources: [
-      upstream('https://archives.boost.io/release/1.81.0/source/boost_1_81_0.tar.bz2', '71feeed900fbccca04a3b4f2f84a7c217186f28a940ed8b7ed4725986baf99fa'),
+      urlSource('https://archives.boost.io/release/1.81.0/source/boost_1_81_0.tar.bz2', '71feeed900fbccca04a3b4f2f84a7c217186f28a940ed8b7ed4725986baf99fa'),
       // Debian 12's boost1.81; its orig tarball is a git export (top directory
       // `boost`, no generated b2 grammar: see `grammar` below)
-      { kind: 'debian', name: 'boost1.81', version: '1.81.0-5+deb12u1', filename: 'boost1.81_1.81.0.orig.tar.xz', sha256: '449afecf5ef98edc0a46826cde6af98d1fb95c2e92962fa8c9e3eb1e8a2928ec' },
+      {
+        kind: 'debian',
+        name: 'boost1.81',
+        version: '1.81.0-5+deb12u1',
+        filename: 'boost1.81_1.81.0.orig.tar.xz',
+        sha256: '449afecf5ef98edc0a46826cde6af98d1fb95c2e92962fa8c9e3eb1e8a2928ec',
+      },
     ],
   },
   {
     version: '1.83.0',
-    sources: [upstream('https://archives.boost.io/release/1.83.0/source/boost_1_83_0.tar.bz2', '6478edfe2f3305127cffe8caf73ea0176c53769f4bf1585be237eb30798c3b8e')],
+    sources: [
+      urlSource('https://archives.boost.io/release/1.83.0/source/boost_1_83_0.tar.bz2', '6478edfe2f3305127cffe8caf73ea0176c53769f4bf1585be237eb30798c3b8e'),
+    ],
   },
 ];
 
 export const defaultVersion = versions.find((v) => v.default)!.version;
 
 /** Compiled libraries built; everything else stays header-only or unbuilt. */
-export const libraries = ['mpi', 'serialization'] as const;
+const libraries = ['mpi', 'serialization'] as const;
 
-export interface BoostRanges {
+interface BoostRanges {
   tool: Ranged<'b2' | 'bjam'>[];
   userConfig: Ranged<UserConfigPlace>[];
   grammar: Ranged<Grammar>[];
@@ -56,30 +79,58 @@ export interface BoostRanges {
 
 export const ranges: BoostRanges = {
   tool: [
-    { range: '<1.47.0', value: 'bjam', why: 'bootstrap.sh of this era builds ./bjam (the seed runs bjam); b2 is the engine name from 1.47.0, when Boost.Jam merged into Boost.Build' },
+    {
+      range: '<1.47.0',
+      value: 'bjam',
+      why: 'bootstrap.sh of this era builds ./bjam (the seed runs bjam); b2 is the engine name from 1.47.0, when Boost.Jam merged into Boost.Build',
+    },
     { range: '>=1.47.0', value: 'b2', why: 'bootstrap.sh builds ./b2' },
   ],
 
   userConfig: [
-    { range: '<1.47.0', value: { path: 'tools/build/v2/user-config.jam', mode: 'append', passFlag: false }, why: 'seed 4.3.3: add `using mpi` to the tree\'s own tools/build/v2/user-config.jam, which bjam reads through the tree\'s boost-build.jam' },
-    { range: '>=1.47.0', value: { path: 'user-config.jam', mode: 'write', passFlag: true }, why: 'a private file named with --user-config=, so a ~/user-config.jam cannot change the build' },
+    {
+      range: '<1.47.0',
+      value: { path: 'tools/build/v2/user-config.jam', mode: 'append', passFlag: false },
+      why: "seed 4.3.3: add `using mpi` to the tree's own tools/build/v2/user-config.jam, which bjam reads through the tree's boost-build.jam",
+    },
+    {
+      range: '>=1.47.0',
+      value: { path: 'user-config.jam', mode: 'write', passFlag: true },
+      why: 'a private file named with --user-config=, so a ~/user-config.jam cannot change the build',
+    },
   ],
 
   grammar: [
-    { range: '>=1.81.0', value: { dir: 'tools/build/src/engine', input: 'jamgram.y', output: 'jamgram.cpp' }, why: 'git exports (Debian\'s orig tarball) lack the bison output that release tarballs ship; bootstrap.sh does not generate it' },
+    {
+      range: '>=1.81.0',
+      value: { dir: 'tools/build/src/engine', input: 'jamgram.y', output: 'jamgram.cpp' },
+      why: "git exports (Debian's orig tarball) lack the bison output that release tarballs ship; bootstrap.sh does not generate it",
+    },
   ],
 
   // additive b2 flags
   b2Flags: [
-    { range: '*', value: ['link=shared', 'threading=multi', 'variant=release'], why: 'shared, thread-safe release libraries: the stack runs MPI_THREAD_MULTIPLE' },
+    {
+      range: '*',
+      value: ['link=shared', 'threading=multi', 'variant=release'],
+      why: 'shared, thread-safe release libraries: the stack runs MPI_THREAD_MULTIPLE',
+    },
     { range: '*', value: ['--layout=system'], why: 'plain libboost_<name>.so names, said explicitly rather than left to the per-version default' },
     { range: '*', value: ['--debug-configuration'], why: 'the log shows which mpicxx and flags b2 took (seed 4.3.4 also used it)' },
-    { range: '>=1.81.0', value: ['--ignore-site-config'], why: 'an /etc/site-config.jam must not change the build (checked on the b2 of 1.81/1.83; not verified on older trees)' },
+    {
+      range: '>=1.81.0',
+      value: ['--ignore-site-config'],
+      why: 'an /etc/site-config.jam must not change the build (checked on the b2 of 1.81/1.83; not verified on older trees)',
+    },
   ],
 
   // additive bootstrap.sh flags
   bootstrapFlags: [
-    { range: '*', value: ['--with-toolset=gcc', '--without-icu'], why: 'nothing probed silently: gcc, and no ICU (only Boost.Regex/Locale use it, neither is built)' },
+    {
+      range: '*',
+      value: ['--with-toolset=gcc', '--without-icu'],
+      why: 'nothing probed silently: gcc, and no ICU (only Boost.Regex/Locale use it, neither is built)',
+    },
   ],
 
   cmakeConfigs: [
@@ -88,7 +139,7 @@ export const ranges: BoostRanges = {
   ],
 };
 
-export interface BoostOptions {
+interface BoostOptions {
   /** the stack prefix (final location): its bin/mpicxx is the MPI used */
   prefix: string;
   /** build Boost.Python and Boost.MPI's Python module with this interpreter (seed 4.3.3 `using python`) */
@@ -96,7 +147,7 @@ export interface BoostOptions {
 }
 
 /** The stack's own MPI C++ wrapper: an absolute path into the prefix, never a system MPI. */
-export function mpicxxOf(prefix: string): string {
+function mpicxxOf(prefix: string): string {
   return join(prefix, 'bin', 'mpicxx');
 }
 
@@ -127,7 +178,7 @@ export function plan(version: string, opts: BoostOptions): B2Plan {
 
 // ---------------------------------------------------------------------------
 // Sanity check (the seed's point: STL containers cross ranks without hand
-// serialization). Sources are kept here so the check needs no other files.
+// serialization).
 
 /** Files a good install has (relative to the prefix). */
 export function expectedFiles(version: string): string[] {
@@ -138,79 +189,27 @@ export function expectedFiles(version: string): string[] {
   return files;
 }
 
-/** Rank 0 sends each rank a std::map<std::string, std::vector<int>> and a std::string; each answers. */
-export const stlExchangeSource = `#include <boost/mpi.hpp>
-#include <boost/serialization/map.hpp>
-#include <boost/serialization/string.hpp>
-#include <boost/serialization/vector.hpp>
-#include <iostream>
-#include <map>
-#include <string>
-#include <vector>
-
-namespace mpi = boost::mpi;
-
-int main(int argc, char** argv) {
-  mpi::environment env(argc, argv, mpi::threading::multiple);
-  mpi::communicator world;
-  if (env.thread_level() != mpi::threading::multiple) {
-    std::cerr << "thread level below MPI_THREAD_MULTIPLE" << std::endl;
-    return 3;
-  }
-  const int size = world.size();
-  if (world.rank() == 0) {
-    for (int r = 1; r < size; ++r) {
-      std::map<std::string, std::vector<int>> m;
-      m["rank"] = {r};
-      for (int i = 0; i <= r; ++i) m["squares"].push_back(i * i);
-      world.send(r, 0, m);
-      world.send(r, 1, std::string("hello rank ") + std::to_string(r));
-    }
-    int ok = 0;
-    for (int r = 1; r < size; ++r) {
-      std::string reply;
-      world.recv(r, 2, reply);
-      if (reply == "ok " + std::to_string(r)) ++ok;
-      else std::cerr << "bad reply from rank " << r << ": " << reply << std::endl;
-    }
-    std::cout << "boost-mpi-stl " << ok << "/" << (size - 1) << " ranks=" << size << std::endl;
-    return ok == size - 1 ? 0 : 1;
-  }
-  std::map<std::string, std::vector<int>> m;
-  std::string greeting;
-  world.recv(0, 0, m);
-  world.recv(0, 1, greeting);
-  const int r = world.rank();
-  const bool good = m.size() == 2 && m["rank"] == std::vector<int>{r} &&
-                    m["squares"].size() == static_cast<std::size_t>(r + 1) && m["squares"].back() == r * r &&
-                    greeting == "hello rank " + std::to_string(r);
-  world.send(0, 2, good ? "ok " + std::to_string(r) : std::string("mismatch"));
-  return 0;
-}
-`;
+/**
+ * The check programs (recipes/files/boost/): stl_exchange.cpp (rank 0 sends each rank a
+ * std::map<std::string, std::vector<int>> and a std::string; each answers) and a CMake project
+ * around it that must find Boost (the version being built) and Boost::mpi in the prefix alone.
+ */
+export const CHECK_PROGRAM = 'stl_exchange.cpp';
+const CMAKE_PROBE = 'cmake-probe/CMakeLists.txt';
 
 /** What a successful run at n ranks prints. */
 export function stlExchangeExpected(n: number): string {
   return `boost-mpi-stl ${n - 1}/${n - 1} ranks=${n}`;
 }
 
-/** A throwaway CMake project: find_package(Boost COMPONENTS mpi) must succeed against the prefix alone. */
-export function cmakeProject(version: string): string {
-  return `cmake_minimum_required(VERSION 3.16)
-project(boost_mpi_probe CXX)
-find_package(Boost ${version} EXACT REQUIRED CONFIG COMPONENTS mpi serialization)
-get_target_property(_mpi_loc Boost::mpi IMPORTED_LOCATION_RELEASE)
-message(STATUS "mpistack-boost-dir=\${Boost_DIR}")
-message(STATUS "mpistack-boost-mpi=\${_mpi_loc}")
-add_executable(stl_exchange stl_exchange.cpp)
-target_link_libraries(stl_exchange PRIVATE Boost::mpi Boost::serialization)
-`;
-}
-
-/** CMake arguments that make the prefix the only place Boost and MPI can come from. */
-export function cmakeArgs(prefix: string, mpiPrefix: string, srcDir: string, buildDir: string): string[] {
+/** CMake arguments that make the prefix the only place Boost (at `version`) and MPI can come from. */
+function cmakeArgs(version: string, prefix: string, mpiPrefix: string, srcDir: string, buildDir: string): string[] {
   return [
-    '-S', srcDir, '-B', buildDir,
+    '-S',
+    srcDir,
+    '-B',
+    buildDir,
+    `-DMPISTACK_BOOST_VERSION=${version}`,
     `-DCMAKE_PREFIX_PATH=${[...new Set([prefix, mpiPrefix])].join(';')}`,
     `-DCMAKE_CXX_COMPILER=${mpicxxOf(mpiPrefix)}`,
     `-DMPI_HOME=${mpiPrefix}`,
@@ -221,7 +220,7 @@ export function cmakeArgs(prefix: string, mpiPrefix: string, srcDir: string, bui
   ];
 }
 
-export interface BoostCheck {
+interface BoostCheck {
   version: string;
   /** where Boost is installed now (the staged prefix during a build) */
   root: string;
@@ -240,7 +239,7 @@ export interface BoostCheck {
   ranks?: number[];
 }
 
-export interface CheckReport {
+interface CheckReport {
   files: string[];
   /** what libboost_mpi's libmpi resolves to */
   libmpi: string;
@@ -248,30 +247,13 @@ export interface CheckReport {
   cmake?: { boostDir: string; mpiLibrary: string };
 }
 
-/** An environment without the variables that could hide a missing RPATH or pick another MPI. */
-export function cleanEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env = { ...base };
-  for (const k of ['LD_LIBRARY_PATH', 'LIBRARY_PATH', 'CPATH', 'CPLUS_INCLUDE_PATH', 'OPAL_PREFIX', 'BOOST_ROOT', 'CMAKE_PREFIX_PATH', 'MPI_HOME']) delete env[k];
-  return env;
-}
-
-/** Parse `ldd` output: library soname -> resolved path ('not found' when unresolved). */
-export function parseLdd(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^\s*(\S+)\s+=>\s+(.+?)(?:\s+\(0x[0-9a-f]+\))?\s*$/.exec(line);
-    if (m) out.set(m[1], m[2]);
-  }
-  return out;
-}
-
-function resolvedLibmpi(ldd: Map<string, string>): string {
+function resolvedLibmpi(ldd: ReadonlyMap<string, string>): string {
   const name = [...ldd.keys()].find((k) => /^libmpi\.so/.test(k));
-  return name ? ldd.get(name)! : 'not linked';
+  return (name && ldd.get(name)) ?? 'not linked';
 }
 
 /** Why libboost_mpi's libmpi is not the stack's own (null when it is). */
-export function libmpiProblem(ldd: Map<string, string>, mpiPrefix: string): string | null {
+export function libmpiProblem(ldd: ReadonlyMap<string, string>, mpiPrefix: string): string | null {
   const libmpi = resolvedLibmpi(ldd);
   if (libmpi.startsWith(join(mpiPrefix, 'lib') + '/')) return null;
   return `libboost_mpi resolves libmpi to '${libmpi}', not the stack's ${join(mpiPrefix, 'lib')} (a system MPI, or a missing RPATH)`;
@@ -281,7 +263,7 @@ export function libmpiProblem(ldd: Map<string, string>, mpiPrefix: string): stri
  * The sanity check: installed files, libboost_mpi resolving the prefix's
  * libmpi by RPATH, the STL exchange program at 1, 2 and 4 ranks with the
  * prefix's mpicxx and mpirun, and find_package(Boost COMPONENTS mpi).
- * Throws an Error saying what is wrong; returns what it saw.
+ * Throws a SanityError saying what is wrong; returns what it saw.
  */
 export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
   const { root, version, shell, workDir, mpiPrefix, env } = c;
@@ -290,8 +272,7 @@ export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
   const run = (cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) =>
     shell.run(cmd, args, { cwd: opts.cwd ?? workDir, env: opts.env ?? env, capture: true, timeoutMs: opts.timeoutMs ?? 600_000 });
 
-  const missing = expectedFiles(version).filter((f) => !existsSync(join(root, f)));
-  if (missing.length) throw fail('files', `missing under ${root}: ${missing.join(', ')}`);
+  requireFiles('boost', root, expectedFiles(version));
 
   await mkdir(workDir, { recursive: true });
   const ldd = parseLdd(await run('ldd', [join(lib, 'libboost_mpi.so')]));
@@ -300,15 +281,24 @@ export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
   const ser = ldd.get(`libboost_serialization.so.${version}`);
   if (!ser || !ser.startsWith(lib + '/')) throw fail('libboost_serialization of libboost_mpi', `resolves to '${ser ?? 'nothing'}', not ${lib}`);
 
-  const src = join(workDir, 'stl_exchange.cpp');
-  await writeFile(src, stlExchangeSource);
+  const [src = ''] = await copyRecipeFiles('boost', [CHECK_PROGRAM], workDir);
   const exe = join(workDir, 'stl_exchange');
-  await run(mpicxxOf(mpiPrefix), ['-O1', `-I${join(root, 'include')}`, src, '-o', exe, `-L${lib}`, '-lboost_mpi', '-lboost_serialization', `-Wl,-rpath,${lib}`]);
+  await run(mpicxxOf(mpiPrefix), [
+    '-O1',
+    `-I${join(root, 'include')}`,
+    src,
+    '-o',
+    exe,
+    `-L${lib}`,
+    '-lboost_mpi',
+    '-lboost_serialization',
+    `-Wl,-rpath,${lib}`,
+  ]);
 
   const mpirun = join(mpiPrefix, 'bin', 'mpirun');
   const runs: CheckReport['runs'] = [];
   for (const n of c.ranks ?? [1, 2, 4]) {
-    const out = await run(mpirun, ['-n', String(n), exe], { env: mpirunEnv(env), timeoutMs: 180_000 });
+    const out = await runRanks(shell, mpirun, n, [exe], { cwd: workDir, env: mpirunEnv(env), timeoutMs: 180_000 });
     const line = out.split('\n').find((l) => l.startsWith('boost-mpi-stl')) ?? '';
     if (line !== stlExchangeExpected(n)) throw fail(`STL exchange at ${n} ranks`, `printed '${line}', expected '${stlExchangeExpected(n)}'`);
     runs.push({ ranks: n, line });
@@ -317,10 +307,8 @@ export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
   const report: CheckReport = { files: expectedFiles(version), libmpi: ldd.get([...ldd.keys()].find((k) => /^libmpi\.so/.test(k)) ?? '') ?? '', runs };
   if (pick(ranges.cmakeConfigs, version, 'cmake configs')) {
     const proj = join(workDir, 'cmake-probe');
-    await mkdir(proj, { recursive: true });
-    await writeFile(join(proj, 'CMakeLists.txt'), cmakeProject(version));
-    await writeFile(join(proj, 'stl_exchange.cpp'), stlExchangeSource);
-    const cfg = await run('cmake', cmakeArgs(root, mpiPrefix, proj, join(proj, 'build')), { cwd: proj });
+    await copyRecipeFiles('boost', [CMAKE_PROBE, CHECK_PROGRAM], proj);
+    const cfg = await run('cmake', cmakeArgs(version, root, mpiPrefix, proj, join(proj, 'build')), { cwd: proj });
     const boostDir = /mpistack-boost-dir=(.*)/.exec(cfg)?.[1]?.trim() ?? '';
     const mpiLibrary = /mpistack-boost-mpi=(.*)/.exec(cfg)?.[1]?.trim() ?? '';
     if (boostDir !== join(lib, 'cmake', `Boost-${version}`)) throw fail('find_package(Boost COMPONENTS mpi)', `found Boost at '${boostDir}', not in ${root}`);
@@ -332,17 +320,26 @@ export async function checkInstall(c: BoostCheck): Promise<CheckReport> {
 }
 
 /** The recipe's check hook: the staged tree, against the Open MPI already in the prefix. */
-export async function checkBoost(ctx: CheckContext): Promise<void> {
+async function checkBoost(ctx: CheckContext): Promise<void> {
   await checkInstall({ version: ctx.version, root: ctx.root, mpiPrefix: ctx.prefix, workDir: ctx.workDir, shell: ctx.shell, env: ctx.runEnv });
 }
 
 /** Boost.MPI's Python extension module (mpi.so or mpi.cpython-*.so) under <prefix>/lib, up to 3 levels down. */
-export async function findBoostMpiModule(prefix: string): Promise<string | null> {
+async function findBoostMpiModule(prefix: string): Promise<string | null> {
   const walk = async (dir: string, depth: number): Promise<string | null> => {
     let ents;
-    try { ents = await readdir(dir, { withFileTypes: true }); } catch { return null; }
+    try {
+      ents = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return null;
+    }
     for (const e of ents) if (e.isFile() && /^mpi(\.cpython-[^/]*)?\.so$/.test(e.name)) return join(dir, e.name);
-    if (depth > 0) for (const e of ents) if (e.isDirectory()) { const hit = await walk(join(dir, e.name), depth - 1); if (hit) return hit; }
+    if (depth > 0)
+      for (const e of ents)
+        if (e.isDirectory()) {
+          const hit = await walk(join(dir, e.name), depth - 1);
+          if (hit) return hit;
+        }
     return null;
   };
   return walk(join(prefix, 'lib'), 3);
@@ -361,33 +358,47 @@ export async function boostPythonPackageDir(prefix: string, workDir: string): Pr
 }
 
 /** With `using python`: `import boost.mpi` under the prefix's mpirun at 2 ranks (each rank reports rank/size). */
-export async function checkBoostPython(ctx: CheckContext, python: string): Promise<string> {
+async function checkBoostPython(ctx: CheckContext, python: string): Promise<string> {
   const dir = await boostPythonPackageDir(ctx.root, ctx.workDir);
   const env = mpirunEnv({ ...ctx.runEnv, PYTHONPATH: dir, PYTHONNOUSERSITE: '1', PYTHONDONTWRITEBYTECODE: '1' });
-  const out = await ctx.shell.run(join(ctx.prefix, 'bin', 'mpirun'), ['-n', '2', python, '-c', 'import boost.mpi as m; print("boost.mpi rank %d of %d" % (m.world.rank, m.world.size))'], {
-    cwd: ctx.workDir, env, capture: true, timeoutMs: 180_000,
-  });
+  const out = await ctx.shell.run(
+    join(ctx.prefix, 'bin', 'mpirun'),
+    ['-n', '2', python, '-c', 'import boost.mpi as m; print("boost.mpi rank %d of %d" % (m.world.rank, m.world.size))'],
+    {
+      cwd: ctx.workDir,
+      env,
+      capture: true,
+      timeoutMs: 180_000,
+    },
+  );
   for (const r of [0, 1]) if (!out.includes(`boost.mpi rank ${r} of 2`)) throw new SanityError('boost', 'import boost.mpi at 2 ranks', out);
   return out;
 }
 
 /** Where the staged tree's programs run: its own lib dir first (RPATH names the final prefix). */
-export function boostRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function boostRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...cleanEnv(base), LD_LIBRARY_PATH: join(root, 'lib') };
 }
 
 /** Boost.MPI with the b2 builder; `python` adds Boost.Python (seed 4.3.3 `using python`). */
 export function boostRecipe(opts: { python?: string } = {}): Recipe {
-  const planFor = (version: string, prefix: string) => plan(version, { prefix, python: opts.python });
+  const python = opts.python;
+  const planFor = (version: string, prefix: string) => plan(version, { prefix, python });
   return {
     name: 'boost',
-    description: 'Boost.MPI and Boost.Serialization built against the stack\'s Open MPI',
+    description: "Boost.MPI and Boost.Serialization built against the stack's Open MPI",
     versions,
     dependencies: ['openmpi'],
     builder: b2Builder(planFor),
     configureArgs: (version, prefix) => planArgs(planFor(version, prefix)),
     runEnv: boostRunEnv,
-    check: opts.python ? async (ctx) => { await checkBoost(ctx); await checkBoostPython(ctx, opts.python!); } : checkBoost,
+    check: python
+      ? async (ctx) => {
+          await checkBoost(ctx);
+          await checkBoostPython(ctx, python);
+        }
+      : checkBoost,
+    files: recipeFiles('boost', [CHECK_PROGRAM, CMAKE_PROBE]),
   };
 }
 

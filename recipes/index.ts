@@ -1,12 +1,12 @@
 // The recipes `mpistack build` knows, in dependency order. The default stack
 // is `allRecipes`; `stackRecipes` adds the optional pieces (--with).
-import { boost, boostRecipe } from './boost.js';
+import { boost, boostPythonPackageDir, boostRecipe } from './boost.js';
+import { RecipeError, type Recipe } from './kit/index.js';
 import { mpi4pyRecipe, type PythonInfo } from './mpi4py.js';
 import { nodeMpi } from './nodempi.js';
 import { openmpi } from './openmpi.js';
 import { runtime } from './runtime.js';
 import { toolchain } from './toolchain.js';
-import type { Recipe } from './types.js';
 
 export const allRecipes: readonly Recipe[] = [openmpi, boost, nodeMpi, runtime, toolchain];
 
@@ -26,14 +26,19 @@ export interface StackDef {
 
 export const STACKS: readonly StackDef[] = [
   { name: 'default', lockFile: 'stack.lock.json', versions: {}, why: "a current Open MPI (4.1.4, Debian 12's) with every recipe's default version" },
-  { name: 'seed', lockFile: 'stack.seed.lock.json', versions: { openmpi: '1.6.5' }, why: "the CASA 4.3 guide's card: Open MPI 1.6.5 (thread-multiple), MPI-2.1" },
+  {
+    name: 'seed',
+    lockFile: 'stack.seed.lock.json',
+    versions: { openmpi: '1.6.5' },
+    why: "the CASA 4.3 guide's card: Open MPI 1.6.5 (thread-multiple), MPI-2.1",
+  },
 ];
 
 /** What `--with` can add to the default stack. */
 export const OPTIONAL = ['mpi4py', 'boost-python'] as const;
 export type Optional = (typeof OPTIONAL)[number];
 
-export interface StackOptions {
+interface StackOptions {
   with?: readonly Optional[];
   /** the interpreter mpi4py and Boost.Python are built for (required when `with` is not empty) */
   python?: PythonInfo;
@@ -42,11 +47,12 @@ export interface StackOptions {
 /** The default stack plus the optional pieces asked for. */
 export function stackRecipes(o: StackOptions = {}): Recipe[] {
   const w = new Set(o.with ?? []);
-  if (w.size && !o.python) throw new Error(`--with ${[...w].join(',')} needs a Python interpreter`);
+  const python = o.python;
+  if (!w.size) return [...allRecipes];
+  if (!python) throw new RecipeError(`--with ${[...w].join(',')} needs a Python interpreter`);
   const boostPython = w.has('boost-python');
-  const out = allRecipes.map((r) => (r.name === 'boost' && boostPython ? boostRecipe({ python: o.python!.path }) : r));
-  if (w.has('mpi4py')) out.push(mpi4pyRecipe({ python: o.python!, boostPython }));
+  const out = allRecipes.map((r) => (r.name === 'boost' && boostPython ? boostRecipe({ python: python.path }) : r));
+  // mpi4py's check imports boost.mpi from where the boost recipe says it is (recipes never import each other: the catalogue joins them)
+  if (w.has('mpi4py')) out.push(mpi4pyRecipe({ python, boostPython: boostPython ? boostPythonPackageDir : undefined }));
   return out;
 }
-
-export { boost };

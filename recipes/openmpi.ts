@@ -5,16 +5,31 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autotools } from './builders/autotools.js';
-import type { BuildContext, Builder, CheckContext, Ranged, Recipe, VersionEntry } from './types.js';
-import { pickAll } from './types.js';
-import { SanityError } from '../scripts/engine/errors.js';
-import { mpirunEnv } from '../scripts/engine/mpienv.js';
-import { mapBuildDir } from '../scripts/engine/determinism.js';
+import {
+  copyRecipeFiles,
+  mapBuildDir,
+  mpirunEnv,
+  parseLdd,
+  pickAll,
+  recipeFiles,
+  RecipeError,
+  requireFiles,
+  resolvedElsewhere,
+  runRanks,
+  SanityError,
+  type BuildContext,
+  type Builder,
+  type CheckContext,
+  type Ranged,
+  type Recipe,
+  type VersionEntry,
+  urlSource,
+} from './kit/index.js';
 
-const upstream = (version: string, sha256: string) => {
+/** The release archive of `version` on Open MPI's download site (one folder a series, v4.1/). */
+const release = (version: string, sha256: string) => {
   const series = version.split('.').slice(0, 2).join('.');
-  const filename = `openmpi-${version}.tar.bz2`;
-  return { kind: 'url' as const, url: `https://download.open-mpi.org/release/open-mpi/v${series}/${filename}`, filename, sha256 };
+  return urlSource(`https://download.open-mpi.org/release/open-mpi/v${series}/openmpi-${version}.tar.bz2`, sha256);
 };
 
 // sha256 of the upstream .tar.bz2 release archives as Spack's openmpi
@@ -25,27 +40,43 @@ export const versions: readonly VersionEntry[] = [
     // the seed's version (the CASA guide's card: Open MPI 1.6.5, thread-multiple)
     version: '1.6.5',
     sources: [
-      upstream('1.6.5', 'fe37bab89b5ef234e0ac82dc798282c2ab08900bf564a1ec27239d3f1ad1fc85'),
+      release('1.6.5', 'fe37bab89b5ef234e0ac82dc798282c2ab08900bf564a1ec27239d3f1ad1fc85'),
       // the v1.6.5 tag as a git export (`git archive --prefix=ompi-1.6.5/ v1.6.5 | gzip -n`): no generated
       // configure, so `bootstrap` below runs first; --mirror serves it where the forge is unreachable
-      { kind: 'url', url: 'https://github.com/open-mpi/ompi/archive/refs/tags/v1.6.5.tar.gz', filename: 'ompi-1.6.5.tar.gz', sha256: '8c8f0244c9f4c522bc0518ea9918b0e890a4ad1cf406521b58d7dbfb59471059' },
+      {
+        kind: 'url',
+        url: 'https://github.com/open-mpi/ompi/archive/refs/tags/v1.6.5.tar.gz',
+        filename: 'ompi-1.6.5.tar.gz',
+        sha256: '8c8f0244c9f4c522bc0518ea9918b0e890a4ad1cf406521b58d7dbfb59471059',
+      },
     ],
   },
   {
-    version: '4.1.4', default: true,
+    version: '4.1.4',
+    default: true,
     sources: [
-      upstream('4.1.4', '92912e175fd1234368c8730c03f4996fe5942e7479bb1d10059405e7f2b3930d'),
+      release('4.1.4', '92912e175fd1234368c8730c03f4996fe5942e7479bb1d10059405e7f2b3930d'),
       // Debian 12's openmpi; the orig tarball is upstream's release re-compressed (generated configure included)
-      { kind: 'debian', name: 'openmpi', version: '4.1.4-3', filename: 'openmpi_4.1.4.orig.tar.xz', sha256: 'ddaee7dbdb01eb4fab1fda5b5e03e8bbff026711806c095c1f39bb410f99f263' },
+      {
+        kind: 'debian',
+        name: 'openmpi',
+        version: '4.1.4-3',
+        filename: 'openmpi_4.1.4.orig.tar.xz',
+        sha256: 'ddaee7dbdb01eb4fab1fda5b5e03e8bbff026711806c095c1f39bb410f99f263',
+      },
     ],
   },
-  { version: '4.1.6', sources: [upstream('4.1.6', 'f740994485516deb63b5311af122c265179f5328a0d857a567b85db00b11e415')] },
-  { version: '5.0.10', sources: [upstream('5.0.10', '0acecc4fc218e5debdbcb8a41d182c6b0f1d29393015ed763b2a91d5d7374cc6')] },
+  { version: '4.1.6', sources: [release('4.1.6', 'f740994485516deb63b5311af122c265179f5328a0d857a567b85db00b11e415')] },
+  { version: '5.0.10', sources: [release('5.0.10', '0acecc4fc218e5debdbcb8a41d182c6b0f1d29393015ed763b2a91d5d7374cc6')] },
 ];
 
 export const configureTable: readonly Ranged<string[]>[] = [
   // thread support
-  { range: '>=1.5.4 <1.7.0', value: ['--enable-mpi-thread-multiple', '--enable-opal-multi-threads'], why: 'seed 4.1.3: MPI_THREAD_MULTIPLE is off unless both are given (1.5.4-1.6.x)' },
+  {
+    range: '>=1.5.4 <1.7.0',
+    value: ['--enable-mpi-thread-multiple', '--enable-opal-multi-threads'],
+    why: 'seed 4.1.3: MPI_THREAD_MULTIPLE is off unless both are given (1.5.4-1.6.x)',
+  },
   { range: '>=1.7.0 <3.0.0', value: ['--enable-mpi-thread-multiple'], why: '1.7 folded opal multi-threads into this one flag' },
   // 3.0+: nothing, MPI_THREAD_MULTIPLE is always built in (NEWS 3.0.0)
   // Fortran (the seed ships mpif77 and mpif90)
@@ -61,7 +92,11 @@ export const configureTable: readonly Ranged<string[]>[] = [
   { range: '>=5.0.0', value: ['--enable-prte-prefix-by-default'], why: '5.0 renamed it with the move to PRRTE' },
   // host-independent network/scheduler choices: shared memory + TCP, ssh and Slurm launch
   { range: '>=1.0.0', value: ['--with-slurm', '--without-tm'], why: 'Slurm on, PBS/Torque off (no tm headers on build hosts)' },
-  { range: '>=1.0.0 <1.7.0', value: ['--without-openib'], why: "1.6 names verbs support --with-openib (it has no --with-verbs): off, or a host with libibverbs headers builds openib and ofud" },
+  {
+    range: '>=1.0.0 <1.7.0',
+    value: ['--without-openib'],
+    why: '1.6 names verbs support --with-openib (it has no --with-verbs): off, or a host with libibverbs headers builds openib and ofud',
+  },
   { range: '>=1.7.0 <5.0.0', value: ['--without-verbs'], why: 'openib BTL exists up to 4.x; off so a host with rdma-core does not switch it on' },
   { range: '>=1.7.0', value: ['--without-cuda'], why: 'CUDA support exists since 1.7' },
   { range: '>=1.10.0', value: ['--without-ucx', '--without-ofi', '--without-psm2'], why: 'fabric components probed since 1.10; off for a reproducible build' },
@@ -70,13 +105,37 @@ export const configureTable: readonly Ranged<string[]>[] = [
   // reproducible builds (issue 8): the default names the building user and host
   { range: '>=1.3.0', value: ['--with-package-string=Open MPI (mpistack)'], why: "ompi_info's 'Package' defaults to 'Open MPI <user>@<host> Distribution'" },
   // old releases on a current toolchain (GCC 12, gfortran 12, glibc 2.36: the lock's)
-  { range: '>=1.0.0 <2.0.0', value: ['--without-memory-manager'], why: "the ptmalloc2 memory component uses glibc's malloc hooks, removed in glibc 2.34 (2.0 replaced it with 'patcher')" },
-  { range: '>=1.6.0 <1.7.0', value: ['CFLAGS=-fcommon'], why: '1.6 defines globals in headers; GCC 10+ defaults to -fno-common (multiple definitions at link)' },
-  { range: '>=1.6.0 <1.7.0', value: ['FFLAGS=-fallow-argument-mismatch', 'FCFLAGS=-fallow-argument-mismatch'], why: "gfortran 10+ rejects the f77/f90 bindings' type-mismatched calls (REAL(8)/CHARACTER(*)) unless told to allow them" },
-  { range: '>=1.3.0 <2.0.0', value: ['--enable-contrib-no-build=vt'], why: 'VampirTrace (contrib/vt, 1.3-1.10) is a tracer the stack does not ship; it is a third of the 1.6 build' },
-  { range: '>=1.5.0 <1.7.0', value: ['--disable-libnuma'], why: "1.6's embedded hwloc 1.3 links libnuma whenever numaif.h is on the build host (hwloc's own switch, passed down)" },
+  {
+    range: '>=1.0.0 <2.0.0',
+    value: ['--without-memory-manager'],
+    why: "the ptmalloc2 memory component uses glibc's malloc hooks, removed in glibc 2.34 (2.0 replaced it with 'patcher')",
+  },
+  {
+    range: '>=1.6.0 <1.7.0',
+    value: ['CFLAGS=-fcommon'],
+    why: '1.6 defines globals in headers; GCC 10+ defaults to -fno-common (multiple definitions at link)',
+  },
+  {
+    range: '>=1.6.0 <1.7.0',
+    value: ['FFLAGS=-fallow-argument-mismatch', 'FCFLAGS=-fallow-argument-mismatch'],
+    why: "gfortran 10+ rejects the f77/f90 bindings' type-mismatched calls (REAL(8)/CHARACTER(*)) unless told to allow them",
+  },
+  {
+    range: '>=1.3.0 <2.0.0',
+    value: ['--enable-contrib-no-build=vt'],
+    why: 'VampirTrace (contrib/vt, 1.3-1.10) is a tracer the stack does not ship; it is a third of the 1.6 build',
+  },
+  {
+    range: '>=1.5.0 <1.7.0',
+    value: ['--disable-libnuma'],
+    why: "1.6's embedded hwloc 1.3 links libnuma whenever numaif.h is on the build host (hwloc's own switch, passed down)",
+  },
   // run path: ${libdir} is the wrapper's own variable, expanded when it runs (OPAL_PREFIX-aware), like 1.7.4+'s @{libdir}
-  { range: '>=1.0.0 <1.7.0', value: ['--with-wrapper-ldflags=-Wl,-rpath,${libdir} -Wl,--enable-new-dtags'], why: "1.6's wrappers add no run path (1.7.4 added --enable-wrapper-rpath): a program found the tree's libmpi only through LD_LIBRARY_PATH" },
+  {
+    range: '>=1.0.0 <1.7.0',
+    value: ['--with-wrapper-ldflags=-Wl,-rpath,${libdir} -Wl,--enable-new-dtags'],
+    why: "1.6's wrappers add no run path (1.7.4 added --enable-wrapper-rpath): a program found the tree's libmpi only through LD_LIBRARY_PATH",
+  },
 ];
 
 /**
@@ -86,13 +145,13 @@ export const configureTable: readonly Ranged<string[]>[] = [
  * under their plain names; `versionFile` sets the tag's VERSION fields to
  * the release's, so ompi_info reports the release and not a developer copy.
  */
-export interface Bootstrap {
+interface Bootstrap {
   tools: Record<string, string>;
   versionFile: Record<string, string>;
   steps: { cwd: string; argv: string[] }[];
 }
 
-export const bootstrapTable: readonly Ranged<Bootstrap>[] = [
+const bootstrapTable: readonly Ranged<Bootstrap>[] = [
   {
     range: '1.6.5',
     value: {
@@ -120,11 +179,11 @@ export const bootstrapTable: readonly Ranged<Bootstrap>[] = [
 ];
 
 /** VERSION file text with `fields` set (the lines `name=value`); throws when a field is missing. */
-export function setVersionFields(text: string, fields: Record<string, string>): string {
+function setVersionFields(text: string, fields: Record<string, string>): string {
   let out = text;
   for (const [k, v] of Object.entries(fields)) {
     const re = new RegExp(`^${k}=.*$`, 'm');
-    if (!re.test(out)) throw new Error(`VERSION has no '${k}=' line to set`);
+    if (!re.test(out)) throw new RecipeError(`VERSION has no '${k}=' line to set`);
     out = out.replace(re, `${k}=${v}`);
   }
   return out;
@@ -134,13 +193,18 @@ export function setVersionFields(text: string, fields: Record<string, string>): 
 async function bootstrapTree(ctx: BuildContext): Promise<void> {
   if (existsSync(join(ctx.srcDir, 'configure'))) return;
   const plan = pickAll(bootstrapTable, ctx.version)[0];
-  if (!plan) throw new Error(`openmpi ${ctx.version}: the tree has no configure (a git export) and the recipe has no bootstrap steps for this version; use the release tarball`);
+  if (!plan)
+    throw new RecipeError(
+      `openmpi ${ctx.version}: the tree has no configure (a git export) and the recipe has no bootstrap steps for this version; use the release tarball`,
+    );
   const bin = join(ctx.buildDir, 'bootstrap-tools');
   await mkdir(bin, { recursive: true });
   for (const [name, cmd] of Object.entries(plan.tools)) {
     const found = ['/usr/bin', '/bin'].map((d) => join(d, cmd)).find((p) => existsSync(p));
-    if (!found) throw new Error(`${cmd} is not installed (needed to bootstrap the openmpi ${ctx.version} git export; see scripts/install-prereqs.sh)`);
-    await symlink(found, join(bin, name)).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+    if (!found) throw new RecipeError(`${cmd} is not installed (needed to bootstrap the openmpi ${ctx.version} git export; see scripts/install-prereqs.sh)`);
+    await symlink(found, join(bin, name)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
   }
   const versionFile = join(ctx.srcDir, 'VERSION');
   await writeFile(versionFile, setVersionFields(await readFile(versionFile, 'utf8'), plan.versionFile));
@@ -149,7 +213,7 @@ async function bootstrapTree(ctx: BuildContext): Promise<void> {
 }
 
 /** The configure header that carries ROMIO's configure flags as a string constant. */
-export const CONFIG_HEADER = 'opal/include/opal_config.h';
+const CONFIG_HEADER = 'opal/include/opal_config.h';
 
 /**
  * ROMIO's complete configure flags (MCA_io_romio<N>_COMPLETE_CONFIGURE_FLAGS,
@@ -162,12 +226,15 @@ export const CONFIG_HEADER = 'opal/include/opal_config.h';
  */
 export function mapRomioFlags(header: string, buildDir: string): { text: string; changed: number } {
   let changed = 0;
-  const text = header.split('\n').map((line) => {
-    if (!/^#define MCA_io_romio\w*_COMPLETE_CONFIGURE_FLAGS /.test(line)) return line;
-    const out = mapBuildDir(line, buildDir);
-    if (out !== line) changed++;
-    return out;
-  }).join('\n');
+  const text = header
+    .split('\n')
+    .map((line) => {
+      if (!/^#define MCA_io_romio\w*_COMPLETE_CONFIGURE_FLAGS /.test(line)) return line;
+      const out = mapBuildDir(line, buildDir);
+      if (out !== line) changed++;
+      return out;
+    })
+    .join('\n');
   return { text, changed };
 }
 
@@ -180,15 +247,16 @@ async function mapRomioFlagsIn(ctx: BuildContext): Promise<void> {
 }
 
 /** Installed files the stack does not ship: removed from the staged tree after `make install`. */
-export const unshippedTable: readonly Ranged<string[]>[] = [
+const unshippedTable: readonly Ranged<string[]>[] = [
   {
-    range: '>=1.6.0 <1.7.0', value: ['bin/orte_wrapper_script'],
+    range: '>=1.6.0 <1.7.0',
+    value: ['bin/orte_wrapper_script'],
     why: 'installed always, used only by --enable-script-wrapper-compilers (ortecc is opal_wrapper otherwise); a Perl script with the build prefix written in',
   },
 ];
 
 /** autotools, plus configure generated for a git export, the ROMIO flags mapping right after configure, and unshipped files dropped. */
-export const openmpiBuilder: Builder = {
+const openmpiBuilder: Builder = {
   ...autotools,
   prepare: bootstrapTree,
   async configure(ctx) {
@@ -206,7 +274,7 @@ export function configureArgs(version: string): string[] {
 }
 
 /** Environment under which the tree at `root` (staged or final) runs with its own libraries. */
-export function ompiRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function ompiRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return mpirunEnv({
     ...base,
     // the install has its final prefix compiled in; this points it at `root`
@@ -217,84 +285,31 @@ export function ompiRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.Proces
   });
 }
 
-const HELLO_C = `#include <mpi.h>
-#include <stdio.h>
-#include <string.h>
-int main(int argc, char **argv) {
-  int provided, rank, size;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  printf("hello %d of %d thread=%d\\n", rank, size, provided == MPI_THREAD_MULTIPLE);
-  if (rank == 0) { /* which libmpi did the loader really map? */
-    char line[4096];
-    FILE *maps = fopen("/proc/self/maps", "r");
-    while (maps && fgets(line, sizeof line, maps)) {
-      if (strstr(line, "/libmpi.so")) { line[strcspn(line, "\\n")] = 0; printf("libmpi %s\\n", strchr(line, '/')); break; }
-    }
-    if (maps) fclose(maps);
-  }
-  MPI_Finalize();
-  return 0;
-}
-`;
-
-const RING_C = `#include <mpi.h>
-#include <stdio.h>
-int main(int argc, char **argv) {
-  int rank, size, token;
-  MPI_Init(&argc, &argv);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  if (rank == 0) token = 0;
-  else MPI_Recv(&token, 1, MPI_INT, rank - 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-  token += rank;
-  if (size > 1) {
-    MPI_Send(&token, 1, MPI_INT, (rank + 1) % size, 0, MPI_COMM_WORLD);
-    if (rank == 0) MPI_Recv(&token, 1, MPI_INT, size - 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-  }
-  if (rank == 0) printf("ring %d %d\\n", size, token);
-  MPI_Finalize();
-  return 0;
-}
-`;
-
-const HELLO_F90 = `program hello
-  use mpi
-  integer :: ierr, rank, nprocs
-  call MPI_Init(ierr)
-  call MPI_Comm_rank(MPI_COMM_WORLD, rank, ierr)
-  call MPI_Comm_size(MPI_COMM_WORLD, nprocs, ierr)
-  print '(a,i0,a,i0)', 'fhello ', rank, ' of ', nprocs
-  call MPI_Finalize(ierr)
-end program hello
-`;
+/** The check programs (recipes/files/openmpi/): C hello (thread level, which libmpi is mapped), C ring, Fortran hello. */
+const CHECK_PROGRAMS = ['hello.c', 'ring.c', 'fhello.f90'] as const;
 
 export const requiredFiles = ['bin/mpicc', 'bin/mpicxx', 'bin/mpif77', 'bin/mpif90', 'bin/mpirun', 'bin/mpiexec', 'bin/ompi_info', 'lib/libmpi.so'];
 
 const MPIRUN_TIMEOUT = 180_000;
 
 /** Sanity checks of seed 4.1.5-4.1.9, run against `ctx.root` with its own libraries. */
-export async function checkOpenMPI(ctx: CheckContext): Promise<void> {
+async function checkOpenMPI(ctx: CheckContext): Promise<void> {
   const { root, runEnv: env, workDir: cwd, shell } = ctx;
   const fail = (check: string, detail: string) => new SanityError(ctx.recipe, check, detail);
   const bin = (n: string) => join(root, 'bin', n);
-  const missing = requiredFiles.filter((f) => !existsSync(join(root, f)));
-  if (missing.length) throw fail('files', `missing ${missing.join(', ')} under ${root}`);
+  requireFiles(ctx.recipe, root, requiredFiles);
 
   const info = await shell.run(bin('ompi_info'), [], { cwd, env, capture: true, timeoutMs: 60_000 });
   if (!/MPI_THREAD_MULTIPLE: yes/.test(info)) throw fail('thread support', "ompi_info does not report 'MPI_THREAD_MULTIPLE: yes'");
 
   // every program must load this tree's libraries, not a system Open MPI
   const libsOf = async (exe: string) => {
-    const out = await shell.run('ldd', [exe], { cwd, env, capture: true });
-    const bad = out.split('\n').filter((l) => /lib(mpi|open-rte|open-pal)\.so/.test(l) && !l.includes(`=> ${join(root, 'lib')}/`));
-    if (bad.length) throw fail('library resolution', `${exe} loads ${bad.map((l) => l.trim()).join('; ')} instead of ${join(root, 'lib')}`);
+    const bad = resolvedElsewhere(parseLdd(await shell.run('ldd', [exe], { cwd, env, capture: true })), /^lib(mpi|open-rte|open-pal)\.so/, join(root, 'lib'));
+    if (bad.length) throw fail('library resolution', `${exe} loads ${bad.join('; ')} instead of ${join(root, 'lib')}`);
   };
   await libsOf(bin('ompi_info'));
 
-  const mpirun = (n: number, argv: string[], extra: string[] = []) =>
-    shell.run(bin('mpirun'), [...extra, '-n', String(n), ...argv], { cwd, env, capture: true, timeoutMs: MPIRUN_TIMEOUT });
+  const mpirun = (n: number, argv: string[], extra: string[] = []) => runRanks(shell, bin('mpirun'), n, argv, { cwd, env, timeoutMs: MPIRUN_TIMEOUT, extra });
 
   // seed 4.1.7: mpirun -n 4 ls
   await writeFile(join(cwd, 'marker.txt'), 'x\n');
@@ -307,9 +322,7 @@ export async function checkOpenMPI(ctx: CheckContext): Promise<void> {
   if (hf.trim().split('\n').length !== 4) throw fail('hostfile run', `expected 4 lines, got:\n${hf}`);
 
   // C hello and ring with the tree's mpicc, at 1 and 4 ranks
-  await writeFile(join(cwd, 'hello.c'), HELLO_C);
-  await writeFile(join(cwd, 'ring.c'), RING_C);
-  await writeFile(join(cwd, 'fhello.f90'), HELLO_F90);
+  await copyRecipeFiles('openmpi', CHECK_PROGRAMS, cwd);
   await shell.run(bin('mpicc'), ['-o', 'hello', 'hello.c'], { cwd, env });
   await shell.run(bin('mpicc'), ['-o', 'ring', 'ring.c'], { cwd, env });
   await shell.run(bin('mpif90'), ['-o', 'fhello', 'fhello.f90'], { cwd, env });
@@ -319,7 +332,8 @@ export async function checkOpenMPI(ctx: CheckContext): Promise<void> {
     const lines = h.split('\n').filter((l) => l.startsWith('hello '));
     if (lines.length !== n || !lines.every((l) => l.endsWith(`of ${n} thread=1`))) throw fail(`C hello at ${n}`, `unexpected output:\n${h}`);
     const mapped = /^libmpi (\S+)$/m.exec(h)?.[1];
-    if (!mapped || !mapped.startsWith(`${join(root, 'lib')}/`)) throw fail(`C hello at ${n}`, `the running program mapped libmpi from ${mapped ?? '(nowhere)'}, not ${join(root, 'lib')}`);
+    if (!mapped || !mapped.startsWith(`${join(root, 'lib')}/`))
+      throw fail(`C hello at ${n}`, `the running program mapped libmpi from ${mapped ?? '(nowhere)'}, not ${join(root, 'lib')}`);
     const r = await mpirun(n, ['./ring']);
     const sum = (n * (n - 1)) / 2;
     if (!r.includes(`ring ${n} ${sum}`)) throw fail(`C ring at ${n}`, `expected 'ring ${n} ${sum}', got:\n${r}`);
@@ -337,4 +351,5 @@ export const openmpi: Recipe = {
   configureArgs: (version) => configureArgs(version),
   runEnv: ompiRunEnv,
   check: checkOpenMPI,
+  files: recipeFiles('openmpi', CHECK_PROGRAMS),
 };

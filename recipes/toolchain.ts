@@ -2,71 +2,54 @@
 // C, C++ and Fortran compilers to the stack's wrappers and points MPI_HOME and
 // Boost_ROOT at the tree, computed from the file's own location, so it needs
 // no pack rule and works in a moved tree. The file itself is
-// recipes/files/toolchain.cmake (a local source, hashed like the runtime's).
+// recipes/files/toolchain.cmake (a local source, hashed like the runtime's; its check's
+// probe project is in recipes/files/toolchain/probe/).
 //
 // The sanity check builds a throwaway project (find_package(MPI) and
 // find_package(Boost COMPONENTS mpi)) with it and runs it at 2 ranks; the e2e
 // test (test/e2e/toolchain.cmake.test.ts) runs the same project against the
 // installed prefix and an unpacked packed tree.
-import { existsSync } from 'node:fs';
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SanityError } from '../scripts/engine/errors.js';
-import { packageVersion } from '../scripts/engine/local.js';
-import { mpirunEnv } from '../scripts/engine/mpienv.js';
-import type { Shell } from '../scripts/engine/shell.js';
-import { cleanEnv, parseLdd } from './boost.js';
-import type { Builder, CheckContext, Recipe } from './types.js';
+import {
+  cleanEnv,
+  copyRecipeFiles,
+  mpirunEnv,
+  packageVersion,
+  parseLdd,
+  recipeFiles,
+  requireFiles,
+  resolvedElsewhere,
+  SanityError,
+  type Builder,
+  type CheckContext,
+  type Recipe,
+  type Shell,
+} from './kit/index.js';
 
 /** Where the file lands, relative to the prefix. */
 export const TOOLCHAIN_FILE = 'share/mpistack/toolchain.cmake';
 /** The committed file (package-root-relative). */
 export const TOOLCHAIN_SOURCE = 'recipes/files/toolchain.cmake';
 
-export const PROBE_CMAKELISTS = `cmake_minimum_required(VERSION 3.16)
-project(mpistack_toolchain_probe C CXX)
-find_package(MPI REQUIRED COMPONENTS C CXX)
-find_package(Boost REQUIRED CONFIG COMPONENTS mpi serialization)
-message(STATUS "mpistack-cxx-compiler=\${CMAKE_CXX_COMPILER}")
-message(STATUS "mpistack-mpiexec=\${MPIEXEC_EXECUTABLE}")
-message(STATUS "mpistack-boost-dir=\${Boost_DIR}")
-add_executable(probe probe.cpp)
-target_link_libraries(probe PRIVATE MPI::MPI_CXX Boost::mpi Boost::serialization)
-`;
+/**
+ * The probe project (recipes/files/toolchain/probe/): find_package(MPI) and
+ * find_package(Boost COMPONENTS mpi) through the toolchain file, and a program
+ * in which rank 0 sends rank 1 a std::map through Boost.MPI; rank 1 prints it.
+ */
+const PROBE_FILES = ['probe/CMakeLists.txt', 'probe/probe.cpp'] as const;
 
-/** Rank 0 sends rank 1 a std::map through Boost.MPI; rank 1 prints it. */
-export const PROBE_CPP = `#include <boost/mpi.hpp>
-#include <boost/serialization/map.hpp>
-#include <boost/serialization/string.hpp>
-#include <iostream>
-#include <map>
-#include <string>
-#include <mpi.h>
-
-int main(int argc, char** argv) {
-  boost::mpi::environment env(argc, argv, boost::mpi::threading::multiple);
-  boost::mpi::communicator world;
-  int provided = 0;
-  MPI_Query_thread(&provided);
-  if (world.rank() == 0) {
-    std::map<std::string, int> m{{"answer", 42}, {"ranks", world.size()}};
-    for (int r = 1; r < world.size(); ++r) world.send(r, 0, m);
-  } else if (world.rank() == 1) {
-    std::map<std::string, int> m;
-    world.recv(0, 0, m);
-    std::cout << "cmake-probe rank 1 got answer=" << m["answer"] << " ranks=" << m["ranks"]
-              << " thread_multiple=" << (provided == MPI_THREAD_MULTIPLE ? "yes" : "no") << std::endl;
-  }
-  return 0;
+/** Copy the probe project into `dir` (dir/CMakeLists.txt, dir/probe.cpp); the e2e test builds the same project. */
+export async function writeProbeProject(dir: string): Promise<void> {
+  await copyRecipeFiles('toolchain', PROBE_FILES, dir);
 }
-`;
 
 /** What the probe prints at n >= 2 ranks. */
 export function probeExpected(n: number): string {
   return `cmake-probe rank 1 got answer=42 ranks=${n} thread_multiple=yes`;
 }
 
-export interface ProbeOptions {
+interface ProbeOptions {
   /** the toolchain file to use */
   toolchainFile: string;
   /** the tree whose libraries the program must load (and only those for MPI and Boost) */
@@ -79,7 +62,7 @@ export interface ProbeOptions {
   ranks?: number;
 }
 
-export interface ProbeReport {
+interface ProbeReport {
   configure: string;
   line: string;
   /** soname -> resolved path of the MPI and Boost libraries of the program */
@@ -94,9 +77,7 @@ export async function buildProbe(o: ProbeOptions): Promise<ProbeReport> {
   const fail = (check: string, detail: string) => new SanityError('toolchain', check, detail);
   const n = o.ranks ?? 2;
   const proj = join(o.workDir, 'toolchain-probe');
-  await mkdir(proj, { recursive: true });
-  await writeFile(join(proj, 'CMakeLists.txt'), PROBE_CMAKELISTS);
-  await writeFile(join(proj, 'probe.cpp'), PROBE_CPP);
+  await writeProbeProject(proj);
   const run = (cmd: string, args: string[], env = o.env) => o.shell.run(cmd, args, { cwd: proj, env, capture: true, timeoutMs: 600_000 });
   const build = join(proj, 'build');
   const args = ['-S', proj, '-B', build, `-DCMAKE_TOOLCHAIN_FILE=${o.toolchainFile}`, '-DCMAKE_BUILD_TYPE=Release'];
@@ -113,11 +94,9 @@ export async function buildProbe(o: ProbeOptions): Promise<ProbeReport> {
   const exe = join(build, 'probe');
   const ldd = parseLdd(await run('ldd', [exe]));
   const libs: Record<string, string> = {};
-  for (const [soname, path] of ldd) {
-    if (!TREE_LIBS.test(soname)) continue;
-    libs[soname] = path;
-    if (!path.startsWith(join(o.root, 'lib') + '/')) throw fail('ldd', `${soname} resolves to '${path}', not ${join(o.root, 'lib')}`);
-  }
+  for (const [soname, path] of ldd) if (TREE_LIBS.test(soname)) libs[soname] = path;
+  const [elsewhere] = resolvedElsewhere(ldd, TREE_LIBS, join(o.root, 'lib'));
+  if (elsewhere) throw fail('ldd', `${elsewhere}, not ${join(o.root, 'lib')}`);
   for (const need of ['libmpi.so', 'libboost_mpi.so']) {
     if (!Object.keys(libs).some((k) => k.startsWith(need))) throw fail('ldd', `the probe does not link ${need}: ${JSON.stringify(libs)}`);
   }
@@ -130,8 +109,12 @@ export async function buildProbe(o: ProbeOptions): Promise<ProbeReport> {
 /** Copies the committed file into place. */
 const toolchainInstaller: Builder = {
   name: 'copy',
-  async configure() { /* a plain file */ },
-  async build() { /* idem */ },
+  async configure() {
+    /* a plain file */
+  },
+  async build() {
+    /* idem */
+  },
   async install(ctx) {
     await mkdir(join(ctx.stagedPrefix, 'share', 'mpistack'), { recursive: true });
     await cp(join(ctx.srcDir, TOOLCHAIN_SOURCE), join(ctx.stagedPrefix, TOOLCHAIN_FILE));
@@ -142,15 +125,15 @@ const toolchainInstaller: Builder = {
  * The staged file with MPISTACK_ROOT set to the final prefix (the staged tree
  * has no wrappers yet; the location-derived root is covered by the e2e test).
  */
-export async function checkToolchain(ctx: CheckContext): Promise<void> {
+async function checkToolchain(ctx: CheckContext): Promise<void> {
+  requireFiles('toolchain', ctx.root, [TOOLCHAIN_FILE]);
   const file = join(ctx.root, TOOLCHAIN_FILE);
-  if (!existsSync(file)) throw new SanityError('toolchain', 'files', `missing ${file}`);
   await buildProbe({ toolchainFile: file, root: ctx.prefix, rootOverride: ctx.prefix, workDir: ctx.workDir, shell: ctx.shell, env: cleanEnv(ctx.runEnv) });
 }
 
 export const toolchain: Recipe = {
   name: 'toolchain',
-  description: 'share/mpistack/toolchain.cmake: CMake with the stack\'s MPI wrappers, MPI and Boost from the prefix',
+  description: "share/mpistack/toolchain.cmake: CMake with the stack's MPI wrappers, MPI and Boost from the prefix",
   versions: [{ version: packageVersion(), default: true, sources: [{ kind: 'local', paths: [TOOLCHAIN_SOURCE], filename: 'toolchain', sha256: '' }] }],
   dependencies: ['boost'],
   builder: toolchainInstaller,
@@ -158,4 +141,5 @@ export const toolchain: Recipe = {
   prefixIndependent: true,
   configureArgs: () => [],
   check: checkToolchain,
+  files: recipeFiles('toolchain', PROBE_FILES),
 };

@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 // mpistack command line. Each subcommand lives in scripts/commands/<name>.ts
-// and exports `describe` (one line) and `run(argv)` (returns the exit code).
+// and exports `describe` (one line) and `run(argv)` (the exit status it ends
+// with when it does not throw); a file whose name starts with `_` is the
+// commands' own helper, not a command. The one place an error becomes an exit
+// status: an MpistackError's type says it (foundation/errors.ts: 2 for a
+// UsageError, 1 for a failure) and its report() is what is printed; any other
+// error is a failure, its message printed.
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { exitCodeOf, MpistackError } from './foundation/errors.js';
 
-export interface Command {
+interface Command {
   describe: string;
   run(argv: string[]): Promise<number>;
 }
@@ -13,7 +19,10 @@ export interface Command {
 const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
 
 function available(): string[] {
-  return readdirSync(commandsDir).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort();
+  return readdirSync(commandsDir)
+    .filter((f) => f.endsWith('.js') && !f.startsWith('_'))
+    .map((f) => f.slice(0, -3))
+    .sort();
 }
 
 async function load(name: string): Promise<Command> {
@@ -39,8 +48,8 @@ if (!available().includes(name)) {
 try {
   process.exitCode = await (await load(name)).run(rest);
 } catch (err) {
-  const e = err as Error & { report?: () => string };
-  console.error(`mpistack ${name}: ${typeof e.report === 'function' ? e.report() : e.message}`);
-  if (process.env.MPISTACK_DEBUG) console.error(e.stack);
-  process.exitCode = 1;
+  const text = err instanceof MpistackError ? err.report() : err instanceof Error ? err.message : String(err);
+  console.error(`mpistack ${name}: ${text}`);
+  if (process.env.MPISTACK_DEBUG && err instanceof Error) console.error(err.stack);
+  process.exitCode = exitCodeOf(err);
 }

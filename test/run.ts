@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { STACK_INDEPENDENT } from './helpers/suites.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,12 +30,19 @@ function walk(dir: string): string[] {
   return out;
 }
 
-const all = walk(here).filter((f) => {
-  const inE2e = relative(here, f).startsWith('e2e/');
-  return suite === 'e2e' ? inE2e : !inE2e;
-}).filter((f) => !filter || f.includes(filter)).filter((f) => !stackOnly || !STACK_INDEPENDENT.includes(relative(here, f)));
+const all = walk(here)
+  .filter((f) => {
+    const inE2e = relative(here, f).startsWith('e2e/');
+    return suite === 'e2e' ? inE2e : !inE2e;
+  })
+  .filter((f) => !filter || f.includes(filter))
+  .filter((f) => !stackOnly || !STACK_INDEPENDENT.includes(relative(here, f)));
 
-interface Counts { passed: number; failed: number; skipped: number }
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
 
 function runFile(file: string): Promise<Counts & { code: number | null }> {
   return new Promise((resolvePromise) => {
@@ -43,7 +51,10 @@ function runFile(file: string): Promise<Counts & { code: number | null }> {
     const tmp = mkdtempSync(join(tmpdir(), 'mpistack-test-'));
     const child = spawn(process.execPath, ['--enable-source-maps', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
     let text = '';
-    const onData = (stream: NodeJS.WriteStream) => (chunk: Buffer) => { text += chunk.toString(); stream.write(chunk); };
+    const onData = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
+      text += chunk.toString();
+      stream.write(chunk);
+    };
     child.stdout.on('data', onData(process.stdout));
     child.stderr.on('data', onData(process.stderr));
     const timer = setTimeout(() => {
@@ -53,9 +64,16 @@ function runFile(file: string): Promise<Counts & { code: number | null }> {
     child.on('close', (code) => {
       clearTimeout(timer);
       if (!process.env.MPISTACK_TEST_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
-      // eslint-disable-next-line no-control-regex
-      const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
-      const num = (label: string) => Number(/^\s*(\w+):\s+(\d+)/m.exec(plain.split('\n').filter((l) => l.trim().startsWith(label)).pop() ?? '')?.[2] ?? 0);
+      const plain = stripVTControlCharacters(text);
+      const num = (label: string) =>
+        Number(
+          /^\s*(\w+):\s+(\d+)/m.exec(
+            plain
+              .split('\n')
+              .filter((l) => l.trim().startsWith(label))
+              .pop() ?? '',
+          )?.[2] ?? 0,
+        );
       const total = num('Total:');
       const passed = num('Passed:');
       const skipped = num('Skipped:');
@@ -72,10 +90,15 @@ for (const file of all) {
   const name = relative(here, file);
   process.stdout.write(`\n=== ${name}\n`);
   const r = await runFile(file);
-  totals.passed += r.passed; totals.failed += r.failed; totals.skipped += r.skipped;
+  totals.passed += r.passed;
+  totals.failed += r.failed;
+  totals.skipped += r.skipped;
   if (r.code !== 0) failedFiles.push(`${name} (exit ${r.code})`);
 }
-if (all.length === 0) { console.error(`no test files for suite '${suite}'`); process.exit(1); }
+if (all.length === 0) {
+  console.error(`no test files for suite '${suite}'`);
+  process.exit(1);
+}
 if (failedFiles.length) console.log(`\nfailed files:\n  ${failedFiles.join('\n  ')}`);
 console.log(`\n${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
 process.exit(failedFiles.length || totals.failed ? 1 : 0);

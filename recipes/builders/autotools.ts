@@ -1,7 +1,7 @@
 // The autotools builder: ./configure --prefix=<prefix> <args>; make -jN;
 // make install DESTDIR=<staging>. In-tree build, as the release tarballs
 // expect and the seed did by hand.
-import type { Builder } from '../types.js';
+import type { Builder } from '../kit/index.js';
 
 export const autotools: Builder = {
   name: 'autotools',
@@ -18,5 +18,9 @@ export const autotools: Builder = {
 
 /** The commands the builder runs, as argv lists (the benchmark's bash baseline runs the same). */
 export function autotoolsCommands(prefix: string, configureArgs: string[], jobs: number, stageDir: string): string[][] {
-  return [['./configure', `--prefix=${prefix}`, ...configureArgs], ['make', `-j${jobs}`], ['make', 'install', `DESTDIR=${stageDir}`]];
+  return [
+    ['./configure', `--prefix=${prefix}`, ...configureArgs],
+    ['make', `-j${jobs}`],
+    ['make', 'install', `DESTDIR=${stageDir}`],
+  ];
 }

@@ -18,17 +18,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile, appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import semver from 'semver';
-import type { Shell } from '../../scripts/engine/shell.js';
-import type { BuildContext, Builder, Ranged } from '../types.js';
-
-/** The value of the first entry whose range holds `version`. */
-export function pick<T>(table: readonly Ranged<T>[], version: string, what: string): T {
-  const hit = table.find((r) => semver.satisfies(version, r.range));
-  if (!hit) throw new RangeError(`no ${what} entry for version ${version} (ranges: ${table.map((r) => r.range).join(', ')})`);
-  return hit.value;
-}
-
+import { RecipeError, type BuildContext, type Builder, type Shell } from '../kit/index.js';
 
 /** A generated parser the release tarballs ship but git exports do not. */
 export interface Grammar {
@@ -77,7 +67,7 @@ export function userConfigText(plan: B2Plan): string {
 }
 
 /** Write or append the user-config.jam; returns its absolute path. */
-export async function writeUserConfig(plan: B2Plan, srcDir: string): Promise<string> {
+async function writeUserConfig(plan: B2Plan, srcDir: string): Promise<string> {
   const file = join(srcDir, plan.userConfig.path);
   await mkdir(dirname(file), { recursive: true });
   if (plan.userConfig.mode === 'append') await appendFile(file, `\n${userConfigText(plan)}`);
@@ -90,13 +80,13 @@ export async function writeUserConfig(plan: B2Plan, srcDir: string): Promise<str
  * (release tarballs) or the version has no such grammar. `bison -y` is yacc
  * mode, as the engine's own build scripts expect; `-d` writes the header.
  */
-export function grammarCommand(plan: B2Plan, srcDir: string): { cwd: string; cmd: string; args: string[] } | null {
+function grammarCommand(plan: B2Plan, srcDir: string): { cwd: string; cmd: string; args: string[]; dir: string; output: string } | null {
   const g = plan.grammar;
   if (!g) return null;
   const cwd = join(srcDir, g.dir);
   if (existsSync(join(cwd, g.output))) return null;
-  if (!existsSync(join(cwd, g.input))) throw new Error(`b2 grammar source ${join(g.dir, g.input)} is missing and ${g.output} was not shipped`);
-  return { cwd, cmd: 'bison', args: ['-y', '-d', '-o', g.output, g.input] };
+  if (!existsSync(join(cwd, g.input))) throw new RecipeError(`b2 grammar source ${join(g.dir, g.input)} is missing and ${g.output} was not shipped`);
+  return { cwd, cmd: 'bison', args: ['-y', '-d', '-o', g.output, g.input], dir: g.dir, output: g.output };
 }
 
 /**
@@ -129,7 +119,7 @@ export async function regenerateGrammar(plan: B2Plan, srcDir: string, shell: She
   const c = grammarCommand(plan, srcDir);
   if (!c) return false;
   await shell.run(c.cmd, c.args, { cwd: c.cwd, env });
-  if (!existsSync(join(c.cwd, plan.grammar!.output))) throw new Error(`bison ran but ${join(plan.grammar!.dir, plan.grammar!.output)} is still missing`);
+  if (!existsSync(join(c.cwd, c.output))) throw new RecipeError(`bison ran but ${join(c.dir, c.output)} is still missing`);
   return true;
 }
 

@@ -5,8 +5,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { packageRoot } from '../../scripts/engine/local.js';
-import type { BuildContext, Builder } from '../types.js';
+import { packageRoot, RecipeError, type BuildContext, type Builder } from '../kit/index.js';
 
 /** Where Node's headers are: npm's nodedir, else the running node's install prefix (…/include/node/node.h). */
 export function nodeHeadersDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -14,8 +13,10 @@ export function nodeHeadersDir(env: NodeJS.ProcessEnv = process.env): string {
   if (fromNpm && existsSync(join(fromNpm, 'include', 'node', 'node.h'))) return fromNpm;
   const own = dirname(dirname(process.execPath));
   if (existsSync(join(own, 'include', 'node', 'node.h'))) return own;
-  throw new Error(`Node's headers were not found (looked in npm_config_nodedir=${fromNpm ?? '(unset)'} and ${own}/include/node); `
-    + 'install the node development headers or set npm_config_nodedir');
+  throw new RecipeError(
+    `Node's headers were not found (looked in npm_config_nodedir=${fromNpm ?? '(unset)'} and ${own}/include/node); ` +
+      'install the node development headers or set npm_config_nodedir',
+  );
 }
 
 /**

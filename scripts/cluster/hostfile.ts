@@ -15,6 +15,7 @@
 // holds on that host. Open MPI reads both; `fromPbsNodefile` turns the second
 // into the first (one line a host, slots = how often it appeared).
 import { isIP } from 'node:net';
+import { MpistackError } from '../foundation/errors.js';
 
 export interface HostEntry {
   host: string;
@@ -24,11 +25,15 @@ export interface HostEntry {
   maxSlots?: number;
 }
 
-/** A malformed hostfile line: names the file and the line, says what is wrong and what is accepted. */
-export class HostfileError extends Error {
-  constructor(readonly file: string, readonly line: number, readonly problem: string) {
-    super(`${file}:${line}: ${problem}`);
-    this.name = 'HostfileError';
+/** A malformed hostfile line (or file, `line` null): names the file and the line, says what is wrong and what is accepted. */
+export class HostfileError extends MpistackError {
+  override name = 'HostfileError';
+  constructor(
+    readonly file: string,
+    readonly line: number | null,
+    readonly problem: string,
+  ) {
+    super(`${line === null ? file : `${file}:${line}`}: ${problem}`);
   }
 }
 
@@ -41,12 +46,16 @@ export function isHost(text: string): boolean {
 /** The most slots a line may give (Open MPI keeps slot counts in an int). */
 export const MAX_SLOTS = 2 ** 31 - 1;
 const KEYS: Record<string, 'slots' | 'maxSlots'> = {
-  slots: 'slots', count: 'slots', cpu: 'slots', // Open MPI's aliases for slots
-  'max-slots': 'maxSlots', max_slots: 'maxSlots',
+  slots: 'slots',
+  count: 'slots',
+  cpu: 'slots', // Open MPI's aliases for slots
+  'max-slots': 'maxSlots',
+  max_slots: 'maxSlots',
 };
 
 function positive(file: string, line: number, key: string, value: string): number {
-  if (!/^[0-9]+$/.test(value) || Number(value) < 1) throw new HostfileError(file, line, `${key}=${JSON.stringify(value)} is not a positive whole number (write e.g. ${key}=2)`);
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1)
+    throw new HostfileError(file, line, `${key}=${JSON.stringify(value)} is not a positive whole number (write e.g. ${key}=2)`);
   const n = Number(value);
   if (n > MAX_SLOTS) throw new HostfileError(file, line, `${key}=${value} is more than ${MAX_SLOTS} (Open MPI keeps slot counts in an int)`);
   return n;
@@ -79,11 +88,14 @@ export function parseHostfile(text: string, file = 'hostfile'): HostEntry[] {
 }
 
 /** Merge repeated hosts (PBS_NODEFILE form: one line per core) into one entry each, in first-seen order; slots add up. */
-export function mergeHosts(entries: HostEntry[]): HostEntry[] {
+function mergeHosts(entries: HostEntry[]): HostEntry[] {
   const byHost = new Map<string, HostEntry>();
   for (const e of entries) {
     const seen = byHost.get(e.host);
-    if (!seen) { byHost.set(e.host, { ...e, slots: e.slots ?? 1 }); continue; }
+    if (!seen) {
+      byHost.set(e.host, { ...e, slots: e.slots ?? 1 });
+      continue;
+    }
     seen.slots = (seen.slots ?? 1) + (e.slots ?? 1);
     if (e.maxSlots !== undefined) seen.maxSlots = Math.max(seen.maxSlots ?? 0, e.maxSlots);
   }
@@ -94,14 +106,21 @@ export function mergeHosts(entries: HostEntry[]): HostEntry[] {
 export function fromPbsNodefile(text: string, file = 'PBS_NODEFILE'): HostEntry[] {
   const entries = parseHostfile(text, file);
   text.split(/\r?\n/).forEach((raw, i) => {
-    if (raw.replace(/#.*$/, '').trim().split(/\s+/).length > 1) throw new HostfileError(file, i + 1, 'a PBS_NODEFILE line is a bare host name (one line per core); this looks like an Open MPI hostfile already');
+    if (raw.replace(/#.*$/, '').trim().split(/\s+/).length > 1)
+      throw new HostfileError(file, i + 1, 'a PBS_NODEFILE line is a bare host name (one line per core); this looks like an Open MPI hostfile already');
   });
   return mergeHosts(entries);
 }
 
 /** Entries -> Open MPI hostfile text. */
 export function formatHostfile(entries: HostEntry[]): string {
-  return entries.map((e) => [e.host, e.slots !== undefined ? `slots=${e.slots}` : '', e.maxSlots !== undefined ? `max-slots=${e.maxSlots}` : ''].filter(Boolean).join(' ')).join('\n') + '\n';
+  return (
+    entries
+      .map((e) =>
+        [e.host, e.slots !== undefined ? `slots=${e.slots}` : '', e.maxSlots !== undefined ? `max-slots=${e.maxSlots}` : ''].filter(Boolean).join(' '),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** Entries -> PBS_NODEFILE text: each host repeated once per slot. */

@@ -6,10 +6,12 @@
 // temporary directory next to them, then renamed).
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { MpistackError } from '../foundation/errors.js';
+import { shellQuote } from '../foundation/sh.js';
 
 export type Scheduler = 'torque' | 'slurm';
 
-export interface JobRequest {
+interface JobRequest {
   scheduler: Scheduler;
   nodes: number;
   coresPerNode: number;
@@ -32,15 +34,21 @@ export interface JobRequest {
   mpirunArgs?: string[];
 }
 
-/** A job value that cannot be used: names the option, the value and the fix. */
-export class JobError extends Error {
-  constructor(readonly option: string, message: string) {
+/** A job that cannot be written with these values: names the option, the value and the fix (exit 1: a value can be fine and its directory missing). */
+export class JobError extends MpistackError {
+  override name = 'JobError';
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
     super(message);
-    this.name = 'JobError';
   }
 }
 
-export interface Memory { amount: number; unit: 'b' | 'kb' | 'mb' | 'gb' | 'tb' }
+interface Memory {
+  amount: number;
+  unit: 'b' | 'kb' | 'mb' | 'gb' | 'tb';
+}
 
 const UNITS: Memory['unit'][] = ['b', 'kb', 'mb', 'gb', 'tb'];
 const UNIT_BYTES: Record<Memory['unit'], number> = { b: 1, kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30, tb: 2 ** 40 };
@@ -60,7 +68,10 @@ export const LIMITS = {
 export function parseMemory(text: string): Memory {
   const t = text.trim();
   if (/^[0-9]+$/.test(t)) {
-    throw new JobError('--memory', `--memory ${JSON.stringify(text)}: no unit (a bare number would be taken as bytes): write e.g. ${t}gb or ${t}mb; units: ${UNITS.join(', ')}`);
+    throw new JobError(
+      '--memory',
+      `--memory ${JSON.stringify(text)}: no unit (a bare number would be taken as bytes): write e.g. ${t}gb or ${t}mb; units: ${UNITS.join(', ')}`,
+    );
   }
   const m = /^([0-9]+)\s*([kmgt]?b?)$/i.exec(t);
   const unit = m ? m[2].toLowerCase().replace(/^([kmgt])$/, '$1b') : '';
@@ -70,7 +81,10 @@ export function parseMemory(text: string): Memory {
   const amount = Number(m[1]);
   if (amount < 1) throw new JobError('--memory', `--memory ${JSON.stringify(text)}: must be more than 0`);
   if (!Number.isSafeInteger(amount) || amount * UNIT_BYTES[unit as Memory['unit']] > LIMITS.memoryBytes.max) {
-    throw new JobError('--memory', `--memory ${JSON.stringify(text)}: too large (at most ${LIMITS.memoryBytes.max / UNIT_BYTES.tb} tb: ${LIMITS.memoryBytes.why})`);
+    throw new JobError(
+      '--memory',
+      `--memory ${JSON.stringify(text)}: too large (at most ${LIMITS.memoryBytes.max / UNIT_BYTES.tb} tb: ${LIMITS.memoryBytes.why})`,
+    );
   }
   return { amount, unit: unit as Memory['unit'] };
 }
@@ -95,39 +109,47 @@ function count(option: '--nodes' | '--cores-per-node', n: number): number {
   return n;
 }
 
-/** Single-quoted for sh. */
-export function shq(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** A value for cluster.req's KEY="value" lines: refused when the double quotes cannot hold it as is. */
 function reqValue(option: string, s: string): string {
-  if (/["$`\\\n]/.test(s)) throw new JobError(option, `${option} ${JSON.stringify(s)}: cluster.req values cannot hold ", $, \`, \\ or a newline (rename the path)`);
+  if (/["$`\\\n]/.test(s))
+    throw new JobError(option, `${option} ${JSON.stringify(s)}: cluster.req values cannot hold ", $, \`, \\ or a newline (rename the path)`);
   return s;
 }
 
 function directive(option: string, s: string): string {
-  if (/[\s"'#]/.test(s)) throw new JobError(option, `${option} ${JSON.stringify(s)}: a #PBS/#SBATCH directive cannot hold spaces, quotes or # (choose a path without them)`);
+  if (/[\s"'#]/.test(s))
+    throw new JobError(option, `${option} ${JSON.stringify(s)}: a #PBS/#SBATCH directive cannot hold spaces, quotes or # (choose a path without them)`);
   return s;
 }
 
-export interface ResolvedJob extends Required<Omit<JobRequest, 'args' | 'mpirunArgs'>> { args: string[]; mpirunArgs: string[]; mem: Memory }
+interface ResolvedJob extends Required<Omit<JobRequest, 'args' | 'mpirunArgs'>> {
+  args: string[];
+  mpirunArgs: string[];
+  mem: Memory;
+}
 
 /** Check every value; paths become absolute. Throws JobError, writes nothing. */
 export function resolveJob(req: JobRequest): ResolvedJob {
-  if (req.scheduler !== 'torque' && req.scheduler !== 'slurm') throw new JobError('--scheduler', `--scheduler ${JSON.stringify(req.scheduler)}: use torque or slurm`);
+  if (req.scheduler !== 'torque' && req.scheduler !== 'slurm')
+    throw new JobError('--scheduler', `--scheduler ${JSON.stringify(req.scheduler)}: use torque or slurm`);
   count('--nodes', req.nodes);
   count('--cores-per-node', req.coresPerNode);
   if (req.nodes * req.coresPerNode > LIMITS.ranks.max) {
-    throw new JobError('--nodes', `--nodes ${req.nodes} x --cores-per-node ${req.coresPerNode} = ${req.nodes * req.coresPerNode} ranks: at most ${LIMITS.ranks.max} (${LIMITS.ranks.why})`);
+    throw new JobError(
+      '--nodes',
+      `--nodes ${req.nodes} x --cores-per-node ${req.coresPerNode} = ${req.nodes * req.coresPerNode} ranks: at most ${LIMITS.ranks.max} (${LIMITS.ranks.why})`,
+    );
   }
   const mem = parseMemory(req.memory);
   const name = req.name ?? 'mpistack';
-  if (!/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/.test(name)) throw new JobError('--name', `--name ${JSON.stringify(name)}: 1-15 letters, digits, _ . - starting with a letter (Torque's limit)`);
+  if (!/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/.test(name))
+    throw new JobError('--name', `--name ${JSON.stringify(name)}: 1-15 letters, digits, _ . - starting with a letter (Torque's limit)`);
   const workdir = resolve(req.workdir);
-  if (!existsSync(workdir) || !statSync(workdir).isDirectory()) throw new JobError('--workdir', `--workdir ${workdir}: no such directory (create it on the shared filesystem first)`);
+  if (!existsSync(workdir) || !statSync(workdir).isDirectory())
+    throw new JobError('--workdir', `--workdir ${workdir}: no such directory (create it on the shared filesystem first)`);
   const stack = resolve(req.stack);
-  if (!existsSync(join(stack, 'env.sh'))) throw new JobError('--stack', `--stack ${stack}: no env.sh there (give the unpacked mpistack/ directory, installed at this same path on every node)`);
+  if (!existsSync(join(stack, 'env.sh')))
+    throw new JobError('--stack', `--stack ${stack}: no env.sh there (give the unpacked mpistack/ directory, installed at this same path on every node)`);
   if (!req.script) throw new JobError('script', 'no script given: put the runtime script after --, e.g. mpistack job ... -- job.js');
   const script = isAbsolute(req.script) ? req.script : resolve(workdir, req.script);
   if (!existsSync(script) || !statSync(script).isFile()) throw new JobError('script', `script ${script}: no such file (paths are taken relative to --workdir)`);
@@ -137,27 +159,54 @@ export function resolveJob(req: JobRequest): ResolvedJob {
     throw new JobError('--log', `--log ${JSON.stringify(log)}: a file name inside --workdir, e.g. run.log`);
   }
   const out = resolve(req.out ?? workdir);
-  for (const [opt, v] of [['--workdir', workdir], ['--stack', stack], ['script', script], ['--log', log]] as const) reqValue(opt, v);
+  for (const [opt, v] of [
+    ['--workdir', workdir],
+    ['--stack', stack],
+    ['script', script],
+    ['--log', log],
+  ] as const)
+    reqValue(opt, v);
   directive('--workdir', workdir);
   directive('--log', log);
-  return { scheduler: req.scheduler, nodes: req.nodes, coresPerNode: req.coresPerNode, memory: req.memory, mem, workdir, stack, script, args: req.args ?? [], out, name, log, mpirunArgs: req.mpirunArgs ?? [] };
+  return {
+    scheduler: req.scheduler,
+    nodes: req.nodes,
+    coresPerNode: req.coresPerNode,
+    memory: req.memory,
+    mem,
+    workdir,
+    stack,
+    script,
+    args: req.args ?? [],
+    out,
+    name,
+    log,
+    mpirunArgs: req.mpirunArgs ?? [],
+  };
 }
 
 function runLine(j: ResolvedJob, hostfile: boolean): string {
-  return ['mpirun', ...(hostfile ? ['-hostfile', '"$hostfile"'] : []), ...j.mpirunArgs.map(shq), 'mpistack-run', shq(j.script), ...j.args.map(shq)].join(' ');
+  return [
+    'mpirun',
+    ...(hostfile ? ['-hostfile', '"$hostfile"'] : []),
+    ...j.mpirunArgs.map(shellQuote),
+    'mpistack-run',
+    shellQuote(j.script),
+    ...j.args.map(shellQuote),
+  ].join(' ');
 }
 
 function body(j: ResolvedJob): string[] {
   return [
     'set -eu',
-    `cd ${shq(j.workdir)}`,
+    `cd ${shellQuote(j.workdir)}`,
     '# the stack sits at the same path on every node (seed 6.2); env.sh puts its bin/ first and sets OPAL_PREFIX',
-    `. ${shq(join(j.stack, 'env.sh'))}`,
+    `. ${shellQuote(join(j.stack, 'env.sh'))}`,
   ];
 }
 
 /** Torque: cluster.req (seed 6.2's fields) and qsub.sh (with #PBS directives, so plain `qsub qsub.sh` works too). */
-export function torqueFiles(j: ResolvedJob): Record<string, { text: string; mode: number }> {
+function torqueFiles(j: ResolvedJob): Record<string, { text: string; mode: number }> {
   const qsub = join(j.out, 'qsub.sh');
   const req = [
     '#',
@@ -181,12 +230,12 @@ export function torqueFiles(j: ResolvedJob): Record<string, { text: string; mode
     `#PBS -N ${j.name}`,
     `#PBS -l nodes=${j.nodes}:ppn=${j.coresPerNode}`,
     `#PBS -l mem=${torqueMemory(j.mem)}`,
-    '# no -d (working directory): sbatch refuses it when it reads these lines for Slurm\'s qsub; the script cds itself',
+    "# no -d (working directory): sbatch refuses it when it reads these lines for Slurm's qsub; the script cds itself",
     `#PBS -o ${join(j.workdir, j.log)}`,
     '#PBS -j oe',
     `# written by mpistack job: submit with 'submit -f cluster.req' or 'qsub qsub.sh'`,
     ...body(j),
-    '# Slurm\'s qsub wrapper (slurm-wlm-torque) runs this under sbatch and sets no PBS_NODEFILE: make one from the allocation',
+    "# Slurm's qsub wrapper (slurm-wlm-torque) runs this under sbatch and sets no PBS_NODEFILE: make one from the allocation",
     'if [ -z "${PBS_NODEFILE:-}" ] && [ -n "${SLURM_JOB_ID:-}" ] && command -v generate_pbs_nodefile >/dev/null 2>&1; then',
     '  PBS_NODEFILE=$(generate_pbs_nodefile); export PBS_NODEFILE',
     'fi',
@@ -195,7 +244,8 @@ export function torqueFiles(j: ResolvedJob): Record<string, { text: string; mode
     '# nodefile goes to mpirun as HOST slots=N lines (N = its lines): one rank per core the job holds, no -n needed',
     'hostfile=$(mktemp "${TMPDIR:-/tmp}/mpistack-hosts.XXXXXX")',
     'trap \'rm -f "$hostfile"\' EXIT',
-    'awk \'NF { if (!($1 in n)) order[++k] = $1; n[$1]++ } END { for (i = 1; i <= k; i++) print order[i] " slots=" n[order[i]] }\' "$PBS_NODEFILE" > "$hostfile"',
+    "awk 'NF { if (!($1 in n)) order[++k] = $1; n[$1]++ } " +
+      'END { for (i = 1; i <= k; i++) print order[i] " slots=" n[order[i]] }\' "$PBS_NODEFILE" > "$hostfile"',
     runLine(j, true),
     '',
   ].join('\n');
@@ -203,7 +253,7 @@ export function torqueFiles(j: ResolvedJob): Record<string, { text: string; mode
 }
 
 /** Slurm: one sbatch script; mpirun reads the allocation itself (Open MPI's slurm ras/plm). */
-export function slurmFiles(j: ResolvedJob): Record<string, { text: string; mode: number }> {
+function slurmFiles(j: ResolvedJob): Record<string, { text: string; mode: number }> {
   const sh = [
     '#!/bin/bash',
     `#SBATCH --job-name=${j.name}`,

@@ -1,16 +1,17 @@
 // mpistack build: build the stack's recipes into a prefix.
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { allRecipes, OPTIONAL, STACKS, stackRecipes, type Optional, type StackDef } from '../../recipes/index.js';
-import { DEFAULT_PYTHON, probePython } from '../../recipes/mpi4py.js';
-import { buildStack, plan, validatePrefix, type BuildOptions } from '../engine/engine.js';
-import { UsageError } from '../engine/errors.js';
+import type { Recipe } from '../../recipes/kit/index.js';
+import { DEFAULT_PYTHON } from '../../recipes/mpi4py.js';
+import { buildStack } from '../engine/engine.js';
 import { FETCH_DEFAULTS } from '../engine/fetch.js';
 import { applyLock, currentLock, selectStack, writeLock } from '../engine/lock.js';
-import { packageRoot } from '../engine/local.js';
+import { plan, validatePrefix, type BuildOptions } from '../engine/plan.js';
 import { toolchainVersions } from '../engine/toolchain.js';
-import type { Recipe } from '../../recipes/types.js';
+import { UsageError } from '../foundation/errors.js';
+import { packageRoot } from '../foundation/package.js';
+import { parseOptions, pythonOption } from './_options.js';
 
 export const describe = 'build the stack (Open MPI, ...) into --prefix; --dry-run prints the plan';
 
@@ -24,7 +25,16 @@ const HELP = `usage: mpistack build --prefix=/abs/path [options]
   --offline          use only the cache and --mirror entries
   --fetch-deadline S give up on a source after S seconds, all its attempts together (default: ${FETCH_DEFAULTS.deadlineMs / 1000})
   --fetch-max-size M refuse a download larger than M MiB (default: ${FETCH_DEFAULTS.maxBytes / 1024 / 1024}; a source's own size, when known, is the cap)
-  --stack NAME       a named stack, pinned by its own lock: ${STACKS.map((x) => `${x.name} (${x.lockFile}${Object.keys(x.versions).length ? `: ${Object.entries(x.versions).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''})`).join(', ')}
+  --stack NAME       a named stack, pinned by its own lock: ${STACKS.map(
+    (x) =>
+      `${x.name} (${x.lockFile}${
+        Object.keys(x.versions).length
+          ? `: ${Object.entries(x.versions)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}`
+          : ''
+      })`,
+  ).join(', ')}
   --openmpi VERSION  Open MPI version (default: the stack's); a version a named stack has selects that stack
   --with PIECE       add an optional piece: mpi4py, boost-python (Boost built with \`using python\`); repeatable
   --python PATH      the Python mpi4py and Boost.Python are built for (default: ${DEFAULT_PYTHON})
@@ -41,7 +51,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Parse argv into engine options; throws UsageError. */
-export interface BuildArgs extends BuildOptions {
+interface BuildArgs extends BuildOptions {
   dryRun: boolean;
   help: boolean;
   /** the default stack plus what --with asked for */
@@ -54,22 +64,50 @@ export interface BuildArgs extends BuildOptions {
 }
 
 export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allRecipes): BuildArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv, allowPositionals: false, strict: true,
+  const { values } = parseOptions(
+    {
+      args: argv,
+      allowPositionals: false,
+      strict: true,
       options: {
-        prefix: { type: 'string' }, jobs: { type: 'string' }, only: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false }, cache: { type: 'string' },
-        mirror: { type: 'string', multiple: true }, offline: { type: 'boolean', default: false },
-        'fetch-deadline': { type: 'string' }, 'fetch-max-size': { type: 'string' },
-        openmpi: { type: 'string' }, stack: { type: 'string' }, with: { type: 'string', multiple: true }, python: { type: 'string' }, lock: { type: 'string' }, 'update-lock': { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false }, 'no-build-cache': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        prefix: { type: 'string' },
+        jobs: { type: 'string' },
+        only: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        cache: { type: 'string' },
+        mirror: { type: 'string', multiple: true },
+        offline: { type: 'boolean', default: false },
+        'fetch-deadline': { type: 'string' },
+        'fetch-max-size': { type: 'string' },
+        openmpi: { type: 'string' },
+        stack: { type: 'string' },
+        with: { type: 'string', multiple: true },
+        python: { type: 'string' },
+        lock: { type: 'string' },
+        'update-lock': { type: 'boolean', default: false },
+        fresh: { type: 'boolean', default: false },
+        'no-build-cache': { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
       },
-    }));
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n\n${HELP}`);
-  }
-  if (values.help) return { help: true, dryRun: false, prefix: '', jobs: 1, cacheDir: '', mirrors: [], offline: false, recipes: [...recipes], with: [], lockPath: '', updateLock: false, stack: STACKS[0] };
+    },
+    HELP,
+  );
+  if (values.help)
+    return {
+      help: true,
+      dryRun: false,
+      prefix: '',
+      jobs: 1,
+      cacheDir: '',
+      mirrors: [],
+      offline: false,
+      recipes: [...recipes],
+      with: [],
+      lockPath: '',
+      updateLock: false,
+      stack: STACKS[0],
+    };
   const prefix = validatePrefix(values.prefix);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got '${values.jobs}'`);
@@ -100,29 +138,53 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
   }
   if (values.python && !withs.length) throw new UsageError(`--python is used only with --with ${OPTIONAL.join('|')}; add one, or drop --python`);
   const chosen = [...new Set(withs)] as Optional[];
-  const python = chosen.length ? probePython(values.python ?? DEFAULT_PYTHON) : undefined;
+  const python = chosen.length ? pythonOption(values.python ?? DEFAULT_PYTHON) : undefined;
   const selected = recipes === allRecipes ? stackRecipes({ with: chosen, python }) : [...recipes];
   return {
-    recipes: selected, with: chosen,
-    help: false, dryRun: values['dry-run'] ?? false, prefix, jobs, only: values.only,
-    cacheDir: values.cache ?? defaultCacheDir(), mirrors: values.mirror ?? [], offline: values.offline ?? false,
-    versions, verbose: values.verbose ?? false, fetch, fresh: values.fresh ?? false, buildCache: !values['no-build-cache'],
-    lockPath: values.lock ?? join(packageRoot(), stack.lockFile), updateLock: values['update-lock'] ?? false, stack,
+    recipes: selected,
+    with: chosen,
+    help: false,
+    dryRun: values['dry-run'] ?? false,
+    prefix,
+    jobs,
+    only: values.only,
+    cacheDir: values.cache ?? defaultCacheDir(),
+    mirrors: values.mirror ?? [],
+    offline: values.offline ?? false,
+    versions,
+    verbose: values.verbose ?? false,
+    fetch,
+    fresh: values.fresh ?? false,
+    buildCache: !values['no-build-cache'],
+    lockPath: values.lock ?? join(packageRoot(), stack.lockFile),
+    updateLock: values['update-lock'] ?? false,
+    stack,
   };
 }
 
 export async function run(argv: string[]): Promise<number> {
   const o = parseBuildArgs(argv);
-  if (o.help) { console.log(HELP); return 0; }
+  if (o.help) {
+    console.log(HELP);
+    return 0;
+  }
   const toolchain = await toolchainVersions();
   // the lock pins the stack and the pieces --with adds (mpi4py); a default recipe that --with
   // changes (boost with boost-python) is built as asked, unpinned
   const added = o.recipes.filter((r) => !allRecipes.some((d) => d.name === r.name));
   const lockable = [...allRecipes, ...added];
   const optional = added.map((r) => r.name);
-  const lp = await applyLock(lockable, { path: o.lockPath, versions: o.versions, cacheDir: o.cacheDir, toolchain, update: o.updateLock, report: o.dryRun, optional });
+  const lp = await applyLock(lockable, {
+    path: o.lockPath,
+    versions: o.versions,
+    cacheDir: o.cacheDir,
+    toolchain,
+    update: o.updateLock,
+    report: o.dryRun,
+    optional,
+  });
   for (const w of lp.warnings) console.error(`warning: ${w}`);
-  const recipes = o.recipes.map((r) => (lockable.includes(r) ? lp.recipes.find((x) => x.name === r.name) ?? r : r));
+  const recipes = o.recipes.map((r) => (lockable.includes(r) ? (lp.recipes.find((x) => x.name === r.name) ?? r) : r));
   const unpinned = o.recipes.filter((r) => !lockable.includes(r)).map((r) => r.name);
   if (unpinned.length) console.error(`warning: ${unpinned.join(', ')} (changed by --with ${o.with.join(',')}): not pinned by ${o.lockPath}`);
   if (o.dryRun) {
@@ -133,16 +195,32 @@ export async function run(argv: string[]): Promise<number> {
   const results = await buildStack(recipes, { ...o, sourceDateEpoch: lp.sourceDateEpoch });
   if (o.updateLock) {
     // what was built: the sources actually fetched; recipes not built this run (--only) keep their choice
-    const used = Object.fromEntries(results.flatMap((r) => {
-      const s = r.inputs.sources.find((x) => x.sha256 === r.fetched.sha256);
-      return s ? [[r.inputs.recipe, s]] : [];
-    }));
-    await writeLock(o.lockPath, await currentLock(lockable, { versions: o.versions, sourceDateEpoch: lp.sourceDateEpoch, cacheDir: o.cacheDir, toolchain, existing: lp.lock, used, optional }));
+    const used = Object.fromEntries(
+      results.flatMap((r) => {
+        const s = r.inputs.sources.find((x) => x.sha256 === r.fetched.sha256);
+        return s ? [[r.inputs.recipe, s]] : [];
+      }),
+    );
+    await writeLock(
+      o.lockPath,
+      await currentLock(lockable, {
+        versions: o.versions,
+        sourceDateEpoch: lp.sourceDateEpoch,
+        cacheDir: o.cacheDir,
+        toolchain,
+        existing: lp.lock,
+        used,
+        optional,
+      }),
+    );
     console.log(`wrote ${o.lockPath}`);
   }
   const how = { built: 'built and installed', restored: 'restored from the build cache into', installed: 'already installed (cached, inputs unchanged) in' };
   for (const r of results) {
-    console.log(`${r.inputs.recipe} ${r.inputs.version} ${how[r.outcome]} ${o.prefix} (source: ${r.fetched.from}, sha256 ${r.fetched.sha256}${r.key ? `, key ${r.key.slice(0, 12)}` : ''})`);
+    console.log(
+      `${r.inputs.recipe} ${r.inputs.version} ${how[r.outcome]} ${o.prefix} ` +
+        `(source: ${r.fetched.from}, sha256 ${r.fetched.sha256}${r.key ? `, key ${r.key.slice(0, 12)}` : ''})`,
+    );
   }
   return 0;
 }

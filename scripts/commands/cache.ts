@@ -8,10 +8,10 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildsDir, knownPrefixes, readEntry } from '../engine/buildcache.js';
-import { readManifest } from '../engine/engine.js';
-import { UsageError } from '../engine/errors.js';
+import { UsageError } from '../foundation/errors.js';
+import { readManifest } from '../foundation/manifest.js';
+import { parseOptions } from './_options.js';
 import { defaultCacheDir } from './build.js';
 
 export const describe = 'list the cache (build cache entries, sources, quarantine, build dirs); gc unreferenced entries; clean build leftovers';
@@ -37,7 +37,7 @@ async function references(cacheDir: string, extra: readonly string[]): Promise<M
   const refs = new Map<string, string[]>();
   for (const p of [...new Set([...(await knownPrefixes(cacheDir)), ...extra])]) {
     if (!existsSync(p)) continue;
-    for (const e of Object.values((await readManifest(p)).recipes)) {
+    for (const e of Object.values(readManifest(p).recipes)) {
       if (e.key) refs.set(e.key, [...(refs.get(e.key) ?? []), p]);
     }
   }
@@ -45,14 +45,18 @@ async function references(cacheDir: string, extra: readonly string[]): Promise<M
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { cache: { type: 'string' }, prefix: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n\n${HELP}`);
+  const { values, positionals } = parseOptions(
+    {
+      args: argv,
+      allowPositionals: true,
+      options: { cache: { type: 'string' }, prefix: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    },
+    HELP,
+  );
+  if (values.help) {
+    console.log(HELP);
+    return 0;
   }
-  const { values, positionals } = parsed;
-  if (values.help) { console.log(HELP); return 0; }
   const dir = values.cache ?? defaultCacheDir();
   const action = positionals[0] ?? 'list';
   const builds = buildsDir(dir);
@@ -60,15 +64,25 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`cache ${dir}`);
     const refs = await references(dir, values.prefix ?? []);
     for (const name of ls(builds)) {
-      if (name.startsWith('.tmp-')) { console.log(`  incomplete  ${name}  (a killed build's leftover; gc removes it)`); continue; }
+      if (name.startsWith('.tmp-')) {
+        console.log(`  incomplete  ${name}  (a killed build's leftover; gc removes it)`);
+        continue;
+      }
       const e = await readEntry(dir, name);
-      if (!e) { console.log(`  incomplete  ${name}  (no entry.json; gc removes it)`); continue; }
+      if (!e) {
+        console.log(`  incomplete  ${name}  (no entry.json; gc removes it)`);
+        continue;
+      }
       const used = refs.get(name);
-      console.log(`  build       ${e.recipe} ${e.version}  key ${e.key}  ${human(e.size)}  ${e.files.length} files  ${used ? `used by ${used.join(', ')}` : 'unreferenced'}`);
+      console.log(
+        `  build       ${e.recipe} ${e.version}  key ${e.key}  ${human(e.size)}  ${e.files.length} files  ` +
+          (used ? `used by ${used.join(', ')}` : 'unreferenced'),
+      );
     }
-    for (const sha of ls(join(dir, 'sources'))) for (const f of ls(join(dir, 'sources', sha))) {
-      console.log(`  source      ${f}  sha256 ${sha}  ${statSync(join(dir, 'sources', sha, f)).size} bytes`);
-    }
+    for (const sha of ls(join(dir, 'sources')))
+      for (const f of ls(join(dir, 'sources', sha))) {
+        console.log(`  source      ${f}  sha256 ${sha}  ${statSync(join(dir, 'sources', sha, f)).size} bytes`);
+      }
     for (const f of ls(join(dir, 'quarantine'))) console.log(`  quarantine  ${f}`);
     for (const b of ls(join(dir, 'build'))) console.log(`  build dir   ${join(dir, 'build', b)}`);
     return 0;

@@ -3,17 +3,17 @@
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { allRecipes, STACKS } from '../../recipes/index.js';
-import { validatePrefix } from '../engine/engine.js';
-import { UsageError } from '../engine/errors.js';
-import { applyLock, selectStack } from '../engine/lock.js';
-import { packageRoot } from '../engine/local.js';
-import { checkReproducible } from '../engine/repro.js';
-import { toolchainVersions } from '../engine/toolchain.js';
-import { formatDiffs } from '../engine/treediff.js';
-import { defaultCacheDir } from './build.js';
 import { rm } from 'node:fs/promises';
+import { allRecipes, STACKS } from '../../recipes/index.js';
+import { applyLock, selectStack } from '../engine/lock.js';
+import { validatePrefix } from '../engine/plan.js';
+import { toolchainVersions } from '../engine/toolchain.js';
+import { UsageError } from '../foundation/errors.js';
+import { packageRoot } from '../foundation/package.js';
+import { checkReproducible } from '../repro/repro.js';
+import { formatDiffs } from '../repro/treediff.js';
+import { parseOptions } from './_options.js';
+import { defaultCacheDir } from './build.js';
 
 export const describe = 'build the stack twice from clean, pack both, compare the sha256; name every differing file and why';
 
@@ -33,32 +33,57 @@ const HELP = `usage: mpistack check-reproducible [--prefix=DIR] [options]
 Exit status: 0 identical tarballs, 1 they differ (every differing file is listed), 2 usage.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv, strict: true, allowPositionals: false,
+  const { values } = parseOptions(
+    {
+      args: argv,
+      strict: true,
+      allowPositionals: false,
       options: {
-        prefix: { type: 'string' }, work: { type: 'string' }, jobs: { type: 'string' }, cache: { type: 'string' },
-        mirror: { type: 'string', multiple: true }, offline: { type: 'boolean', default: false }, lock: { type: 'string' }, stack: { type: 'string' },
-        node: { type: 'string' }, keep: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        prefix: { type: 'string' },
+        work: { type: 'string' },
+        jobs: { type: 'string' },
+        cache: { type: 'string' },
+        mirror: { type: 'string', multiple: true },
+        offline: { type: 'boolean', default: false },
+        lock: { type: 'string' },
+        stack: { type: 'string' },
+        node: { type: 'string' },
+        keep: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
       },
-    }));
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n\n${HELP}`);
+    },
+    HELP,
+  );
+  if (values.help) {
+    console.log(HELP);
+    return 0;
   }
-  if (values.help) { console.log(HELP); return 0; }
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got '${values.jobs}'`);
   const workDir = resolve(values.work ?? mkdtempSync(join(tmpdir(), 'mpistack-repro-')));
   const prefix = validatePrefix(values.prefix ?? join(workDir, 'prefix'));
   const cacheDir = values.cache ?? defaultCacheDir();
   const { stack, versions } = selectStack(STACKS, allRecipes, { stack: values.stack, versions: {} });
-  const lp = await applyLock(allRecipes, { path: values.lock ?? join(packageRoot(), stack.lockFile), versions, cacheDir, toolchain: await toolchainVersions() });
+  const lp = await applyLock(allRecipes, {
+    path: values.lock ?? join(packageRoot(), stack.lockFile),
+    versions,
+    cacheDir,
+    toolchain: await toolchainVersions(),
+  });
   for (const w of lp.warnings) console.error(`warning: ${w}`);
   const started = Date.now();
   const r = await checkReproducible({
-    recipes: lp.recipes, versions, prefix, workDir, jobs, sourceCache: cacheDir, mirrors: values.mirror ?? [], offline: values.offline,
-    sourceDateEpoch: lp.sourceDateEpoch, node: values.node ?? false, render: 'silent',
+    recipes: lp.recipes,
+    versions,
+    prefix,
+    workDir,
+    jobs,
+    sourceCache: cacheDir,
+    mirrors: values.mirror ?? [],
+    offline: values.offline,
+    sourceDateEpoch: lp.sourceDateEpoch,
+    node: values.node ?? false,
+    render: 'silent',
     log: (l) => console.log(`check-reproducible: ${l}`),
   });
   const secs = Math.round((Date.now() - started) / 1000);

@@ -1,7 +1,8 @@
 // mpistack job --scheduler torque|slurm --nodes N --cores-per-node C --memory 8gb
 //              --workdir DIR [--stack DIR] [--out DIR] -- script.js [args]
-import { parseArgs } from 'node:util';
 import { parseCount, writeJob, type Scheduler } from '../cluster/job.js';
+import { UsageError } from '../foundation/errors.js';
+import { parseOptions } from './_options.js';
 
 export const describe = 'write the batch job files for the stack: Torque (cluster.req + qsub.sh) or Slurm (an sbatch script)';
 
@@ -25,36 +26,46 @@ export async function run(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--');
   const opts = dash < 0 ? argv : argv.slice(0, dash);
   const tail = dash < 0 ? [] : argv.slice(dash + 1);
-  const { values, positionals } = parseArgs({
-    args: opts,
-    allowPositionals: true,
-    options: {
-      scheduler: { type: 'string' },
-      nodes: { type: 'string' },
-      'cores-per-node': { type: 'string' },
-      memory: { type: 'string' },
-      workdir: { type: 'string' },
-      stack: { type: 'string' },
-      out: { type: 'string' },
-      name: { type: 'string' },
-      log: { type: 'string' },
-      'mpirun-arg': { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h', default: false },
+  const { values, positionals } = parseOptions(
+    {
+      args: opts,
+      allowPositionals: true,
+      options: {
+        scheduler: { type: 'string' },
+        nodes: { type: 'string' },
+        'cores-per-node': { type: 'string' },
+        memory: { type: 'string' },
+        workdir: { type: 'string' },
+        stack: { type: 'string' },
+        out: { type: 'string' },
+        name: { type: 'string' },
+        log: { type: 'string' },
+        'mpirun-arg': { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
     },
-    strict: true,
-  });
-  if (values.help) { console.log(HELP); return 0; }
-  const missing = ['scheduler', 'nodes', 'cores-per-node', 'memory', 'workdir'].filter((k) => values[k as keyof typeof values] === undefined);
-  if (missing.length) { console.error(`mpistack job: missing ${missing.map((k) => `--${k}`).join(', ')}\n\n${HELP}`); return 2; }
+    HELP,
+  );
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const { scheduler, nodes, memory, workdir } = values;
+  const cores = values['cores-per-node'];
+  if (scheduler === undefined || nodes === undefined || cores === undefined || memory === undefined || workdir === undefined) {
+    const missing = ['scheduler', 'nodes', 'cores-per-node', 'memory', 'workdir'].filter((k) => values[k as keyof typeof values] === undefined);
+    throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(', ')}\n\n${HELP}`);
+  }
   const stack = values.stack ?? process.env.MPISTACK_ROOT;
-  if (!stack) { console.error('mpistack job: --stack DIR is required (the unpacked mpistack/ tree), or source its env.sh so MPISTACK_ROOT is set'); return 2; }
+  if (!stack) throw new UsageError('--stack DIR is required (the unpacked mpistack/ tree), or source its env.sh so MPISTACK_ROOT is set');
   const [script, ...args] = [...positionals, ...tail];
   const { files } = writeJob({
-    scheduler: values.scheduler as Scheduler,
-    nodes: parseCount('--nodes', values.nodes!),
-    coresPerNode: parseCount('--cores-per-node', values['cores-per-node']!),
-    memory: values.memory!,
-    workdir: values.workdir!,
+    scheduler: scheduler as Scheduler,
+    nodes: parseCount('--nodes', nodes),
+    coresPerNode: parseCount('--cores-per-node', cores),
+    memory,
+    workdir,
     stack,
     out: values.out,
     name: values.name,

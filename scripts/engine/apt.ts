@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FetchError } from './errors.js';
-import type { Shell } from './shell.js';
+import type { Shell } from '../../recipes/kit/contract.js';
 
 const APT_ETC = '/etc/apt';
 
@@ -20,14 +20,26 @@ export function debSrcFromDeb822(text: string): string {
     const types = lines.find((l) => /^Types:/i.test(l));
     if (!types || !/\bdeb\b/.test(types.replace(/deb-src/g, ''))) continue;
     if (lines.some((l) => /^Enabled:\s*no/i.test(l))) continue;
-    out.push(lines.map((l) => (/^Types:/i.test(l) ? 'Types: deb-src' : l)).join('\n').trim());
+    out.push(
+      lines
+        .map((l) => (/^Types:/i.test(l) ? 'Types: deb-src' : l))
+        .join('\n')
+        .trim(),
+    );
   }
   return out.join('\n\n') + (out.length ? '\n' : '');
 }
 
 /** One-line `deb ...` entries rewritten to `deb-src ...`. */
 export function debSrcFromList(text: string): string {
-  return text.split('\n').map((l) => l.trim()).filter((l) => /^deb\s/.test(l)).map((l) => l.replace(/^deb\s/, 'deb-src ')).join('\n') + '\n';
+  return (
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^deb\s/.test(l))
+      .map((l) => l.replace(/^deb\s/, 'deb-src '))
+      .join('\n') + '\n'
+  );
 }
 
 export function systemDebSrc(etc = APT_ETC): { deb822: string; list: string } {
@@ -47,11 +59,16 @@ export function systemDebSrc(etc = APT_ETC): { deb822: string; list: string } {
 /** apt options that use only the private list and state under `aptDir`. */
 export function aptOptions(aptDir: string): string[] {
   return [
-    '-o', 'Dir::Etc::SourceList=/dev/null',
-    '-o', `Dir::Etc::SourceParts=${join(aptDir, 'parts')}`,
-    '-o', `Dir::State::Lists=${join(aptDir, 'lists')}`,
-    '-o', `Dir::Cache=${join(aptDir, 'cache')}`,
-    '-o', 'APT::Sandbox::User=root',
+    '-o',
+    'Dir::Etc::SourceList=/dev/null',
+    '-o',
+    `Dir::Etc::SourceParts=${join(aptDir, 'parts')}`,
+    '-o',
+    `Dir::State::Lists=${join(aptDir, 'lists')}`,
+    '-o',
+    `Dir::Cache=${join(aptDir, 'cache')}`,
+    '-o',
+    'APT::Sandbox::User=root',
   ];
 }
 

@@ -14,15 +14,18 @@
 // every file against the entry's list, so a damaged entry is rebuilt, never
 // restored.
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { cp, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Recipe, ResolvedInputs } from '../../recipes/types.js';
-import { listTree as walkTree, sha256File } from '../pack/manifest.js';
-import { mapLimit } from '../pack/run.js';
+import type { Recipe, ResolvedInputs } from '../../recipes/kit/contract.js';
+import { mapLimit, processAlive } from '../foundation/concurrency.js';
+import { canonicalJson, sha256File, sha256Text } from '../foundation/hash.js';
+import { packageRoot } from '../foundation/package.js';
+import { listTree } from '../foundation/tree.js';
 import { copyTree } from './stage.js';
 
 /** Bumped when the layout or the key's composition changes: old entries stop matching. */
-export const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 1;
 
 /**
  * Variables of the caller's environment that reach a build and change its
@@ -31,9 +34,29 @@ export const CACHE_FORMAT = 1;
  * tools it finds are keyed by their versions instead (toolchain).
  */
 export const KEYED_ENV = [
-  'CC', 'CXX', 'FC', 'F77', 'F90', 'CPP', 'CFLAGS', 'CXXFLAGS', 'FCFLAGS', 'FFLAGS', 'CPPFLAGS', 'LDFLAGS', 'LIBS',
-  'CPATH', 'C_INCLUDE_PATH', 'CPLUS_INCLUDE_PATH', 'LIBRARY_PATH', 'LD_LIBRARY_PATH', 'PKG_CONFIG_PATH',
-  'SOURCE_DATE_EPOCH', 'MPICC', 'MPICXX', 'PYTHON',
+  'CC',
+  'CXX',
+  'FC',
+  'F77',
+  'F90',
+  'CPP',
+  'CFLAGS',
+  'CXXFLAGS',
+  'FCFLAGS',
+  'FFLAGS',
+  'CPPFLAGS',
+  'LDFLAGS',
+  'LIBS',
+  'CPATH',
+  'C_INCLUDE_PATH',
+  'CPLUS_INCLUDE_PATH',
+  'LIBRARY_PATH',
+  'LD_LIBRARY_PATH',
+  'PKG_CONFIG_PATH',
+  'SOURCE_DATE_EPOCH',
+  'MPICC',
+  'MPICXX',
+  'PYTHON',
 ] as const;
 
 export interface KeyInputs {
@@ -54,40 +77,49 @@ export interface KeyInputs {
   dependencies: Record<string, string>;
   /** the install prefix, unless the recipe says its result does not depend on it */
   prefix: string | null;
-  /** sha256 of the source text of the recipe's hooks and its builder's phases */
+  /** sha256 of the source text of the recipe's hooks and its builder's phases, and of the files the recipe declares (check programs) */
   code: string;
 }
 
-/** JSON with object keys sorted at every level: one text per value. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
-}
-
-/** A fingerprint of the code that turns the source into the install: recipe hooks and builder phases. */
-export function recipeCodeHash(r: Recipe): string {
+/**
+ * A fingerprint of the code that turns the source into the install and checks
+ * it: the recipe's hooks and its builder's phases (their source text), and the
+ * bytes of the files the recipe declares (`Recipe.files`: check programs under
+ * recipes/files/<recipe>/, read from `root`, the package root).
+ */
+export function recipeCodeHash(r: Recipe, root = packageRoot()): string {
   const h = createHash('sha256');
+  const b = r.builder;
   const fns: [string, unknown][] = [
-    ['configureArgs', r.configureArgs], ['buildEnv', r.buildEnv], ['runEnv', r.runEnv], ['check', r.check],
-    ['builder.name', r.builder.name], ['builder.prepare', r.builder.prepare], ['builder.configure', r.builder.configure],
-    ['builder.build', r.builder.build], ['builder.install', r.builder.install],
+    ['configureArgs', r.configureArgs],
+    ['buildEnv', r.buildEnv],
+    ['runEnv', r.runEnv],
+    ['check', r.check],
+    ['builder.name', b.name],
+    ['builder.prepare', b.prepare],
+    ['builder.configure', b.configure],
+    ['builder.build', b.build],
+    ['builder.install', b.install],
   ];
-  for (const [k, f] of fns) h.update(`${k}\0${typeof f === 'function' ? f.toString() : String(f ?? '')}\0`);
+  for (const [k, f] of fns) h.update(`${k}\0${typeof f === 'function' ? f.toString() : typeof f === 'string' ? f : ''}\0`);
+  for (const f of r.files ?? []) {
+    const body = readFileSync(join(root, f));
+    h.update(`file\0${f}\0${body.length}\0`);
+    h.update(body);
+  }
   return h.digest('hex');
 }
 
-export function callerEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+function callerEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of KEYED_ENV) if (env[k] !== undefined) out[k] = env[k]!;
   return out;
 }
 
 export function keyInputs(
-  recipe: Recipe, inputs: ResolvedInputs, source: { filename: string; sha256: string },
+  recipe: Recipe,
+  inputs: ResolvedInputs,
+  source: { filename: string; sha256: string },
   o: { toolchain: Record<string, string | null>; dependencies: Record<string, string>; env: NodeJS.ProcessEnv },
 ): KeyInputs {
   return {
@@ -110,9 +142,15 @@ export function cacheKey(k: KeyInputs): string {
   return createHash('sha256').update(canonicalJson(k)).digest('hex');
 }
 
-export interface FileRecord { path: string; type: 'file' | 'link'; size: number; mode: number; sha256: string }
+interface FileRecord {
+  path: string;
+  type: 'file' | 'link';
+  size: number;
+  mode: number;
+  sha256: string;
+}
 
-export interface CacheEntry {
+interface CacheEntry {
   key: string;
   recipe: string;
   version: string;
@@ -130,28 +168,27 @@ export const entryDir = (cacheDir: string, key: string) => join(buildsDir(cacheD
 // whole-file reads, several in flight, instead of one stream per file after
 // another (7 s -> 0.6 s for Boost's entry here).
 const HASH_PARALLEL = 16;
-const textSha = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** Every file and symlink under root (sorted), with size, mode and sha256 (a link's sha256 is of its target text). */
-export async function listTree(root: string): Promise<FileRecord[]> {
-  const entries = walkTree(root).filter((e) => e.type === 'file' || e.type === 'symlink');
+/** The records of every file and symlink under root (sorted), with size, mode and sha256 (a link's sha256 is of its target text). */
+async function recordTree(root: string): Promise<FileRecord[]> {
+  const entries = listTree(root).filter((e) => e.type === 'file' || e.type === 'symlink');
   return mapLimit(entries, HASH_PARALLEL, async (e): Promise<FileRecord> => {
     const p = join(root, e.path);
-    if (e.type === 'symlink') return { path: e.path, type: 'link', size: 0, mode: 0o777, sha256: textSha(await readlink(p)) };
+    if (e.type === 'symlink') return { path: e.path, type: 'link', size: 0, mode: 0o777, sha256: sha256Text(await readlink(p)) };
     const st = await lstat(p);
     return { path: e.path, type: 'file', size: st.size, mode: st.mode & 0o7777, sha256: await sha256File(p, st.size) };
   });
 }
 
 /** Names the first file under root (in list order) that differs from the list, or null when all match. */
-export async function verifyTree(root: string, files: readonly FileRecord[], opts: { hash: boolean } = { hash: true }): Promise<string | null> {
+export async function verifyRecords(root: string, files: readonly FileRecord[], opts: { hash: boolean } = { hash: true }): Promise<string | null> {
   const problems = await mapLimit(files, HASH_PARALLEL, async (f): Promise<string | null> => {
     const p = join(root, f.path);
     const st = await lstat(p).catch(() => null);
     if (!st) return `${f.path} is missing`;
     if (f.type === 'link') {
       if (!st.isSymbolicLink()) return `${f.path} is no longer a symlink`;
-      return textSha(await readlink(p)) === f.sha256 ? null : `${f.path} points elsewhere`;
+      return sha256Text(await readlink(p)) === f.sha256 ? null : `${f.path} points elsewhere`;
     }
     if (!st.isFile()) return `${f.path} is not a regular file`;
     if (st.size !== f.size) return `${f.path} has ${st.size} bytes, expected ${f.size}`;
@@ -171,7 +208,7 @@ export async function lookup(cacheDir: string, key: string): Promise<{ entry: Ca
     return { entry: null, reason: 'no cache entry for these inputs' };
   }
   if (entry.key !== key) return { entry: null, reason: `cache entry ${key} names key ${entry.key}` };
-  const bad = await verifyTree(join(dir, 'tree'), entry.files);
+  const bad = await verifyRecords(join(dir, 'tree'), entry.files);
   if (bad) return { entry: null, reason: `cache entry ${key.slice(0, 12)} is damaged: ${bad}` };
   return { entry, reason: 'inputs unchanged' };
 }
@@ -181,7 +218,13 @@ export async function lookup(cacheDir: string, key: string): Promise<{ entry: Ca
  * logs under key. Temp directory, entry.json last, then one rename; an
  * existing entry for the key (a --fresh rebuild) is replaced the same way.
  */
-export async function store(cacheDir: string, key: string, tree: string, logsDir: string, meta: { recipe: string; version: string; inputs: KeyInputs }): Promise<CacheEntry> {
+export async function store(
+  cacheDir: string,
+  key: string,
+  tree: string,
+  logsDir: string,
+  meta: { recipe: string; version: string; inputs: KeyInputs },
+): Promise<CacheEntry> {
   const root = buildsDir(cacheDir);
   await mkdir(root, { recursive: true });
   await removeDeadTemps(root);
@@ -190,14 +233,22 @@ export async function store(cacheDir: string, key: string, tree: string, logsDir
     await mkdir(tmp);
     await copyTree(tree, join(tmp, 'tree'));
     await cp(logsDir, join(tmp, 'logs'), { recursive: true });
-    const files = await listTree(join(tmp, 'tree'));
+    const files = await recordTree(join(tmp, 'tree'));
     const entry: CacheEntry = {
-      key, recipe: meta.recipe, version: meta.version, inputs: meta.inputs, createdAt: new Date().toISOString(),
-      size: files.reduce((s, f) => s + f.size, 0), files,
+      key,
+      recipe: meta.recipe,
+      version: meta.version,
+      inputs: meta.inputs,
+      createdAt: new Date().toISOString(),
+      size: files.reduce((s, f) => s + f.size, 0),
+      files,
     };
     await writeFile(join(tmp, 'entry.json'), `${JSON.stringify(entry, null, 1)}\n`);
     const final = entryDir(cacheDir, key);
-    const old = await stat(final).then(() => `${tmp}.old`, () => null);
+    const old = await stat(final).then(
+      () => `${tmp}.old`,
+      () => null,
+    );
     if (old) await rename(final, old);
     await rename(tmp, final);
     if (old) await rm(old, { recursive: true, force: true });
@@ -213,9 +264,7 @@ async function removeDeadTemps(root: string): Promise<void> {
   for (const n of await readdir(root)) {
     const m = /^\.tmp-[0-9a-f]+-(\d+)-[0-9a-f]{8}(\.old)?$/.exec(n);
     if (!m) continue;
-    try { process.kill(Number(m[1]), 0); } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') await rm(join(root, n), { recursive: true, force: true });
-    }
+    if (!processAlive(Number(m[1]))) await rm(join(root, n), { recursive: true, force: true });
   }
 }
 
@@ -225,7 +274,11 @@ export async function restoreInto(cacheDir: string, key: string, stagedPrefix: s
 }
 
 export async function readEntry(cacheDir: string, key: string): Promise<CacheEntry | null> {
-  try { return JSON.parse(await readFile(join(entryDir(cacheDir, key), 'entry.json'), 'utf8')) as CacheEntry; } catch { return null; }
+  try {
+    return JSON.parse(await readFile(join(entryDir(cacheDir, key), 'entry.json'), 'utf8')) as CacheEntry;
+  } catch {
+    return null;
+  }
 }
 
 /** Remember that `prefix` was built with this cache (for `cache gc`). */
@@ -239,5 +292,9 @@ export async function registerPrefix(cacheDir: string, prefix: string): Promise<
 }
 
 export async function knownPrefixes(cacheDir: string): Promise<string[]> {
-  try { return JSON.parse(await readFile(join(cacheDir, 'prefixes.json'), 'utf8')) as string[]; } catch { return []; }
+  try {
+    return JSON.parse(await readFile(join(cacheDir, 'prefixes.json'), 'utf8')) as string[];
+  } catch {
+    return [];
+  }
 }

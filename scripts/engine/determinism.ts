@@ -18,21 +18,19 @@
 import { statSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
+import { MAPPED_BUILD_DIR } from '../../recipes/kit/contract.js';
+import { shellQuote } from '../foundation/sh.js';
 import { KEYED_ENV } from './buildcache.js';
 
-/** Where the build directory appears in debug info and __FILE__ (-ffile-prefix-map target). */
-export const MAPPED_BUILD_DIR = '/usr/src/mpistack';
-export const BUILD_USER = 'mpistack';
-export const BUILD_HOST = 'mpistack-build';
+const BUILD_USER = 'mpistack';
+const BUILD_HOST = 'mpistack-build';
 export const BUILD_UMASK = 0o022;
-/** 1980-01-01T00:00:00Z: the default SOURCE_DATE_EPOCH when no lock or environment gives one (as pack's). */
-export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
 
 /** Variables of the caller's environment a build step still sees (the rest are dropped). */
-export const PASSED_ENV = ['PATH', 'HOME', 'TMPDIR', 'npm_config_nodedir'] as const;
+const PASSED_ENV = ['PATH', 'HOME', 'TMPDIR', 'npm_config_nodedir'] as const;
 
 /** The compilers the cc shims wrap (when the host has them). */
-export const WRAPPED_COMPILERS = ['cc', 'gcc', 'c++', 'g++', 'gfortran'] as const;
+const WRAPPED_COMPILERS = ['cc', 'gcc', 'c++', 'g++', 'gfortran'] as const;
 
 /** The fixed part of every build step's environment: goes into the recipe's resolved env (and so the cache key). */
 export function determinismEnv(sourceDateEpoch: number): Record<string, string> {
@@ -45,13 +43,6 @@ export function determinismEnv(sourceDateEpoch: number): Record<string, string> 
     LOGNAME: BUILD_USER,
     HOSTNAME: BUILD_HOST,
   };
-}
-
-/** A SOURCE_DATE_EPOCH value: a non-negative integer of seconds. Throws a RangeError naming the problem. */
-export function parseSourceDateEpoch(v: string | number, what = 'SOURCE_DATE_EPOCH'): number {
-  const s = String(v).trim();
-  if (!/^\d+$/.test(s)) throw new RangeError(`${what} must be a whole number of seconds since 1970-01-01 UTC, got '${v}'`);
-  return Number(s);
 }
 
 /** The shim directories of one build (inside its build directory). */
@@ -84,19 +75,21 @@ export function stepEnv(caller: NodeJS.ProcessEnv, recipeEnv: Record<string, str
 }
 
 /** The first executable named `name` on `path`, skipping `skip` directories. */
-export function which(name: string, path: string, skip: readonly string[] = []): string | null {
+function which(name: string, path: string, skip: readonly string[] = []): string | null {
   for (const dir of path.split(delimiter)) {
     if (!dir || skip.includes(dir)) continue;
     const p = join(dir, name);
-    try { if (statSync(p).isFile() && (statSync(p).mode & 0o111)) return p; } catch { /* not here */ }
+    try {
+      if (statSync(p).isFile() && statSync(p).mode & 0o111) return p;
+    } catch {
+      /* not here */
+    }
   }
   return null;
 }
 
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /** The text of each shim script (pure; `real` maps a tool name to its path on the host, or null). */
-export function shimScripts(buildDir: string, real: (name: string) => string | null): { bin: Record<string, string>; cc: Record<string, string> } {
+function shimScripts(buildDir: string, real: (name: string) => string | null): { bin: Record<string, string>; cc: Record<string, string> } {
   const head = '#!/bin/sh\n# mpistack build shim (scripts/engine/determinism.ts)\n';
   const date = real('date') ?? '/bin/date';
   const bin: Record<string, string> = {
@@ -104,16 +97,16 @@ export function shimScripts(buildDir: string, real: (name: string) => string | n
     whoami: `${head}echo ${BUILD_USER}\n`,
     // the current time is SOURCE_DATE_EPOCH; an explicit date (-d, -r, -s) is left to the real date
     date: `${head}for a in "$@"; do
-  case "$a" in -d*|--date*|-r*|--reference*|-s*|--set*|-f*|--file*) exec ${shq(date)} "$@" ;; esac
+  case "$a" in -d*|--date*|-r*|--reference*|-s*|--set*|-f*|--file*) exec ${shellQuote(date)} "$@" ;; esac
 done
-if [ -n "$SOURCE_DATE_EPOCH" ]; then exec ${shq(date)} -d "@$SOURCE_DATE_EPOCH" "$@"; fi
-exec ${shq(date)} "$@"
+if [ -n "$SOURCE_DATE_EPOCH" ]; then exec ${shellQuote(date)} -d "@$SOURCE_DATE_EPOCH" "$@"; fi
+exec ${shellQuote(date)} "$@"
 `,
   };
   const cc: Record<string, string> = {};
   for (const c of WRAPPED_COMPILERS) {
     const r = real(c);
-    if (r) cc[c] = `${head}exec ${shq(r)} ${shq(`-ffile-prefix-map=${buildDir}=${MAPPED_BUILD_DIR}`)} "$@"\n`;
+    if (r) cc[c] = `${head}exec ${shellQuote(r)} ${shellQuote(`-ffile-prefix-map=${buildDir}=${MAPPED_BUILD_DIR}`)} "$@"\n`;
   }
   return { bin, cc };
 }
@@ -122,7 +115,10 @@ exec ${shq(date)} "$@"
 export async function writeShims(buildDir: string, callerPath = process.env.PATH ?? '/usr/bin:/bin'): Promise<Shims> {
   const shims: Shims = { bin: join(buildDir, 'shims', 'bin'), cc: join(buildDir, 'shims', 'cc'), buildDir };
   const scripts = shimScripts(buildDir, (n) => which(n, callerPath, [shims.bin, shims.cc]));
-  for (const [dir, files] of [[shims.bin, scripts.bin], [shims.cc, scripts.cc]] as const) {
+  for (const [dir, files] of [
+    [shims.bin, scripts.bin],
+    [shims.cc, scripts.cc],
+  ] as const) {
     await mkdir(dir, { recursive: true });
     for (const [name, text] of Object.entries(files)) {
       await writeFile(join(dir, name), text);
@@ -130,9 +126,4 @@ export async function writeShims(buildDir: string, callerPath = process.env.PATH
     }
   }
   return shims;
-}
-
-/** `text` with every occurrence of the build directory replaced by MAPPED_BUILD_DIR (what the compiler shims do to debug info). */
-export function mapBuildDir(text: string, buildDir: string): string {
-  return text.split(buildDir.replace(/\/+$/, '')).join(MAPPED_BUILD_DIR);
 }

@@ -17,25 +17,24 @@
 // network faults, stalls, truncation; final at once: 4xx, redirect problems,
 // the size cap, the deadline. A mirror directory entry must be a regular file
 // (opened without blocking, so a FIFO cannot hang the copy).
-import { createHash } from 'node:crypto';
-import { constants as fsc, createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { constants as fsc, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import fetch from 'node-fetch';
-import type { Source } from '../../recipes/types.js';
+import type { Shell, Source } from '../../recipes/kit/contract.js';
+import { sha256File } from '../foundation/hash.js';
 import { fetchDebianOrig } from './apt.js';
-import { fetchLocal } from './local.js';
 import { ChecksumError, FetchError, NoSourceError } from './errors.js';
-import type { Shell } from './shell.js';
+import { fetchLocal } from './local.js';
 
 /** Defaults: 30 s of silence ends an attempt, 30 min ends a source, 512 MiB is the most any source may be. */
 export const FETCH_DEFAULTS = { timeoutMs: 30_000, deadlineMs: 30 * 60_000, maxBytes: 512 * 1024 * 1024, attempts: 4, backoffMs: 1000 } as const;
 /** Redirects followed per request. */
-export const MAX_REDIRECTS = 10;
+const MAX_REDIRECTS = 10;
 
-export interface FetchOptions {
+interface FetchOptions {
   cacheDir: string;
   mirrors: string[];
   offline: boolean;
@@ -62,12 +61,6 @@ export interface Fetched {
   from: string;
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(createReadStream(path), h);
-  return h.digest('hex');
-}
-
 export function cachePath(cacheDir: string, sha256: string, filename: string): string {
   return join(cacheDir, 'sources', sha256, filename);
 }
@@ -77,7 +70,7 @@ function isUrl(s: string): boolean {
 }
 
 /** One attempt at a candidate: the ordered list of what will be tried (the plan prints it). */
-export interface Candidate {
+interface Candidate {
   label: string;
   kind: 'mirror-url' | 'mirror-dir' | 'url' | 'debian';
   source: Source;
@@ -94,22 +87,32 @@ export function candidates(sources: readonly Source[], mirrors: readonly string[
   }
   if (!offline) {
     for (const s of sources) if (s.kind === 'url') out.push({ label: s.url, kind: 'url', source: s, location: s.url });
-    for (const s of sources) if (s.kind === 'debian') out.push({ label: `debian source ${s.name}=${s.version}`, kind: 'debian', source: s, location: `${s.name}=${s.version}` });
+    for (const s of sources)
+      if (s.kind === 'debian') out.push({ label: `debian source ${s.name}=${s.version}`, kind: 'debian', source: s, location: `${s.name}=${s.version}` });
   }
   return out;
 }
 
 /** The size cap for a source: its own size when the recipe gives one, else the generous maximum. */
-export function sizeCap(source: Source, o: Pick<FetchOptions, 'maxBytes'>): { bytes: number; exact: boolean } {
+function sizeCap(source: Source, o: Pick<FetchOptions, 'maxBytes'>): { bytes: number; exact: boolean } {
   const own = (source as { size?: unknown }).size;
   if (typeof own === 'number' && Number.isSafeInteger(own) && own >= 0) return { bytes: own, exact: true };
   return { bytes: o.maxBytes ?? FETCH_DEFAULTS.maxBytes, exact: false };
 }
 
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((r) => {
-  const t = setTimeout(r, ms);
-  signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
-});
+/** Wait `ms`, or less when `signal` aborts first. */
+const waitOrAbort = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((r) => {
+    const t = setTimeout(r, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        r();
+      },
+      { once: true },
+    );
+  });
 
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
 
@@ -121,18 +124,25 @@ const REDIRECT = new Set([301, 302, 303, 307, 308]);
 async function downloadOnce(url: string, dest: string, timeoutMs: number, deadline: AbortSignal, cap: { bytes: number; exact: boolean }): Promise<void> {
   const idle = new AbortController();
   let timer = setTimeout(() => idle.abort(), timeoutMs);
-  const kick = () => { clearTimeout(timer); timer = setTimeout(() => idle.abort(), timeoutMs); };
+  const kick = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => idle.abort(), timeoutMs);
+  };
   const attemptSignal = AbortSignal.any([idle.signal, deadline]);
-  let signal = attemptSignal;
-  const aborted = (what: string, e: unknown): FetchError => (deadline.aborted
-    ? new FetchError(url, null, `the fetch deadline passed ${what}`, { cause: e, reason: 'deadline' })
-    : new FetchError(url, null, what === 'before a response' ? `no response within ${timeoutMs} ms` : `download stalled for ${timeoutMs} ms`, { cause: e, reason: what === 'before a response' ? 'no-response' : 'stalled' }));
+  let signal: AbortSignal;
+  const aborted = (what: string, e: unknown): FetchError =>
+    deadline.aborted
+      ? new FetchError(url, null, `the fetch deadline passed ${what}`, { cause: e, reason: 'deadline' })
+      : new FetchError(url, null, what === 'before a response' ? `no response within ${timeoutMs} ms` : `download stalled for ${timeoutMs} ms`, {
+          cause: e,
+          reason: what === 'before a response' ? 'no-response' : 'stalled',
+        });
   try {
     const chain = [url];
     let res;
     let drop = new AbortController(); // ends one response we do not read (a redirect's, an error page, a body over the cap)
     for (;;) {
-      const here = chain[chain.length - 1]!;
+      const here = chain[chain.length - 1];
       drop = new AbortController();
       signal = AbortSignal.any([attemptSignal, drop.signal]);
       try {
@@ -146,12 +156,17 @@ async function downloadOnce(url: string, dest: string, timeoutMs: number, deadli
       const location = res.headers.get('location');
       if (!location) throw new FetchError(url, res.status, `HTTP ${res.status} redirect without a Location`, { reason: 'redirect' });
       let next: URL;
-      try { next = new URL(location, here); } catch { throw new FetchError(url, res.status, `HTTP ${res.status} redirect to an invalid URL ${JSON.stringify(location)}`, { reason: 'redirect' }); }
+      try {
+        next = new URL(location, here);
+      } catch {
+        throw new FetchError(url, res.status, `HTTP ${res.status} redirect to an invalid URL ${JSON.stringify(location)}`, { reason: 'redirect' });
+      }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
         throw new FetchError(url, res.status, `redirected to ${next.href}: only http and https redirects are followed`, { reason: 'redirect' });
       }
       if (chain.includes(next.href)) throw new FetchError(url, res.status, `redirect loop: ${[...chain, next.href].join(' -> ')}`, { reason: 'redirect' });
-      if (chain.length > MAX_REDIRECTS) throw new FetchError(url, res.status, `more than ${MAX_REDIRECTS} redirects: ${chain.join(' -> ')}`, { reason: 'redirect' });
+      if (chain.length > MAX_REDIRECTS)
+        throw new FetchError(url, res.status, `more than ${MAX_REDIRECTS} redirects: ${chain.join(' -> ')}`, { reason: 'redirect' });
       chain.push(next.href);
     }
     if (!res.ok) {
@@ -201,8 +216,9 @@ async function downloadWithRetry(url: string, dest: string, source: Source, o: F
       } catch (e) {
         if (!(e instanceof FetchError) || !e.retryable || i >= attempts) throw e;
         o.log?.(`${url}: ${e.message}; retry ${i}/${attempts - 1}`);
-        await sleep((o.backoffMs ?? FETCH_DEFAULTS.backoffMs) * 2 ** (i - 1), deadline.signal);
-        if (deadline.signal.aborted) throw new FetchError(url, null, `the fetch deadline (${deadlineMs} ms) passed after ${i} attempt(s); the last: ${e.message}`, { reason: 'deadline' });
+        await waitOrAbort((o.backoffMs ?? FETCH_DEFAULTS.backoffMs) * 2 ** (i - 1), deadline.signal);
+        if (deadline.signal.aborted)
+          throw new FetchError(url, null, `the fetch deadline (${deadlineMs} ms) passed after ${i} attempt(s); the last: ${e.message}`, { reason: 'deadline' });
       }
     }
   } finally {
@@ -217,16 +233,30 @@ async function copyFromMirror(path: string, dest: string, source: Source, o: Fet
     fh = await open(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new FetchError(path, null, code === 'ENOENT' ? 'not in mirror directory' : `cannot open: ${(e as Error).message}`, { cause: e, reason: code === 'ENOENT' ? 'missing' : 'other' });
+    throw new FetchError(path, null, code === 'ENOENT' ? 'not in mirror directory' : `cannot open: ${(e as Error).message}`, {
+      cause: e,
+      reason: code === 'ENOENT' ? 'missing' : 'other',
+    });
   }
   try {
     const st = await fh.stat();
     if (!st.isFile()) {
-      const what = st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'not a regular file';
+      const what = st.isFIFO()
+        ? 'a FIFO'
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? 'a device'
+          : st.isDirectory()
+            ? 'a directory'
+            : st.isSocket()
+              ? 'a socket'
+              : 'not a regular file';
       throw new FetchError(path, null, `is ${what}, not a regular file: mirror entries must be files`, { reason: 'not-regular-file' });
     }
     const cap = sizeCap(source, o);
-    if (st.size > cap.bytes) throw new FetchError(path, null, `is ${st.size} bytes, more than ${cap.bytes} (${cap.exact ? "the source's size" : 'the fetch size cap'})`, { reason: 'too-large' });
+    if (st.size > cap.bytes)
+      throw new FetchError(path, null, `is ${st.size} bytes, more than ${cap.bytes} (${cap.exact ? "the source's size" : 'the fetch size cap'})`, {
+        reason: 'too-large',
+      });
     await pipeline(fh.createReadStream({ autoClose: false }), createWriteStream(dest));
   } finally {
     await fh.close();
@@ -287,9 +317,8 @@ export async function fetchSources(recipe: string, version: string, sources: rea
   }
   const wanted = sources.map((s) => `${s.filename} (sha256 ${s.sha256})`).join(' or ');
   const hint = o.offline
-    ? `--offline: nothing in the cache ${join(o.cacheDir, 'sources')} or the mirrors; wanted ${wanted}. Drop --offline, or pass --mirror DIR|URL holding one of these files`
+    ? `--offline: nothing in the cache ${join(o.cacheDir, 'sources')} or the mirrors; wanted ${wanted}. ` +
+      'Drop --offline, or pass --mirror DIR|URL holding one of these files'
     : `wanted ${wanted}`;
   throw new NoSourceError(recipe, version, attempts, hint);
 }
-
-export { basename };

@@ -7,32 +7,16 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { LocalSource } from '../../recipes/types.js';
-
-/** The package root: the nearest directory above this module whose package.json is mpistack's. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const p = join(dir, 'package.json');
-    if (existsSync(p) && (JSON.parse(readFileSync(p, 'utf8')) as { name?: string }).name === 'mpistack') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no mpistack package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-}
-
-/** This package's version (package.json next to the package root). */
-export function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-}
+import type { LocalSource } from '../../recipes/kit/contract.js';
+import { packageRoot } from '../foundation/package.js';
+import { LocalSourceError } from './errors.js';
 
 /** Every file under the source's paths (relative to `root`), sorted; build output and maps left out. */
 export function listLocal(paths: readonly string[], root = packageRoot()): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
     const abs = join(root, rel);
-    if (!existsSync(abs)) throw new Error(`local source path ${rel} does not exist under ${root}; run 'npm run build' first if it is build output`);
+    if (!existsSync(abs)) throw new LocalSourceError(`local source path ${rel} does not exist under ${root}; run 'npm run build' first if it is build output`);
     const st = statSync(abs);
     if (st.isDirectory()) {
       for (const name of readdirSync(abs).sort()) if (name !== 'build' && name !== 'node_modules') walk(`${rel}/${name}`);
@@ -76,7 +60,8 @@ export async function fetchLocal(src: LocalSource, cacheDir: string, root = pack
       await cp(join(root, rel), join(tree, rel), { preserveTimestamps: true });
     }
     const got = hashLocal(src.paths, tree);
-    if (got !== src.sha256) throw new Error(`local source ${src.filename} changed while it was copied (expected ${src.sha256}, got ${got}); run the build again`);
+    if (got !== src.sha256)
+      throw new LocalSourceError(`local source ${src.filename} changed while it was copied (expected ${src.sha256}, got ${got}); run the build again`);
     await mkdir(dirname(final), { recursive: true });
     await rename(tree, final);
     return final;

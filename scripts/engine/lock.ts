@@ -16,21 +16,22 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Recipe, Source } from '../../recipes/types.js';
-import { findVersion, resolveInputs } from '../../recipes/types.js';
-import { canonicalJson } from './buildcache.js';
-import { DEFAULT_SOURCE_DATE_EPOCH, determinismEnv, parseSourceDateEpoch } from './determinism.js';
-import { UsageError } from './errors.js';
-import { cachePath, sha256File } from './fetch.js';
+import { findVersion, type Recipe, type Source } from '../../recipes/kit/contract.js';
+import { UsageError } from '../foundation/errors.js';
+import { canonicalJson, sha256File } from '../foundation/hash.js';
+import { DEFAULT_SOURCE_DATE_EPOCH, parseSourceDateEpoch } from '../foundation/layout.js';
+import { determinismEnv } from './determinism.js';
+import { cachePath } from './fetch.js';
+import { resolveInputs } from './plan.js';
 
 export const LOCK_FILE = 'stack.lock.json';
-export const LOCK_FORMAT = 1;
+const LOCK_FORMAT = 1;
 /** What the install prefix is written as in the lock. */
-export const PREFIX_TOKEN = '@PREFIX@';
+const PREFIX_TOKEN = '@PREFIX@';
 /** The toolchain entries a lock records (the names the issue asks for; `binutils` is `ld --version`). */
-export const LOCKED_TOOLS = ['gcc', 'g++', 'gfortran', 'binutils', 'node', 'glibc'] as const;
+const LOCKED_TOOLS = ['gcc', 'g++', 'gfortran', 'binutils', 'node', 'glibc'] as const;
 
-export interface LockedSource {
+interface LockedSource {
   /** 'upstream' (the release archive), 'debian' (the orig tarball), 'local' (this checkout) */
   origin: string;
   filename: string;
@@ -38,7 +39,7 @@ export interface LockedSource {
   sha256?: string;
 }
 
-export interface LockedRecipe {
+interface LockedRecipe {
   /** added with --with: absent from a run is no difference */
   optional?: true;
   version: string;
@@ -55,17 +56,17 @@ export interface StackLock {
 }
 
 /** The lock's toolchain record from toolchainVersions() (ld -> binutils). */
-export function lockToolchain(tc: Record<string, string | null>): Record<string, string | null> {
+function lockToolchain(tc: Record<string, string | null>): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const t of LOCKED_TOOLS) out[t] = (t === 'binutils' ? tc.ld : tc[t]) ?? null;
   return out;
 }
 
-export function originOf(s: Source): string {
+function originOf(s: Source): string {
   return s.kind === 'url' ? 'upstream' : s.kind;
 }
 
-export function lockedSource(s: Source): LockedSource {
+function lockedSource(s: Source): LockedSource {
   return s.kind === 'local' ? { origin: 'local', filename: s.filename } : { origin: originOf(s), filename: s.filename, sha256: s.sha256 };
 }
 
@@ -80,7 +81,7 @@ export function lockEntry(r: Recipe, version: string | undefined, source: Source
  * while the table still has it, else the first whose file is already in the
  * source cache (verified), else the first of the table (its upstream archive).
  */
-export async function chooseSource(r: Recipe, version: string | undefined, cacheDir: string, locked?: LockedRecipe): Promise<Source> {
+async function chooseSource(r: Recipe, version: string | undefined, cacheDir: string, locked?: LockedRecipe): Promise<Source> {
   const entry = findVersion(r, version);
   const local = entry.sources.find((s) => s.kind === 'local');
   if (local) return local;
@@ -100,17 +101,24 @@ export async function chooseSource(r: Recipe, version: string | undefined, cache
  * Recipes named in `optional` are marked so; optional entries of `existing`
  * for recipes not given here are kept as they are.
  */
-export async function currentLock(recipes: readonly Recipe[], o: {
-  versions?: Record<string, string>; sourceDateEpoch: number; cacheDir: string; toolchain: Record<string, string | null>; existing?: StackLock | null;
-  /** recipe -> the source a build actually used (overrides the choice) */
-  used?: Record<string, Source>;
-  /** names of the recipes added with --with */
-  optional?: readonly string[];
-}): Promise<StackLock> {
+export async function currentLock(
+  recipes: readonly Recipe[],
+  o: {
+    versions?: Record<string, string>;
+    sourceDateEpoch: number;
+    cacheDir: string;
+    toolchain: Record<string, string | null>;
+    existing?: StackLock | null;
+    /** recipe -> the source a build actually used (overrides the choice) */
+    used?: Record<string, Source>;
+    /** names of the recipes added with --with */
+    optional?: readonly string[];
+  },
+): Promise<StackLock> {
   const out: StackLock = { format: LOCK_FORMAT, sourceDateEpoch: o.sourceDateEpoch, toolchain: lockToolchain(o.toolchain), recipes: {} };
   for (const r of recipes) {
     const v = o.versions?.[r.name];
-    const src = o.used?.[r.name] ?? await chooseSource(r, v, o.cacheDir, o.existing?.recipes[r.name]);
+    const src = o.used?.[r.name] ?? (await chooseSource(r, v, o.cacheDir, o.existing?.recipes[r.name]));
     const entry = lockEntry(r, v, src, o.sourceDateEpoch);
     out.recipes[r.name] = o.optional?.includes(r.name) ? { optional: true, ...entry } : entry;
   }
@@ -119,7 +127,7 @@ export async function currentLock(recipes: readonly Recipe[], o: {
 }
 
 /** A named stack (recipes/index.ts STACKS), as the lock sees it. */
-export interface StackChoice {
+interface StackChoice {
   name: string;
   lockFile: string;
   versions: Record<string, string>;
@@ -131,15 +139,26 @@ export interface StackChoice {
  * first (the default), whose lock then names the differing version.
  * Returns the stack and the versions to build (the stack's, then the asked).
  */
-export function selectStack<S extends StackChoice>(stacks: readonly S[], recipes: readonly Recipe[], o: { stack?: string; versions: Record<string, string> }): { stack: S; versions: Record<string, string> } {
-  const defaultOf = (name: string) => findVersion(recipes.find((r) => r.name === name)!, undefined).version;
+export function selectStack<S extends StackChoice>(
+  stacks: readonly S[],
+  recipes: readonly Recipe[],
+  o: { stack?: string; versions: Record<string, string> },
+): { stack: S; versions: Record<string, string> } {
+  const defaultOf = (name: string) =>
+    findVersion(
+      recipes.find((r) => r.name === name)!,
+      undefined,
+    ).version;
   const versionIn = (s: S, name: string) => s.versions[name] ?? defaultOf(name);
   if (o.stack !== undefined) {
     const s = stacks.find((x) => x.name === o.stack);
     if (!s) throw new UsageError(`--stack ${o.stack}: no such stack (known: ${stacks.map((x) => x.name).join(', ')})`);
     const clash = Object.entries(o.versions).filter(([k, v]) => versionIn(s, k) !== v);
     if (clash.length) {
-      throw new UsageError(`--stack ${s.name} builds ${clash.map(([k]) => `${k} ${versionIn(s, k)}`).join(', ')}, not ${clash.map(([k, v]) => `${k} ${v}`).join(', ')}; drop one of the two options`);
+      throw new UsageError(
+        `--stack ${s.name} builds ${clash.map(([k]) => `${k} ${versionIn(s, k)}`).join(', ')}, ` +
+          `not ${clash.map(([k, v]) => `${k} ${v}`).join(', ')}; drop one of the two options`,
+      );
     }
     return { stack: s, versions: { ...s.versions, ...o.versions } };
   }
@@ -157,16 +176,28 @@ export function lockDifferences(lock: StackLock, current: StackLock): string[] {
   for (const n of names) {
     const a = lock.recipes[n];
     const b = current.recipes[n];
-    if (!a) { L.push(`${n}: not in the lock`); continue; }
-    if (!b) { if (!a.optional) L.push(`${n}: in the lock but no such recipe any more`); continue; }
+    if (!a) {
+      L.push(`${n}: not in the lock`);
+      continue;
+    }
+    if (!b) {
+      if (!a.optional) L.push(`${n}: in the lock but no such recipe any more`);
+      continue;
+    }
     if (a.version !== b.version) L.push(`${n}: version locked ${a.version}, now ${b.version}`);
     if (canonicalJson(a.source) !== canonicalJson(b.source)) {
-      L.push(`${n}: source locked ${a.source.origin} ${a.source.filename}${a.source.sha256 ? ` sha256 ${a.source.sha256}` : ''}, now ${b.source.origin} ${b.source.filename}${b.source.sha256 ? ` sha256 ${b.source.sha256}` : ''}`);
+      L.push(
+        `${n}: source locked ${a.source.origin} ${a.source.filename}${a.source.sha256 ? ` sha256 ${a.source.sha256}` : ''}, ` +
+          `now ${b.source.origin} ${b.source.filename}${b.source.sha256 ? ` sha256 ${b.source.sha256}` : ''}`,
+      );
     }
     if (canonicalJson(a.configureArgs) !== canonicalJson(b.configureArgs)) {
       const gone = a.configureArgs.filter((x) => !b.configureArgs.includes(x));
       const added = b.configureArgs.filter((x) => !a.configureArgs.includes(x));
-      L.push(`${n}: configure arguments differ${gone.length ? ` (locked only: ${gone.join(' ')})` : ''}${added.length ? ` (now only: ${added.join(' ')})` : ''}${!gone.length && !added.length ? ' (order)' : ''}`);
+      L.push(
+        `${n}: configure arguments differ${gone.length ? ` (locked only: ${gone.join(' ')})` : ''}` +
+          `${added.length ? ` (now only: ${added.join(' ')})` : ''}${!gone.length && !added.length ? ' (order)' : ''}`,
+      );
     }
     for (const k of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
       if (k === 'SOURCE_DATE_EPOCH') continue;
@@ -178,19 +209,29 @@ export function lockDifferences(lock: StackLock, current: StackLock): string[] {
 
 /** Toolchain entries that differ from the lock's, one line each. */
 export function toolchainDifferences(locked: Record<string, string | null>, now: Record<string, string | null>): string[] {
-  return LOCKED_TOOLS.filter((t) => (locked[t] ?? null) !== (now[t] ?? null)).map((t) => `${t}: locked '${locked[t] ?? '(none)'}', here '${now[t] ?? '(none)'}'`);
+  return LOCKED_TOOLS.filter((t) => (locked[t] ?? null) !== (now[t] ?? null)).map(
+    (t) => `${t}: locked '${locked[t] ?? '(none)'}', here '${now[t] ?? '(none)'}'`,
+  );
 }
 
 /** Read a lock file: null when absent; a UsageError naming the file when it is not a lock. */
 export async function readLock(path: string): Promise<StackLock | null> {
   let text: string;
-  try { text = await readFile(path, 'utf8'); } catch { return null; }
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
   let v: StackLock;
-  try { v = JSON.parse(text) as StackLock; } catch (e) {
+  try {
+    v = JSON.parse(text) as StackLock;
+  } catch (e) {
     throw new UsageError(`${path} is not valid JSON (${(e as Error).message}); restore it from git or rewrite it with 'mpistack lock'`);
   }
   if (!v || v.format !== LOCK_FORMAT || typeof v.sourceDateEpoch !== 'number' || typeof v.recipes !== 'object' || !v.recipes) {
-    throw new UsageError(`${path} is not a format ${LOCK_FORMAT} stack lock (needs format, sourceDateEpoch, toolchain, recipes); rewrite it with 'mpistack lock'`);
+    throw new UsageError(
+      `${path} is not a format ${LOCK_FORMAT} stack lock (needs format, sourceDateEpoch, toolchain, recipes); rewrite it with 'mpistack lock'`,
+    );
   }
   return v;
 }
@@ -212,7 +253,7 @@ export function pinSources(recipes: readonly Recipe[], lock: StackLock): Recipe[
   });
 }
 
-export interface LockPlan {
+interface LockPlan {
   /** the recipes to build: sources narrowed to the locked ones (unchanged without a lock or with update) */
   recipes: Recipe[];
   sourceDateEpoch: number;
@@ -231,25 +272,54 @@ export interface LockPlan {
  * set, else the lock's; any differing input throws a UsageError listing them
  * all, unless `update` (or `report`, for --dry-run, which only lists them).
  */
-export async function applyLock(recipes: readonly Recipe[], o: {
-  path: string; versions?: Record<string, string>; cacheDir: string; env?: NodeJS.ProcessEnv;
-  toolchain: Record<string, string | null>; update?: boolean; report?: boolean;
-  /** names of the recipes added with --with (locked as optional entries) */
-  optional?: readonly string[];
-}): Promise<LockPlan> {
+export async function applyLock(
+  recipes: readonly Recipe[],
+  o: {
+    path: string;
+    versions?: Record<string, string>;
+    cacheDir: string;
+    env?: NodeJS.ProcessEnv;
+    toolchain: Record<string, string | null>;
+    update?: boolean;
+    report?: boolean;
+    /** names of the recipes added with --with (locked as optional entries) */
+    optional?: readonly string[];
+  },
+): Promise<LockPlan> {
   const lock = await readLock(o.path);
   const envSde = (o.env ?? process.env).SOURCE_DATE_EPOCH;
-  const sde = envSde !== undefined && envSde !== '' ? parseSourceDateEpoch(envSde, 'SOURCE_DATE_EPOCH in the environment')
-    : lock?.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
+  const sde =
+    envSde !== undefined && envSde !== ''
+      ? parseSourceDateEpoch(envSde, 'SOURCE_DATE_EPOCH in the environment')
+      : (lock?.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH);
   if (!lock) {
-    return { recipes: [...recipes], sourceDateEpoch: sde, path: o.path, lock, differences: [], warnings: [`no ${o.path}: building unpinned ('mpistack lock' writes one; --update-lock writes it after the build)`] };
+    return {
+      recipes: [...recipes],
+      sourceDateEpoch: sde,
+      path: o.path,
+      lock,
+      differences: [],
+      warnings: [`no ${o.path}: building unpinned ('mpistack lock' writes one; --update-lock writes it after the build)`],
+    };
   }
-  const current = await currentLock(recipes, { versions: o.versions, sourceDateEpoch: sde, cacheDir: o.cacheDir, toolchain: o.toolchain, existing: lock, optional: o.optional });
+  const current = await currentLock(recipes, {
+    versions: o.versions,
+    sourceDateEpoch: sde,
+    cacheDir: o.cacheDir,
+    toolchain: o.toolchain,
+    existing: lock,
+    optional: o.optional,
+  });
   const differences = lockDifferences(lock, current);
-  const warnings = toolchainDifferences(lock.toolchain ?? {}, current.toolchain).map((l) => `toolchain differs from ${o.path}: ${l} (the build may not reproduce the locked bytes)`);
+  const warnings = toolchainDifferences(lock.toolchain ?? {}, current.toolchain).map(
+    (l) => `toolchain differs from ${o.path}: ${l} (the build may not reproduce the locked bytes)`,
+  );
   if (differences.length && !o.update && !o.report) {
-    throw new UsageError(`inputs differ from ${o.path}:\n  ${differences.join('\n  ')}\n`
-      + `build with --update-lock to use these inputs and rewrite the lock, or put them back (git checkout ${basename(o.path)}, unset SOURCE_DATE_EPOCH, drop --openmpi or name a --stack)`);
+    throw new UsageError(
+      `inputs differ from ${o.path}:\n  ${differences.join('\n  ')}\n` +
+        'build with --update-lock to use these inputs and rewrite the lock, or put them back ' +
+        `(git checkout ${basename(o.path)}, unset SOURCE_DATE_EPOCH, drop --openmpi or name a --stack)`,
+    );
   }
   return { recipes: o.update || o.report ? [...recipes] : pinSources(recipes, lock), sourceDateEpoch: sde, path: o.path, lock, differences, warnings };
 }

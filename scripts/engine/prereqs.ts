@@ -2,28 +2,30 @@
 // it); doctor reads the PKGS=(...) array from it, so the two cannot drift.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PackageError } from '../foundation/errors.js';
+import { packageRoot } from '../foundation/package.js';
 
-/** scripts/install-prereqs.sh, found from both scripts/engine and dist/scripts/engine. */
+/** scripts/install-prereqs.sh at the package root. */
 export function prereqScriptPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const p = join(dir, 'scripts', 'install-prereqs.sh');
-    try { readFileSync(p); return p; } catch { dir = dirname(dir); }
-  }
-  throw new Error('scripts/install-prereqs.sh not found above ' + dirname(fileURLToPath(import.meta.url)));
+  return join(packageRoot(), 'scripts', 'install-prereqs.sh');
 }
 
 /** The package names in the script's PKGS=( ... ) array. */
 export function parsePrereqList(script: string): string[] {
   const m = /^PKGS=\(([^)]*)\)/m.exec(script);
-  if (!m) throw new Error('no PKGS=( ... ) array in install-prereqs.sh');
+  if (!m) throw new PackageError('no PKGS=( ... ) array in install-prereqs.sh');
   return m[1].split(/\s+/).filter((w) => w && !w.startsWith('#'));
 }
 
 export function prereqPackages(): string[] {
-  return parsePrereqList(readFileSync(prereqScriptPath(), 'utf8'));
+  let text: string;
+  try {
+    text = readFileSync(prereqScriptPath(), 'utf8');
+  } catch (e) {
+    throw new PackageError(`cannot read ${prereqScriptPath()}: ${(e as Error).message}`, { cause: e });
+  }
+  return parsePrereqList(text);
 }
 
 export function aptInstallLine(pkgs: string[]): string {

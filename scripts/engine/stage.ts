@@ -7,6 +7,7 @@
 import { lstat, mkdir, readdir, rename, rm, rmdir, copyFile, readlink, symlink, unlink } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { StageError } from './errors.js';
 
 /**
  * Copy the contents of directory `from` into `to` (created): symlinks as
@@ -21,15 +22,20 @@ export async function copyTree(from: string, to: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const p = spawn('cp', ['-a', '--', `${from}/.`, to], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    p.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`copying ${from} to ${to} failed (cp exit ${code}): ${err.trim().split('\n').slice(0, 3).join('; ')}`))));
+    p.on('close', (code) =>
+      code === 0 ? resolve() : reject(new StageError(`copying ${from} to ${to} failed (cp exit ${code}): ${err.trim().split('\n').slice(0, 3).join('; ')}`)),
+    );
   });
 }
 
-type Step = { kind: 'mkdir'; path: string } | { kind: 'aside'; from: string; to: string } | { kind: 'place'; path: string } | { kind: 'placeDir'; path: string };
+type Step =
+  { kind: 'mkdir'; path: string } | { kind: 'aside'; from: string; to: string } | { kind: 'place'; path: string } | { kind: 'placeDir'; path: string };
 
-export interface Merge {
+interface Merge {
   /** undo everything (leaves the prefix as before the merge) */
   rollback(): Promise<void>;
   /** forget the undo information (drops replaced files) */
@@ -37,7 +43,12 @@ export interface Merge {
 }
 
 async function exists(p: string): Promise<boolean> {
-  try { await lstat(p); return true; } catch { return false; }
+  try {
+    await lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function moveFile(from: string, to: string): Promise<void> {
@@ -69,7 +80,10 @@ export async function mergeTree(staged: string, prefix: string, backupDir: strin
     const mk = async (d: string) => {
       const missing: string[] = [];
       for (let p = d; !(await exists(p)); p = dirname(p)) missing.unshift(p);
-      for (const p of missing) { await mkdir(p); steps.push({ kind: 'mkdir', path: p }); }
+      for (const p of missing) {
+        await mkdir(p);
+        steps.push({ kind: 'mkdir', path: p });
+      }
     };
     await mk(prefix);
     await mkdir(backupDir, { recursive: true });
@@ -86,7 +100,10 @@ export async function mergeTree(staged: string, prefix: string, backupDir: strin
         const dest = join(prefix, r);
         const st = await lstat(dest).catch(() => null);
         if (e.isDirectory()) {
-          if (st?.isDirectory()) { await mergeDir(r); continue; }
+          if (st?.isDirectory()) {
+            await mergeDir(r);
+            continue;
+          }
           if (st) await aside(dest, r);
           // nothing of it in the prefix yet: one rename moves the whole directory
           // (a first install or a restore into an empty prefix: Boost's 15,000
@@ -102,7 +119,7 @@ export async function mergeTree(staged: string, prefix: string, backupDir: strin
           continue;
         }
         if (st) {
-          if (st.isDirectory()) throw new Error(`cannot replace directory ${dest} with a file`);
+          if (st.isDirectory()) throw new StageError(`cannot replace directory ${dest} with a file`);
           await aside(dest, r);
         }
         await moveFile(join(staged, r), dest);
@@ -116,6 +133,9 @@ export async function mergeTree(staged: string, prefix: string, backupDir: strin
   }
   return {
     rollback: undo,
-    commit: async () => { steps.length = 0; await rm(backupDir, { recursive: true, force: true }); },
+    commit: async () => {
+      steps.length = 0;
+      await rm(backupDir, { recursive: true, force: true });
+    },
   };
 }

@@ -12,8 +12,12 @@ function firstLine(cmd: string, args: string[]): Promise<string | null> {
 
 export async function toolchainVersions(): Promise<Record<string, string | null>> {
   const [gcc, gxx, gfortran, make, ld, glibc] = await Promise.all([
-    firstLine('gcc', ['--version']), firstLine('g++', ['--version']), firstLine('gfortran', ['--version']),
-    firstLine('make', ['--version']), firstLine('ld', ['--version']), firstLine('ldd', ['--version']),
+    firstLine('gcc', ['--version']),
+    firstLine('g++', ['--version']),
+    firstLine('gfortran', ['--version']),
+    firstLine('make', ['--version']),
+    firstLine('ld', ['--version']),
+    firstLine('ldd', ['--version']),
   ]);
   return { gcc, 'g++': gxx, gfortran, make, ld, glibc, node: process.version };
 }

@@ -11,7 +11,7 @@
 // with a signed header checksum).
 //
 // Every listed entry goes through the archive path rules of
-// scripts/pack/archivepath.ts (no absolute path, no `..`, nothing written
+// scripts/foundation/archivepath.ts (no absolute path, no `..`, nothing written
 // through a symlink of the archive, every symlink resolved through the
 // archive's symlinks stays inside); device nodes and FIFOs are refused.
 // Extraction never restores owners or special bits: `--no-same-owner
@@ -22,11 +22,11 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ConfinementChecker, type EntryKind } from '../pack/archivepath.js';
+import { ConfinementChecker, type EntryKind } from '../foundation/archivepath.js';
 import { ArchiveReadError, UnsafeArchiveError } from './errors.js';
 
 /** One line of GNU tar's verbose listing, names as raw bytes (latin1 strings: one char per byte). */
-export interface ListedEntry {
+interface ListedEntry {
   /** the mode string's type letter: - d l h c b p C ... */
   type: string;
   /** the mode string, e.g. -rwsr-xr-x */
@@ -40,21 +40,27 @@ export interface ListedEntry {
 }
 
 /** Bytes held in a latin1 string, shown as UTF-8 (what a terminal shows). */
-export const shown = (latin1: string): string => Buffer.from(latin1, 'latin1').toString('utf8');
+const shown = (latin1: string): string => Buffer.from(latin1, 'latin1').toString('utf8');
 
 const ESCAPES: Record<string, number> = { '\\': 0x5c, '"': 0x22, a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, '?': 0x3f, "'": 0x27 };
 
 /** Parse a C-quoted string (GNU quotearg's c style) at `s[i] === '"'`; returns its bytes as latin1 and the index after it. */
-export function parseCString(s: string, i: number): { value: string; end: number } | undefined {
+function parseCString(s: string, i: number): { value: string; end: number } | undefined {
   if (s[i] !== '"') return undefined;
   const bytes: number[] = [];
   for (let j = i + 1; j < s.length; j++) {
-    const ch = s[j]!;
+    const ch = s[j];
     if (ch === '"') return { value: Buffer.from(bytes).toString('latin1'), end: j + 1 };
-    if (ch !== '\\') { for (const b of Buffer.from(ch, 'utf8')) bytes.push(b); continue; }
+    if (ch !== '\\') {
+      for (const b of Buffer.from(ch, 'utf8')) bytes.push(b);
+      continue;
+    }
     const e = s[++j];
     if (e === undefined) return undefined;
-    if (e in ESCAPES) { bytes.push(ESCAPES[e]!); continue; }
+    if (e in ESCAPES) {
+      bytes.push(ESCAPES[e]);
+      continue;
+    }
     const oct = /^[0-7]{1,3}/.exec(s.slice(j, j + 3));
     if (!oct) return undefined;
     bytes.push(parseInt(oct[0], 8) & 0xff);
@@ -64,7 +70,7 @@ export function parseCString(s: string, i: number): { value: string; end: number
 }
 
 /** One listing line; undefined when it is not in the expected shape. */
-export function parseListingLine(line: string): ListedEntry | undefined {
+function parseListingLine(line: string): ListedEntry | undefined {
   const q = line.indexOf('"');
   if (q < 0) return undefined;
   const meta = /^(\S)(\S{9}) +(\d+)\/(\d+) /.exec(line.slice(0, q));
@@ -72,7 +78,7 @@ export function parseListingLine(line: string): ListedEntry | undefined {
   const name = parseCString(line, q);
   if (!name) return undefined;
   const rest = line.slice(name.end);
-  const entry: ListedEntry = { type: meta[1]!, mode: meta[1]! + meta[2]!, uid: Number(meta[3]), gid: Number(meta[4]), name: name.value };
+  const entry: ListedEntry = { type: meta[1], mode: meta[1] + meta[2], uid: Number(meta[3]), gid: Number(meta[4]), name: name.value };
   if (rest === '') return entry;
   const linkMark = rest.startsWith(' -> ') ? 4 : rest.startsWith(' link to ') ? 9 : -1;
   if (linkMark < 0) return undefined;
@@ -97,7 +103,9 @@ function runTar(args: string[], onLine: ((line: string) => void) | undefined): P
       env: { ...process.env, LC_ALL: 'C' },
     });
     let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => { if (stderr.length < 64 * 1024) stderr += b.toString(); });
+    child.stderr!.on('data', (b: Buffer) => {
+      if (stderr.length < 64 * 1024) stderr += b.toString();
+    });
     child.on('error', reject);
     if (onLine) createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', onLine);
     child.on('close', (code) => resolvePromise({ code, stderr }));
@@ -105,22 +113,33 @@ function runTar(args: string[], onLine: ((line: string) => void) | undefined): P
 }
 
 /** List the archive with GNU tar and throw at the first entry that is unsafe or cannot be read. Returns the names (bytes as latin1). */
-export async function checkArchive(archive: string): Promise<string[]> {
+async function checkArchive(archive: string): Promise<string[]> {
   const names: string[] = [];
   const checker = new ConfinementChecker({ allowRootEntry: true });
   let bad: Error | undefined;
   const listed = await runTar(['-t', '-v', '-P', '--quoting-style=c', '--numeric-owner', '-f', archive], (line) => {
     if (bad) return;
     const e = parseListingLine(line);
-    if (!e) { bad = new ArchiveReadError(archive, `GNU tar listed an entry this check cannot parse: ${JSON.stringify(line)}`); return; }
+    if (!e) {
+      bad = new ArchiveReadError(archive, `GNU tar listed an entry this check cannot parse: ${JSON.stringify(line)}`);
+      return;
+    }
     names.push(e.name);
     const refused = REFUSED[e.type];
     const kind = KIND[e.type];
-    if (refused || !kind) { bad = new UnsafeArchiveError(archive, shown(e.name), refused ?? `has an entry type GNU tar lists as '${e.type}' (only files, directories, symlinks and hard links are unpacked)`); return; }
+    if (refused || !kind) {
+      bad = new UnsafeArchiveError(
+        archive,
+        shown(e.name),
+        refused ?? `has an entry type GNU tar lists as '${e.type}' (only files, directories, symlinks and hard links are unpacked)`,
+      );
+      return;
+    }
     const p = checker.add({ path: e.name, kind, linkTarget: e.link });
     if (p) bad = new UnsafeArchiveError(archive, shown(p.path), shown(p.why));
   });
-  if (listed.code !== 0) throw new ArchiveReadError(archive, `GNU tar cannot read it (exit ${listed.code}): ${listed.stderr.trim().split('\n').slice(-5).join('; ')}`);
+  if (listed.code !== 0)
+    throw new ArchiveReadError(archive, `GNU tar cannot read it (exit ${listed.code}): ${listed.stderr.trim().split('\n').slice(-5).join('; ')}`);
   if (bad) throw bad;
   const [linkProblem] = checker.finish();
   if (linkProblem) throw new UnsafeArchiveError(archive, shown(linkProblem.path), shown(linkProblem.why));
@@ -144,5 +163,5 @@ export async function unpack(archive: string, dest: string): Promise<string> {
     throw e;
   }
   const top = await readdir(dest, { withFileTypes: true });
-  return top.length === 1 && top[0]!.isDirectory() ? join(dest, top[0]!.name) : dest;
+  return top.length === 1 && top[0].isDirectory() ? join(dest, top[0].name) : dest;
 }

@@ -9,7 +9,7 @@
 //    talk to its hardware, kernel drivers or resource manager; a copy from the
 //    build machine would be the wrong version for the node's driver/daemon.
 
-export interface BaseLib {
+interface BaseLib {
   /** matches a DT_NEEDED soname */
   pattern: RegExp;
   kind: 'base' | 'cluster';
@@ -19,7 +19,7 @@ export interface BaseLib {
 export const BASE_LIBRARIES: readonly BaseLib[] = [
   { pattern: /^ld-linux(-x86-64|-aarch64)?\.so\.\d+$/, kind: 'base', why: 'the dynamic loader itself' },
   { pattern: /^linux-vdso\.so\.1$/, kind: 'base', why: 'provided by the kernel' },
-  { pattern: /^libc\.so\.6$/, kind: 'base', why: 'glibc: must match the node\'s ld.so' },
+  { pattern: /^libc\.so\.6$/, kind: 'base', why: "glibc: must match the node's ld.so" },
   { pattern: /^libm\.so\.6$/, kind: 'base', why: 'glibc' },
   { pattern: /^libdl\.so\.2$/, kind: 'base', why: 'glibc' },
   { pattern: /^libpthread\.so\.0$/, kind: 'base', why: 'glibc' },
@@ -33,20 +33,20 @@ export const BASE_LIBRARIES: readonly BaseLib[] = [
   { pattern: /^libstdc\+\+\.so\.6$/, kind: 'base', why: 'GCC C++ runtime, manylinux base; one copy per process' },
   { pattern: /^libz\.so\.1$/, kind: 'base', why: 'zlib, present on every node (manylinux base)' },
   // cluster-provided
-  { pattern: /^libibverbs\.so\.\d+$/, kind: 'cluster', why: 'InfiniBand verbs: must match the node\'s rdma-core and kernel driver' },
-  { pattern: /^librdmacm\.so\.\d+$/, kind: 'cluster', why: 'RDMA connection manager, part of the node\'s rdma-core' },
-  { pattern: /^libmlx[45]\.so\.\d+$/, kind: 'cluster', why: 'Mellanox provider of the node\'s rdma-core' },
-  { pattern: /^libuc[ptsm]\.so\.\d+$/, kind: 'cluster', why: 'UCX: tuned to the node\'s fabric' },
-  { pattern: /^libfabric\.so\.\d+$/, kind: 'cluster', why: 'OFI libfabric: providers match the node\'s fabric' },
+  { pattern: /^libibverbs\.so\.\d+$/, kind: 'cluster', why: "InfiniBand verbs: must match the node's rdma-core and kernel driver" },
+  { pattern: /^librdmacm\.so\.\d+$/, kind: 'cluster', why: "RDMA connection manager, part of the node's rdma-core" },
+  { pattern: /^libmlx[45]\.so\.\d+$/, kind: 'cluster', why: "Mellanox provider of the node's rdma-core" },
+  { pattern: /^libuc[ptsm]\.so\.\d+$/, kind: 'cluster', why: "UCX: tuned to the node's fabric" },
+  { pattern: /^libfabric\.so\.\d+$/, kind: 'cluster', why: "OFI libfabric: providers match the node's fabric" },
   { pattern: /^libpsm_infinipath\.so\.\d+$/, kind: 'cluster', why: 'PSM: QLogic/TrueScale driver library' },
   { pattern: /^libpsm2\.so\.\d+$/, kind: 'cluster', why: 'PSM2: Omni-Path driver library' },
   { pattern: /^libpmi2?\.so\.\d+$/, kind: 'cluster', why: 'PMI from the resource manager (Slurm): must match slurmd' },
   { pattern: /^libpmix\.so\.\d+$/, kind: 'cluster', why: 'external PMIx: must match the resource manager' },
-  { pattern: /^libslurm(full)?\.so\.\d+$/, kind: 'cluster', why: 'Slurm: must match the cluster\'s slurmd' },
-  { pattern: /^libcuda\.so\.\d+$/, kind: 'cluster', why: 'CUDA driver: must match the node\'s kernel module' },
-  { pattern: /^libnvidia-ml\.so\.\d+$/, kind: 'cluster', why: 'NVML: part of the node\'s GPU driver' },
-  { pattern: /^libcudart\.so\.\d+/, kind: 'cluster', why: 'CUDA runtime: from the cluster\'s CUDA install' },
-  { pattern: /^libtorque\.so\.\d+$/, kind: 'cluster', why: 'Torque/PBS TM API: must match the node\'s daemon' },
+  { pattern: /^libslurm(full)?\.so\.\d+$/, kind: 'cluster', why: "Slurm: must match the cluster's slurmd" },
+  { pattern: /^libcuda\.so\.\d+$/, kind: 'cluster', why: "CUDA driver: must match the node's kernel module" },
+  { pattern: /^libnvidia-ml\.so\.\d+$/, kind: 'cluster', why: "NVML: part of the node's GPU driver" },
+  { pattern: /^libcudart\.so\.\d+/, kind: 'cluster', why: "CUDA runtime: from the cluster's CUDA install" },
+  { pattern: /^libtorque\.so\.\d+$/, kind: 'cluster', why: "Torque/PBS TM API: must match the node's daemon" },
   { pattern: /^liblustreapi\.so\.\d+$/, kind: 'cluster', why: 'Lustre client library of the node' },
 ];
 

@@ -2,17 +2,18 @@
 // the way ld.so would, libraries from outside the tree that are not part of
 // the declared base system copied in, and the $ORIGIN-relative RPATH each
 // object needs so that it runs wherever the tree lands.
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
+import { listTree } from '../foundation/tree.js';
 import { classifyBase } from './basesystem.js';
 import { readElf, type ElfInfo } from './elf.js';
 
 /** Where vendored libraries go inside the tree. */
 export const VENDOR_DIR = 'lib/mpistack-vendor';
 
-export type DepKind = 'tree' | 'vendored' | 'base' | 'cluster' | 'missing';
+type DepKind = 'tree' | 'vendored' | 'base' | 'cluster' | 'missing';
 
-export interface DepRecord {
+interface DepRecord {
   needed: string;
   kind: DepKind;
   /** path inside the tree (tree, vendored) */
@@ -22,7 +23,7 @@ export interface DepRecord {
   why: string;
 }
 
-export interface ObjectRecord {
+interface ObjectRecord {
   /** path relative to the tree root, posix separators */
   path: string;
   elf: ElfInfo;
@@ -44,23 +45,35 @@ function simpleGlob(pattern: string): string[] {
   const dir = dirname(pattern);
   const base = pattern.slice(dir.length + 1);
   if (!/[*?[]/.test(base)) return existsSync(pattern) ? [pattern] : [];
-  const re = new RegExp(`^${base.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${base
+      .replace(/[.+^${}()|\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   try {
-    return readdirSync(dir).filter((n) => re.test(n)).sort().map((n) => join(dir, n));
+    return readdirSync(dir)
+      .filter((n) => re.test(n))
+      .sort()
+      .map((n) => join(dir, n));
   } catch {
     return [];
   }
 }
 
 /** Directories ld.so searches after RPATH/RUNPATH: ld.so.conf (what ldconfig caches), then the defaults. */
-export function systemLibDirs(confPath = '/etc/ld.so.conf'): string[] {
+function systemLibDirs(confPath = '/etc/ld.so.conf'): string[] {
   const dirs: string[] = [];
   const seen = new Set<string>();
   const parse = (file: string, depth: number) => {
     if (depth > 8 || seen.has(file)) return;
     seen.add(file);
     let text: string;
-    try { text = readFileSync(file, 'utf8'); } catch { return; }
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
     for (const raw of text.split('\n')) {
       const line = raw.replace(/#.*/, '').trim();
       if (!line) continue;
@@ -84,10 +97,15 @@ export function systemLibDirs(confPath = '/etc/ld.so.conf'): string[] {
 /** Expand one RPATH/RUNPATH string into directories ($ORIGIN, ${ORIGIN}, $LIB, $PLATFORM for x86_64). */
 export function expandRpath(rpath: string | undefined, origin: string): string[] {
   if (!rpath) return [];
-  return rpath.split(':').filter(Boolean).map((d) => d
-    .replace(/\$\{ORIGIN\}|\$ORIGIN(?![A-Za-z0-9_])/g, origin)
-    .replace(/\$\{LIB\}|\$LIB(?![A-Za-z0-9_])/g, 'lib64')
-    .replace(/\$\{PLATFORM\}|\$PLATFORM(?![A-Za-z0-9_])/g, 'x86_64'));
+  return rpath
+    .split(':')
+    .filter(Boolean)
+    .map((d) =>
+      d
+        .replace(/\$\{ORIGIN\}|\$ORIGIN(?![A-Za-z0-9_])/g, origin)
+        .replace(/\$\{LIB\}|\$LIB(?![A-Za-z0-9_])/g, 'lib64')
+        .replace(/\$\{PLATFORM\}|\$PLATFORM(?![A-Za-z0-9_])/g, 'x86_64'),
+    );
 }
 
 /**
@@ -111,22 +129,7 @@ function toPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
 }
 
-/** Every regular file under root (tree-relative posix paths, sorted), not following symlinks. */
-export function listFiles(root: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    for (const name of readdirSync(join(root, rel)).sort()) {
-      const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(join(root, r));
-      if (st.isDirectory()) walk(r);
-      else if (st.isFile()) out.push(r);
-    }
-  };
-  walk('');
-  return out;
-}
-
-export interface ClosureOptions {
+interface ClosureOptions {
   /** the staging tree being made stand-alone */
   root: string;
   /**
@@ -179,9 +182,15 @@ export function walkClosure(opts: ClosureOptions): ClosureResult {
   const archCache = new Map<string, string>();
 
   const queue: string[] = [];
-  for (const rel of listFiles(root)) {
+  for (const rel of listTree(root)
+    .filter((e) => e.type === 'file')
+    .map((e) => e.path)) {
     let elf: ElfInfo | undefined;
-    try { elf = readElf(join(root, rel)); } catch { elf = undefined; }
+    try {
+      elf = readElf(join(root, rel));
+    } catch {
+      elf = undefined;
+    }
     if (!elf || !elf.dynamic || (elf.type !== 2 && elf.type !== 3)) continue;
     queue.push(rel);
     // a shared library's directory is a tree library directory
@@ -213,11 +222,21 @@ export function walkClosure(opts: ClosureOptions): ClosureResult {
       let how = '';
       if (needed.includes('/')) {
         const p = mapDir(isAbsolute(needed) ? needed : resolve(origin, needed));
-        if (existsSync(p)) { found = p; how = 'path in DT_NEEDED'; }
+        if (existsSync(p)) {
+          found = p;
+          how = 'path in DT_NEEDED';
+        }
       }
-      if (!found) { found = findIn(own, needed, elf); if (found) how = `${elf.runpath ? 'RUNPATH' : 'RPATH'} ${elf.runpath ?? elf.rpath}`; }
+      if (!found) {
+        found = findIn(own, needed, elf);
+        if (found) how = `${elf.runpath ? 'RUNPATH' : 'RPATH'} ${elf.runpath ?? elf.rpath}`;
+      }
       if (!found && !base) {
-        found = findIn(treeDirsOrdered.map((d) => join(root, d)), needed, elf);
+        found = findIn(
+          treeDirsOrdered.map((d) => join(root, d)),
+          needed,
+          elf,
+        );
         if (found) how = 'a library directory of the tree (loaded already when the tree runs)';
       }
       if (found && insideTree(found)) {
@@ -229,7 +248,10 @@ export function walkClosure(opts: ClosureOptions): ClosureResult {
         deps.push({ needed, kind: base.kind, systemPath: sys, why: base.why });
         continue;
       }
-      if (!found) { found = findIn(systemDirs, needed, elf); if (found) how = 'the system library path (ld.so.conf and defaults)'; }
+      if (!found) {
+        found = findIn(systemDirs, needed, elf);
+        if (found) how = 'the system library path (ld.so.conf and defaults)';
+      }
       if (!found) {
         deps.push({ needed, kind: 'missing', why: 'not found in RPATH/RUNPATH, the tree or the system library path' });
         missing.push({ needed, neededBy: rel });

@@ -3,6 +3,7 @@
 // Reading it in-process is ~100x faster than spawning `readelf -d` for each of
 // the several hundred objects an Open MPI prefix holds.
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
+import { MpistackError } from '../foundation/errors.js';
 
 export interface ElfInfo {
   /** 32 or 64 */
@@ -20,7 +21,13 @@ export interface ElfInfo {
   dynamic: boolean;
 }
 
-const ELF_MAGIC = 0x464c457f; // "\x7fELF" read little-endian
+/** "\x7fELF", read as a little-endian 32-bit number: the first four bytes of every ELF file. */
+const ELF_MAGIC = 0x464c457f;
+
+/** True when the buffer starts with the ELF magic. */
+export function hasElfMagic(buf: Buffer): boolean {
+  return buf.length >= 4 && buf.readUInt32LE(0) === ELF_MAGIC;
+}
 
 /** True when the first bytes are an ELF header. Cheap: reads 4 bytes. */
 export function isElfFile(path: string): boolean {
@@ -28,7 +35,7 @@ export function isElfFile(path: string): boolean {
   try {
     fd = openSync(path, 'r');
     const b = Buffer.alloc(4);
-    return readSync(fd, b, 0, 4, 0) === 4 && b.readUInt32LE(0) === ELF_MAGIC;
+    return readSync(fd, b, 0, 4, 0) === 4 && hasElfMagic(b);
   } catch {
     return false;
   } finally {
@@ -36,10 +43,13 @@ export function isElfFile(path: string): boolean {
   }
 }
 
-export class ElfParseError extends Error {
-  constructor(readonly path: string, reason: string) {
+class ElfParseError extends MpistackError {
+  override name = 'ElfParseError';
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
     super(`${path}: not a readable ELF object: ${reason}`);
-    this.name = 'ElfParseError';
   }
 }
 
@@ -56,7 +66,7 @@ export function readElf(path: string): ElfInfo | undefined {
       return b;
     };
     const ident = read(0, 16);
-    if (ident.readUInt32LE(0) !== ELF_MAGIC) return undefined;
+    if (!hasElfMagic(ident)) return undefined;
     const bits = ident[4] === 2 ? 64 : ident[4] === 1 ? 32 : 0;
     if (!bits) throw new ElfParseError(path, `unknown class ${ident[4]}`);
     const le = ident[5] === 1;
@@ -74,14 +84,21 @@ export function readElf(path: string): ElfInfo | undefined {
     const info: ElfInfo = { bits, type, machine, needed: [], dynamic: false };
     if (!phnum) return info;
 
-    interface Seg { type: number; offset: number; vaddr: number; filesz: number }
+    interface Seg {
+      type: number;
+      offset: number;
+      vaddr: number;
+      filesz: number;
+    }
     const segs: Seg[] = [];
     const ph = read(phoff, phentsize * phnum);
     for (let i = 0; i < phnum; i++) {
       const o = i * phentsize;
-      segs.push(is64
-        ? { type: u32(ph, o), offset: addr(ph, o + 8), vaddr: addr(ph, o + 16), filesz: addr(ph, o + 32) }
-        : { type: u32(ph, o), offset: u32(ph, o + 4), vaddr: u32(ph, o + 8), filesz: u32(ph, o + 16) });
+      segs.push(
+        is64
+          ? { type: u32(ph, o), offset: addr(ph, o + 8), vaddr: addr(ph, o + 16), filesz: addr(ph, o + 32) }
+          : { type: u32(ph, o), offset: u32(ph, o + 4), vaddr: u32(ph, o + 8), filesz: u32(ph, o + 16) },
+      );
     }
     const interp = segs.find((s) => s.type === 3);
     if (interp) info.interp = read(interp.offset, interp.filesz).toString('latin1').replace(/\0.*$/s, '');
@@ -120,7 +137,11 @@ export function readElf(path: string): ElfInfo | undefined {
   }
 }
 
-export interface ElfSection { name: string; offset: number; size: number }
+export interface ElfSection {
+  name: string;
+  offset: number;
+  size: number;
+}
 
 /** Section headers with names (for saying where in a file a leaked string sits). */
 export function readSections(path: string): ElfSection[] {
@@ -134,7 +155,7 @@ export function readSections(path: string): ElfSection[] {
       return b;
     };
     const ident = read(0, 16);
-    if (ident.readUInt32LE(0) !== ELF_MAGIC || ident[5] !== 1) return [];
+    if (!hasElfMagic(ident) || ident[5] !== 1) return [];
     const is64 = ident[4] === 2;
     const h = read(0, is64 ? 64 : 52);
     const shoff = is64 ? Number(h.readBigUInt64LE(40)) : h.readUInt32LE(32);
@@ -151,10 +172,12 @@ export function readSections(path: string): ElfSection[] {
     });
     const strSec = raw[shstrndx];
     const names = read(strSec.offset, strSec.size);
-    return raw.filter((s) => s.type !== 8 /* NOBITS */).map((s) => {
-      const end = names.indexOf(0, s.name);
-      return { name: names.toString('latin1', s.name, end < 0 ? names.length : end), offset: s.offset, size: s.size };
-    });
+    return raw
+      .filter((s) => s.type !== 8 /* NOBITS */)
+      .map((s) => {
+        const end = names.indexOf(0, s.name);
+        return { name: names.toString('latin1', s.name, end < 0 ? names.length : end), offset: s.offset, size: s.size };
+      });
   } finally {
     closeSync(fd);
   }
@@ -171,7 +194,7 @@ export function readSections(path: string): ElfSection[] {
  * the caller then uses patchelf.
  */
 export function patchRpathInPlace(buf: Buffer, rpath: string): Buffer | undefined {
-  if (buf.length < 64 || buf.readUInt32LE(0) !== ELF_MAGIC || buf[4] !== 2 || buf[5] !== 1) return undefined;
+  if (buf.length < 64 || !hasElfMagic(buf) || buf[4] !== 2 || buf[5] !== 1) return undefined;
   const out = Buffer.from(buf);
   const phoff = Number(out.readBigUInt64LE(32));
   const phentsize = out.readUInt16LE(54);
@@ -180,7 +203,12 @@ export function patchRpathInPlace(buf: Buffer, rpath: string): Buffer | undefine
   for (let i = 0; i < phnum; i++) {
     const o = phoff + i * phentsize;
     if (o + 56 > out.length) return undefined;
-    segs.push({ type: out.readUInt32LE(o), offset: Number(out.readBigUInt64LE(o + 8)), vaddr: Number(out.readBigUInt64LE(o + 16)), filesz: Number(out.readBigUInt64LE(o + 32)) });
+    segs.push({
+      type: out.readUInt32LE(o),
+      offset: Number(out.readBigUInt64LE(o + 8)),
+      vaddr: Number(out.readBigUInt64LE(o + 16)),
+      filesz: Number(out.readBigUInt64LE(o + 32)),
+    });
   }
   const dyn = segs.find((s) => s.type === 2);
   if (!dyn) return undefined;

@@ -14,7 +14,11 @@ const TMP_SUFFIX = '.mpistack-tmp';
 export function writeReplace(path: string, data: string | Buffer, mode?: number): void {
   let m = mode;
   if (m === undefined) {
-    try { m = lstatSync(path).mode & 0o777; } catch { m = 0o644; }
+    try {
+      m = lstatSync(path).mode & 0o777;
+    } catch {
+      m = 0o644;
+    }
   }
   const tmp = path + TMP_SUFFIX;
   try {

@@ -22,28 +22,48 @@
 //     removed when <top> is there (the replacement had completed).
 //   - --force moves the previous tree aside only once the new one is verified;
 //     if putting the new one in place fails, the previous one is renamed back.
-import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  symlinkSync,
+} from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ConfinementChecker, type EntryKind } from './archivepath.js';
-import { sha256File, verifyTree, type VerifyProblem } from './manifest.js';
-import { processAlive } from './run.js';
+import { ConfinementChecker, type EntryKind } from '../foundation/archivepath.js';
+import { processAlive } from '../foundation/concurrency.js';
+import { MpistackError } from '../foundation/errors.js';
+import { sha256File } from '../foundation/hash.js';
+import { verifyPackedTree, type VerifyProblem } from './packmanifest.js';
 import { readTarGz, TarFormatError, type ReadEntry } from './tar.js';
 
-export { checkEntryPath } from './archivepath.js';
-
-export class InstallError extends Error {
-  constructor(readonly kind: 'checksum' | 'unsafe-entry' | 'format' | 'verify' | 'exists' | 'dest', message: string, readonly details: string[] = [], options?: { cause?: unknown }) {
+/** The tarball was not installed; `kind` says why, `lines` the further cases (not `details`: uvu's reporter splits that). */
+export class InstallError extends MpistackError {
+  override name = 'InstallError';
+  constructor(
+    readonly kind: 'checksum' | 'unsafe-entry' | 'format' | 'verify' | 'exists' | 'dest',
+    message: string,
+    readonly lines: string[] = [],
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
-    this.name = 'InstallError';
   }
-  report(): string {
-    return [this.message, ...this.details.map((d) => `  ${d}`)].join('\n');
+
+  override report(): string {
+    return [this.message, ...this.lines.map((d) => `  ${d}`)].join('\n');
   }
 }
 
-export interface InstallOptions {
+interface InstallOptions {
   tarball: string;
   dest: string;
   /** SHA256SUMS file (default: beside the tarball) */
@@ -53,14 +73,20 @@ export interface InstallOptions {
   log?: (line: string) => void;
 }
 
-export interface InstallResult { root: string; entries: number; checked: number; sha256: string; ms: number }
+interface InstallResult {
+  root: string;
+  entries: number;
+  checked: number;
+  sha256: string;
+  ms: number;
+}
 
 const STAGE_PREFIX = '.mpistack-install-';
 const STAGE_RE = /^\.mpistack-install-(\d+)-[A-Za-z0-9]{6}$/;
 const PREVIOUS_RE = /^(.+)\.mpistack-previous-(\d+)$/;
 const previousName = (top: string) => `${top}.mpistack-previous-${process.pid}`;
 
-export function readSums(sumsPath: string): Map<string, string> {
+function readSums(sumsPath: string): Map<string, string> {
   const map = new Map<string, string>();
   for (const line of readFileSync(sumsPath, 'utf8').split('\n')) {
     const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim());
@@ -70,13 +96,17 @@ export function readSums(sumsPath: string): Map<string, string> {
 }
 
 /** What killed installs left in DEST: stages removed, a tree moved aside by --force put back (or removed once replaced). */
-export function recoverInterrupted(dest: string, log: (line: string) => void = () => {}): void {
+function recoverInterrupted(dest: string, log: (line: string) => void = () => {}): void {
   let names: string[];
-  try { names = readdirSync(dest); } catch { return; }
+  try {
+    names = readdirSync(dest);
+  } catch {
+    return;
+  }
   for (const n of names) {
     const prev = PREVIOUS_RE.exec(n);
     if (prev && !processAlive(Number(prev[2]))) {
-      const top = prev[1]!;
+      const top = prev[1];
       if (existsSync(join(dest, top))) {
         rmSync(join(dest, n), { recursive: true, force: true });
         log(`removed ${n}: a killed --force install had already replaced ${top}`);
@@ -128,20 +158,32 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
     // a --dest this install created goes again when nothing was installed (and only if empty: rmdir refuses otherwise)
     if (!installed && createdFrom !== undefined) {
       for (let d = dest; ; d = dirname(d)) {
-        try { rmdirSync(d); } catch { break; }
+        try {
+          rmdirSync(d);
+        } catch {
+          break;
+        }
         if (d === createdFrom) break;
       }
     }
   }
 }
 
-async function unpackVerifyAndPlace(tarball: string, dest: string, stage: string, opts: InstallOptions, log: (line: string) => void): Promise<{ root: string; entries: number; checked: number }> {
+async function unpackVerifyAndPlace(
+  tarball: string,
+  dest: string,
+  stage: string,
+  opts: InstallOptions,
+  log: (line: string) => void,
+): Promise<{ root: string; entries: number; checked: number }> {
   let top: string | undefined;
   let checker: ConfinementChecker | undefined;
   let entries = 0;
   const seen = new Set<string>();
   const name = basename(tarball);
-  const refuse = (e: ReadEntry, why: string): never => { throw new InstallError('unsafe-entry', `refusing ${name}: entry ${JSON.stringify(e.path)}: ${why}`); };
+  const refuse = (e: ReadEntry, why: string): never => {
+    throw new InstallError('unsafe-entry', `refusing ${name}: entry ${JSON.stringify(e.path)}: ${why}`);
+  };
   try {
     await readTarGz(tarball, async (e, body) => {
       const kind = KIND[e.type];
@@ -153,7 +195,10 @@ async function unpackVerifyAndPlace(tarball: string, dest: string, stage: string
       }
       const problem = checker!.add({ path: e.path, kind: kind!, linkTarget: e.type === 'symlink' || e.type === 'hardlink' ? e.linkname : undefined });
       if (problem) refuse(e, problem.why);
-      const path = e.path.split('/').filter((p) => p !== '' && p !== '.').join('/');
+      const path = e.path
+        .split('/')
+        .filter((p) => p !== '' && p !== '.')
+        .join('/');
       if (seen.has(path)) refuse(e, 'appears twice');
       seen.add(path);
       const to = join(stage, path);
@@ -167,7 +212,10 @@ async function unpackVerifyAndPlace(tarball: string, dest: string, stage: string
           symlinkSync(e.linkname, to);
           return;
         case 'hardlink': {
-          const tp = e.linkname.split('/').filter((p) => p !== '' && p !== '.').join('/');
+          const tp = e.linkname
+            .split('/')
+            .filter((p) => p !== '' && p !== '.')
+            .join('/');
           mkdirSync(dirname(to), { recursive: true });
           copyFileSync(join(stage, tp), to);
           return;
@@ -188,15 +236,26 @@ async function unpackVerifyAndPlace(tarball: string, dest: string, stage: string
   const linkProblems = checker!.finish();
   if (linkProblems.length) {
     const [first, ...more] = linkProblems;
-    throw new InstallError('unsafe-entry', `refusing ${name}: entry ${JSON.stringify(first!.path)}: ${first!.why}`, more.map((p) => `also ${p.path}: ${p.why}`));
+    throw new InstallError(
+      'unsafe-entry',
+      `refusing ${name}: entry ${JSON.stringify(first.path)}: ${first.why}`,
+      more.map((p) => `also ${p.path}: ${p.why}`),
+    );
   }
   const root = join(stage, top);
-  let verified: Awaited<ReturnType<typeof verifyTree>>;
-  try { verified = await verifyTree(root); } catch (e) {
+  let verified: Awaited<ReturnType<typeof verifyPackedTree>>;
+  try {
+    verified = await verifyPackedTree(root);
+  } catch (e) {
     throw new InstallError('verify', `${name}: ${(e as Error).message}`, [], { cause: e });
   }
   const { problems, checked } = verified;
-  if (problems.length) throw new InstallError('verify', `${name}: unpacked tree does not match its manifest`, problems.map((p: VerifyProblem) => `${p.path}: ${p.problem}`));
+  if (problems.length)
+    throw new InstallError(
+      'verify',
+      `${name}: unpacked tree does not match its manifest`,
+      problems.map((p: VerifyProblem) => `${p.path}: ${p.problem}`),
+    );
   const final = join(dest, top);
   if (!existsSync(final)) {
     renameSync(root, final);

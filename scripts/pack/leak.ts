@@ -3,11 +3,14 @@
 // home, except where an allow-list entry below says why it is harmless.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSections, type ElfSection } from './elf.js';
+import { hasElfMagic, readSections, type ElfSection } from './elf.js';
 
-export interface Needle { label: string; value: string }
+export interface Needle {
+  label: string;
+  value: string;
+}
 
-export interface LeakAllow {
+interface LeakAllow {
   /** which needles this entry may excuse */
   labels: readonly string[];
   /** tree-relative file path */
@@ -27,31 +30,39 @@ export const LEAK_ALLOW: readonly LeakAllow[] = [
     labels: ANY,
     file: /^bin\/(ompi_info|opal_info|orte-info|prte_info|pmix_info)$/,
     text: /^ '--/,
-    why: "the configure command line (OMPI_CONFIGURE_CLI) that `ompi_info -a` prints; informational, never used to find a file",
+    why: 'the configure command line (OMPI_CONFIGURE_CLI) that `ompi_info -a` prints; informational, never used to find a file',
   },
   {
     labels: ['build prefix'],
     file: /^lib\/libopen-pal\.so[.\d]*$/,
     text: /^@NEEDLE@$/,
-    why: "opal's compiled-in install prefix (installdirs 'config' component). The 'env' component reads OPAL_PREFIX first, which env.sh and the modulefiles set to the tree; the e2e test runs with the build prefix hidden to prove it is not used",
+    why:
+      "opal's compiled-in install prefix (installdirs 'config' component). The 'env' component reads OPAL_PREFIX first, " +
+      'which env.sh and the modulefiles set to the tree; the e2e test runs with the build prefix hidden to prove it is not used',
   },
   {
     labels: ['build prefix'],
     file: /^lib\/(libmpi\.so\.1|libopen-rte\.so\.4)(\.\d+)*$/,
     text: /^@NEEDLE@$/,
-    why: "Open MPI 1.6 links opal (and orte) into libmpi.so.1 and libopen-rte.so.4 as well, so they carry the same installdirs 'config' prefix as libopen-pal, behind the same OPAL_PREFIX",
+    why:
+      'Open MPI 1.6 links opal (and orte) into libmpi.so.1 and libopen-rte.so.4 as well, ' +
+      "so they carry the same installdirs 'config' prefix as libopen-pal, behind the same OPAL_PREFIX",
   },
   {
     labels: ['build prefix'],
     file: /^lib\/openmpi\/mca_pmix_pmix\dx\.so$/,
     text: /^@NEEDLE@$/,
-    why: "the embedded PMIx's compiled-in install prefix (pinstalldirs 'config'); the pmix3x component exports PMIX_INSTALL_PREFIX from OPAL_PREFIX before PMIx starts, and PMIx's 'env' component reads that first",
+    why:
+      "the embedded PMIx's compiled-in install prefix (pinstalldirs 'config'); the pmix3x component exports PMIX_INSTALL_PREFIX " +
+      "from OPAL_PREFIX before PMIx starts, and PMIx's 'env' component reads that first",
   },
   {
     labels: ANY,
     file: /^lib\/openmpi\/mca_io_romio\d*\.so$/,
     text: /^ (FROM_OMPI=yes |CFLAGS=')/,
-    why: "ROMIO's configure flags, kept as the read-only MCA variable io_romio321_complete_configure_params (1.6: io_romio_complete_configure_params) that `ompi_info --all` shows; informational, never used to find a file",
+    why:
+      "ROMIO's configure flags, kept as the read-only MCA variable io_romio321_complete_configure_params " +
+      '(1.6: io_romio_complete_configure_params) that `ompi_info --all` shows; informational, never used to find a file',
   },
   {
     labels: ['build prefix'],
@@ -62,7 +73,9 @@ export const LEAK_ALLOW: readonly LeakAllow[] = [
   {
     labels: ANY,
     section: /^\.debug_/,
-    why: 'DWARF source and compile-directory paths for debuggers, never read at run time; `pack --strip` removes them, and building with -ffile-prefix-map (issue 8) avoids them',
+    why:
+      'DWARF source and compile-directory paths for debuggers, never read at run time; `pack --strip` removes them, ' +
+      'and building with -ffile-prefix-map (issue 8) avoids them',
   },
 ];
 
@@ -98,14 +111,17 @@ export function scanLeaks(root: string, files: readonly string[], needles: reado
       for (let at = buf.indexOf(n.bytes); at >= 0; at = buf.indexOf(n.bytes, at + 1)) {
         if (seenAt.has(at)) continue;
         seenAt.add(at);
-        if (sections === undefined) sections = buf.readUInt32LE(0) === 0x464c457f ? safeSections(join(root, file)) : [];
+        if (sections === undefined) sections = hasElfMagic(buf) ? safeSections(join(root, file)) : [];
         const section = sections.find((s) => at >= s.offset && at < s.offset + s.size)?.name;
         const context = contextAt(buf, at, n.bytes.length);
         const templ = context.split(n.value).join('@NEEDLE@');
-        const allowedBy = allow.find((a) => a.labels.includes(n.label)
-          && (!a.file || a.file.test(file))
-          && (!a.section || (section !== undefined && a.section.test(section)))
-          && (!a.text || a.text.test(templ)));
+        const allowedBy = allow.find(
+          (a) =>
+            a.labels.includes(n.label) &&
+            (!a.file || a.file.test(file)) &&
+            (!a.section || (section !== undefined && a.section.test(section))) &&
+            (!a.text || a.text.test(templ)),
+        );
         hits.push({ file, offset: at, label: n.label, needle: n.value, section, context, allowedBy });
       }
     }
@@ -114,7 +130,11 @@ export function scanLeaks(root: string, files: readonly string[], needles: reado
 }
 
 function safeSections(path: string): ElfSection[] {
-  try { return readSections(path); } catch { return []; }
+  try {
+    return readSections(path);
+  } catch {
+    return [];
+  }
 }
 
 export function formatHit(h: LeakHit): string {

@@ -6,46 +6,64 @@
 //   -> leak check -> manifest -> sorted tar.gz (temp file + rename) -> SHA256SUMS
 //
 // The input prefix is never modified: everything happens in a staging copy.
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { mapLimit } from '../foundation/concurrency.js';
+import { sha256File } from '../foundation/hash.js';
+import { BUILD_MANIFEST, DEFAULT_SOURCE_DATE_EPOCH, LOGS_DIR, PACK_MANIFEST } from '../foundation/layout.js';
+import { readManifest } from '../foundation/manifest.js';
+import { packageVersion } from '../foundation/package.js';
+import { listTree } from '../foundation/tree.js';
 import { walkClosure, type ClosureResult } from './closure.js';
 import { isElfFile, patchRpathInPlace } from './elf.js';
 import { linkOrCopy, privatize, writeReplace } from './fsutil.js';
 import { ENV_SH, LMOD_DIR, TCL_DIR, envSh, lmodFile, tclFile, type EnvSpec } from './envfiles.js';
 import { formatHit, scanLeaks, type LeakHit, type Needle } from './leak.js';
-import { MANIFEST_PATH, buildManifest, listTree, sha256File } from './manifest.js';
-import { PackError, mapLimit, tool } from './run.js';
-import { packageVersion } from '../engine/local.js';
+import { buildPackManifest } from './packmanifest.js';
+import { PackError, tool } from './run.js';
 import { writeTarGz, type TarEntry } from './tar.js';
 import { rewriteTextFiles, type TextAction } from './text.js';
 
-/** SOURCE_DATE_EPOCH when neither the environment nor the build manifest gives one: 1980-01-01T00:00:00Z (the earliest date zip can store). */
-export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
-export const TOP_DIR = 'mpistack';
-export const NODE_IN_TREE = 'bin/node';
-export const BUILD_MANIFEST = 'share/mpistack/manifest.json';
+const TOP_DIR = 'mpistack';
+const NODE_IN_TREE = 'bin/node';
 /**
  * Left out of the tree: the build's per-phase logs. They record the build
  * (its directories, staging paths, compiler lines) and stay in the built
  * prefix for whoever debugs that build; a packed tree does not need them.
  */
-export const NOT_PACKED = ['share/mpistack/logs'];
+const NOT_PACKED = [LOGS_DIR];
 
-export interface PackOptions {
+interface PackOptions {
   /** the built prefix to pack (read only) */
   prefix: string;
   /** output directory for the tarball and SHA256SUMS */
   out: string;
-  /** the path the prefix was configured for, when it was moved since (default: manifest, else `prefix`) */
+  /** the path the prefix was configured for, when it was moved since (default: the build manifest's, else `prefix`) */
   buildPrefix?: string;
-  /** build and cache directories to check for leaks (default: from the build manifest) */
+  /** build directories to check for leaks (default: none beyond the cache directories: the engine builds below its cache) */
   buildDirs?: string[];
+  /** cache directories to check for leaks (default: the build manifest's) */
   cacheDirs?: string[];
   home?: string;
+  /** the version in the tarball's name (default: this package's) */
   version?: string;
   sourceDateEpoch?: number;
-  /** node binary to bundle; false: bundle none */
+  /** node binary to bundle (default: the running node); false: bundle none */
   node?: string | false;
   strip?: boolean;
   keepStaging?: boolean;
@@ -53,7 +71,7 @@ export interface PackOptions {
   log?: (line: string) => void;
 }
 
-export interface PackResult {
+interface PackResult {
   tarball: string;
   sha256: string;
   size: number;
@@ -68,48 +86,29 @@ export interface PackResult {
   timings: Record<string, number>;
 }
 
-/** What a build manifest (written by the stack builder) may tell pack; every field optional, unknown shapes tolerated. */
-export interface BuildInfo {
-  version?: string;
+/** What the build manifest (foundation/manifest.ts) tells pack: where the prefix was built, from which cache, with which date. */
+interface BuildInfo {
   prefix?: string;
-  buildDirs: string[];
   cacheDirs: string[];
   sourceDateEpoch?: number;
-  node?: string;
-}
-
-function pick(obj: unknown, ...keys: string[][]): unknown {
-  for (const path of keys) {
-    let v: unknown = obj;
-    for (const k of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
-    if (v !== undefined && v !== null && v !== '') return v;
-  }
-  return undefined;
 }
 
 export function readBuildInfo(prefix: string): BuildInfo {
-  const p = join(prefix, BUILD_MANIFEST);
-  if (!existsSync(p)) return { buildDirs: [], cacheDirs: [] };
-  const m = JSON.parse(readFileSync(p, 'utf8')) as unknown;
-  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
-  const sde = pick(m, ['sourceDateEpoch'], ['source_date_epoch'], ['env', 'SOURCE_DATE_EPOCH'], ['lock', 'sourceDateEpoch']);
-  return {
-    version: str(pick(m, ['version'], ['stack', 'version'])),
-    prefix: str(pick(m, ['prefix'], ['stack', 'prefix'])),
-    buildDirs: list(pick(m, ['buildDirs'], ['buildDir'], ['build_dir'], ['workDir'])),
-    cacheDirs: list(pick(m, ['cacheDirs'], ['cacheDir'], ['cache_dir'])),
-    sourceDateEpoch: sde !== undefined && Number.isFinite(Number(sde)) ? Number(sde) : undefined,
-    node: str(pick(m, ['node', 'path'], ['nodePath'], ['toolchain', 'node', 'path'], ['toolchain', 'nodePath'])),
-  };
+  if (!existsSync(join(prefix, BUILD_MANIFEST))) return { cacheDirs: [] };
+  const m = readManifest(prefix);
+  return { prefix: m.prefix || undefined, cacheDirs: m.cacheDir ? [m.cacheDir] : [], sourceDateEpoch: m.sourceDateEpoch };
 }
 
 /** The mpistack package's version, or 0.0.0 where pack runs outside the package. */
-export function ownPackageVersion(): string {
-  try { return packageVersion(); } catch { return '0.0.0'; }
+function ownPackageVersion(): string {
+  try {
+    return packageVersion();
+  } catch {
+    return '0.0.0';
+  }
 }
 
-export function tarballName(version: string): string {
+function tarballName(version: string): string {
   return `mpistack-${version}-linux-x86_64.tar.gz`;
 }
 
@@ -122,7 +121,7 @@ const within = (p: string, root: string) => p === root || p.startsWith(root + '/
  * relative ones that stay inside are kept; absolute ones into the prefix become
  * relative; anything pointing outside is replaced by a copy of its target.
  */
-export function stageCopy(src: string, stage: string, aliases: string[], links: PackResult['links']): void {
+function stageCopy(src: string, stage: string, aliases: string[], links: PackResult['links']): void {
   const srcReal = realpathSync(src);
   mkdirSync(stage, { recursive: true });
   const walk = (rel: string) => {
@@ -132,8 +131,15 @@ export function stageCopy(src: string, stage: string, aliases: string[], links: 
       const from = join(src, r);
       const to = join(stage, r);
       const st = lstatSync(from);
-      if (st.isDirectory()) { mkdirSync(to); walk(r); continue; }
-      if (st.isFile()) { linkOrCopy(from, to); continue; }
+      if (st.isDirectory()) {
+        mkdirSync(to);
+        walk(r);
+        continue;
+      }
+      if (st.isFile()) {
+        linkOrCopy(from, to);
+        continue;
+      }
       if (!st.isSymbolicLink()) throw new PackError('copy', `${r}: not a file, directory or symlink; cannot be packed`);
       const target = readlinkSync(from);
       let abs = isAbsolute(target) ? target : resolve(dirname(join(srcReal, r)), target);
@@ -168,14 +174,18 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
   const log = opts.log ?? (() => {});
   const timings: Record<string, number> = {};
   let t0 = Date.now();
-  const lap = (name: string) => { const t = Date.now(); timings[name] = t - t0; t0 = t; };
+  const lap = (name: string) => {
+    const t = Date.now();
+    timings[name] = t - t0;
+    t0 = t;
+  };
 
   const prefix = resolve(opts.prefix);
   if (!existsSync(prefix) || !statSync(prefix).isDirectory()) throw new PackError('input', `${prefix}: no such directory`);
   const info = readBuildInfo(prefix);
   const buildPrefix = resolve(opts.buildPrefix ?? info.prefix ?? prefix);
   const aliases = [...new Set([buildPrefix, prefix, realpathSync(prefix)])];
-  const version = opts.version ?? info.version ?? ownPackageVersion();
+  const version = opts.version ?? ownPackageVersion();
   const envSde = process.env.SOURCE_DATE_EPOCH !== undefined && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH) ? Number(process.env.SOURCE_DATE_EPOCH) : undefined;
   const sourceDateEpoch = opts.sourceDateEpoch ?? envSde ?? info.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
   const out = resolve(opts.out);
@@ -191,7 +201,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     stageCopy(prefix, root, aliases, links);
     lap('copy');
 
-    const nodeSrc = opts.node === false ? undefined : opts.node ?? info.node ?? process.execPath;
+    const nodeSrc = opts.node === false ? undefined : (opts.node ?? process.execPath);
     let nodePath: string | undefined;
     if (existsSync(join(root, NODE_IN_TREE))) nodePath = NODE_IN_TREE;
     else if (nodeSrc) {
@@ -214,8 +224,11 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     log('walk the shared-library closure');
     const closure = walkClosure({ root, aliases });
     if (closure.missing.length) {
-      throw new PackError('closure', `${closure.missing.length} needed libraries cannot be found and are not in the base-system list`,
-        closure.missing.map((m) => `${m.neededBy} needs ${m.needed}`));
+      throw new PackError(
+        'closure',
+        `${closure.missing.length} needed libraries cannot be found and are not in the base-system list`,
+        closure.missing.map((m) => `${m.neededBy} needs ${m.needed}`),
+      );
     }
     lap('closure');
 
@@ -232,7 +245,10 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       // in place when the new string fits (always, for build-prefix RPATHs longer than '$ORIGIN/..')
       const buf = readFileSync(file);
       const done = patchRpathInPlace(buf, o.rpath);
-      if (done) { writeReplace(file, done); return; }
+      if (done) {
+        writeReplace(file, done);
+        return;
+      }
       privatize(file);
       // set first (overwrites the old string in .dynstr: no build path left behind), then drop an empty entry
       await tool('patchelf', ['patchelf', '--force-rpath', '--set-rpath', o.rpath, file]);
@@ -241,11 +257,13 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     lap('rpath');
 
     const others: Array<{ label: string; value: string }> = [
-      ...(opts.buildDirs ?? info.buildDirs).map((v) => ({ label: 'build-dir', value: resolve(v) })),
+      ...(opts.buildDirs ?? []).map((v) => ({ label: 'build-dir', value: resolve(v) })),
       ...(opts.cacheDirs ?? info.cacheDirs).map((v) => ({ label: 'cache-dir', value: resolve(v) })),
     ];
     const home = opts.home ?? homedir();
-    const textFiles = listTree(root).filter((e) => e.type === 'file' && e.path !== NODE_IN_TREE).map((e) => e.path);
+    const textFiles = listTree(root)
+      .filter((e) => e.type === 'file' && e.path !== NODE_IN_TREE)
+      .map((e) => e.path);
     const text = rewriteTextFiles(root, textFiles, { aliases, others: [...others, { label: 'home', value: home }], nodePath });
     lap('text');
 
@@ -271,7 +289,9 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       { label: 'home', value: home.replace(/\/$/, '') + '/' },
       { label: 'staging directory', value: work },
     ];
-    const scanFiles = listTree(root).filter((e) => e.type === 'file').map((e) => e.path);
+    const scanFiles = listTree(root)
+      .filter((e) => e.type === 'file')
+      .map((e) => e.path);
     const leaks = scanLeaks(root, scanFiles, needles);
     const bad = leaks.filter((h) => !h.allowedBy);
     lap('leaks');
@@ -279,10 +299,9 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       throw new PackError('leak check', `${bad.length} occurrences of build-machine paths in the tree`, bad.map(formatHit));
     }
 
-    mkdirSync(dirname(join(root, MANIFEST_PATH)), { recursive: true });
-    const manifest = await buildManifest(root, version, sourceDateEpoch);
-    mkdirSync(dirname(join(root, MANIFEST_PATH)), { recursive: true });
-    writeReplace(join(root, MANIFEST_PATH), JSON.stringify(manifest, null, 1) + '\n', 0o644);
+    mkdirSync(dirname(join(root, PACK_MANIFEST)), { recursive: true });
+    const manifest = await buildPackManifest(root, version, sourceDateEpoch);
+    writeReplace(join(root, PACK_MANIFEST), JSON.stringify(manifest, null, 1) + '\n', 0o644);
     lap('manifest');
 
     const entries: TarEntry[] = [{ path: TOP_DIR, type: 'dir' }];
@@ -309,9 +328,13 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
 }
 
 /** Add or replace this tarball's line in SHA256SUMS (sha256sum -c format), written via a temp file + rename. */
-export function writeSums(out: string, name: string, sha256: string, tmpDir: string): void {
+function writeSums(out: string, name: string, sha256: string, tmpDir: string): void {
   const path = join(out, 'SHA256SUMS');
-  const lines = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() && !l.endsWith(`  ${name}`)) : [];
+  const lines = existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() && !l.endsWith(`  ${name}`))
+    : [];
   lines.push(`${sha256}  ${name}`);
   lines.sort((a, b) => (a.slice(66) < b.slice(66) ? -1 : 1));
   const tmp = join(tmpDir, 'SHA256SUMS.partial');
@@ -322,8 +345,16 @@ export function writeSums(out: string, name: string, sha256: string, tmpDir: str
 /** lib/python3.X/site-packages directories of the tree (mpi4py), sorted. */
 export function pythonPathDirs(root: string): string[] {
   let names: string[];
-  try { names = readdirSync(join(root, 'lib')); } catch { return []; }
-  return names.filter((n) => /^python3\.\d+$/.test(n)).sort().map((n) => `lib/${n}/site-packages`).filter((d) => existsSync(join(root, d)));
+  try {
+    names = readdirSync(join(root, 'lib'));
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => /^python3\.\d+$/.test(n))
+    .sort()
+    .map((n) => `lib/${n}/site-packages`)
+    .filter((d) => existsSync(join(root, d)));
 }
 
 /** Human-readable `--explain` text for a pack result. */
@@ -333,8 +364,16 @@ export function explainResult(r: PackResult): string[] {
   for (const o of r.closure.objects) {
     for (const d of o.deps) {
       const cur = bySoname.get(d.needed);
-      if (cur) { cur.users++; continue; }
-      bySoname.set(d.needed, { kind: d.kind, where: d.kind === 'tree' || d.kind === 'vendored' ? d.treePath! : d.systemPath ?? '(not on this machine)', why: d.why, users: 1 });
+      if (cur) {
+        cur.users++;
+        continue;
+      }
+      bySoname.set(d.needed, {
+        kind: d.kind,
+        where: d.kind === 'tree' || d.kind === 'vendored' ? d.treePath! : (d.systemPath ?? '(not on this machine)'),
+        why: d.why,
+        users: 1,
+      });
     }
   }
   L.push(`libraries needed by the ${r.closure.objects.length} ELF objects of the tree:`);
@@ -351,7 +390,8 @@ export function explainResult(r: PackResult): string[] {
   for (const [k, n] of [...rp].sort()) L.push(`  ${k.padEnd(40)} ${n} objects`);
   L.push('text files:');
   const byRule = new Map<string, string[]>();
-  for (const a of r.text) byRule.set(a.rule, [...(byRule.get(a.rule) ?? []), `${a.file}${a.detail !== 'rewritten' && a.detail !== 'deleted' ? ` (${a.detail})` : ''}`]);
+  for (const a of r.text)
+    byRule.set(a.rule, [...(byRule.get(a.rule) ?? []), `${a.file}${a.detail !== 'rewritten' && a.detail !== 'deleted' ? ` (${a.detail})` : ''}`]);
   for (const [rule, files] of byRule) L.push(`  ${rule}: ${files.length} file(s): ${files.slice(0, 6).join(', ')}${files.length > 6 ? ', ...' : ''}`);
   if (r.links.length) {
     L.push('symlinks changed:');

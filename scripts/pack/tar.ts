@@ -18,8 +18,10 @@ import { createReadStream, createWriteStream, readFileSync, type WriteStream } f
 import { once } from 'node:events';
 import { pipeline } from 'node:stream';
 import { createGunzip, createGzip, constants as zc } from 'node:zlib';
+import { MpistackError } from '../foundation/errors.js';
+import { PackError } from './run.js';
 
-export type EntryType = 'file' | 'dir' | 'symlink';
+type EntryType = 'file' | 'dir' | 'symlink';
 
 export interface TarEntry {
   /** archive path, posix, no leading '/', directories without trailing '/' */
@@ -87,12 +89,12 @@ function padding(size: number): Buffer {
 }
 
 /** The header block(s) for one entry. */
-export function entryHeaders(e: TarEntry, mtime: number): Buffer[] {
+function entryHeaders(e: TarEntry, mtime: number): Buffer[] {
   const typeflag = e.type === 'dir' ? '5' : e.type === 'symlink' ? '2' : '0';
   const mode = e.type === 'dir' ? 0o755 : e.type === 'symlink' ? 0o777 : e.executable ? 0o755 : 0o644;
   const path = e.type === 'dir' ? `${e.path}/` : e.path;
-  const size = e.type === 'file' ? e.size ?? 0 : 0;
-  if (size >= 8 ** 11) throw new Error(`${e.path}: ${size} bytes is too large for a ustar size field`);
+  const size = e.type === 'file' ? (e.size ?? 0) : 0;
+  if (size >= 8 ** 11) throw new PackError('tar', `${e.path}: ${size} bytes is too large for a ustar size field`);
   const linkname = e.target ?? '';
   const out: Buffer[] = [];
   let split = splitUstar(path);
@@ -103,7 +105,11 @@ export function entryHeaders(e: TarEntry, mtime: number): Buffer[] {
     if (longLink) records += paxRecord('linkpath', linkname);
     const body = Buffer.from(records, 'utf8');
     const base = path.replace(/\/$/, '').split('/').pop()!.slice(0, 80);
-    out.push(header({ name: `PaxHeaders/${base}`, prefix: '', mode: 0o644, size: body.length, mtime, typeflag: 'x', linkname: '' }), body, padding(body.length));
+    out.push(
+      header({ name: `PaxHeaders/${base}`, prefix: '', mode: 0o644, size: body.length, mtime, typeflag: 'x', linkname: '' }),
+      body,
+      padding(body.length),
+    );
     split = split ?? { name: path.slice(0, 100), prefix: '' };
   }
   out.push(header({ name: split.name, prefix: split.prefix, mode, size, mtime, typeflag, linkname: longLink ? linkname.slice(0, 100) : linkname }));
@@ -129,7 +135,7 @@ export async function writeTarGz(outPath: string, entries: readonly TarEntry[], 
     for (const b of entryHeaders(e, mtime)) await write(gz, b);
     if (e.type === 'file' && e.size && e.size < 8 * 1024 * 1024) {
       const body = readFileSync(e.source!);
-      if (body.length !== e.size) throw new Error(`${e.source}: size changed while packing (${e.size} -> ${body.length})`);
+      if (body.length !== e.size) throw new PackError('tar', `${e.source}: size changed while packing (${e.size} -> ${body.length})`);
       await write(gz, body);
       await write(gz, padding(e.size));
     } else if (e.type === 'file' && e.size) {
@@ -138,7 +144,7 @@ export async function writeTarGz(outPath: string, entries: readonly TarEntry[], 
         n += (chunk as Buffer).length;
         await write(gz, chunk as Buffer);
       }
-      if (n !== e.size) throw new Error(`${e.source}: size changed while packing (${e.size} -> ${n})`);
+      if (n !== e.size) throw new PackError('tar', `${e.source}: size changed while packing (${e.size} -> ${n})`);
       await write(gz, padding(e.size));
     }
   }
@@ -167,7 +173,10 @@ function cstr(b: Buffer, off: number, len: number): string {
 
 /** An octal header field (spaces and NULs around it allowed); TarFormatError for anything else. */
 function parseOctal(b: Buffer, off: number, len: number, field: string): number {
-  const s = b.toString('latin1', off, off + len).replace(/\0.*$/s, '').trim();
+  const s = b
+    .toString('latin1', off, off + len)
+    .replace(/\0.*$/s, '')
+    .trim();
   if (s === '') return 0;
   if (!/^[0-7]+$/.test(s)) throw new TarFormatError(`the ${field} field is not an octal number (${JSON.stringify(b.toString('latin1', off, off + len))})`);
   const n = parseInt(s, 8);
@@ -176,7 +185,7 @@ function parseOctal(b: Buffer, off: number, len: number, field: string): number 
 }
 
 /** The largest extended header (pax 'x'/'g', GNU long name 'L'/'K') the reader takes: Linux paths are at most 4096 bytes. */
-export const MAX_EXTENDED_HEADER = 1024 * 1024;
+const MAX_EXTENDED_HEADER = 1024 * 1024;
 
 /** Byte source over a stream: exact reads, and bounded reads for large bodies. */
 class Bytes {
@@ -184,12 +193,17 @@ class Bytes {
   private len = 0;
   private ended = false;
   private it: AsyncIterator<Buffer>;
-  constructor(stream: AsyncIterable<Buffer>) { this.it = stream[Symbol.asyncIterator](); }
+  constructor(stream: AsyncIterable<Buffer>) {
+    this.it = stream[Symbol.asyncIterator]();
+  }
   private async fill(n: number): Promise<void> {
     while (this.len < n && !this.ended) {
       const r = await this.it.next();
       if (r.done) this.ended = true;
-      else { this.bufs.push(r.value); this.len += r.value.length; }
+      else {
+        this.bufs.push(r.value);
+        this.len += r.value.length;
+      }
     }
   }
   async exact(n: number): Promise<Buffer | undefined> {
@@ -207,14 +221,19 @@ class Bytes {
     await this.fill(1);
     if (!this.len) return undefined;
     const first = this.bufs[0];
-    if (first.length <= n) { this.bufs.shift(); this.len -= first.length; return first; }
+    if (first.length <= n) {
+      this.bufs.shift();
+      this.len -= first.length;
+      return first;
+    }
     this.bufs[0] = first.subarray(n);
     this.len -= n;
     return first.subarray(0, n);
   }
 }
 
-export class TarFormatError extends Error {
+/** A tarball the strict reader refuses: names the entry and what is wrong with it. */
+export class TarFormatError extends MpistackError {
   override name = 'TarFormatError';
 }
 
@@ -225,7 +244,9 @@ export class TarFormatError extends Error {
  */
 export async function readTarGz(path: string, onEntry: (e: ReadEntry, body: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
   // pipeline: an error of either stream reaches the iterator, none is left unhandled
-  const gunzip = pipeline(createReadStream(path), createGunzip(), () => { /* reported through the iterator */ });
+  const gunzip = pipeline(createReadStream(path), createGunzip(), () => {
+    /* reported through the iterator */
+  });
   try {
     await readEntries(new Bytes(gunzip as AsyncIterable<Buffer>), onEntry);
   } finally {
@@ -246,13 +267,22 @@ async function readEntries(src: Bytes, onEntry: (e: ReadEntry, body: AsyncIterab
     const where = `header after ${previous}`;
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
-    const field = <T>(f: () => T): T => { try { return f(); } catch (e) { throw e instanceof TarFormatError ? new TarFormatError(`${where}: ${e.message}`) : e; } };
+    const field = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        throw e instanceof TarFormatError ? new TarFormatError(`${where}: ${e.message}`) : e;
+      }
+    };
     if (sum !== field(() => parseOctal(h, 148, 8, 'checksum'))) throw new TarFormatError(`${where}: bad header checksum`);
     const typeflag = String.fromCharCode(h[156] || 48);
     const size = field(() => parseOctal(h, 124, 12, 'size'));
     const readBody = async (): Promise<Buffer> => {
       if (size > MAX_EXTENDED_HEADER) {
-        throw new TarFormatError(`${where}: a '${typeflag}' extended header of ${size} bytes is larger than the ${MAX_EXTENDED_HEADER} bytes accepted (paths are at most 4096 bytes): a damaged or hostile tarball`);
+        throw new TarFormatError(
+          `${where}: a '${typeflag}' extended header of ${size} bytes is larger than the ${MAX_EXTENDED_HEADER} bytes accepted ` +
+            '(paths are at most 4096 bytes): a damaged or hostile tarball',
+        );
       }
       extendedBytes += size;
       if (extendedBytes > MAX_EXTENDED_HEADER) {
@@ -280,7 +310,8 @@ async function readEntries(src: Bytes, onEntry: (e: ReadEntry, body: AsyncIterab
     }
     if (typeflag === 'L' || typeflag === 'K') {
       const v = cstr(await readBody(), 0, size);
-      if (typeflag === 'L') longName = v; else longLink = v;
+      if (typeflag === 'L') longName = v;
+      else longLink = v;
       continue;
     }
     const magic = h.toString('latin1', 257, 262);
@@ -292,8 +323,12 @@ async function readEntries(src: Bytes, onEntry: (e: ReadEntry, body: AsyncIterab
     if (pax.size !== undefined && !/^[0-9]+$/.test(pax.size)) throw new TarFormatError(`${name}: pax size ${JSON.stringify(pax.size)} is not a whole number`);
     const realSize = pax.size !== undefined ? Number(pax.size) : size;
     if (!Number.isSafeInteger(realSize)) throw new TarFormatError(`${name}: size ${pax.size} is too large`);
-    pax = {}; longName = undefined; longLink = undefined; extendedBytes = 0;
-    const type: ReadEntry['type'] = typeflag === '0' || typeflag === '7' ? 'file' : typeflag === '5' ? 'dir' : typeflag === '2' ? 'symlink' : typeflag === '1' ? 'hardlink' : 'other';
+    pax = {};
+    longName = undefined;
+    longLink = undefined;
+    extendedBytes = 0;
+    const type: ReadEntry['type'] =
+      typeflag === '0' || typeflag === '7' ? 'file' : typeflag === '5' ? 'dir' : typeflag === '2' ? 'symlink' : typeflag === '1' ? 'hardlink' : 'other';
     const entry: ReadEntry = { path: name, type, typeflag, mode: field(() => parseOctal(h, 100, 8, 'mode')), size: type === 'file' ? realSize : 0, linkname };
     previous = JSON.stringify(name);
     let left = entry.size;

@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { writeReplace } from './fsutil.js';
 import { join, posix } from 'node:path';
 
-export interface TextContext {
+interface TextContext {
   /** absolute paths that mean "the tree" (build prefix, input directory) */
   aliases: string[];
   /** other build-machine paths recorded in record files: label -> path */
@@ -15,17 +15,21 @@ export interface TextContext {
   nodePath?: string;
 }
 
-export interface TextAction { file: string; rule: string; detail: string }
+export interface TextAction {
+  file: string;
+  rule: string;
+  detail: string;
+}
 
 /** Replace every alias (longest first) with `to`. */
-export function replaceAliases(text: string, aliases: readonly string[], to: string): string {
+function replaceAliases(text: string, aliases: readonly string[], to: string): string {
   let out = text;
   for (const a of [...aliases].sort((x, y) => y.length - x.length)) out = out.split(a).join(to);
   return out;
 }
 
 /** `../..` from a file's directory up to the tree root ('.' for a file at the root). */
-export function upToRoot(file: string): string {
+function upToRoot(file: string): string {
   const depth = posix.dirname(file) === '.' ? 0 : posix.dirname(file).split('/').length;
   return depth === 0 ? '.' : Array(depth).fill('..').join('/');
 }
@@ -46,7 +50,8 @@ const SYSTEM_SHELLS = new Set(['/bin/sh', '/bin/bash', '/usr/bin/env']);
 export function rewriteShebang(file: string, firstLine: string, ctx: TextContext): { lines: string[]; detail: string } | undefined {
   const m = /^#!\s*(\S+)(?:\s+(.*))?$/.exec(firstLine);
   if (!m) return undefined;
-  let [, interp, args] = m;
+  const interp = m[1] ?? '';
+  let args = m[2];
   args = args?.trim() ?? '';
   let name = posix.basename(interp);
   if (interp === '/usr/bin/env' || interp === '/bin/env') {
@@ -58,7 +63,10 @@ export function rewriteShebang(file: string, firstLine: string, ctx: TextContext
   if (/^node(js)?$/.test(name) && ctx.nodePath) {
     const rel = posix.relative(posix.dirname(file), ctx.nodePath);
     return {
-      lines: ['#!/bin/sh', `':' //; here=$(dirname "$(readlink -f "$0" 2>/dev/null || printf %s "$0")"); exec "$here/${rel}" ${args ? `${args} ` : ''}"$0" "$@"`],
+      lines: [
+        '#!/bin/sh',
+        `':' //; here=$(dirname "$(readlink -f "$0" 2>/dev/null || printf %s "$0")"); exec "$here/${rel}" ${args ? `${args} ` : ''}"$0" "$@"`,
+      ],
       detail: `node script: runs the bundled node at ${ctx.nodePath} (sh/JS polyglot header)`,
     };
   }
@@ -79,9 +87,7 @@ interface Rule {
  * Files removed whatever their content (binary too): Python bytecode records
  * the build path in each code object; Python rewrites it on first import.
  */
-export const DELETE_RULES: readonly { name: string; match: RegExp }[] = [
-  { name: 'Python bytecode removed', match: /(^|\/)__pycache__\/[^/]+\.pyc$/ },
-];
+const DELETE_RULES: readonly { name: string; match: RegExp }[] = [{ name: 'Python bytecode removed', match: /(^|\/)__pycache__\/[^/]+\.pyc$/ }];
 
 /** Ordered rules; the first whose `match` fits the tree-relative path applies. `null` = delete the file. */
 export const TEXT_RULES: readonly Rule[] = [
@@ -107,7 +113,11 @@ export const TEXT_RULES: readonly Rule[] = [
     // comments are only text.
     name: 'MCA parameter files: comments neutralised',
     match: /^etc\/(openmpi|pmix|prte)-mca-params\.conf$/,
-    apply: (_f, text, ctx) => text.split('\n').map((l) => (/^\s*#/.test(l) ? replaceAliases(l, ctx.aliases, '<prefix>') : l)).join('\n'),
+    apply: (_f, text, ctx) =>
+      text
+        .split('\n')
+        .map((l) => (/^\s*#/.test(l) ? replaceAliases(l, ctx.aliases, '<prefix>') : l))
+        .join('\n'),
   },
   {
     name: 'CMake config: ${CMAKE_CURRENT_LIST_DIR}-relative',
@@ -138,7 +148,8 @@ export const TEXT_RULES: readonly Rule[] = [
   },
 ];
 
-function isText(buf: Buffer): boolean {
+/** Text, as far as pack and the tree diff care: no NUL byte in the first 8 KiB. */
+export function isText(buf: Buffer): boolean {
   const n = Math.min(buf.length, 8192);
   for (let i = 0; i < n; i++) if (buf[i] === 0) return false;
   return true;
@@ -150,7 +161,11 @@ export function rewriteTextFiles(root: string, files: readonly string[], ctx: Te
   for (const file of files) {
     const abs = join(root, file);
     const del = DELETE_RULES.find((r) => r.match.test(file));
-    if (del) { rmSync(abs); actions.push({ file, rule: del.name, detail: 'deleted' }); continue; }
+    if (del) {
+      rmSync(abs);
+      actions.push({ file, rule: del.name, detail: 'deleted' });
+      continue;
+    }
     const rule = TEXT_RULES.find((r) => r.match.test(file));
     const buf = readFileSync(abs);
     if (!isText(buf)) continue;
@@ -158,8 +173,16 @@ export function rewriteTextFiles(root: string, files: readonly string[], ctx: Te
     let changed = false;
     if (rule) {
       const out = rule.apply(file, text, ctx);
-      if (out === null) { rmSync(abs); actions.push({ file, rule: rule.name, detail: 'deleted' }); continue; }
-      if (out !== undefined && out !== text) { text = out; changed = true; actions.push({ file, rule: rule.name, detail: 'rewritten' }); }
+      if (out === null) {
+        rmSync(abs);
+        actions.push({ file, rule: rule.name, detail: 'deleted' });
+        continue;
+      }
+      if (out !== undefined && out !== text) {
+        text = out;
+        changed = true;
+        actions.push({ file, rule: rule.name, detail: 'rewritten' });
+      }
     }
     if (text.startsWith('#!')) {
       const nl = text.indexOf('\n');

@@ -6,17 +6,30 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { boost } from '../../recipes/boost.js';
-import type { BuildContext } from '../../recipes/types.js';
-import type { RunOptions, Shell } from '../../scripts/engine/shell.js';
+import { type BuildContext, type RunOptions, type Shell } from '../../recipes/kit/index.js';
 
 function fakeCtx(version: string, srcDir: string, ran: string[][]): BuildContext {
   const shell: Shell = {
-    recipe: 'boost', phase: 'test', logPath: '/dev/null',
-    async run(cmd: string, args: string[], opts: RunOptions) { ran.push([opts.cwd, cmd, ...args]); return ''; },
+    recipe: 'boost',
+    phase: 'test',
+    logPath: '/dev/null',
+    async run(cmd: string, args: string[], opts: RunOptions) {
+      ran.push([opts.cwd, cmd, ...args]);
+      return '';
+    },
   };
   return {
-    recipe: 'boost', version, prefix: '/stack', srcDir, buildDir: '/build', stageDir: '/stage', stagedPrefix: '/stage/stack',
-    jobs: 2, configureArgs: [], env: {}, shell,
+    recipe: 'boost',
+    version,
+    prefix: '/stack',
+    srcDir,
+    buildDir: '/build',
+    stageDir: '/stage',
+    stagedPrefix: '/stage/stack',
+    jobs: 2,
+    configureArgs: [],
+    env: {},
+    shell,
   };
 }
 
@@ -29,7 +42,13 @@ test('1.81.0: bootstrap, a fresh user-config.jam, then one b2 install run into t
     const ran: string[][] = [];
     const ctx = fakeCtx('1.81.0', src, ran);
     for (const phase of ['prepare', 'configure', 'build'] as const) await boost.builder[phase]!(ctx);
-    assert.equal(ran.map((r) => r.slice(0, 2)), [[src, './bootstrap.sh'], [src, './b2']]);
+    assert.equal(
+      ran.map((r) => r.slice(0, 2)),
+      [
+        [src, './bootstrap.sh'],
+        [src, './b2'],
+      ],
+    );
     assert.ok(ran[0].includes('--with-libraries=mpi,serialization'));
     assert.equal(ran[1].slice(-3), ['-j2', '--prefix=/stage/stack', 'install']);
     assert.ok(ran[1].includes(`--user-config=${join(src, 'user-config.jam')}`));
@@ -43,14 +62,17 @@ test('1.41.0: bjam, `using mpi` appended to tools/build/v2/user-config.jam (seed
   const src = mkdtempSync(join(tmpdir(), 'mpistack-b2-builder-'));
   try {
     mkdirSync(join(src, 'tools/build/v2'), { recursive: true });
-    writeFileSync(join(src, 'tools/build/v2/user-config.jam'), '# the tree\'s own examples\n');
+    writeFileSync(join(src, 'tools/build/v2/user-config.jam'), "# the tree's own examples\n");
     const ran: string[][] = [];
     const ctx = fakeCtx('1.41.0', src, ran);
     for (const phase of ['prepare', 'configure', 'build'] as const) await boost.builder[phase]!(ctx);
-    assert.equal(ran.map((r) => r[1]), ['./bootstrap.sh', './bjam']);
+    assert.equal(
+      ran.map((r) => r[1]),
+      ['./bootstrap.sh', './bjam'],
+    );
     assert.not.ok(ran[1].some((a) => a.startsWith('--user-config')));
     const text = readFileSync(join(src, 'tools/build/v2/user-config.jam'), 'utf8');
-    assert.ok(text.startsWith('# the tree\'s own examples\n'));
+    assert.ok(text.startsWith("# the tree's own examples\n"));
     assert.match(text, /^using mpi : \/stack\/bin\/mpicxx ;$/m);
   } finally {
     rmSync(src, { recursive: true, force: true });

@@ -13,7 +13,12 @@ import { makeShell } from '../../scripts/engine/shell.js';
 const logDir = mkdtempSync(join(tmpdir(), 'mpistack-b2-grammar-log-'));
 const logPath = join(logDir, 'prepare.log');
 const shell = makeShell('boost', 'prepare', logPath);
-const ran = (): string[] => (existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l.startsWith('$ ')) : []);
+const ran = (): string[] =>
+  existsSync(logPath)
+    ? readFileSync(logPath, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('$ '))
+    : [];
 const exec = shell;
 const env = process.env;
 
@@ -33,11 +38,16 @@ function fakeTree(withGenerated?: string): string {
 }
 
 const trees: string[] = [];
-test.after(() => { for (const t of [...trees, logDir]) rmSync(t, { recursive: true, force: true }); });
-test.before.each(() => { rmSync(logPath, { force: true }); });
+test.after(() => {
+  for (const t of [...trees, logDir]) rmSync(t, { recursive: true, force: true });
+});
+test.before.each(() => {
+  rmSync(logPath, { force: true });
+});
 
 test('git export (no jamgram.cpp): bison generates jamgram.cpp and jamgram.hpp, once', async () => {
-  const root = fakeTree(); trees.push(root);
+  const root = fakeTree();
+  trees.push(root);
   const engine = join(root, 'tools/build/src/engine');
   assert.is(await regenerateGrammar(plan('1.81.0', { prefix: '/p' }), root, exec, env), true);
   assert.equal(ran(), [`$ (cd ${engine} && bison -y -d -o jamgram.cpp jamgram.y)`]);
@@ -51,7 +61,8 @@ test('git export (no jamgram.cpp): bison generates jamgram.cpp and jamgram.hpp, 
 });
 
 test('release tarball (jamgram.cpp shipped): left exactly as it is', async () => {
-  const root = fakeTree('// shipped by the release\n'); trees.push(root);
+  const root = fakeTree('// shipped by the release\n');
+  trees.push(root);
   const engine = join(root, 'tools/build/src/engine');
   assert.is(await regenerateGrammar(plan('1.83.0', { prefix: '/p' }), root, exec, env), false);
   assert.equal(ran(), []);
@@ -60,16 +71,21 @@ test('release tarball (jamgram.cpp shipped): left exactly as it is', async () =>
 });
 
 test('1.41.0 (bjam era) has no grammar hook: nothing runs even in a tree without the generated file', async () => {
-  const root = fakeTree(); trees.push(root);
+  const root = fakeTree();
+  trees.push(root);
   assert.is(await regenerateGrammar(plan('1.41.0', { prefix: '/p' }), root, exec, env), false);
   assert.equal(ran(), []);
   assert.not.ok(existsSync(join(root, 'tools/build/src/engine/jamgram.cpp')));
 });
 
 test('neither the grammar nor its output: a clear error, bison not run', async () => {
-  const root = fakeTree(); trees.push(root);
+  const root = fakeTree();
+  trees.push(root);
   rmSync(join(root, 'tools/build/src/engine/jamgram.y'));
-  const err = await regenerateGrammar(plan('1.81.0', { prefix: '/p' }), root, exec, env).then(() => null, (e: Error) => e);
+  const err = await regenerateGrammar(plan('1.81.0', { prefix: '/p' }), root, exec, env).then(
+    () => null,
+    (e: Error) => e,
+  );
   assert.instance(err, Error);
   assert.match(err!.message, /jamgram\.y is missing/);
   assert.equal(ran(), []);

@@ -2,16 +2,19 @@
 // b2 arguments and user-config for each version in the table.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { b2CommandLine, pick, userConfigText } from '../../recipes/builders/b2.js';
+import { b2CommandLine, userConfigText } from '../../recipes/builders/b2.js';
 import { boost, boostRecipe, defaultVersion, expectedFiles, plan, ranges, versions } from '../../recipes/boost.js';
 import { allRecipes } from '../../recipes/index.js';
-import { findVersion, resolveInputs } from '../../recipes/types.js';
-import { selectRecipes } from '../../scripts/engine/engine.js';
+import { findVersion, pick } from '../../recipes/kit/index.js';
+import { resolveInputs, selectRecipes } from '../../scripts/engine/plan.js';
 
 const prefix = '/stack/prefix';
 
 test('versions table: 1.41.0, 1.81.0 (default, with the Debian source package), 1.83.0, each with a sha256', () => {
-  assert.equal(versions.map((v) => v.version), ['1.41.0', '1.81.0', '1.83.0']);
+  assert.equal(
+    versions.map((v) => v.version),
+    ['1.41.0', '1.81.0', '1.83.0'],
+  );
   assert.is(defaultVersion, '1.81.0');
   assert.is(findVersion(boost).version, '1.81.0');
   for (const v of versions) {
@@ -30,14 +33,23 @@ test('versions table: 1.41.0, 1.81.0 (default, with the Debian source package), 
     filename: 'boost1.81_1.81.0.orig.tar.xz',
     sha256: '449afecf5ef98edc0a46826cde6af98d1fb95c2e92962fa8c9e3eb1e8a2928ec',
   });
-  assert.equal(versions.filter((v) => v.version !== '1.81.0').map((v) => v.sources.length), [1, 1], '1.41.0 and 1.83.0: upstream only');
+  assert.equal(
+    versions.filter((v) => v.version !== '1.81.0').map((v) => v.sources.length),
+    [1, 1],
+    '1.41.0 and 1.83.0: upstream only',
+  );
   const all = versions.flatMap((v) => v.sources.map((s) => s.sha256));
   assert.is(new Set(all).size, all.length, 'no copy-pasted checksum');
 });
 
 test('registered after openmpi in the default stack, which it depends on', () => {
   assert.equal(boost.dependencies, ['openmpi']);
-  assert.equal(selectRecipes(allRecipes).map((r) => r.name).slice(0, 2), ['openmpi', 'boost']);
+  assert.equal(
+    selectRecipes(allRecipes)
+      .map((r) => r.name)
+      .slice(0, 2),
+    ['openmpi', 'boost'],
+  );
   assert.is(boost.builder.name, 'b2');
 });
 
@@ -81,7 +93,9 @@ for (const version of ['1.81.0', '1.83.0']) {
     assert.equal(cmd, [
       './b2',
       '--user-config=/src/user-config.jam',
-      'link=shared', 'threading=multi', 'variant=release',
+      'link=shared',
+      'threading=multi',
+      'variant=release',
       '--layout=system',
       '--debug-configuration',
       '--ignore-site-config',
@@ -104,7 +118,7 @@ test('bootstrap: mpi and serialization only, explicit toolset, no ICU; python on
   assert.ok(py.userConfigLines.includes('using python : : /usr/bin/python3 ;'));
 });
 
-test('user-config names the prefix\'s own mpicxx by absolute path, never a bare or system wrapper', () => {
+test("user-config names the prefix's own mpicxx by absolute path, never a bare or system wrapper", () => {
   for (const v of versions) {
     const text = userConfigText(plan(v.version, { prefix }));
     assert.match(text, /^using mpi : \/stack\/prefix\/bin\/mpicxx ;$/m);

@@ -23,7 +23,7 @@ yow.example.com slots=4 max-slots=4
 10.0.0.7 slots=1   # trailing comment
 `;
 
-test('the seed\'s example hostfile parses: comments skipped, slots and max-slots read', () => {
+test("the seed's example hostfile parses: comments skipped, slots and max-slots read", () => {
   assert.equal(parseHostfile(SEED), [
     { host: 'foo.example.com' },
     { host: 'bar.example.com', slots: 2 },
@@ -41,13 +41,30 @@ test('format -> parse round-trips', () => {
 
 test('PBS_NODEFILE form: a host once per core becomes one line with slots=N, first-seen order', () => {
   const pbs = 'n2\nn2\nn1\nn2\nn1\nn3\n';
-  assert.equal(fromPbsNodefile(pbs), [{ host: 'n2', slots: 3 }, { host: 'n1', slots: 2 }, { host: 'n3', slots: 1 }]);
+  assert.equal(fromPbsNodefile(pbs), [
+    { host: 'n2', slots: 3 },
+    { host: 'n1', slots: 2 },
+    { host: 'n3', slots: 1 },
+  ]);
   assert.is(formatPbsNodefile([{ host: 'a', slots: 2 }, { host: 'b' }]), 'a\na\nb\n');
-  assert.equal(fromPbsNodefile(formatPbsNodefile([{ host: 'a', slots: 2 }, { host: 'b', slots: 1 }])), [{ host: 'a', slots: 2 }, { host: 'b', slots: 1 }]);
+  assert.equal(
+    fromPbsNodefile(
+      formatPbsNodefile([
+        { host: 'a', slots: 2 },
+        { host: 'b', slots: 1 },
+      ]),
+    ),
+    [
+      { host: 'a', slots: 2 },
+      { host: 'b', slots: 1 },
+    ],
+  );
 });
 
 function throwsAt(text: string, line: number, re: RegExp, parse = parseHostfile): void {
-  try { parse(text, 'hf'); } catch (e) {
+  try {
+    parse(text, 'hf');
+  } catch (e) {
     assert.instance(e, HostfileError);
     assert.is((e as HostfileError).line, line);
     assert.match((e as Error).message, new RegExp(`^hf:${line}: `));

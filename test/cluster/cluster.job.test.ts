@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JobError, parseMemory, writeJob } from '../../scripts/cluster/job.js';
+import { JobError, parseMemory } from '../../scripts/cluster/job.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/cli.js');
 const tmp = mkdtempSync(join(tmpdir(), 'mpistack-job-'));
@@ -28,12 +28,37 @@ test('memory: Torque units, any case; others refused', () => {
   assert.equal(parseMemory('512MB'), { amount: 512, unit: 'mb' });
   assert.equal(parseMemory('2G'), { amount: 2, unit: 'gb' });
   assert.equal(parseMemory('100b'), { amount: 100, unit: 'b' });
-  for (const bad of ['8zb', '8 gib', 'gb', '-1gb', '0gb', '1.5gb']) assert.throws(() => parseMemory(bad), (e: Error) => e instanceof JobError && /--memory/.test(e.message));
+  for (const bad of ['8zb', '8 gib', 'gb', '-1gb', '0gb', '1.5gb'])
+    assert.throws(
+      () => parseMemory(bad),
+      (e: Error) => e instanceof JobError && /--memory/.test(e.message),
+    );
 });
 
-test('torque: cluster.req has seed 6.2\'s fields and COMMAND names qsub.sh; qsub.sh has #PBS directives and the mpirun line', () => {
+test("torque: cluster.req has seed 6.2's fields and COMMAND names qsub.sh; qsub.sh has #PBS directives and the mpirun line", () => {
   const out = join(tmp, 'torque');
-  const r = job(['--scheduler', 'torque', '--nodes', '4', '--cores-per-node', '2', '--memory', '8gb', '--workdir', work, '--stack', stack, '--out', out, '--log', 'run.log', '--', 'job.js', 'a b', "it's"]);
+  const r = job([
+    '--scheduler',
+    'torque',
+    '--nodes',
+    '4',
+    '--cores-per-node',
+    '2',
+    '--memory',
+    '8gb',
+    '--workdir',
+    work,
+    '--stack',
+    stack,
+    '--out',
+    out,
+    '--log',
+    'run.log',
+    '--',
+    'job.js',
+    'a b',
+    "it's",
+  ]);
   assert.is(r.status, 0, r.stderr);
   assert.equal(readdirSync(out).sort(), ['cluster.req', 'qsub.sh']);
   const req = readFileSync(join(out, 'cluster.req'), 'utf8');
@@ -62,10 +87,31 @@ test('torque: cluster.req has seed 6.2\'s fields and COMMAND names qsub.sh; qsub
 });
 
 test('slurm: an sbatch script with #SBATCH directives; mpirun takes the allocation (no hostfile, no -n)', () => {
-  const r = job(['--scheduler', 'slurm', '--nodes', '2', '--cores-per-node', '3', '--memory', '512mb', '--workdir', work, '--stack', stack, '--name', 'rt', '--mpirun-arg=--mca', '--mpirun-arg=btl', '--mpirun-arg=tcp,self', '--', 'job.js']);
+  const r = job([
+    '--scheduler',
+    'slurm',
+    '--nodes',
+    '2',
+    '--cores-per-node',
+    '3',
+    '--memory',
+    '512mb',
+    '--workdir',
+    work,
+    '--stack',
+    stack,
+    '--name',
+    'rt',
+    '--mpirun-arg=--mca',
+    '--mpirun-arg=btl',
+    '--mpirun-arg=tcp,self',
+    '--',
+    'job.js',
+  ]);
   assert.is(r.status, 0, r.stderr);
   const sh = readFileSync(join(work, 'rt.sbatch'), 'utf8');
-  for (const d of ['--job-name=rt', '--nodes=2', '--ntasks-per-node=3', '--mem=512M', `--chdir=${work}`, `--output=${join(work, 'rt.log')}`]) assert.match(sh, `\n#SBATCH ${d}\n`);
+  for (const d of ['--job-name=rt', '--nodes=2', '--ntasks-per-node=3', '--mem=512M', `--chdir=${work}`, `--output=${join(work, 'rt.log')}`])
+    assert.match(sh, `\n#SBATCH ${d}\n`);
   assert.match(sh, new RegExp(`\nexec mpirun --mca btl tcp,self mpistack-run ${join(work, 'job.js')}\n`));
   assert.is(spawnSync('bash', ['-n', join(work, 'rt.sbatch')]).status, 0);
 });

@@ -24,7 +24,15 @@ mkdirSync(work);
 writeFileSync(join(work, 'job.js'), 'console.log(1)\n');
 const job = (args: string[]) => spawnSync(process.execPath, [cli, 'job', ...args], { encoding: 'utf8' });
 const base = (over: Record<string, string>) => {
-  const o: Record<string, string> = { '--scheduler': 'slurm', '--nodes': '2', '--cores-per-node': '2', '--memory': '8gb', '--workdir': work, '--stack': stack, ...over };
+  const o: Record<string, string> = {
+    '--scheduler': 'slurm',
+    '--nodes': '2',
+    '--cores-per-node': '2',
+    '--memory': '8gb',
+    '--workdir': work,
+    '--stack': stack,
+    ...over,
+  };
   return Object.entries(o).flat();
 };
 
@@ -52,13 +60,31 @@ test('job values past what schedulers and MPI take: refused naming the bound, no
 });
 
 test('the same bounds for callers of the library: typed JobError, the option named', () => {
-  assert.throws(() => parseCount('--nodes', '99999999999999999999'), (e: Error) => e instanceof JobError && e.option === '--nodes');
-  assert.throws(() => parseMemory('1e400gb'), (e: Error) => e instanceof JobError && e.option === '--memory');
-  assert.throws(() => parseMemory(String(2 ** 60)), (e: Error) => e instanceof JobError);
+  assert.throws(
+    () => parseCount('--nodes', '99999999999999999999'),
+    (e: Error) => e instanceof JobError && e.option === '--nodes',
+  );
+  assert.throws(
+    () => parseMemory('1e400gb'),
+    (e: Error) => e instanceof JobError && e.option === '--memory',
+  );
+  assert.throws(
+    () => parseMemory(String(2 ** 60)),
+    (e: Error) => e instanceof JobError,
+  );
   const req = { scheduler: 'torque' as const, nodes: 1e29, coresPerNode: 1, memory: '1gb', workdir: work, stack, script: 'job.js' };
-  assert.throws(() => resolveJob(req), (e: Error) => e instanceof JobError && e.option === '--nodes');
-  assert.throws(() => resolveJob({ ...req, nodes: Infinity }), (e: Error) => e instanceof JobError);
-  assert.throws(() => resolveJob({ ...req, nodes: 1, coresPerNode: NaN }), (e: Error) => e instanceof JobError && e.option === '--cores-per-node');
+  assert.throws(
+    () => resolveJob(req),
+    (e: Error) => e instanceof JobError && e.option === '--nodes',
+  );
+  assert.throws(
+    () => resolveJob({ ...req, nodes: Infinity }),
+    (e: Error) => e instanceof JobError,
+  );
+  assert.throws(
+    () => resolveJob({ ...req, nodes: 1, coresPerNode: NaN }),
+    (e: Error) => e instanceof JobError && e.option === '--cores-per-node',
+  );
   assert.is(parseCount('--cores-per-node', String(LIMITS.coresPerNode.max)), 65533);
   assert.equal(parseMemory('8tb'), { amount: 8, unit: 'tb' });
   assert.equal(parseMemory('1b'), { amount: 1, unit: 'b' }); // an explicit unit, even bytes, is the user's choice
@@ -67,7 +93,10 @@ test('the same bounds for callers of the library: typed JobError, the option nam
 test('slots= past an int: refused naming file:line', () => {
   const big = `1${'0'.repeat(400)}`;
   for (const line of [`h slots=${big}`, 'h max-slots=2147483648', `h count=${big}`]) {
-    assert.throws(() => parseHostfile(`a\n${line}\n`, 'hf'), (e: Error) => e instanceof HostfileError && e.line === 2 && /is more than 2147483647 \(Open MPI keeps slot counts in an int\)/.test(e.message));
+    assert.throws(
+      () => parseHostfile(`a\n${line}\n`, 'hf'),
+      (e: Error) => e instanceof HostfileError && e.line === 2 && /is more than 2147483647 \(Open MPI keeps slot counts in an int\)/.test(e.message),
+    );
   }
   assert.equal(parseHostfile('h slots=2147483647\n'), [{ host: 'h', slots: 2147483647 }]);
 });
@@ -75,9 +104,15 @@ test('slots= past an int: refused naming file:line', () => {
 test('IPv6 addresses are hosts, as the format comment says; names with a colon are not', () => {
   const text = '::1 slots=2\nfe80::1%eth0\n::ffff:10.0.0.1 max-slots=4\n2001:db8::7 slots=1 max-slots=1\n';
   const e = parseHostfile(text);
-  assert.equal(e.map((x) => x.host), ['::1', 'fe80::1%eth0', '::ffff:10.0.0.1', '2001:db8::7']);
+  assert.equal(
+    e.map((x) => x.host),
+    ['::1', 'fe80::1%eth0', '::ffff:10.0.0.1', '2001:db8::7'],
+  );
   assert.equal(parseHostfile(formatHostfile(e)), e);
-  assert.throws(() => parseHostfile('host:1 slots=2\n', 'hf'), (err: Error) => err instanceof HostfileError && /"host:1" is not a host name or address/.test(err.message));
+  assert.throws(
+    () => parseHostfile('host:1 slots=2\n', 'hf'),
+    (err: Error) => err instanceof HostfileError && /"host:1" is not a host name or address/.test(err.message),
+  );
   const f = join(tmp, 'v6');
   writeFileSync(f, text);
   const r = spawnSync(process.execPath, [cli, 'hosts', '--check', f], { encoding: 'utf8' });
@@ -92,7 +127,7 @@ test('hosts --out DIR: a clear error and no temporary file left behind', () => {
   const dir = join(parent, 'hosts.d');
   mkdirSync(dir);
   const r = spawnSync(process.execPath, [cli, 'hosts', '--from-pbs', pbs, '--out', dir], { encoding: 'utf8' });
-  assert.is(r.status, 1);
+  assert.is(r.status, 2, 'a UsageError exits 2 (issue 16)');
   assert.match(r.stderr, /--out .*hosts\.d is a directory: give the path of the hostfile to write/);
   assert.equal(readdirSync(parent), ['hosts.d']);
   assert.equal(readdirSync(dir), []);

@@ -11,13 +11,15 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkInstall, cleanEnv, defaultVersion, libmpiProblem, parseLdd } from '../../recipes/boost.js';
+import { checkInstall, defaultVersion, libmpiProblem } from '../../recipes/boost.js';
 import { allRecipes } from '../../recipes/index.js';
-import { buildStack, manifestPath, type Manifest } from '../../scripts/engine/engine.js';
-import { mpirunEnv } from '../../scripts/engine/mpienv.js';
+import { buildStack } from '../../scripts/engine/engine.js';
 import { makeShell } from '../../scripts/engine/shell.js';
 import { runLimited } from '../helpers/mpi.js';
 import { builtStack } from '../helpers/stack.js';
+import { cleanEnv, mpirunEnv, parseLdd } from '../../recipes/kit/index.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
 
 const given = process.env.MPISTACK_E2E_PREFIX;
 const prefix = given ?? mkdtempSync(join(tmpdir(), 'mpistack-e2e-boost-'));
@@ -26,7 +28,8 @@ const cacheDir = process.env.MPISTACK_E2E_CACHE ?? join(scratch, 'cache');
 
 // checks run through the engine's shell helper; its log is printed on failure
 const shell = makeShell('boost', 'e2e-check', join(scratch, 'check.log'));
-const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = cleanEnv()) => shell.run(cmd, args, { cwd: scratch, env, capture: true, timeoutMs: 300_000 });
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = cleanEnv()) =>
+  shell.run(cmd, args, { cwd: scratch, env, capture: true, timeoutMs: 300_000 });
 
 test.after(() => {
   rmSync(scratch, { recursive: true, force: true });
@@ -41,17 +44,29 @@ test('build boost (after openmpi) into the prefix with the engine', async () => 
   const fresh = before?.origin !== 'built';
   const started = Date.now();
   const results = await buildStack(allRecipes, {
-    prefix, jobs: 2, cacheDir, mirrors: [], offline: false, render: 'silent', only: given ? 'boost' : undefined, fresh,
+    prefix,
+    jobs: 2,
+    cacheDir,
+    mirrors: [],
+    offline: false,
+    render: 'silent',
+    only: given ? 'boost' : undefined,
+    fresh,
     fetch: { timeoutMs: 20_000, attempts: 2, backoffMs: 500 },
   });
-  console.log(`[boost e2e] ${results.map((r) => `${r.inputs.recipe} ${r.inputs.version} ${r.outcome} (from ${r.fetched.from})`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `[boost e2e] ${results.map((r) => `${r.inputs.recipe} ${r.inputs.version} ${r.outcome} (from ${r.fetched.from})`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   assert.is(results.at(-1)!.outcome, fresh ? 'built' : 'installed');
-  assert.equal(results.map((r) => r.inputs.recipe), given ? ['boost'] : ['openmpi', 'boost']);
+  assert.equal(
+    results.map((r) => r.inputs.recipe),
+    given ? ['boost'] : ['openmpi', 'boost'],
+  );
   const b = results.at(-1)!;
   assert.is(b.inputs.version, defaultVersion);
   const src = b.inputs.sources.find((s) => s.filename === b.fetched.filename);
   assert.ok(src, `fetched ${b.fetched.filename} is one of the recipe's sources`);
-  assert.is(b.fetched.sha256, src!.sha256);
+  assert.is(b.fetched.sha256, src.sha256);
   assert.ok(existsSync(join(prefix, 'bin', 'mpicxx')), 'the prefix has the stack Open MPI');
   const m = JSON.parse(readFileSync(manifestPath(prefix), 'utf8')) as Manifest;
   assert.ok(m.recipes.openmpi, 'manifest lists openmpi');
@@ -60,7 +75,10 @@ test('build boost (after openmpi) into the prefix with the engine', async () => 
   assert.ok(m.recipes.boost.configureArgs.includes(`user-config.jam: using mpi : ${join(prefix, 'bin', 'mpicxx')} ;`));
   for (const p of ['prepare', 'configure', 'build', 'install', 'check']) assert.ok(existsSync(join(prefix, 'share/mpistack/logs/boost', `${p}.log`)), p);
   // the b2 log shows it took the stack's wrapper
-  assert.match(readFileSync(join(prefix, 'share/mpistack/logs/boost/build.log'), 'utf8'), new RegExp(`Open MPI wrapper compiler: ${join(prefix, 'bin', 'mpicxx')}`));
+  assert.match(
+    readFileSync(join(prefix, 'share/mpistack/logs/boost/build.log'), 'utf8'),
+    new RegExp(`Open MPI wrapper compiler: ${join(prefix, 'bin', 'mpicxx')}`),
+  );
 });
 
 test('libboost_mpi and libboost_serialization installed, versioned, with the CMake configs', () => {
@@ -91,13 +109,27 @@ test('libboost_mpi: RPATH to the prefix, libmpi from the prefix and never the sy
 
 test('sanity check: STL exchange at 1, 2 and 4 ranks with the prefix mpicxx/mpirun; find_package(Boost COMPONENTS mpi)', async () => {
   // against the final prefix with a clean environment: no LD_LIBRARY_PATH, so the RPATH has to do it
-  const report = await checkInstall({ version: defaultVersion, root: prefix, mpiPrefix: prefix, workDir: join(scratch, 'check'), shell, env: cleanEnv(), ranks: [1, 2, 4] });
+  const report = await checkInstall({
+    version: defaultVersion,
+    root: prefix,
+    mpiPrefix: prefix,
+    workDir: join(scratch, 'check'),
+    shell,
+    env: cleanEnv(),
+    ranks: [1, 2, 4],
+  });
   assert.is(report.libmpi, join(prefix, 'lib', builtStack(prefix).libmpi));
-  assert.equal(report.runs.map((r) => r.line), ['boost-mpi-stl 0/0 ranks=1', 'boost-mpi-stl 1/1 ranks=2', 'boost-mpi-stl 3/3 ranks=4']);
+  assert.equal(
+    report.runs.map((r) => r.line),
+    ['boost-mpi-stl 0/0 ranks=1', 'boost-mpi-stl 1/1 ranks=2', 'boost-mpi-stl 3/3 ranks=4'],
+  );
   assert.is(report.cmake?.boostDir, join(prefix, 'lib', 'cmake', `Boost-${defaultVersion}`));
   assert.is(report.cmake?.mpiLibrary, join(prefix, 'lib', `libboost_mpi.so.${defaultVersion}`));
   // the CMake-built program runs too
-  const r = await runLimited(join(prefix, 'bin', 'mpirun'), ['-n', '2', join(scratch, 'check', 'cmake-probe', 'build', 'stl_exchange')], { env: mpirunEnv(cleanEnv()), timeoutMs: 120_000 });
+  const r = await runLimited(join(prefix, 'bin', 'mpirun'), ['-n', '2', join(scratch, 'check', 'cmake-probe', 'build', 'stl_exchange')], {
+    env: mpirunEnv(cleanEnv()),
+    timeoutMs: 120_000,
+  });
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /boost-mpi-stl 1\/1 ranks=2/);
 });

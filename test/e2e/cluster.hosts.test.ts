@@ -12,7 +12,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,8 +68,30 @@ writeFileSync(process.env.CLIENT_DONE, 'done');
 `;
 
 // interfaces by name (each host's veth end is eth0): Open MPI 1.6's oob_tcp_if_include takes no CIDR subnet
-const MCA = (c: Cluster) => ['--mca', 'plm_rsh_agent', c.agent, '--mca', 'btl', 'tcp,self', '--mca', 'btl_tcp_if_include', c.iface, '--mca', 'oob_tcp_if_include', c.iface,
-  '-x', 'MPISTACK_LOG_MODE', '-x', 'MPISTACK_SERVER_TIMEOUT_MS', '-x', 'FREEZE_REQUEST', '-x', 'FREEZE_DONE', '-x', 'CLIENT_DONE'];
+const MCA = (c: Cluster) => [
+  '--mca',
+  'plm_rsh_agent',
+  c.agent,
+  '--mca',
+  'btl',
+  'tcp,self',
+  '--mca',
+  'btl_tcp_if_include',
+  c.iface,
+  '--mca',
+  'oob_tcp_if_include',
+  c.iface,
+  '-x',
+  'MPISTACK_LOG_MODE',
+  '-x',
+  'MPISTACK_SERVER_TIMEOUT_MS',
+  '-x',
+  'FREEZE_REQUEST',
+  '-x',
+  'FREEZE_DONE',
+  '-x',
+  'CLIENT_DONE',
+];
 
 /** `mpistack job --scheduler torque` on node0 (the stack is only at its path inside the hosts), then qsub.sh there with PBS_NODEFILE. */
 async function qsubOnNode0(name: string, script: string, nodes: HostEntry[], env: Record<string, string> = {}, timeoutMs = 240_000): Promise<RunResult> {
@@ -77,14 +99,49 @@ async function qsubOnNode0(name: string, script: string, nodes: HostEntry[], env
   mkdirSync(dir);
   writeFileSync(join(dir, 'job.js'), script);
   const node0 = cluster.hosts[0];
-  const gen = spawnSync(cluster.on(node0, [process.execPath])[0], [...cluster.on(node0, [process.execPath]).slice(1), cli, 'job', '--scheduler', 'torque', '--nodes', String(nodes.length), '--cores-per-node', '2', '--memory', '1gb',
-    '--workdir', dir, '--stack', cluster.stackPath, ...MCA(cluster).map((a) => `--mpirun-arg=${a}`), '--', 'job.js'], { encoding: 'utf8' });
+  const gen = spawnSync(
+    cluster.on(node0, [process.execPath])[0],
+    [
+      ...cluster.on(node0, [process.execPath]).slice(1),
+      cli,
+      'job',
+      '--scheduler',
+      'torque',
+      '--nodes',
+      String(nodes.length),
+      '--cores-per-node',
+      '2',
+      '--memory',
+      '1gb',
+      '--workdir',
+      dir,
+      '--stack',
+      cluster.stackPath,
+      ...MCA(cluster).map((a) => `--mpirun-arg=${a}`),
+      '--',
+      'job.js',
+    ],
+    { encoding: 'utf8' },
+  );
   assert.is(gen.status, 0, gen.stderr);
   const nodefile = join(dir, 'PBS_NODEFILE');
   writeFileSync(nodefile, formatPbsNodefile(nodes));
-  const [cmd, ...args] = cluster.on(node0, ['env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/root', `PBS_NODEFILE=${nodefile}`, `PBS_O_WORKDIR=${dir}`, `PBS_JOBID=${name}.node0`,
-    'OMPI_ALLOW_RUN_AS_ROOT=1', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1', 'OMPI_MCA_btl_vader_single_copy_mechanism=none', 'MPISTACK_LOG_MODE=terminal',
-    ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'bash', join(dir, 'qsub.sh')]);
+  const [cmd, ...args] = cluster.on(node0, [
+    'env',
+    '-i',
+    'PATH=/usr/local/bin:/usr/bin:/bin',
+    'HOME=/root',
+    `PBS_NODEFILE=${nodefile}`,
+    `PBS_O_WORKDIR=${dir}`,
+    `PBS_JOBID=${name}.node0`,
+    'OMPI_ALLOW_RUN_AS_ROOT=1',
+    'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1',
+    'OMPI_MCA_btl_vader_single_copy_mechanism=none',
+    'MPISTACK_LOG_MODE=terminal',
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    'bash',
+    join(dir, 'qsub.sh'),
+  ]);
   return runLimited(cmd, args, { timeoutMs });
 }
 
@@ -95,12 +152,25 @@ test.before(async () => {
 test.after(() => cluster?.teardown());
 
 test('client on node0, servers on node1 and node2 over TCP: each host runs its own copy of the stack at the same path', async () => {
-  const r = await qsubOnNode0('places', PLACES, [{ host: 'node0', slots: 1 }, { host: 'node1', slots: 2 }, { host: 'node2', slots: 2 }]);
+  const r = await qsubOnNode0('places', PLACES, [
+    { host: 'node0', slots: 1 },
+    { host: 'node1', slots: 2 },
+    { host: 'node2', slots: 2 },
+  ]);
   assert.not.ok(r.timedOut, `timed out\n${r.stdout}${r.stderr}`);
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^CLIENT node0 5$/m, 'one rank per PBS_NODEFILE line, rank 0 on node0');
   const servers = [...r.stdout.matchAll(/^SERVER (\d) (\S+) (\S+) (\S+) response received$/gm)];
-  assert.equal(servers.map((m) => [Number(m[1]), m[2]]).sort(), [[1, 'node1'], [2, 'node1'], [3, 'node2'], [4, 'node2']], r.stdout);
+  assert.equal(
+    servers.map((m) => [Number(m[1]), m[2]]).sort(),
+    [
+      [1, 'node1'],
+      [2, 'node1'],
+      [3, 'node2'],
+      [4, 'node2'],
+    ],
+    r.stdout,
+  );
   for (const m of servers) {
     assert.is(m[3], m[2], `rank ${m[1]} on ${m[2]} reads ${m[2]}'s own copy of the stack`);
     assert.ok(m[4].startsWith(`${cluster.stackPath}/lib/`), `rank ${m[1]} maps ${m[4]}, from the shared path`);
@@ -109,33 +179,78 @@ test('client on node0, servers on node1 and node2 over TCP: each host runs its o
 });
 
 test('a host in the nodefile that is not there: mpirun fails, naming it, and nothing hangs', async () => {
-  const r = await qsubOnNode0('unreachable', PLACES, [{ host: 'node0', slots: 1 }, { host: 'node1', slots: 1 }, { host: 'node3', slots: 1 }], {}, 120_000);
+  const r = await qsubOnNode0(
+    'unreachable',
+    PLACES,
+    [
+      { host: 'node0', slots: 1 },
+      { host: 'node1', slots: 1 },
+      { host: 'node3', slots: 1 },
+    ],
+    {},
+    120_000,
+  );
   assert.not.ok(r.timedOut, `mpirun hung\n${r.stdout}${r.stderr}`);
   assert.is.not(r.code, 0);
   const out = r.stdout + r.stderr;
   assert.match(out, /node3 port 22: No route to host/, out);
   // Open MPI 4's wording, and 1.6's
-  assert.match(out, /ORTE was unable to reliably start one or more daemons|A daemon \(pid \d+\) died unexpectedly with status 255 while attempting\s+to launch/, out);
+  assert.match(
+    out,
+    /ORTE was unable to reliably start one or more daemons|A daemon \(pid \d+\) died unexpectedly with status 255 while attempting\s+to launch/,
+    out,
+  );
   assert.not.match(out, /^CLIENT/m, 'the client never ran');
 });
 
 test('a server host frozen mid-job: its requests time out naming the host, the client finishes the work on the other host', async () => {
   const dir = join(work, 'freeze');
-  const env = { MPISTACK_SERVER_TIMEOUT_MS: '2000', FREEZE_REQUEST: join(dir, 'freeze-request'), FREEZE_DONE: join(dir, 'frozen'), CLIENT_DONE: join(dir, 'client-done') };
+  const env = {
+    MPISTACK_SERVER_TIMEOUT_MS: '2000',
+    FREEZE_REQUEST: join(dir, 'freeze-request'),
+    FREEZE_DONE: join(dir, 'frozen'),
+    CLIENT_DONE: join(dir, 'client-done'),
+  };
   const node2 = cluster.hosts[2];
   let frozen: number[] = [];
   let ended = false;
-  const waitFor = async (file: string) => { while (!ended && !existsSync(file)) await new Promise((r) => setTimeout(r, 100)); return existsSync(file); };
+  const waitFor = async (file: string) => {
+    while (!ended && !existsSync(file)) await new Promise((r) => setTimeout(r, 100));
+    return existsSync(file);
+  };
   // the "operator": freeze node2 when the client asks, kill it once the client is done (the host never comes back)
   const watcher = (async () => {
-    if (!await waitFor(env.FREEZE_REQUEST)) return;
+    if (!(await waitFor(env.FREEZE_REQUEST))) return;
     frozen = cluster.pids(node2);
-    for (const p of frozen) { try { process.kill(p, 'SIGSTOP'); } catch { /* gone */ } }
+    for (const p of frozen) {
+      try {
+        process.kill(p, 'SIGSTOP');
+      } catch {
+        /* gone */
+      }
+    }
     writeFileSync(env.FREEZE_DONE, 'yes');
     await waitFor(env.CLIENT_DONE);
-    for (const p of cluster.pids(node2)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    for (const p of cluster.pids(node2)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   })();
-  const r = await qsubOnNode0('freeze', FREEZE, [{ host: 'node0', slots: 1 }, { host: 'node1', slots: 2 }, { host: 'node2', slots: 2 }], env).finally(() => { ended = true; });
+  const r = await qsubOnNode0(
+    'freeze',
+    FREEZE,
+    [
+      { host: 'node0', slots: 1 },
+      { host: 'node1', slots: 2 },
+      { host: 'node2', slots: 2 },
+    ],
+    env,
+  ).finally(() => {
+    ended = true;
+  });
   await watcher;
   const out = r.stdout + r.stderr;
   assert.not.ok(r.timedOut, `the job hung\n${out}`);
@@ -151,7 +266,9 @@ test('a server host frozen mid-job: its requests time out naming the host, the c
   for (const m of redone) assert.is(m[2], 'node1', 'redone on the live host');
   const done = /^DONE (.*)$/m.exec(r.stdout);
   assert.ok(done, out);
-  const squares = [...JSON.parse(`[${done![1].split(' ').join(',')}]`), ...redone.map((m) => [Number(m[1]), m[2]])].map((v: [number, string]) => v[0]).sort((a, b) => a - b);
+  const squares = [...(JSON.parse(`[${done[1].split(' ').join(',')}]`) as [number, string][]), ...redone.map((m): [number, string] => [Number(m[1]), m[2]])]
+    .map((v: [number, string]) => v[0])
+    .sort((a, b) => a - b);
   assert.equal(squares, [0, 1, 4, 9, 16, 25, 36, 49], 'all 8 results, every one computed');
 });
 

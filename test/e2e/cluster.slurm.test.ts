@@ -55,10 +55,31 @@ test.before(async () => {
   slurm = await startSlurm(join(tmp, 'slurm'), CORES);
 });
 
-test.after(async () => { await slurm?.stop(); });
+test.after(async () => {
+  await slurm?.stop();
+});
 
 test('mpistack job --scheduler slurm: sbatch runs the runtime script on the packed stack across the allocation', async () => {
-  mpistackJob(['--scheduler', 'slurm', '--nodes', '1', '--cores-per-node', String(CORES), '--memory', '200mb', '--workdir', work, '--stack', stack, '--name', 'rt', '--', 'job.js', 'a', 'b,c']);
+  mpistackJob([
+    '--scheduler',
+    'slurm',
+    '--nodes',
+    '1',
+    '--cores-per-node',
+    String(CORES),
+    '--memory',
+    '200mb',
+    '--workdir',
+    work,
+    '--stack',
+    stack,
+    '--name',
+    'rt',
+    '--',
+    'job.js',
+    'a',
+    'b,c',
+  ]);
   const id = await slurm!.sbatch(join(work, 'rt.sbatch'), jobEnv());
   const state = await slurm!.wait(id, 180_000);
   const log = readFileSync(join(work, 'rt.log'), 'utf8');
@@ -67,7 +88,26 @@ test('mpistack job --scheduler slurm: sbatch runs the runtime script on the pack
 });
 
 test("mpistack job --scheduler torque: qsub.sh through Slurm's qsub wrapper (#PBS -l nodes=1:ppn=4 read by sbatch, PBS_NODEFILE made from the allocation)", async () => {
-  mpistackJob(['--scheduler', 'torque', '--nodes', '1', '--cores-per-node', String(CORES), '--memory', '200mb', '--workdir', work, '--stack', stack, '--name', 'tq', '--', 'job.js', 'a', 'b,c']);
+  mpistackJob([
+    '--scheduler',
+    'torque',
+    '--nodes',
+    '1',
+    '--cores-per-node',
+    String(CORES),
+    '--memory',
+    '200mb',
+    '--workdir',
+    work,
+    '--stack',
+    stack,
+    '--name',
+    'tq',
+    '--',
+    'job.js',
+    'a',
+    'b,c',
+  ]);
   const req = readFileSync(join(work, 'cluster.req'), 'utf8');
   assert.match(req, `COMMAND="${join(work, 'qsub.sh')}"`);
   const q = spawnSync('qsub', ['-V', join(work, 'qsub.sh')], { env: slurm!.env(jobEnv()), cwd: work, encoding: 'utf8', timeout: 30_000 });

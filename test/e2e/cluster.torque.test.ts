@@ -31,15 +31,27 @@ for (const x of r) console.log('SERVER ' + x.server + ' ' + x.ret + ' ' + x.stat
 test('qsub.sh under a PBS-like environment: sources the stack, mpirun -hostfile $PBS_NODEFILE starts one rank per line', async () => {
   const stack = await packedStack(prefix, tmp);
   writeFileSync(join(work, 'job.js'), JOB);
-  const g = spawnSync(process.execPath, [cli, 'job', '--scheduler', 'torque', '--nodes', '1', '--cores-per-node', '3', '--memory', '1gb', '--workdir', work, '--stack', stack, '--', 'job.js'], { encoding: 'utf8' });
+  const g = spawnSync(
+    process.execPath,
+    [cli, 'job', '--scheduler', 'torque', '--nodes', '1', '--cores-per-node', '3', '--memory', '1gb', '--workdir', work, '--stack', stack, '--', 'job.js'],
+    { encoding: 'utf8' },
+  );
   assert.is(g.status, 0, g.stderr);
   const req = Object.fromEntries([...readFileSync(join(work, 'cluster.req'), 'utf8').matchAll(/^([A-Z_]+)="([^"]*)"/gm)].map((m) => [m[1], m[2]]));
   const nodefile = join(tmp, 'aux', '1.server');
   mkdirSync(dirname(nodefile), { recursive: true });
   writeFileSync(nodefile, formatPbsNodefile([{ host: hostname(), slots: Number(req.NUM_NODES) * Number(req.NUM_CORES) }]));
   const r = await runLimited('bash', [req.COMMAND], {
-    cwd: tmp, timeoutMs: 180_000,
-    env: jobEnv({ PBS_NODEFILE: nodefile, PBS_JOBID: '1.server', PBS_JOBNAME: 'mpistack', PBS_O_WORKDIR: req.WORK_DIR, PBS_NUM_NODES: req.NUM_NODES, PBS_NUM_PPN: req.NUM_CORES }),
+    cwd: tmp,
+    timeoutMs: 180_000,
+    env: jobEnv({
+      PBS_NODEFILE: nodefile,
+      PBS_JOBID: '1.server',
+      PBS_JOBNAME: 'mpistack',
+      PBS_O_WORKDIR: req.WORK_DIR,
+      PBS_NUM_NODES: req.NUM_NODES,
+      PBS_NUM_PPN: req.NUM_CORES,
+    }),
   });
   assert.not.ok(r.timedOut, 'qsub.sh timed out');
   assert.is(r.code, 0, r.stdout + r.stderr);

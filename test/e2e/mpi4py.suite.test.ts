@@ -18,13 +18,15 @@ import semver from 'semver';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_PYTHON, sitePackages } from '../../recipes/mpi4py.js';
-import { manifestPath, type Manifest } from '../../scripts/engine/engine.js';
-import { cachePath, sha256File } from '../../scripts/engine/fetch.js';
+import { cachePath } from '../../scripts/engine/fetch.js';
 import { install } from '../../scripts/pack/install.js';
 import { pack, readBuildInfo } from '../../scripts/pack/pack.js';
 import { e2ePrefix } from '../helpers/cluster.js';
 import { mpirunEnv, runLimited } from '../helpers/mpi.js';
 import { notInBaseline, problems, runSuite, totals, type ModuleResult, type SuiteSpec } from '../helpers/mpi4pysuite.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
+import { sha256File } from '../../scripts/foundation/hash.js';
 
 const prefix = realpathSync(e2ePrefix('mpi4py.suite'));
 const manifest = JSON.parse(readFileSync(manifestPath(prefix), 'utf8')) as Manifest;
@@ -47,7 +49,10 @@ const RANKS = [1, 2];
 
 /** Modules of mpi4py 3.1.4's suite that need MPI-3 (or 2.2) but are not skipped on an older library: accepted on MPI < 3.0 only. */
 const NEEDS_MPI3: readonly { module: string; why: string }[] = [
-  { module: 'test_util_pkl5', why: "mpi4py.util.pkl5 is built on MPI-3's matched probe (MPI_Mprobe/MPI_Mrecv): NotImplementedError, and its header+payload protocol truncates without it" },
+  {
+    module: 'test_util_pkl5',
+    why: "mpi4py.util.pkl5 is built on MPI-3's matched probe (MPI_Mprobe/MPI_Mrecv): NotImplementedError, and its header+payload protocol truncates without it",
+  },
   { module: 'test_util_dtlib', why: "the module looks up MPI_C_BOOL ('?', an MPI-2.2 datatype) at import: KeyError before any test runs" },
 ];
 
@@ -66,11 +71,24 @@ const debianCache = new Map<string, ModuleResult>();
 
 /** Debian's python3-mpi4py on Debian's Open MPI, for the modules where ours had a problem. */
 async function baseline(ours: ModuleResult[], n: number): Promise<ModuleResult[]> {
-  const modules = ours.filter((m) => problems(m, n).length).map((m) => m.module).filter((m) => !debianCache.has(`${m}/${n}`));
+  const modules = ours
+    .filter((m) => problems(m, n).length)
+    .map((m) => m.module)
+    .filter((m) => !debianCache.has(`${m}/${n}`));
   if (modules.length) {
     const work = mkdtempSync(join(tmp, 'debian-'));
     const env = mpirunEnv({ PATH: '/usr/bin:/bin', HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1' });
-    for (const r of await runSuite({ mpirun: '/usr/bin/mpirun', python: DEFAULT_PYTHON, testDir, ranks: n, env, workDir: work, timeoutMs: MODULE_LIMIT_MS, modules })) debianCache.set(`${r.module}/${n}`, r);
+    for (const r of await runSuite({
+      mpirun: '/usr/bin/mpirun',
+      python: DEFAULT_PYTHON,
+      testDir,
+      ranks: n,
+      env,
+      workDir: work,
+      timeoutMs: MODULE_LIMIT_MS,
+      modules,
+    }))
+      debianCache.set(`${r.module}/${n}`, r);
   }
   return ours.map((m) => debianCache.get(`${m.module}/${n}`)).filter((m): m is ModuleResult => !!m);
 }
@@ -82,7 +100,10 @@ async function judge(label: string, results: ModuleResult[], n: number, root: st
   for (const m of results) {
     for (const r of m.ranks) {
       assert.ok(r.mpi4py.startsWith(`${site}/mpi4py/`), `${label} ${m.module}: rank ${r.rank} imported ${r.mpi4py}`);
-      assert.ok(r.libmpi.length && r.libmpi.every((l) => l.startsWith(`${join(root, 'lib')}/`)), `${label} ${m.module}: rank ${r.rank} mapped ${r.libmpi.join(' ')}`);
+      assert.ok(
+        r.libmpi.length && r.libmpi.every((l) => l.startsWith(`${join(root, 'lib')}/`)),
+        `${label} ${m.module}: rank ${r.rank} mapped ${r.libmpi.join(' ')}`,
+      );
     }
   }
   const mpi2 = mpi21 || results.some((m) => m.ranks.some((r) => r.version[0] < 3));
@@ -93,11 +114,22 @@ async function judge(label: string, results: ModuleResult[], n: number, root: st
   const base = all.length ? await baseline(judged, n) : [];
   const extra = notInBaseline(judged, base, n);
   const shared = all.filter((p) => !extra.includes(p));
-  console.log(`[mpi4py suite] ${label} at ${n} rank(s): ${results.length} modules, ${t.ran} tests run, ${t.skipped} skipped, ${t.failed} failed, `
-    + `${t.errors} errors, ${t.modulesTimedOut} modules timed out; also failing on Debian's python3-mpi4py: ${shared.join(', ') || 'none'}`
-    + (mpi2 ? `; MPI-2.1 gaps (NEEDS_MPI3): ${accepted.map((m) => `${m.module} ${problems(m, n).length}`).join(', ')} (${acceptedProblems.length} in all)` : ''));
-  const detail = judged.filter((m) => problems(m, n).some((p) => extra.includes(p)))
-    .map((m) => `--- ${m.module}\n${Object.entries(Object.assign({}, ...m.ranks.map((r) => r.detail))).map(([k, v]) => `${k}:\n${String(v)}`).join('\n')}\n${m.output}`).join('\n');
+  console.log(
+    `[mpi4py suite] ${label} at ${n} rank(s): ${results.length} modules, ${t.ran} tests run, ${t.skipped} skipped, ${t.failed} failed, ` +
+      `${t.errors} errors, ${t.modulesTimedOut} modules timed out; also failing on Debian's python3-mpi4py: ${shared.join(', ') || 'none'}` +
+      (mpi2
+        ? `; MPI-2.1 gaps (NEEDS_MPI3): ${accepted.map((m) => `${m.module} ${problems(m, n).length}`).join(', ')} (${acceptedProblems.length} in all)`
+        : ''),
+  );
+  const detail = judged
+    .filter((m) => problems(m, n).some((p) => extra.includes(p)))
+    .map(
+      (m) =>
+        `--- ${m.module}\n${Object.entries(Object.assign({}, ...m.ranks.map((r) => r.detail)) as Record<string, string>)
+          .map(([k, v]) => `${k}:\n${String(v)}`)
+          .join('\n')}\n${m.output}`,
+    )
+    .join('\n');
   assert.equal(extra, [], `${label} at ${n} rank(s): failing here but not with Debian's python3-mpi4py on Debian's Open MPI:\n${detail}`);
   assert.ok(t.ran > 500, `${label}: only ${t.ran} tests ran`);
 }
@@ -112,9 +144,23 @@ test('unpack the source mpi4py was built from', async () => {
 
 for (const n of RANKS) {
   test(`from the prefix, ${n} rank(s): nothing fails that does not fail on Debian's`, async () => {
-    const env = mpirunEnv({ PATH: `${join(prefix, 'bin')}:/usr/bin:/bin`, HOME: process.env.HOME, PYTHONPATH: join(prefix, sitePackages(pyVersion)), PYTHONDONTWRITEBYTECODE: '1' });
+    const env = mpirunEnv({
+      PATH: `${join(prefix, 'bin')}:/usr/bin:/bin`,
+      HOME: process.env.HOME,
+      PYTHONPATH: join(prefix, sitePackages(pyVersion)),
+      PYTHONDONTWRITEBYTECODE: '1',
+    });
     const work = mkdtempSync(join(tmp, `prefix-${n}-`));
-    const results = await runSuite({ mpirun: join(prefix, 'bin', 'mpirun'), python, testDir, ranks: n, env, workDir: work, timeoutMs: MODULE_LIMIT_MS, limits: limits() });
+    const results = await runSuite({
+      mpirun: join(prefix, 'bin', 'mpirun'),
+      python,
+      testDir,
+      ranks: n,
+      env,
+      workDir: work,
+      timeoutMs: MODULE_LIMIT_MS,
+      limits: limits(),
+    });
     await judge('prefix', results, n, prefix);
   });
 }
@@ -127,16 +173,29 @@ test('from a packed tree elsewhere with the build prefix hidden, at 1 and 2 rank
   for (const n of RANKS) {
     const work = join(tmp, `packed-${n}`);
     mkdirSync(work);
-    const spec: SuiteSpec = { mpirun: join(root, 'bin', 'mpirun'), python, testDir, ranks: n, env: {}, workDir: work, timeoutMs: MODULE_LIMIT_MS, limits: limits() };
+    const spec: SuiteSpec = {
+      mpirun: join(root, 'bin', 'mpirun'),
+      python,
+      testDir,
+      ranks: n,
+      env: {},
+      workDir: work,
+      timeoutMs: MODULE_LIMIT_MS,
+      limits: limits(),
+    };
     writeFileSync(join(work, 'spec.json'), JSON.stringify(spec));
-    writeFileSync(join(work, 'run.sh'), [
-      ...hide.map((h) => `mount -t tmpfs -o size=1m mpistack-hidden '${h}' || exit 90`),
-      'unset LD_LIBRARY_PATH OPAL_PREFIX PYTHONPATH',
-      `. '${root}/env.sh'`,
-      `exec '${process.execPath}' '${cli}' '${join(work, 'spec.json')}' '${join(work, 'results.json')}'`,
-    ].join('\n'));
+    writeFileSync(
+      join(work, 'run.sh'),
+      [
+        ...hide.map((h) => `mount -t tmpfs -o size=1m mpistack-hidden '${h}' || exit 90`),
+        'unset LD_LIBRARY_PATH OPAL_PREFIX PYTHONPATH',
+        `. '${root}/env.sh'`,
+        `exec '${process.execPath}' '${cli}' '${join(work, 'spec.json')}' '${join(work, 'results.json')}'`,
+      ].join('\n'),
+    );
     const r = await runLimited('unshare', ['-m', '--propagation', 'private', 'bash', join(work, 'run.sh')], {
-      env: mpirunEnv({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1' }), timeoutMs: 60 * MODULE_LIMIT_MS,
+      env: mpirunEnv({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1' }),
+      timeoutMs: 60 * MODULE_LIMIT_MS,
     });
     assert.is(r.code, 0, r.stdout + r.stderr);
     await judge('packed tree', JSON.parse(readFileSync(join(work, 'results.json'), 'utf8')) as ModuleResult[], n, root);

@@ -20,12 +20,15 @@ import { install } from '../../scripts/pack/install.js';
 import { pack, readBuildInfo } from '../../scripts/pack/pack.js';
 import { mpirunEnv, runLimited } from '../helpers/mpi.js';
 import { builtStack } from '../helpers/stack.js';
+import { readManifest } from '../../scripts/foundation/manifest.js';
 
 const prefixEnv = process.env.MPISTACK_E2E_PREFIX;
 if (!prefixEnv || !existsSync(join(prefixEnv, 'bin/mpirun'))) {
-  console.error(`pack.relocate e2e: MPISTACK_E2E_PREFIX must name a built stack prefix with bin/mpirun (got ${JSON.stringify(prefixEnv ?? null)}).\n`
-    + 'Build one (npm run build-stack) or point it at an Open MPI install; when the prefix was copied from where it was built,\n'
-    + 'also set MPISTACK_E2E_BUILD_PREFIX to the original path.');
+  console.error(
+    `pack.relocate e2e: MPISTACK_E2E_PREFIX must name a built stack prefix with bin/mpirun (got ${JSON.stringify(prefixEnv ?? null)}).\n` +
+      'Build one (npm run build-stack) or point it at an Open MPI install; when the prefix was copied from where it was built,\n' +
+      'also set MPISTACK_E2E_BUILD_PREFIX to the original path.',
+  );
   process.exit(1);
 }
 const prefix = realpathSync(prefixEnv);
@@ -80,7 +83,7 @@ int main(int argc, char **argv) {
 
 // built --with mpi4py: the interpreter it was built for (the manifest records it)
 const mpi4pyPython = (() => {
-  try { return (JSON.parse(readFileSync(join(prefix, 'share/mpistack/manifest.json'), 'utf8')).recipes?.mpi4py?.env?.MPISTACK_PYTHON as string | undefined); } catch { return undefined; }
+  return readManifest(prefix).recipes.mpi4py?.env.MPISTACK_PYTHON;
 })();
 
 /** Everything runs inside a private mount namespace where the build prefix (and the input copy) are empty tmpfs. */
@@ -105,7 +108,11 @@ function checkScript(root: string, work: string, hide: string[]): string {
     '  ldd "$f" 2>&1 | sed "s|^|$f: |"',
     'done',
     'echo "@@node"; node -e "console.log(process.execPath)"',
-    ...(mpi4pyPython ? [`echo "@@mpi4py"; '${mpi4pyPython}' -c 'import mpi4py; from mpi4py import MPI; print(mpi4py.__file__); print(sorted({l.split()[-1] for l in open("/proc/self/maps") if "/libmpi.so" in l})[0])' 2>&1 || echo "@@fail mpi4py import"`] : []),
+    ...(mpi4pyPython
+      ? [
+          `echo "@@mpi4py"; '${mpi4pyPython}' -c 'import mpi4py; from mpi4py import MPI; print(mpi4py.__file__); print(sorted({l.split()[-1] for l in open("/proc/self/maps") if "/libmpi.so" in l})[0])' 2>&1 || echo "@@fail mpi4py import"`,
+        ]
+      : []),
     'echo "@@end"',
   ].join('\n');
 }
@@ -123,7 +130,11 @@ function libOk(path: string, root: string): boolean {
   if (path.startsWith(`${root}/`)) return true;
   // maps show real file names (libz.so.1.2.13): classify by the file's SONAME
   let soname = basename(path);
-  try { soname = readElf(path)?.soname ?? soname; } catch { /* keep the file name */ }
+  try {
+    soname = readElf(path)?.soname ?? soname;
+  } catch {
+    /* keep the file name */
+  }
   return !!classifyBase(soname);
 }
 
@@ -148,7 +159,10 @@ test('pack the prefix', async () => {
 const shortBase = (() => {
   // shorter than the build prefix: try the temp dir, then a directory at /
   let d = realpathSync(mkdtempSync(join(tmpdir(), 's')));
-  if (join(d, 't').length >= buildPrefix.length) { rmSync(d, { recursive: true }); d = mkdtempSync('/m'); }
+  if (join(d, 't').length >= buildPrefix.length) {
+    rmSync(d, { recursive: true });
+    d = mkdtempSync('/m');
+  }
   return d;
 })();
 // the shorter one is unpacked with plain `tar xzf`, the longer with `mpistack install`
@@ -183,7 +197,8 @@ for (const place of places) {
     const hide = [...new Set([buildPrefix, prefix])].filter((h) => existsSync(h));
     writeFileSync(script, checkScript(root, work, hide));
     const r = await runLimited('unshare', ['-m', '--propagation', 'private', 'bash', script], {
-      env: mpirunEnv({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME }), timeoutMs: 15 * 60_000,
+      env: mpirunEnv({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME }),
+      timeoutMs: 15 * 60_000,
     });
     const out = r.stdout + r.stderr;
     assert.not.ok(r.timedOut, 'check script timed out');
@@ -208,7 +223,9 @@ for (const place of places) {
     }
 
     // ldd: every dependency of every ELF file resolves, inside the tree or to the base system
-    const ldd = section(out, 'ldd').split('\n').filter((l) => l.includes('=>') || l.includes('not found'));
+    const ldd = section(out, 'ldd')
+      .split('\n')
+      .filter((l) => l.includes('=>') || l.includes('not found'));
     assert.ok(ldd.length > 100, `too few ldd lines (${ldd.length})`);
     const badLdd = badLddLines(ldd, root);
     assert.equal(badLdd, [], badLdd.join('\n'));
@@ -217,11 +234,19 @@ for (const place of places) {
 
     // /proc/<pid>/maps of each running rank: MPI and every plugin it loaded came from the tree
     for (let rank = 0; rank < 4; rank++) {
-      const maps = readFileSync(join(work, `maps.${rank}`), 'utf8').split('\n')
-        .map((l) => l.trim().split(/\s+/)[5] ?? '').filter((p) => /\.so(\.|$)/.test(p));
+      const maps = readFileSync(join(work, `maps.${rank}`), 'utf8')
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/)[5] ?? '')
+        .filter((p) => /\.so(\.|$)/.test(p));
       const uniq = [...new Set(maps)];
-      assert.ok(uniq.some((p) => p === realpathSync(join(root, 'lib', LIBMPI))), `rank ${rank} has no tree libmpi: ${uniq.join(' ')}`);
-      assert.ok(uniq.some((p) => p.startsWith(`${root}/lib/openmpi/mca_`)), `rank ${rank} loaded no plugin from the tree`);
+      assert.ok(
+        uniq.some((p) => p === realpathSync(join(root, 'lib', LIBMPI))),
+        `rank ${rank} has no tree libmpi: ${uniq.join(' ')}`,
+      );
+      assert.ok(
+        uniq.some((p) => p.startsWith(`${root}/lib/openmpi/mca_`)),
+        `rank ${rank} loaded no plugin from the tree`,
+      );
       const bad = uniq.filter((p) => !libOk(p, root));
       assert.equal(bad, [], `rank ${rank} mapped libraries from outside the tree: ${bad.join(' ')}`);
     }
@@ -237,17 +262,23 @@ test('control: a plain copy of the prefix (no pack) fails the same ldd check', a
   assert.is(cp.code, 0, cp.stderr);
   const hide = [...new Set([buildPrefix, prefix])].filter((h) => existsSync(h));
   const script = join(tmp, 'naive', 'check.sh');
-  writeFileSync(script, [
-    ...hide.map((h) => `mount -t tmpfs -o size=1m mpistack-hidden '${h}' || exit 90`),
-    'unset LD_LIBRARY_PATH',
-    `export OPAL_PREFIX='${root}'`,
-    `ldd '${root}/bin/ompi_info' '${root}/bin/orted' 2>&1`,
-  ].join('\n'));
+  writeFileSync(
+    script,
+    [
+      ...hide.map((h) => `mount -t tmpfs -o size=1m mpistack-hidden '${h}' || exit 90`),
+      'unset LD_LIBRARY_PATH',
+      `export OPAL_PREFIX='${root}'`,
+      `ldd '${root}/bin/ompi_info' '${root}/bin/orted' 2>&1`,
+    ].join('\n'),
+  );
   const r = await runLimited('unshare', ['-m', '--propagation', 'private', 'bash', script], { timeoutMs: 120_000 });
   assert.is(r.code, 0, r.stdout + r.stderr);
   const ldd = r.stdout.split('\n').filter((l) => l.includes('=>') || l.includes('not found'));
   const bad = badLddLines(ldd, root);
-  assert.ok(bad.some((l) => /libmpi\.so\.\d+|libopen-pal\.so\.\d+/.test(l)), `expected libmpi/libopen-pal from outside the tree:\n${r.stdout}`);
+  assert.ok(
+    bad.some((l) => /libmpi\.so\.\d+|libopen-pal\.so\.\d+/.test(l)),
+    `expected libmpi/libopen-pal from outside the tree:\n${r.stdout}`,
+  );
 });
 
 test.after(() => {

@@ -5,14 +5,14 @@
 // program and runtime work. The original prefix is put back afterwards.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { manifestPath, type Manifest } from '../../scripts/engine/engine.js';
-import { mpirunEnv } from '../../scripts/engine/mpienv.js';
 import { builtStack } from '../helpers/stack.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
+import { mpirunEnv } from '../../recipes/kit/index.js';
 
 const prefix = process.env.MPISTACK_E2E_PREFIX;
 const cache = process.env.MPISTACK_E2E_CACHE;
@@ -28,7 +28,11 @@ const RECIPES = stack.recipes;
 const buildDirs = () => (existsSync(join(cache, 'build')) ? readdirSync(join(cache, 'build')) : []);
 
 function build(): string {
-  const r = spawnSync(process.execPath, [cli, 'build', `--prefix=${prefix}`, `--cache=${cache}`, ...stack.buildArgs], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 1_800_000 });
+  const r = spawnSync(process.execPath, [cli, 'build', `--prefix=${prefix}`, `--cache=${cache}`, ...stack.buildArgs], {
+    encoding: 'utf8',
+    env: { ...process.env, CI: 'true' },
+    timeout: 1_800_000,
+  });
   assert.is(r.status, 0, `build failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
   return r.stdout;
 }
@@ -61,7 +65,8 @@ test('prefix removed: every recipe restored from the cache; MPI, Boost.MPI and t
     const info = spawnSync(join(prefix, 'bin', 'ompi_info'), [], { encoding: 'utf8', env });
     assert.match(info.stdout, /MPI_THREAD_MULTIPLE: yes/);
     const script = join(dirname(aside), 'probe.js');
-    const code = "await client.startServices(); const rs = await client.pushCommandRequest('n + 1', { block: true, targetServer: [1], parameters: { n: 41 } }); console.log('ret=' + rs[0].ret);";
+    const code =
+      "await client.startServices(); const rs = await client.pushCommandRequest('n + 1', { block: true, targetServer: [1], parameters: { n: 41 } }); console.log('ret=' + rs[0].ret);";
     spawnSync('sh', ['-c', `printf '%s\\n' "$1" > "$2"`, 'sh', code, script]);
     const rt = spawnSync(join(prefix, 'bin', 'mpirun'), ['-n', '2', join(prefix, 'bin', 'mpistack-run'), script], { encoding: 'utf8', env, timeout: 120_000 });
     assert.is(rt.status, 0, rt.stderr);

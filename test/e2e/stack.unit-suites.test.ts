@@ -18,7 +18,8 @@ const { openmpi } = builtStack(prefix);
 for (const area of ['native/', 'runtime/']) {
   test(`the ${area} unit tests pass on the stack's Open MPI ${openmpi} and binding`, () => {
     const r = spawnSync(process.execPath, [runner, 'unit', area], {
-      encoding: 'utf8', timeout: 40 * 60_000,
+      encoding: 'utf8',
+      timeout: 40 * 60_000,
       env: { ...process.env, PATH: `${join(prefix, 'bin')}:${process.env.PATH}`, MPISTACK_PREFIX: prefix, LD_LIBRARY_PATH: '' },
     });
     const summary = /^(\d+) passed, (\d+) failed/m.exec(r.stdout);

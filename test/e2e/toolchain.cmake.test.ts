@@ -11,31 +11,36 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanEnv } from '../../recipes/boost.js';
-import { buildProbe, PROBE_CMAKELISTS, PROBE_CPP, probeExpected, TOOLCHAIN_FILE, TREE_LIBS } from '../../recipes/toolchain.js';
+import { buildProbe, probeExpected, TOOLCHAIN_FILE, TREE_LIBS, writeProbeProject } from '../../recipes/toolchain.js';
 import { makeShell } from '../../scripts/engine/shell.js';
 import { install } from '../../scripts/pack/install.js';
 import { pack, readBuildInfo } from '../../scripts/pack/pack.js';
 import { mpirunEnv, runLimited } from '../helpers/mpi.js';
+import { cleanEnv } from '../../recipes/kit/index.js';
 
 const prefixEnv = process.env.MPISTACK_E2E_PREFIX;
 if (!prefixEnv || !existsSync(join(prefixEnv, TOOLCHAIN_FILE))) {
-  console.error(`toolchain.cmake e2e: MPISTACK_E2E_PREFIX must name a built stack prefix with ${TOOLCHAIN_FILE} (got ${JSON.stringify(prefixEnv ?? null)}).\n`
-    + 'Build one with npm run build-stack (the toolchain recipe is part of the default stack).');
+  console.error(
+    `toolchain.cmake e2e: MPISTACK_E2E_PREFIX must name a built stack prefix with ${TOOLCHAIN_FILE} (got ${JSON.stringify(prefixEnv ?? null)}).\n` +
+      'Build one with npm run build-stack (the toolchain recipe is part of the default stack).',
+  );
   process.exit(1);
 }
 const prefix = realpathSync(prefixEnv);
 const buildPrefix = process.env.MPISTACK_E2E_BUILD_PREFIX ?? readBuildInfo(prefix).prefix ?? prefix;
 const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'mpistack-e2e-toolchain-')));
 
-test('in the prefix: configure with the toolchain file, build, run at 2 ranks, only the prefix\'s libraries', async () => {
+test("in the prefix: configure with the toolchain file, build, run at 2 ranks, only the prefix's libraries", async () => {
   const work = join(tmp, 'in-prefix');
   mkdirSync(work, { recursive: true });
   const shell = makeShell('toolchain', 'e2e', join(tmp, 'in-prefix.log'));
   const r = await buildProbe({ toolchainFile: join(prefix, TOOLCHAIN_FILE), root: prefix, workDir: work, shell, env: cleanEnv(process.env) });
   assert.is(r.line, probeExpected(2));
   assert.match(r.configure, new RegExp(`mpistack-boost-dir=${prefix}/lib/cmake/Boost-`));
-  assert.ok(Object.keys(r.libs).some((k) => k.startsWith('libmpi.so')), JSON.stringify(r.libs));
+  assert.ok(
+    Object.keys(r.libs).some((k) => k.startsWith('libmpi.so')),
+    JSON.stringify(r.libs),
+  );
   for (const [soname, path] of Object.entries(r.libs)) assert.ok(path.startsWith(`${prefix}/lib/`), `${soname} => ${path}`);
 });
 
@@ -48,23 +53,26 @@ test('from a packed tree unpacked elsewhere, build prefix hidden: the same proje
   renameSync(installed, root);
   const work = join(tmp, 'moved-work');
   mkdirSync(work, { recursive: true });
-  writeFileSync(join(work, 'CMakeLists.txt'), PROBE_CMAKELISTS);
-  writeFileSync(join(work, 'probe.cpp'), PROBE_CPP);
+  await writeProbeProject(work);
   const hide = [...new Set([buildPrefix, prefix])].filter((h) => existsSync(h));
   const script = join(tmp, 'moved.sh');
-  writeFileSync(script, [
-    'set -u',
-    ...hide.map((h) => `mount -t tmpfs -o size=1m mpistack-hidden '${h}' || { echo "@@fail cannot hide ${h}"; exit 90; }`),
-    'unset LD_LIBRARY_PATH OPAL_PREFIX CMAKE_PREFIX_PATH BOOST_ROOT MPI_HOME',
-    `. '${root}/env.sh'`,
-    `cmake -S '${work}' -B '${work}/build' -DCMAKE_TOOLCHAIN_FILE='${root}/${TOOLCHAIN_FILE}' -DCMAKE_BUILD_TYPE=Release 2>&1 || echo "@@fail configure"`,
-    `cmake --build '${work}/build' 2>&1 || echo "@@fail build"`,
-    `echo "@@ldd"; ldd '${work}/build/probe'`,
-    `echo "@@run"; timeout 300 mpirun -n 2 '${work}/build/probe' 2>&1; echo "@@rc $?"`,
-    'echo "@@end"',
-  ].join('\n'));
+  writeFileSync(
+    script,
+    [
+      'set -u',
+      ...hide.map((h) => `mount -t tmpfs -o size=1m mpistack-hidden '${h}' || { echo "@@fail cannot hide ${h}"; exit 90; }`),
+      'unset LD_LIBRARY_PATH OPAL_PREFIX CMAKE_PREFIX_PATH BOOST_ROOT MPI_HOME',
+      `. '${root}/env.sh'`,
+      `cmake -S '${work}' -B '${work}/build' -DCMAKE_TOOLCHAIN_FILE='${root}/${TOOLCHAIN_FILE}' -DCMAKE_BUILD_TYPE=Release 2>&1 || echo "@@fail configure"`,
+      `cmake --build '${work}/build' 2>&1 || echo "@@fail build"`,
+      `echo "@@ldd"; ldd '${work}/build/probe'`,
+      `echo "@@run"; timeout 300 mpirun -n 2 '${work}/build/probe' 2>&1; echo "@@rc $?"`,
+      'echo "@@end"',
+    ].join('\n'),
+  );
   const r = await runLimited('unshare', ['-m', '--propagation', 'private', 'bash', script], {
-    env: mpirunEnv({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME }), timeoutMs: 15 * 60_000,
+    env: mpirunEnv({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME }),
+    timeoutMs: 15 * 60_000,
   });
   const text = r.stdout + r.stderr;
   assert.not.ok(r.timedOut, 'timed out');
@@ -80,5 +88,7 @@ test('from a packed tree unpacked elsewhere, build prefix hidden: the same proje
   for (const m of treeLibs) assert.ok(m[2].startsWith(`${root}/lib/`), `${m[1]} => ${m[2]}`);
 });
 
-test.after(() => { rmSync(tmp, { recursive: true, force: true }); });
+test.after(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 test.run();

@@ -29,11 +29,17 @@ Components: main
 
 test('deb822: deb stanzas become deb-src with their other fields; disabled and deb-src-only stanzas dropped', () => {
   const out = debSrcFromDeb822(DEB822);
-  assert.is(out, 'Types: deb-src\nURIs: file:///srv/repo/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/repo.gpg\n');
+  assert.is(
+    out,
+    'Types: deb-src\nURIs: file:///srv/repo/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/repo.gpg\n',
+  );
 });
 
 test('one-line lists: deb lines become deb-src with options kept; comments dropped', () => {
-  assert.is(debSrcFromList('# c\ndeb [arch=amd64] file:///srv/r bookworm main\ndeb-src file:///srv/s bookworm main\n'), 'deb-src [arch=amd64] file:///srv/r bookworm main\n');
+  assert.is(
+    debSrcFromList('# c\ndeb [arch=amd64] file:///srv/r bookworm main\ndeb-src file:///srv/s bookworm main\n'),
+    'deb-src [arch=amd64] file:///srv/r bookworm main\n',
+  );
 });
 
 test('systemDebSrc reads sources.list.d/*.sources, *.list and sources.list from the given etc dir', () => {

@@ -38,21 +38,23 @@ async function assertNoInvalidEntry(cache: string): Promise<number> {
 function runDriver(args: string[]): { outcome: string; key: string } {
   const r = spawnSync(process.execPath, [driver, ...args], { encoding: 'utf8', timeout: 120_000 });
   assert.is(r.status, 0, `driver failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!)[0];
+  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { outcome: string; key: string }[])[0];
 }
 
 for (const signal of ['SIGINT', 'SIGKILL'] as const) {
   for (const moment of ['check', 'store'] as const) {
     test(`${signal} during ${moment === 'check' ? 'the sanity check' : 'the cache store'}: no valid-looking entry; the rerun completes and is cached after`, async () => {
       const root = mkdtempSync(join(tmpdir(), 'mpistack-kill-'));
-      const mirror = join(root, 'mirror'); mkdirSync(mirror);
+      const mirror = join(root, 'mirror');
+      mkdirSync(mirror);
       const fx = makeFixture(mirror, '1.0.0', 1);
       const prefix = join(root, 'opt', 'stack');
       const cache = join(root, 'cache');
       const args = [fx.tarball, fx.sha256, prefix, cache];
       const marker = join(root, 'in-check');
       const child = spawn(process.execPath, [driver, ...args], {
-        stdio: 'ignore', env: { ...process.env, ...(moment === 'check' ? { MPISTACK_TEST_SLOW_CHECK: marker } : {}) },
+        stdio: 'ignore',
+        env: { ...process.env, ...(moment === 'check' ? { MPISTACK_TEST_SLOW_CHECK: marker } : {}) },
       });
       const exited = new Promise<number | null>((r) => child.on('exit', (code, sig) => r(sig ? -1 : code)));
       if (moment === 'check') await waitFor('the sanity check', () => existsSync(marker));
@@ -66,7 +68,10 @@ for (const signal of ['SIGINT', 'SIGKILL'] as const) {
       assert.is(second.outcome, 'built');
       assert.is(spawnSync(join(prefix, 'bin', 'fixture-hello'), { encoding: 'utf8' }).stdout, 'hi from fixture 1.0.0\n');
       assert.is(await assertNoInvalidEntry(cache), 1);
-      assert.not.ok(readdirSync(buildsDir(cache)).some((n) => n.startsWith('.tmp-')), 'the killed run\'s half-written entry is removed by the next store');
+      assert.not.ok(
+        readdirSync(buildsDir(cache)).some((n) => n.startsWith('.tmp-')),
+        "the killed run's half-written entry is removed by the next store",
+      );
       // the stale staging directory of the killed run is gone after the rerun
       assert.equal(readdirSync(dirname(prefix)), ['stack']);
       const third = runDriver(args);

@@ -11,10 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { autotools } from '../../recipes/builders/autotools.js';
-import type { Recipe } from '../../recipes/types.js';
 import { entryDir } from '../../scripts/engine/buildcache.js';
-import { buildStack, manifestPath, type BuildOptions, type Manifest, type RecipeResult } from '../../scripts/engine/engine.js';
+import { buildStack } from '../../scripts/engine/engine.js';
 import { fixtureRecipe, makeFixture, type Fixture } from '../helpers/fixture.js';
+import { type Recipe } from '../../recipes/kit/index.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type BuildOptions } from '../../scripts/engine/plan.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
+import { type RecipeResult } from '../../scripts/engine/phases.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'cli.js');
 
@@ -34,7 +38,9 @@ const configured = (r: RecipeResult) => existsSync(join(r.buildDir, 'logs', 'con
 function dependant(fx: Fixture, greeting = 'yo'): Recipe {
   const base = fixtureRecipe(fx, '1.0.0', { args: [`--enable-greeting=${greeting}`], check: async () => undefined });
   return {
-    ...base, name: 'fixture2', dependencies: ['fixture'],
+    ...base,
+    name: 'fixture2',
+    dependencies: ['fixture'],
     builder: { ...autotools, name: 'autotools-into-sub', install: (ctx) => autotools.install({ ...ctx, stageDir: join(ctx.stageDir, ctx.prefix, 'sub') }) },
   };
 }
@@ -66,7 +72,7 @@ test('second run: cached, nothing configured; removed prefix: restored; damaged 
   assert.is(readFileSync(join(o.prefix, 'share/fixture/data.txt'), 'utf8'), `installed for ${o.prefix}\n`);
 
   // a damaged cache entry is rebuilt, never restored
-  writeFileSync(join(entryDir(o.cacheDir, first.key!), 'tree', 'bin', 'fixture-hello'), 'garbage');
+  writeFileSync(join(entryDir(o.cacheDir, first.key), 'tree', 'bin', 'fixture-hello'), 'garbage');
   rmSync(o.prefix, { recursive: true });
   const [rebuilt] = await buildStack([fixtureRecipe(fx)], o);
   assert.is(rebuilt.outcome, 'built');

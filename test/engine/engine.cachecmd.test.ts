@@ -13,7 +13,8 @@ const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts',
 
 test('list shows the verified source and build dir; clean keeps sources only', async () => {
   const root = mkdtempSync(join(tmpdir(), 'mpistack-cachecmd-'));
-  const mirror = join(root, 'm'); mkdirSync(mirror);
+  const mirror = join(root, 'm');
+  mkdirSync(mirror);
   const fx = makeFixture(mirror, '1.0.0', 1);
   const cache = join(root, 'cache');
   await buildStack([fixtureRecipe(fx)], { prefix: join(root, 'p'), jobs: 1, cacheDir: cache, mirrors: [mirror], offline: true, render: 'silent' });

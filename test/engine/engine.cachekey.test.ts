@@ -2,9 +2,16 @@
 // output changes, and only then.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { autotools } from '../../recipes/builders/autotools.js';
-import { resolveInputs, type Recipe } from '../../recipes/types.js';
-import { cacheKey, canonicalJson, keyInputs, recipeCodeHash } from '../../scripts/engine/buildcache.js';
+import { allRecipes } from '../../recipes/index.js';
+import { packageRoot } from '../../scripts/foundation/package.js';
+import { cacheKey, keyInputs, recipeCodeHash } from '../../scripts/engine/buildcache.js';
+import { resolveInputs } from '../../scripts/engine/plan.js';
+import { type Recipe } from '../../recipes/kit/index.js';
+import { canonicalJson } from '../../scripts/foundation/hash.js';
 
 const SHA = 'a'.repeat(64);
 /** same function text, different values: only the values can move the key */
@@ -12,9 +19,14 @@ const argsOf = (a: string[]) => () => a;
 const envOf = (e: Record<string, string>) => () => e;
 function recipe(over: Partial<Recipe> = {}): Recipe {
   return {
-    name: 'pkg', description: 'test', dependencies: ['dep'], builder: autotools,
-    versions: [{ version: '1.0.0', default: true, sources: [{ kind: 'url', url: 'http://127.0.0.1:9/p.tgz', filename: 'p.tgz', sha256: SHA }] },
-      { version: '1.1.0', sources: [{ kind: 'url', url: 'http://127.0.0.1:9/q.tgz', filename: 'q.tgz', sha256: SHA }] }],
+    name: 'pkg',
+    description: 'test',
+    dependencies: ['dep'],
+    builder: autotools,
+    versions: [
+      { version: '1.0.0', default: true, sources: [{ kind: 'url', url: 'http://127.0.0.1:9/p.tgz', filename: 'p.tgz', sha256: SHA }] },
+      { version: '1.1.0', sources: [{ kind: 'url', url: 'http://127.0.0.1:9/q.tgz', filename: 'q.tgz', sha256: SHA }] },
+    ],
     configureArgs: argsOf(['--enable-x']),
     buildEnv: envOf({ FOO: '1' }),
     check: async () => undefined,
@@ -23,13 +35,25 @@ function recipe(over: Partial<Recipe> = {}): Recipe {
 }
 const TOOLCHAIN = { gcc: 'gcc 12.2.0', 'g++': 'g++ 12.2.0', node: 'v20.0.0' };
 
-interface Variant { recipe?: Recipe; prefix?: string; version?: string; source?: { filename: string; sha256: string }; env?: NodeJS.ProcessEnv; toolchain?: Record<string, string | null>; deps?: Record<string, string> }
+interface Variant {
+  recipe?: Recipe;
+  prefix?: string;
+  version?: string;
+  source?: { filename: string; sha256: string };
+  env?: NodeJS.ProcessEnv;
+  toolchain?: Record<string, string | null>;
+  deps?: Record<string, string>;
+}
 function key(v: Variant = {}): string {
   const r = v.recipe ?? recipe();
   const inputs = resolveInputs(r, v.prefix ?? '/opt/a', v.version);
-  return cacheKey(keyInputs(r, inputs, v.source ?? { filename: 'p.tgz', sha256: SHA }, {
-    toolchain: v.toolchain ?? TOOLCHAIN, dependencies: v.deps ?? { dep: 'k1' }, env: v.env ?? { PATH: '/usr/bin', CFLAGS: '-O2' },
-  }));
+  return cacheKey(
+    keyInputs(r, inputs, v.source ?? { filename: 'p.tgz', sha256: SHA }, {
+      toolchain: v.toolchain ?? TOOLCHAIN,
+      dependencies: v.deps ?? { dep: 'k1' },
+      env: v.env ?? { PATH: '/usr/bin', CFLAGS: '-O2' },
+    }),
+  );
 }
 
 test('the same inputs give the same key, whatever the key order or unrelated state', () => {
@@ -52,7 +76,13 @@ test('each input changes the key', () => {
     'node version': key({ toolchain: { ...TOOLCHAIN, node: 'v22.0.0' } }),
     'dependency key': key({ deps: { dep: 'k2' } }),
     prefix: key({ prefix: '/opt/b' }),
-    'check code': key({ recipe: recipe({ check: async () => { throw new Error('stricter'); } }) }),
+    'check code': key({
+      recipe: recipe({
+        check: async () => {
+          throw new Error('stricter');
+        },
+      }),
+    }),
     builder: key({ recipe: recipe({ builder: { ...autotools, name: 'other' } }) }),
   };
   const seen = new Set([base]);
@@ -74,6 +104,25 @@ test('the code fingerprint covers the builder phases and the recipe hooks', () =
   assert.is(recipeCodeHash(a), recipeCodeHash(recipe()));
   assert.is.not(recipeCodeHash(recipe({ builder: { ...autotools, install: async () => undefined } })), recipeCodeHash(a));
   assert.is.not(recipeCodeHash(recipe({ runEnv: (_r, b) => b })), recipeCodeHash(a));
+});
+
+test('a change to a file the recipe declares (a check program) changes the fingerprint, and so the key', () => {
+  const root = mkdtempSync(join(tmpdir(), 'mpistack-codehash-'));
+  mkdirSync(join(root, 'recipes/files/pkg'), { recursive: true });
+  writeFileSync(join(root, 'recipes/files/pkg/check.c'), 'int main(void) { return 0; }\n');
+  const r = recipe({ files: ['recipes/files/pkg/check.c'] });
+  const before = recipeCodeHash(r, root);
+  assert.is.not(before, recipeCodeHash(recipe(), root), 'declaring a file counts');
+  assert.is(recipeCodeHash(r, root), before, 'same bytes, same fingerprint');
+  writeFileSync(join(root, 'recipes/files/pkg/check.c'), 'int main(void) { return 1; }\n');
+  assert.is.not(recipeCodeHash(r, root), before, 'new bytes, new fingerprint');
+  rmSync(root, { recursive: true, force: true });
+  // the real recipes declare their check programs, and the files are there
+  for (const real of allRecipes) for (const f of real.files ?? []) assert.ok(existsSync(join(packageRoot(), f)), `${real.name} declares ${f}`);
+  assert.ok(
+    allRecipes.every((x) => (x.files ?? []).length > 0),
+    'every recipe of the stack has check programs as files',
+  );
 });
 
 test.run();

@@ -19,10 +19,22 @@ test('plan lists version, sources in order (cache, mirror, upstream, Debian) and
   assert.is(r.status, 0, r.stderr);
   const out = r.stdout;
   assert.match(out, /openmpi 4\.1\.4 \(builder autotools\)/);
-  const order = ['cache ', 'mirror http://127.0.0.1:9/m/openmpi-4.1.4.tar.bz2', 'https://download.open-mpi.org/release/open-mpi/v4.1/openmpi-4.1.4.tar.bz2', 'debian source openmpi=4.1.4-3'];
+  const order = [
+    'cache ',
+    'mirror http://127.0.0.1:9/m/openmpi-4.1.4.tar.bz2',
+    'https://download.open-mpi.org/release/open-mpi/v4.1/openmpi-4.1.4.tar.bz2',
+    'debian source openmpi=4.1.4-3',
+  ];
   const at = order.map((s) => out.indexOf(s));
-  assert.ok(at.every((i) => i >= 0), `missing one of ${order.join(' | ')}:\n${out}`);
-  assert.equal([...at].sort((a, b) => a - b), at, 'sources in order');
+  assert.ok(
+    at.every((i) => i >= 0),
+    `missing one of ${order.join(' | ')}:\n${out}`,
+  );
+  assert.equal(
+    [...at].sort((a, b) => a - b),
+    at,
+    'sources in order',
+  );
   assert.match(out, new RegExp(`--prefix=${prefix}\\n`));
   assert.match(out, /--enable-orterun-prefix-by-default/);
   assert.not.ok(existsSync(cache), 'dry run created the cache');
@@ -40,7 +52,7 @@ test('--openmpi 1.6.5 --offline: the seed flags, and only cache entries as sourc
 
 test('missing, relative prefix and unknown version fail with a clear message', () => {
   const a = mpistack('build', '--dry-run');
-  assert.is(a.status, 1);
+  assert.is(a.status, 2, 'a usage error exits 2 (issue 16: one error root, the exit status on the type)');
   assert.match(a.stderr, /--prefix is required/);
   const b = mpistack('build', '--dry-run', '--prefix=opt/x');
   assert.match(b.stderr, /--prefix must be an absolute path, got 'opt\/x'/);

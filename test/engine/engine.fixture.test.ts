@@ -8,11 +8,15 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildStack, manifestPath, type BuildOptions, type Manifest } from '../../scripts/engine/engine.js';
-import { CommandError, PhaseError, SanityError } from '../../scripts/engine/errors.js';
+import { buildStack } from '../../scripts/engine/engine.js';
+import { CommandError, PhaseError } from '../../scripts/engine/errors.js';
 import { chooseRenderMode } from '../../scripts/engine/render.js';
 import { mergeTree } from '../../scripts/engine/stage.js';
 import { fixtureRecipe, makeFixture } from '../helpers/fixture.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type BuildOptions } from '../../scripts/engine/plan.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
+import { SanityError } from '../../recipes/kit/index.js';
 
 /** path -> sha256 (or link target / 'dir') of everything under root */
 function snapshot(root: string): Record<string, string> {
@@ -22,7 +26,10 @@ function snapshot(root: string): Record<string, string> {
     for (const n of readdirSync(d)) {
       const p = join(d, n);
       const st = lstatSync(p);
-      if (st.isDirectory()) { out[relative(root, p)] = 'dir'; walk(p); } else out[relative(root, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
+      if (st.isDirectory()) {
+        out[relative(root, p)] = 'dir';
+        walk(p);
+      } else out[relative(root, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
     }
   };
   walk(root);
@@ -62,7 +69,10 @@ test('fixture builds into the prefix: files, manifest, logs; existing files kept
   for (const p of ['fetch', 'unpack', 'configure', 'build', 'install', 'check']) {
     assert.ok(existsSync(join(prefix, 'share/mpistack/logs/fixture', `${p}.log`)), `${p}.log`);
   }
-  assert.match(readFileSync(join(prefix, 'share/mpistack/logs/fixture/configure.log'), 'utf8'), /\.\/configure --prefix=\S+ --enable-greeting=hi\)\nchecking for cc/);
+  assert.match(
+    readFileSync(join(prefix, 'share/mpistack/logs/fixture/configure.log'), 'utf8'),
+    /\.\/configure --prefix=\S+ --enable-greeting=hi\)\nchecking for cc/,
+  );
   assert.equal(readdirSync(dirname(prefix)), [basename(prefix)], 'staging left behind');
   assert.is(r.fetched.sha256, fx.sha256);
 
@@ -76,17 +86,23 @@ test('configure failure: prefix untouched, error names phase, command, exit code
   mkdirSync(join(prefix, 'bin'), { recursive: true });
   writeFileSync(join(prefix, 'bin', 'fixture-hello'), 'old\n');
   const before = snapshot(dirname(prefix));
-  const err = await buildStack([fixtureRecipe(fx, '1.0.0', { args: ['--fail-with=3'] })], o).then(() => null, (e) => e);
+  const err = await buildStack([fixtureRecipe(fx, '1.0.0', { args: ['--fail-with=3'] })], o).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.instance(err, PhaseError);
   const pe = err as PhaseError;
   assert.is(pe.phase, 'configure');
   const ce = pe.cause as CommandError;
   assert.instance(ce, CommandError);
   assert.is(ce.recipe, 'fixture');
-  assert.is(ce.exitCode, 3);
+  assert.is(ce.status, 3);
   assert.match(ce.command, /^\.\/configure --prefix=\S+ --fail-with=3$/);
   assert.ok(existsSync(ce.logPath) && ce.logPath.endsWith('configure.log'));
-  assert.ok(ce.logTail.some((l) => l.includes('configure: error: no frobnicator found')), ce.logTail.join('\n'));
+  assert.ok(
+    ce.logTail.some((l) => l.includes('configure: error: no frobnicator found')),
+    ce.logTail.join('\n'),
+  );
   assert.ok(ce.logTail.length <= 20);
   assert.match(pe.report(), /configure: error: no frobnicator found/);
   assert.equal(snapshot(dirname(prefix)), before);
@@ -94,7 +110,10 @@ test('configure failure: prefix untouched, error names phase, command, exit code
 
 test('configure failure into a prefix that did not exist: it still does not exist', async () => {
   const { fx, prefix, o } = setup();
-  const err = await buildStack([fixtureRecipe(fx, '1.0.0', { args: ['--fail-with=1'] })], o).then(() => null, (e) => e);
+  const err = await buildStack([fixtureRecipe(fx, '1.0.0', { args: ['--fail-with=1'] })], o).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.instance(err, PhaseError);
   assert.not.ok(existsSync(prefix));
 });
@@ -104,8 +123,15 @@ test('failed sanity check: nothing moved into the prefix, staging removed', asyn
   mkdirSync(prefix, { recursive: true });
   writeFileSync(join(prefix, 'keep.txt'), 'mine\n');
   const before = snapshot(dirname(prefix));
-  const recipe = fixtureRecipe(fx, '1.0.0', { check: async (ctx) => { throw new SanityError(ctx.recipe, 'always', `checked ${ctx.root}`); } });
-  const err = await buildStack([recipe], o).then(() => null, (e) => e);
+  const recipe = fixtureRecipe(fx, '1.0.0', {
+    check: async (ctx) => {
+      throw new SanityError(ctx.recipe, 'always', `checked ${ctx.root}`);
+    },
+  });
+  const err = await buildStack([recipe], o).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.instance(err, PhaseError);
   assert.is((err as PhaseError).phase, 'check');
   assert.instance((err as PhaseError).cause, SanityError);
@@ -128,7 +154,10 @@ test('merge rolls back: a conflict halfway restores replaced files and removes p
   writeFileSync(join(prefix, 'a', 'f'), 'old');
   mkdirSync(join(prefix, 'b', 'x'), { recursive: true }); // a directory where a file should go
   const before = snapshot(prefix);
-  const err = await mergeTree(staged, prefix, join(root, 'backup')).then(() => null, (e) => e);
+  const err = await mergeTree(staged, prefix, join(root, 'backup')).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.instance(err, Error);
   assert.equal(snapshot(prefix), before);
   // without the conflict: new directories and files in, the replaced file kept aside until commit

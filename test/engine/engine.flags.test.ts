@@ -3,16 +3,30 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { configureArgs, configureTable, versions } from '../../recipes/openmpi.js';
-import { resolveInputs } from '../../recipes/types.js';
 import { openmpi } from '../../recipes/openmpi.js';
+import { resolveInputs } from '../../scripts/engine/plan.js';
 
 const has = (args: string[], ...flags: string[]) => flags.every((f) => args.includes(f));
 
 test('1.6.5 (the seed): both thread flags, f77 + f90, orterun prefix', () => {
   const a = configureArgs('1.6.5');
-  assert.ok(has(a, '--enable-mpi-thread-multiple', '--enable-opal-multi-threads', '--enable-mpi-f77', '--enable-mpi-f90', '--enable-orterun-prefix-by-default', '--with-hwloc=internal'), a.join(' '));
+  assert.ok(
+    has(
+      a,
+      '--enable-mpi-thread-multiple',
+      '--enable-opal-multi-threads',
+      '--enable-mpi-f77',
+      '--enable-mpi-f90',
+      '--enable-orterun-prefix-by-default',
+      '--with-hwloc=internal',
+    ),
+    a.join(' '),
+  );
   assert.not.ok(a.includes('--enable-mpi-fortran'));
-  assert.not.ok(a.some((x) => x.startsWith('--with-pmix')), 'no PMIx in 1.6');
+  assert.not.ok(
+    a.some((x) => x.startsWith('--with-pmix')),
+    'no PMIx in 1.6',
+  );
 });
 
 test('1.7-2.x: only --enable-mpi-thread-multiple, one Fortran flag', () => {
@@ -28,7 +42,18 @@ test('4.1.4 and 4.1.6: no thread flag (always on), internal hwloc/libevent/pmix,
   for (const v of ['3.0.0', '4.1.4', '4.1.6']) {
     const a = configureArgs(v);
     assert.not.ok(a.includes('--enable-mpi-thread-multiple'), v);
-    assert.ok(has(a, '--enable-mpi-fortran', '--with-hwloc=internal', '--with-libevent=internal', '--with-pmix=internal', '--enable-orterun-prefix-by-default', '--without-ucx'), `${v}: ${a.join(' ')}`);
+    assert.ok(
+      has(
+        a,
+        '--enable-mpi-fortran',
+        '--with-hwloc=internal',
+        '--with-libevent=internal',
+        '--with-pmix=internal',
+        '--enable-orterun-prefix-by-default',
+        '--without-ucx',
+      ),
+      `${v}: ${a.join(' ')}`,
+    );
     assert.not.ok(a.includes('--enable-prte-prefix-by-default'), v);
   }
 });
@@ -45,13 +70,19 @@ test('5.0.x: PRRTE prefix flag instead of the ORTE one, internal PRRTE, no verbs
 test('every range entry says why; every version has a sha256 on every source', () => {
   for (const r of configureTable) assert.ok(r.why.length > 10, r.range);
   for (const v of versions) for (const s of v.sources) assert.match(s.sha256, /^[0-9a-f]{64}$/, `${v.version} ${s.filename}`);
-  assert.equal(versions.map((v) => v.version), ['1.6.5', '4.1.4', '4.1.6', '5.0.10']);
+  assert.equal(
+    versions.map((v) => v.version),
+    ['1.6.5', '4.1.4', '4.1.6', '5.0.10'],
+  );
 });
 
 test('4.1.4 is the default and has upstream then the Debian source package', () => {
   const inp = resolveInputs(openmpi, '/opt/x');
   assert.is(inp.version, '4.1.4');
-  assert.equal(inp.sources.map((s) => s.kind), ['url', 'debian']);
+  assert.equal(
+    inp.sources.map((s) => s.kind),
+    ['url', 'debian'],
+  );
   const deb = inp.sources[1];
   assert.ok(deb.kind === 'debian' && deb.name === 'openmpi' && deb.version === '4.1.4-3');
   assert.is(inp.sources[0].kind === 'url' && inp.sources[0].url.endsWith('/v4.1/openmpi-4.1.4.tar.bz2'), true);

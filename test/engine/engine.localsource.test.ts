@@ -30,7 +30,7 @@ test('lists the files under the paths, sorted, without build output', () => {
   assert.equal(listLocal(paths, root), ['native/binding.gyp', 'native/src/a.cc', 'native/src/b.mjs']);
 });
 
-test('hash changes with a listed file\'s bytes or executable bit, not with mtimes or unlisted files', () => {
+test("hash changes with a listed file's bytes or executable bit, not with mtimes or unlisted files", () => {
   const root = tree();
   const h0 = hashLocal(paths, root);
   assert.match(h0, /^[0-9a-f]{64}$/);
@@ -70,9 +70,13 @@ test('fetch copies the listed files into the cache under their hash, and reuses 
   // the checkout changing under a stale hash is refused
   writeFileSync(join(root, 'native/src/a.cc'), 'changed after planning');
   let err: Error | undefined;
-  try { await fetchLocal({ ...src, filename: 'other' }, cache, root); } catch (e) { err = e as Error; }
+  try {
+    await fetchLocal({ ...src, filename: 'other' }, cache, root);
+  } catch (e) {
+    err = e as Error;
+  }
   assert.ok(err, 'a changed checkout does not match the planned hash');
-  assert.match(err!.message, /changed while it was copied/);
+  assert.match(err.message, /changed while it was copied/);
 });
 
 test('the default plan builds openmpi, boost, node-mpi, runtime, toolchain in that order', () => {
@@ -80,7 +84,10 @@ test('the default plan builds openmpi, boost, node-mpi, runtime, toolchain in th
   const prefix = join(mkdtempSync(join(tmpdir(), 'mpistack-plan-')), 'p');
   const r = spawnSync(process.execPath, [cli, 'build', '--dry-run', `--prefix=${prefix}`], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
   assert.is(r.status, 0, r.stderr);
-  const heads = r.stdout.split('\n').filter((l) => /^\S+ \S+ \(builder /.test(l)).map((l) => l.split(' ')[0]);
+  const heads = r.stdout
+    .split('\n')
+    .filter((l) => /^\S+ \S+ \(builder /.test(l))
+    .map((l) => l.split(' ')[0]);
   assert.equal(heads, ['openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain']);
   assert.match(r.stdout, /toolchain .*after boost/);
   assert.match(r.stdout, /local checkout: recipes\/files\/toolchain\.cmake {2}content sha256 [0-9a-f]{64}/);

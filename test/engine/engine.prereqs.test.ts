@@ -8,7 +8,9 @@ import { aptInstallLine, parsePrereqList, prereqPackages, prereqScriptPath } fro
 
 test('the list doctor checks is the list bash expands from the script', () => {
   const script = prereqScriptPath();
-  const fromBash = execFileSync('bash', ['-c', `eval "$(sed -n '/^PKGS=(/,/)/p' "$1")"; printf '%s\\n' "\${PKGS[@]}"`, '_', script], { encoding: 'utf8' }).trim().split('\n');
+  const fromBash = execFileSync('bash', ['-c', `eval "$(sed -n '/^PKGS=(/,/)/p' "$1")"; printf '%s\\n' "\${PKGS[@]}"`, '_', script], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
   assert.equal(prereqPackages(), fromBash);
   for (const p of ['build-essential', 'gfortran', 'make', 'perl', 'bison', 'patchelf', 'xz-utils', 'bzip2', 'python3']) assert.ok(fromBash.includes(p), p);
   assert.ok(readFileSync(script, 'utf8').includes('"${PKGS[@]}"') || readFileSync(script, 'utf8').includes('${PKGS[@]}'));

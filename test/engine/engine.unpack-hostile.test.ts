@@ -33,7 +33,10 @@ function sandbox(): { root: string; archive: (entries: RawEntry[], gz?: boolean)
 async function refused(s: ReturnType<typeof sandbox>, entries: RawEntry[], entry: RegExp, why: RegExp): Promise<void> {
   const a = s.archive(entries);
   const before = readdirSync(s.root).sort();
-  const err = await unpack(a, s.dest).then(() => null, (e: unknown) => e);
+  const err = await unpack(a, s.dest).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.instance(err, UnsafeArchiveError, `not refused: ${String(err)}`);
   assert.match((err as UnsafeArchiveError).entry, entry);
   assert.match((err as UnsafeArchiveError).reason, why);
@@ -42,7 +45,7 @@ async function refused(s: ReturnType<typeof sandbox>, entries: RawEntry[], entry
   assert.equal(readdirSync(join(s.root, 'outside')), []);
 }
 
-test("an entry only GNU tar reads (non-UTF-8 uname, signed checksum) is checked like any other: its absolute symlink is refused", async () => {
+test('an entry only GNU tar reads (non-UTF-8 uname, signed checksum) is checked like any other: its absolute symlink is refused', async () => {
   const s = sandbox();
   const sneaky: RawEntry = { ...symlink('pkg/evil', '/etc'), uname: Buffer.from([0xff, 0xfe, 0xe9, 0x80]), checksum: 'signed' };
   // GNU tar itself takes the header (the check must not be the only reader that skips it)
@@ -82,7 +85,12 @@ test('a symlink climbing through another symlink (x -> ., then esc -> x/x/x/../.
   await refused(sandbox(), [dir('pkg'), x, esc], /^pkg\/esc$/, /leaves the destination .*through pkg\/x -> \./);
   await refused(sandbox(), [dir('pkg'), esc, x], /^pkg\/esc$/, /leaves the destination/);
   // the same climb with a directory link two levels down
-  await refused(sandbox(), [dir('pkg/a/b'), symlink('pkg/a/b/up', '../..'), symlink('pkg/esc', 'a/b/up/a/b/up/../../..')], /^pkg\/esc$/, /leaves the destination/);
+  await refused(
+    sandbox(),
+    [dir('pkg/a/b'), symlink('pkg/a/b/up', '../..'), symlink('pkg/esc', 'a/b/up/a/b/up/../../..')],
+    /^pkg\/esc$/,
+    /leaves the destination/,
+  );
 });
 
 test('writing through a symlink of the archive is refused, whichever comes first', async () => {
@@ -103,7 +111,10 @@ test('headers GNU tar cannot read fail the unpack (nothing is skipped silently)'
     { ...file('pkg/f', 'x'), sizeField: Buffer.from('zzzzzzzzzzz\0', 'latin1') },
   ]) {
     const s = sandbox();
-    const err = await unpack(s.archive([dir('pkg'), bad, symlink('pkg/later', '/etc')]), s.dest).then(() => null, (e: unknown) => e);
+    const err = await unpack(s.archive([dir('pkg'), bad, symlink('pkg/later', '/etc')]), s.dest).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof ArchiveReadError || err instanceof UnsafeArchiveError, `accepted: ${String(err)}`);
     assert.not.ok(existsSync(s.dest));
   }
@@ -113,9 +124,16 @@ test('links through links that stay inside, an odd name and a ./ root entry: unp
   const s = sandbox();
   const odd = 'pkg/we ird -> "name"\n\\';
   const a = s.archive([
-    dir('./'), dir('pkg/sub/deep'), file('pkg/sub/deep/f', 'hello'),
-    symlink('pkg/a', 'b'), symlink('pkg/b', 'sub'), symlink('pkg/c', 'a/deep/../deep/f'), symlink('pkg/self', '.'),
-    symlink('pkg/d', 'self/self/sub/deep/f'), file(odd, 'odd'), file(Buffer.from('pkg/caf\xe9', 'latin1').toString('latin1'), 'latin1 name'),
+    dir('./'),
+    dir('pkg/sub/deep'),
+    file('pkg/sub/deep/f', 'hello'),
+    symlink('pkg/a', 'b'),
+    symlink('pkg/b', 'sub'),
+    symlink('pkg/c', 'a/deep/../deep/f'),
+    symlink('pkg/self', '.'),
+    symlink('pkg/d', 'self/self/sub/deep/f'),
+    file(odd, 'odd'),
+    file(Buffer.from('pkg/caf\xe9', 'latin1').toString('latin1'), 'latin1 name'),
   ]);
   const top = await unpack(a, s.dest);
   assert.is(top, join(s.dest, 'pkg'));

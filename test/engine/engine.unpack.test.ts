@@ -23,7 +23,10 @@ function make(dir: string, name: string, ext: keyof typeof compress, tarArgs: st
 async function refuses(archive: string, root: string, entry: RegExp) {
   const dest = join(root, 'dest');
   const before = readdirSync(root).sort();
-  const err = await unpack(archive, dest).then(() => null, (e) => e);
+  const err = await unpack(archive, dest).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.instance(err, UnsafeArchiveError, archive);
   assert.match((err as UnsafeArchiveError).entry, entry);
   assert.ok((err as Error).message.includes((err as UnsafeArchiveError).entry));
@@ -34,7 +37,8 @@ async function refuses(archive: string, root: string, entry: RegExp) {
 for (const ext of Object.keys(compress) as (keyof typeof compress)[]) {
   test(`${ext}: '../' entry refused`, async () => {
     const root = mkdtempSync(join(tmpdir(), 'mpistack-unpack-'));
-    const w = join(root, 'w'); mkdirSync(join(w, 'pkg'), { recursive: true });
+    const w = join(root, 'w');
+    mkdirSync(join(w, 'pkg'), { recursive: true });
     writeFileSync(join(w, 'pkg', 'ok.txt'), 'ok');
     writeFileSync(join(root, 'escaped.txt'), 'original');
     const a = make(w, 'dotdot', ext, ['-P', 'pkg/ok.txt', '../escaped.txt']);
@@ -43,7 +47,8 @@ for (const ext of Object.keys(compress) as (keyof typeof compress)[]) {
 
   test(`${ext}: absolute path refused`, async () => {
     const root = mkdtempSync(join(tmpdir(), 'mpistack-unpack-'));
-    const w = join(root, 'w'); mkdirSync(w);
+    const w = join(root, 'w');
+    mkdirSync(w);
     const victim = join(root, 'abs-victim.txt');
     writeFileSync(victim, 'x');
     const a = make(w, 'abs', ext, ['-P', victim]);
@@ -52,8 +57,10 @@ for (const ext of Object.keys(compress) as (keyof typeof compress)[]) {
 
   test(`${ext}: symlink escaping the destination refused (and a file through it never written)`, async () => {
     const root = mkdtempSync(join(tmpdir(), 'mpistack-unpack-'));
-    const w = join(root, 'w'); mkdirSync(join(w, 'pkg'), { recursive: true });
-    const outside = join(root, 'outside'); mkdirSync(outside);
+    const w = join(root, 'w');
+    mkdirSync(join(w, 'pkg'), { recursive: true });
+    const outside = join(root, 'outside');
+    mkdirSync(outside);
     symlinkSync('../../outside', join(w, 'pkg', 'link'));
     const a = make(w, 'sym', ext, ['pkg/link']);
     await refuses(a, w, /^pkg\/link$/);
@@ -65,7 +72,8 @@ for (const ext of Object.keys(compress) as (keyof typeof compress)[]) {
 
   test(`${ext}: a well-formed archive unpacks, with an internal symlink`, async () => {
     const root = mkdtempSync(join(tmpdir(), 'mpistack-unpack-'));
-    const w = join(root, 'w'); mkdirSync(join(w, 'pkg', 'sub'), { recursive: true });
+    const w = join(root, 'w');
+    mkdirSync(join(w, 'pkg', 'sub'), { recursive: true });
     writeFileSync(join(w, 'pkg', 'sub', 'f.txt'), 'hello');
     symlinkSync('sub/f.txt', join(w, 'pkg', 'alias'));
     const a = make(w, 'good', ext, ['pkg']);

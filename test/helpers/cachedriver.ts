@@ -9,9 +9,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { autotools } from '../../recipes/builders/autotools.js';
-import type { Recipe } from '../../recipes/types.js';
 import { buildStack } from '../../scripts/engine/engine.js';
 import { fixtureRecipe } from './fixture.js';
+import { type Recipe } from '../../recipes/kit/index.js';
 
 const [tarball, sha256, prefix, cacheDir] = process.argv.slice(2);
 const fx = { dir: dirname(tarball), tarball, filename: basename(tarball), sha256 };
@@ -30,7 +30,10 @@ const recipe: Recipe = {
   },
   async check() {
     const marker = process.env.MPISTACK_TEST_SLOW_CHECK;
-    if (marker) { writeFileSync(marker, `${process.pid}\n`); await sleep(60_000); }
+    if (marker) {
+      writeFileSync(marker, `${process.pid}\n`);
+      await sleep(60_000);
+    }
   },
 };
 const rs = await buildStack([recipe], { prefix, cacheDir, jobs: 2, mirrors: [fx.dir], offline: true, render: 'silent' });

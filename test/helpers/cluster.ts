@@ -14,7 +14,9 @@ import { runLimited } from './mpi.js';
 export function e2ePrefix(what: string): string {
   const given = process.env.MPISTACK_E2E_PREFIX;
   if (!given || !existsSync(join(given, 'bin', 'mpistack-run'))) {
-    console.error(`${what} e2e: MPISTACK_E2E_PREFIX must name a prefix built with the whole default stack (npm run build-stack -- --prefix=DIR); got ${JSON.stringify(given ?? null)}`);
+    console.error(
+      `${what} e2e: MPISTACK_E2E_PREFIX must name a prefix built with the whole default stack (npm run build-stack -- --prefix=DIR); got ${JSON.stringify(given ?? null)}`,
+    );
     process.exit(1);
   }
   return given;
@@ -82,39 +84,69 @@ export async function startSlurm(dir: string, cpus: number): Promise<Slurm> {
   const host = hostname();
   const [ctldPort, dPort] = [await freePort(), await freePort()];
   const conf = join(dir, 'slurm.conf');
-  writeFileSync(conf, [
-    'ClusterName=mpistack-e2e',
-    `SlurmctldHost=${host}(127.0.0.1)`,
-    'SlurmUser=root', 'SlurmdUser=root',
-    'AuthType=auth/none', 'CredType=cred/none',
-    `SlurmctldPort=${ctldPort}`, `SlurmdPort=${dPort}`,
-    `StateSaveLocation=${dir}/state`, `SlurmdSpoolDir=${dir}/spool`,
-    `SlurmctldPidFile=${dir}/slurmctld.pid`, `SlurmdPidFile=${dir}/slurmd.pid`,
-    `SlurmctldLogFile=${dir}/slurmctld.log`, `SlurmdLogFile=${dir}/slurmd.log`,
-    'ProctrackType=proctrack/linuxproc', 'TaskPlugin=task/none',
-    'JobAcctGatherType=jobacct_gather/none', 'AccountingStorageType=accounting_storage/none',
-    'SwitchType=switch/none', 'MpiDefault=none',
-    'SelectType=select/cons_tres', 'SelectTypeParameters=CR_CPU',
-    'ReturnToService=2', 'SlurmdParameters=config_overrides',
-    `NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=2000 State=UNKNOWN`,
-    `PartitionName=e2e Nodes=${host} Default=YES MaxTime=INFINITE State=UP`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      'ClusterName=mpistack-e2e',
+      `SlurmctldHost=${host}(127.0.0.1)`,
+      'SlurmUser=root',
+      'SlurmdUser=root',
+      'AuthType=auth/none',
+      'CredType=cred/none',
+      `SlurmctldPort=${ctldPort}`,
+      `SlurmdPort=${dPort}`,
+      `StateSaveLocation=${dir}/state`,
+      `SlurmdSpoolDir=${dir}/spool`,
+      `SlurmctldPidFile=${dir}/slurmctld.pid`,
+      `SlurmdPidFile=${dir}/slurmd.pid`,
+      `SlurmctldLogFile=${dir}/slurmctld.log`,
+      `SlurmdLogFile=${dir}/slurmd.log`,
+      'ProctrackType=proctrack/linuxproc',
+      'TaskPlugin=task/none',
+      'JobAcctGatherType=jobacct_gather/none',
+      'AccountingStorageType=accounting_storage/none',
+      'SwitchType=switch/none',
+      'MpiDefault=none',
+      'SelectType=select/cons_tres',
+      'SelectTypeParameters=CR_CPU',
+      'ReturnToService=2',
+      'SlurmdParameters=config_overrides',
+      `NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=2000 State=UNKNOWN`,
+      `PartitionName=e2e Nodes=${host} Default=YES MaxTime=INFINITE State=UP`,
+      '',
+    ].join('\n'),
+  );
   const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...process.env, ...extra, SLURM_CONF: conf });
   const daemons: ChildProcess[] = [];
-  const kill = (sig: NodeJS.Signals) => { for (const d of daemons) if (d.exitCode === null && d.signalCode === null) { try { d.kill(sig); } catch { /* gone */ } } };
+  const kill = (sig: NodeJS.Signals) => {
+    for (const d of daemons)
+      if (d.exitCode === null && d.signalCode === null) {
+        try {
+          d.kill(sig);
+        } catch {
+          /* gone */
+        }
+      }
+  };
   // a failing or crashing test must not leave daemons behind
   process.on('exit', () => kill('SIGKILL'));
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(1));
   const start = (cmd: string, args: string[]) => {
     const d = spawn(cmd, args, { env: env(), cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    d.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
-    d.on('exit', (code, sig) => { if (code) writeFileSync(join(dir, `${cmd}.exit`), `${cmd} exited ${code ?? sig}\n${err}`); });
+    d.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    d.on('exit', (code, sig) => {
+      if (code) writeFileSync(join(dir, `${cmd}.exit`), `${cmd} exited ${code ?? sig}\n${err}`);
+    });
     daemons.push(d);
   };
-  const logs = () => ['slurmctld.log', 'slurmd.log', 'slurmctld.exit', 'slurmd.exit']
-    .filter((f) => existsSync(join(dir, f))).map((f) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8').split('\n').slice(-30).join('\n')}`).join('\n');
+  const logs = () =>
+    ['slurmctld.log', 'slurmd.log', 'slurmctld.exit', 'slurmd.exit']
+      .filter((f) => existsSync(join(dir, f)))
+      .map((f) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8').split('\n').slice(-30).join('\n')}`)
+      .join('\n');
   const stop = async () => {
     spawnSync('scontrol', ['shutdown'], { env: env(), timeout: 10_000 });
     for (let i = 0; i < 50 && daemons.some((d) => d.exitCode === null && d.signalCode === null); i++) await sleep(100);
@@ -137,7 +169,11 @@ export async function startSlurm(dir: string, cpus: number): Promise<Slurm> {
     throw new Error(`slurm did not come up (node state ${JSON.stringify(state)})\n${l}`);
   }
   return {
-    conf, dir, env, logs, stop,
+    conf,
+    dir,
+    env,
+    logs,
+    stop,
     async sbatch(script, extra = {}, cwd = dir) {
       const r = await runLimited('sbatch', ['--parsable', script], { env: { ...extra, SLURM_CONF: conf }, cwd, timeoutMs: 30_000 });
       if (r.code !== 0) throw new Error(`sbatch ${script}: ${r.stdout}${r.stderr}`);
@@ -147,12 +183,12 @@ export async function startSlurm(dir: string, cpus: number): Promise<Slurm> {
       const until = Date.now() + timeoutMs;
       while (Date.now() < until) {
         const q = spawnSync('squeue', ['-h', '-j', jobId, '-o', '%T'], { env: env(), encoding: 'utf8', timeout: 5_000 });
-        if (q.status === 0 && q.stdout.trim() === '' || /Invalid job id/.test(q.stderr)) break;
+        if ((q.status === 0 && q.stdout.trim() === '') || /Invalid job id/.test(q.stderr)) break;
         await sleep(300);
       }
       const s = spawnSync('scontrol', ['show', 'job', jobId, '-o'], { env: env(), encoding: 'utf8', timeout: 5_000 });
       const st = /JobState=(\S+)/.exec(s.stdout)?.[1];
-      if (!st || Date.now() >= until && /RUNNING|PENDING/.test(st)) {
+      if (!st || (Date.now() >= until && /RUNNING|PENDING/.test(st))) {
         spawnSync('scancel', [jobId], { env: env(), timeout: 5_000 });
         throw new Error(`job ${jobId} did not finish in ${timeoutMs} ms (state ${st ?? 'unknown'})\n${logs()}`);
       }

@@ -17,7 +17,9 @@ function lstatKind(p: string): 'symlink' | 'dir' | 'other' | 'missing' {
   try {
     const st = lstatSync(p);
     return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'other';
-  } catch { return 'missing'; }
+  } catch {
+    return 'missing';
+  }
 }
 
 /** Where the symlink at `link` (an absolute path under `root`) leads, step by step; 'escape' as soon as a step is outside root. */

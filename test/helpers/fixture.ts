@@ -7,8 +7,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { autotools } from '../../recipes/builders/autotools.js';
-import type { Recipe } from '../../recipes/types.js';
-import { SanityError } from '../../scripts/engine/errors.js';
+import { type Recipe, SanityError } from '../../recipes/kit/index.js';
 
 const CONFIGURE = `#!/bin/sh
 # fixture configure: --prefix=DIR, --fail-with=CODE makes it fail like a real one
@@ -26,7 +25,12 @@ sed -e "s|@prefix@|$prefix|" -e "s|@greeting@|\${greeting:-hello}|" Makefile.in 
 echo "config.status: creating Makefile"
 `;
 
-export interface Fixture { dir: string; tarball: string; filename: string; sha256: string }
+export interface Fixture {
+  dir: string;
+  tarball: string;
+  filename: string;
+  sha256: string;
+}
 
 /** Create fixture-<version>.tar.gz under `dir`. */
 export function makeFixture(dir: string, version = '1.0.0', units = 4): Fixture {
@@ -40,22 +44,28 @@ export function makeFixture(dir: string, version = '1.0.0', units = 4): Fixture 
     writeFileSync(join(src, `u${i}.c`), `int u${i}(int x) { int s = 0; for (int k = 0; k < x; k++) s += k * ${i + 1}; return s; }\n`);
     objs.push(`u${i}.o`);
   }
-  writeFileSync(join(src, 'main.c'), `#include <stdio.h>\n#ifndef GREETING\n#define GREETING "hello"\n#endif\nint main(void) { printf("%s from fixture ${version}\\n", GREETING); return 0; }\n`);
-  writeFileSync(join(src, 'Makefile.in'), [
-    'PREFIX = @prefix@',
-    `OBJS = main.o ${objs.join(' ')}`,
-    'all: fixture-hello',
-    'fixture-hello: $(OBJS)',
-    '\t$(CC) -o $@ $(OBJS)',
-    '%.o: %.c',
-    '\t$(CC) -O2 -DGREETING=\'"@greeting@"\' -c -o $@ $<',
-    'install: fixture-hello',
-    '\tmkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fixture',
-    '\tcp fixture-hello $(DESTDIR)$(PREFIX)/bin/fixture-hello',
-    '\techo "installed for $(PREFIX)" > $(DESTDIR)$(PREFIX)/share/fixture/data.txt',
-    '.PHONY: all install',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(src, 'main.c'),
+    `#include <stdio.h>\n#ifndef GREETING\n#define GREETING "hello"\n#endif\nint main(void) { printf("%s from fixture ${version}\\n", GREETING); return 0; }\n`,
+  );
+  writeFileSync(
+    join(src, 'Makefile.in'),
+    [
+      'PREFIX = @prefix@',
+      `OBJS = main.o ${objs.join(' ')}`,
+      'all: fixture-hello',
+      'fixture-hello: $(OBJS)',
+      '\t$(CC) -o $@ $(OBJS)',
+      '%.o: %.c',
+      '\t$(CC) -O2 -DGREETING=\'"@greeting@"\' -c -o $@ $<',
+      'install: fixture-hello',
+      '\tmkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fixture',
+      '\tcp fixture-hello $(DESTDIR)$(PREFIX)/bin/fixture-hello',
+      '\techo "installed for $(PREFIX)" > $(DESTDIR)$(PREFIX)/share/fixture/data.txt',
+      '.PHONY: all install',
+      '',
+    ].join('\n'),
+  );
   const filename = `${name}.tar.gz`;
   const tarball = join(dir, filename);
   execFileSync('tar', ['-czf', tarball, name], { cwd: dir });
@@ -68,13 +78,17 @@ export function fixtureRecipe(fx: Fixture, version = '1.0.0', opts: { args?: str
   return {
     name: 'fixture',
     description: 'generated autotools-style test package',
-    versions: [{ version, default: true, sources: [{ kind: 'url', url: `http://127.0.0.1:9/unreachable/${fx.filename}`, filename: fx.filename, sha256: fx.sha256 }] }],
+    versions: [
+      { version, default: true, sources: [{ kind: 'url', url: `http://127.0.0.1:9/unreachable/${fx.filename}`, filename: fx.filename, sha256: fx.sha256 }] },
+    ],
     dependencies: [],
     builder: autotools,
     configureArgs: () => opts.args ?? ['--enable-greeting=hi'],
-    check: opts.check ?? (async (ctx) => {
-      const out = await ctx.shell.run(join(ctx.root, 'bin', 'fixture-hello'), [], { cwd: ctx.workDir, env: ctx.runEnv, capture: true });
-      if (!out.startsWith(`hi from fixture ${version}`)) throw new SanityError(ctx.recipe, 'greeting', `unexpected output '${out.trim()}'`);
-    }),
+    check:
+      opts.check ??
+      (async (ctx) => {
+        const out = await ctx.shell.run(join(ctx.root, 'bin', 'fixture-hello'), [], { cwd: ctx.workDir, env: ctx.runEnv, capture: true });
+        if (!out.startsWith(`hi from fixture ${version}`)) throw new SanityError(ctx.recipe, 'greeting', `unexpected output '${out.trim()}'`);
+      }),
   };
 }

@@ -36,15 +36,38 @@ export async function startServer(routes: Record<string, Behaviour[]>): Promise<
     const n = hits.get(path) ?? 0;
     hits.set(path, n + 1);
     let done = false;
-    res.on('finish', () => { done = true; bump(finished, path); });
-    res.on('close', () => { if (!done) bump(cutOff, path); });
+    res.on('finish', () => {
+      done = true;
+      bump(finished, path);
+    });
+    res.on('close', () => {
+      if (!done) bump(cutOff, path);
+    });
     const script = routes[path];
-    if (!script) { res.statusCode = 404; res.end('not found'); return; }
-    const b = script[Math.min(n, script.length - 1)]!;
-    if (b.kind === 'status') { res.statusCode = b.code; res.end(`status ${b.code}`); return; }
-    if (b.kind === 'redirect') { res.statusCode = b.code ?? 302; res.setHeader('Location', b.location); res.end(`see ${b.location}`); return; }
+    if (!script) {
+      res.statusCode = 404;
+      res.end('not found');
+      return;
+    }
+    const b = script[Math.min(n, script.length - 1)];
+    if (b.kind === 'status') {
+      res.statusCode = b.code;
+      res.end(`status ${b.code}`);
+      return;
+    }
+    if (b.kind === 'redirect') {
+      res.statusCode = b.code ?? 302;
+      res.setHeader('Location', b.location);
+      res.end(`see ${b.location}`);
+      return;
+    }
     const every = (ms: number, step: () => boolean) => {
-      const t = setInterval(() => { if (res.destroyed || !step()) { clearInterval(t); timers.delete(t); } }, ms);
+      const t = setInterval(() => {
+        if (res.destroyed || !step()) {
+          clearInterval(t);
+          timers.delete(t);
+        }
+      }, ms);
       timers.add(t);
     };
     if (b.kind === 'stream') {
@@ -53,7 +76,10 @@ export async function startServer(routes: Record<string, Behaviour[]>): Promise<
       every(b.everyMs, () => {
         res.write(b.body.subarray(at, at + b.chunk));
         at += b.chunk;
-        if (at >= b.body.length) { res.end(); return false; }
+        if (at >= b.body.length) {
+          res.end();
+          return false;
+        }
         return true;
       });
       return;
@@ -68,7 +94,10 @@ export async function startServer(routes: Record<string, Behaviour[]>): Promise<
       let at = 0;
       every(b.everyMs, () => {
         res.write(b.body.subarray(at, at + 1));
-        if (++at >= b.body.length) { res.end(); return false; }
+        if (++at >= b.body.length) {
+          res.end();
+          return false;
+        }
         return true;
       });
       return;
@@ -84,10 +113,11 @@ export async function startServer(routes: Record<string, Behaviour[]>): Promise<
     hits,
     finished,
     cutOff,
-    close: () => new Promise<void>((r) => {
-      for (const t of timers) clearInterval(t);
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const t of timers) clearInterval(t);
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -2,31 +2,54 @@
 // and a runner with a hard time limit so that a hung job fails the test
 // instead of hanging the suite.
 import { spawn } from 'node:child_process';
-import { mpirunEnv as engineMpirunEnv } from '../../scripts/engine/mpienv.js';
+import { mpirunEnv as kitMpirunEnv } from '../../recipes/kit/index.js';
 
-/** Environment for mpirun on this kind of machine (root, 2 cores, no ptrace): the engine's canonical one. */
+/** Environment for mpirun on this kind of machine (root, 2 cores, no ptrace): the recipe kit's, the one the sanity checks use. */
 export function mpirunEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return engineMpirunEnv(process.env, extra);
+  return kitMpirunEnv(process.env, extra);
 }
 
-export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean; ms: number }
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  ms: number;
+}
 
 /** Run a command (usually mpirun) with a time limit; the whole process group is killed on timeout. */
-export function runLimited(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+export function runLimited(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string } = {},
+): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    if (opts.input !== undefined) child.stdin.end(opts.input); else child.stdin.end();
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
     const timer = setTimeout(() => {
       timedOut = true;
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }, opts.timeoutMs ?? 60_000);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolvePromise({ code, signal, stdout, stderr, timedOut, ms: Date.now() - started });
@@ -35,8 +58,15 @@ export function runLimited(cmd: string, args: string[], opts: { env?: NodeJS.Pro
 }
 
 /** mpirun with the test environment: `mpirun(4, ['node', 'x.js'])`. */
-export function mpirun(n: number, argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; mpirunPath?: string; extraArgs?: string[]; input?: string } = {}): Promise<RunResult> {
+export function mpirun(
+  n: number,
+  argv: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; mpirunPath?: string; extraArgs?: string[]; input?: string } = {},
+): Promise<RunResult> {
   return runLimited(opts.mpirunPath ?? 'mpirun', ['-n', String(n), ...(opts.extraArgs ?? []), ...argv], {
-    env: mpirunEnv(opts.env), cwd: opts.cwd, timeoutMs: opts.timeoutMs, input: opts.input,
+    env: mpirunEnv(opts.env),
+    cwd: opts.cwd,
+    timeoutMs: opts.timeoutMs,
+    input: opts.input,
   });
 }

@@ -80,7 +80,10 @@ export interface SuiteRun {
 
 /** The modules of the suite: test_*.py in testDir, sorted. */
 export function suiteModules(testDir: string): string[] {
-  return readdirSync(testDir).filter((f) => /^test_\w+\.py$/.test(f)).map((f) => f.slice(0, -3)).sort();
+  return readdirSync(testDir)
+    .filter((f) => /^test_\w+\.py$/.test(f))
+    .map((f) => f.slice(0, -3))
+    .sort();
 }
 
 /** Run each module under `mpirun -n ranks` with its own time limit. */
@@ -91,7 +94,9 @@ export async function runSuite(o: SuiteRun): Promise<ModuleResult[]> {
   for (const module of o.modules ?? suiteModules(o.testDir)) {
     const base = join(o.workDir, `${module}.n${o.ranks}`);
     const r = await runLimited(o.mpirun, ['-n', String(o.ranks), o.python, driver, o.testDir, base, '--no-builddir', '-i', `^${module}$`], {
-      cwd: o.workDir, env: o.env, timeoutMs: o.limits?.[module] ?? o.timeoutMs,
+      cwd: o.workDir,
+      env: o.env,
+      timeoutMs: o.limits?.[module] ?? o.timeoutMs,
     });
     const ranks: RankResult[] = [];
     for (let i = 0; i < o.ranks; i++) {
@@ -112,7 +117,13 @@ export function problems(m: ModuleResult, ranks: number): string[] {
   return [...p].sort();
 }
 
-export interface Totals { ran: number; skipped: number; failed: number; errors: number; modulesTimedOut: number }
+export interface Totals {
+  ran: number;
+  skipped: number;
+  failed: number;
+  errors: number;
+  modulesTimedOut: number;
+}
 
 /** Counts over rank 0's results (every rank runs the same tests). */
 export function totals(results: ModuleResult[]): Totals {
@@ -121,7 +132,10 @@ export function totals(results: ModuleResult[]): Totals {
     const r0 = m.ranks.find((r) => r.rank === 0);
     if (m.timedOut) t.modulesTimedOut++;
     if (!r0) continue;
-    t.ran += r0.ran; t.skipped += r0.skipped; t.failed += r0.failed.length; t.errors += r0.errors.length;
+    t.ran += r0.ran;
+    t.skipped += r0.skipped;
+    t.failed += r0.failed.length;
+    t.errors += r0.errors.length;
   }
   return t;
 }

@@ -11,7 +11,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface Host { name: string; ip: string; netns: string; holder: number; copy: string }
+export interface Host {
+  name: string;
+  ip: string;
+  netns: string;
+  holder: number;
+  copy: string;
+}
 export interface Cluster {
   hosts: Host[];
   subnet: string;
@@ -53,7 +59,14 @@ export function makeCluster(dir: string, names: string[], stackTree: string, unr
   const teardown = () => {
     for (const h of hosts) {
       const pids = listPids(h.netns);
-      for (const p of pids) { try { process.kill(p, 'SIGCONT'); process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+      for (const p of pids) {
+        try {
+          process.kill(p, 'SIGCONT');
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
       spawnSync('ip', ['netns', 'del', h.netns]);
     }
     hosts.length = 0;
@@ -61,7 +74,11 @@ export function makeCluster(dir: string, names: string[], stackTree: string, unr
     bridgeMade = false;
   };
   process.on('exit', teardown);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { teardown(); process.exit(1); });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      teardown();
+      process.exit(1);
+    });
   try {
     sh('ip', ['link', 'add', bridge, 'type', 'bridge']);
     bridgeMade = true;
@@ -84,15 +101,22 @@ export function makeCluster(dir: string, names: string[], stackTree: string, unr
       // the holder: own UTS and mount namespace inside the network namespace
       const ready = join(dir, `${name}.ready`);
       const holder = join(dir, `${name}.holder.sh`);
-      writeFileSync(holder, [
-        'set -e',
-        `hostname ${name}`,
-        `mount --bind '${copy}' '${stackPath}'`,
-        `mount --bind '${hostsFile}' /etc/hosts`,
-        `echo $$ > '${ready}'`,
-        'exec sleep infinity',
-      ].join('\n'));
-      const child = spawnSync('sh', ['-c', `ip netns exec ${netns} unshare --uts --mount --propagation private sh '${holder}' > '${dir}/${name}.holder.log' 2>&1 & echo $!`], { encoding: 'utf8' });
+      writeFileSync(
+        holder,
+        [
+          'set -e',
+          `hostname ${name}`,
+          `mount --bind '${copy}' '${stackPath}'`,
+          `mount --bind '${hostsFile}' /etc/hosts`,
+          `echo $$ > '${ready}'`,
+          'exec sleep infinity',
+        ].join('\n'),
+      );
+      const child = spawnSync(
+        'sh',
+        ['-c', `ip netns exec ${netns} unshare --uts --mount --propagation private sh '${holder}' > '${dir}/${name}.holder.log' 2>&1 & echo $!`],
+        { encoding: 'utf8' },
+      );
       for (let k = 0; k < 100 && !existsSync(ready); k++) spawnSync('sleep', ['0.05']);
       if (!existsSync(ready)) throw new Error(`host ${name} did not come up: ${readFileSync(join(dir, `${name}.holder.log`), 'utf8')} (${child.stderr})`);
       hosts.push({ name, ip, netns, holder: Number(readFileSync(ready, 'utf8').trim()), copy });
@@ -103,26 +127,34 @@ export function makeCluster(dir: string, names: string[], stackTree: string, unr
   }
   const agent = join(dir, 'nsrsh');
   // like ssh: `nsrsh HOST command...`; a host not on the bridge fails as ssh does (exit 255, naming it)
-  writeFileSync(agent, [
-    '#!/bin/bash',
-    '# rsh agent for mpirun: runs "$@" on host $1 by entering its namespaces (ssh stand-in)',
-    'host=$1; shift',
-    'case "$host" in',
-    ...hosts.map((h) => `  ${h.name}|${h.ip}) pid=${h.holder} ;;`),
-    '  *) ip=$(awk -v h="$host" \'$2 == h { print $1 }\' /etc/hosts)',
-    '     # try the host over the network first, as ssh would: refused = there, no answer = unreachable',
-    '     if out=$(timeout 3 bash -c "exec 3<>/dev/tcp/${ip:-$host}/22" 2>&1) || [[ $out == *refused* ]]; then',
-    '       echo "nsrsh: $host answers but is not a host of this test cluster" >&2; exit 255',
-    '     fi',
-    '     echo "nsrsh: connect to host $host port 22: No route to host" >&2; exit 255 ;;',
-    'esac',
-    // like sshd: a login environment, not mpirun's
-    'exec nsenter -t "$pid" -a env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root OMPI_MCA_btl_vader_single_copy_mechanism=none /bin/sh -c "$*"',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    agent,
+    [
+      '#!/bin/bash',
+      '# rsh agent for mpirun: runs "$@" on host $1 by entering its namespaces (ssh stand-in)',
+      'host=$1; shift',
+      'case "$host" in',
+      ...hosts.map((h) => `  ${h.name}|${h.ip}) pid=${h.holder} ;;`),
+      '  *) ip=$(awk -v h="$host" \'$2 == h { print $1 }\' /etc/hosts)',
+      '     # try the host over the network first, as ssh would: refused = there, no answer = unreachable',
+      '     if out=$(timeout 3 bash -c "exec 3<>/dev/tcp/${ip:-$host}/22" 2>&1) || [[ $out == *refused* ]]; then',
+      '       echo "nsrsh: $host answers but is not a host of this test cluster" >&2; exit 255',
+      '     fi',
+      '     echo "nsrsh: connect to host $host port 22: No route to host" >&2; exit 255 ;;',
+      'esac',
+      // like sshd: a login environment, not mpirun's
+      'exec nsenter -t "$pid" -a env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root OMPI_MCA_btl_vader_single_copy_mechanism=none /bin/sh -c "$*"',
+      '',
+    ].join('\n'),
+  );
   chmodSync(agent, 0o755);
   return {
-    hosts, subnet, iface: 'eth0', stackPath, agent, teardown,
+    hosts,
+    subnet,
+    iface: 'eth0',
+    stackPath,
+    agent,
+    teardown,
     on: (h, argv) => ['nsenter', '-t', String(h.holder), '-a', ...argv],
     pids: (h) => listPids(h.netns).filter((p) => p !== h.holder),
   };

@@ -57,10 +57,10 @@ export function header(e: RawEntry): Buffer {
   if (e.prefix !== undefined) put(bytes(e.prefix), 345, 155);
   h.fill(0x20, 148, 156);
   let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += e.checksum === 'signed' ? (h[i]! << 24) >> 24 : h[i]!;
+  for (let i = 0; i < BLOCK; i++) sum += e.checksum === 'signed' ? (h[i] << 24) >> 24 : h[i];
   const value = typeof e.checksum === 'number' ? e.checksum : sum;
   // a negative (signed) sum is written as GNU tar reads it back: octal of the two's complement in 6 digits
-  const field = value < 0 ? (value & 0o777777) : value;
+  const field = value < 0 ? value & 0o777777 : value;
   h.write(`${field.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
   return h;
 }

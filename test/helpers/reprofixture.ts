@@ -10,8 +10,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { autotools } from '../../recipes/builders/autotools.js';
-import type { Recipe } from '../../recipes/types.js';
-import { SanityError } from '../../scripts/engine/errors.js';
+import { type Recipe, SanityError } from '../../recipes/kit/index.js';
 
 const CONFIGURE = `#!/bin/sh
 prefix=/usr/local
@@ -36,7 +35,11 @@ int main(void) {
 }
 `;
 
-export interface ReproFixture { dir: string; filename: string; sha256: string }
+export interface ReproFixture {
+  dir: string;
+  filename: string;
+  sha256: string;
+}
 
 export function makeReproFixture(dir: string, opts: { noise?: boolean } = {}): ReproFixture {
   const name = `leaky-1.0.0`;
@@ -46,36 +49,51 @@ export function makeReproFixture(dir: string, opts: { noise?: boolean } = {}): R
   chmodSync(join(src, 'configure'), 0o755);
   writeFileSync(join(src, 'main.c'), MAIN_C);
   const noise = opts.noise
-    ? "\tprintf '#define NOISE \"%s\"\\n' \"$$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')\" > noise.h\n"
-    : "\tprintf '#define NOISE \"quiet\"\\n' > noise.h\n";
-  writeFileSync(join(src, 'Makefile.in'), [
-    'PREFIX = @prefix@',
-    'all: leaky',
-    'noise.h:',
-    noise.replace(/\n$/, ''),
-    'leaky: main.c noise.h',
-    // an absolute source path: __FILE__ and DWARF name the build directory
-    '\t$(CC) -g -O1 -o leaky $(CURDIR)/main.c',
-    'install: leaky',
-    '\tmkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/leaky',
-    '\tcp leaky $(DESTDIR)$(PREFIX)/bin/leaky',
-    '\t./leaky > $(DESTDIR)$(PREFIX)/share/leaky/stamp.txt',
-    // a file created under the build step's umask
-    '\techo data > $(DESTDIR)$(PREFIX)/share/leaky/data.txt',
-    ...(opts.noise ? ['\tod -An -N4 -tx4 /dev/urandom > $(DESTDIR)$(PREFIX)/share/leaky/random.txt'] : []),
-    '.PHONY: all install',
-    '',
-  ].join('\n'));
+    ? '\tprintf \'#define NOISE "%s"\\n\' "$$(od -An -N8 -tx8 /dev/urandom | tr -d \' \')" > noise.h\n'
+    : '\tprintf \'#define NOISE "quiet"\\n\' > noise.h\n';
+  writeFileSync(
+    join(src, 'Makefile.in'),
+    [
+      'PREFIX = @prefix@',
+      'all: leaky',
+      'noise.h:',
+      noise.replace(/\n$/, ''),
+      'leaky: main.c noise.h',
+      // an absolute source path: __FILE__ and DWARF name the build directory
+      '\t$(CC) -g -O1 -o leaky $(CURDIR)/main.c',
+      'install: leaky',
+      '\tmkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/leaky',
+      '\tcp leaky $(DESTDIR)$(PREFIX)/bin/leaky',
+      '\t./leaky > $(DESTDIR)$(PREFIX)/share/leaky/stamp.txt',
+      // a file created under the build step's umask
+      '\techo data > $(DESTDIR)$(PREFIX)/share/leaky/data.txt',
+      ...(opts.noise ? ['\tod -An -N4 -tx4 /dev/urandom > $(DESTDIR)$(PREFIX)/share/leaky/random.txt'] : []),
+      '.PHONY: all install',
+      '',
+    ].join('\n'),
+  );
   const filename = `${name}.tar.gz`;
   execFileSync('tar', ['-czf', filename, name], { cwd: dir });
-  return { dir, filename, sha256: createHash('sha256').update(readFileSync(join(dir, filename))).digest('hex') };
+  return {
+    dir,
+    filename,
+    sha256: createHash('sha256')
+      .update(readFileSync(join(dir, filename)))
+      .digest('hex'),
+  };
 }
 
 export function reproFixtureRecipe(fx: ReproFixture): Recipe {
   return {
     name: 'leaky',
     description: 'a package that records date, user, host and build directory',
-    versions: [{ version: '1.0.0', default: true, sources: [{ kind: 'url', url: `http://127.0.0.1:9/unreachable/${fx.filename}`, filename: fx.filename, sha256: fx.sha256 }] }],
+    versions: [
+      {
+        version: '1.0.0',
+        default: true,
+        sources: [{ kind: 'url', url: `http://127.0.0.1:9/unreachable/${fx.filename}`, filename: fx.filename, sha256: fx.sha256 }],
+      },
+    ],
     dependencies: [],
     builder: autotools,
     configureArgs: () => [],

@@ -2,7 +2,8 @@
 // seed's), read from the prefix itself, so one e2e suite serves both stacks.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { manifestPath, type Manifest } from '../../scripts/engine/engine.js';
+import { manifestPath } from '../../scripts/foundation/layout.js';
+import { type Manifest } from '../../scripts/foundation/manifest.js';
 
 export interface BuiltStack {
   manifest: Manifest;
@@ -23,7 +24,10 @@ export function builtStack(prefix: string): BuiltStack {
   const mirror = process.env.MPISTACK_E2E_MIRROR;
   const openmpi = manifest.recipes.openmpi.version;
   return {
-    manifest, recipes, openmpi, libmpi,
+    manifest,
+    recipes,
+    openmpi,
+    libmpi,
     buildArgs: ['--openmpi', openmpi, ...(recipes.includes('mpi4py') ? ['--with', 'mpi4py'] : []), ...(mirror ? ['--mirror', mirror] : [])],
   };
 }

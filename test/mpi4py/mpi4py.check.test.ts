@@ -11,21 +11,29 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { checkMpi4py, DEFAULT_PYTHON, judgeCheck, CHECK_DICT } from '../../recipes/mpi4py.js';
-import { SanityError } from '../../scripts/engine/errors.js';
+import { CHECK_DICT, CHECK_PROGRAM, checkArgs, checkMpi4py, DEFAULT_PYTHON, judgeCheck } from '../../recipes/mpi4py.js';
 import { makeShell } from '../../scripts/engine/shell.js';
+import { SanityError } from '../../recipes/kit/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mpistack-mpi4py-check-'));
 const shell = makeShell('mpi4py', 'check', join(tmp, 'check.log'));
 // Debian's python3-mpi4py and Open MPI (scripts/install-prereqs.sh)
 const sysSite = dirname(dirname(execFileSync(DEFAULT_PYTHON, ['-c', 'import mpi4py; print(mpi4py.__file__)'], { encoding: 'utf8' }).trim()));
-const sysLibmpi = execFileSync('sh', ['-c', `readlink -f "$(ldconfig -p | sed -n 's/.*libmpi.so.40 (libc6,x86-64) => //p' | head -1)"`], { encoding: 'utf8' }).trim();
+const sysLibmpi = execFileSync('sh', ['-c', `readlink -f "$(ldconfig -p | sed -n 's/.*libmpi.so.40 (libc6,x86-64) => //p' | head -1)"`], {
+  encoding: 'utf8',
+}).trim();
 const sysMpicc = execFileSync(DEFAULT_PYTHON, ['-c', 'import mpi4py; print(mpi4py.get_config()["mpicc"])'], { encoding: 'utf8' }).trim();
 const sysPrefix = '/usr';
 
 test('at 2 ranks: rank 1 prints the dictionary rank 0 sent; thread level, mpicc, import location and libmpi reported', async () => {
   const report = await checkMpi4py({
-    python: DEFAULT_PYTHON, siteDir: sysSite, mpiPrefix: sysPrefix, mpicc: sysMpicc, workDir: tmp, shell, env: process.env,
+    python: DEFAULT_PYTHON,
+    siteDir: sysSite,
+    mpiPrefix: sysPrefix,
+    mpicc: sysMpicc,
+    workDir: tmp,
+    shell,
+    env: process.env,
     libDir: dirname(sysLibmpi),
   });
   assert.equal(report.received, CHECK_DICT);
@@ -38,8 +46,16 @@ test('at 2 ranks: rank 1 prints the dictionary rank 0 sent; thread level, mpicc,
 });
 
 test('the same output judged against a stack prefix: imported from elsewhere, another libmpi and mpicc, each named', async () => {
-  const out = await shell.run('mpirun', ['-n', '2', DEFAULT_PYTHON, join(tmp, 'mpi4py_check.py')], {
-    cwd: tmp, env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', OMPI_MCA_btl_vader_single_copy_mechanism: 'none', PYTHONPATH: sysSite }, capture: true,
+  const out = await shell.run('mpirun', ['-n', '2', DEFAULT_PYTHON, join(tmp, CHECK_PROGRAM), ...checkArgs()], {
+    cwd: tmp,
+    env: {
+      ...process.env,
+      OMPI_ALLOW_RUN_AS_ROOT: '1',
+      OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
+      OMPI_MCA_btl_vader_single_copy_mechanism: 'none',
+      PYTHONPATH: sysSite,
+    },
+    capture: true,
   });
   const j = judgeCheck(out, { siteDir: '/stack/prefix/lib/python3.11/site-packages', libDir: '/stack/prefix/lib', mpicc: '/stack/prefix/bin/mpicc', ranks: 2 });
   const text = j.problems.join('\n');
@@ -50,21 +66,45 @@ test('the same output judged against a stack prefix: imported from elsewhere, an
 });
 
 test('a missing or wrong dictionary fails the check', () => {
-  const one = (rank: number, thread = true) => ({ rank, size: 2, file: '/p/s/mpi4py/__init__.py', thread_multiple: thread, mpicc: '/p/bin/mpicc', libmpi: ['/p/lib/libmpi.so.40.30.4'] });
+  const one = (rank: number, thread = true) => ({
+    rank,
+    size: 2,
+    file: '/p/s/mpi4py/__init__.py',
+    thread_multiple: thread,
+    mpicc: '/p/bin/mpicc',
+    libmpi: ['/p/lib/libmpi.so.40.30.4'],
+  });
   const infos = (...xs: object[]) => `mpi4py-infos ${JSON.stringify(xs)}`;
   const o = { siteDir: '/p/s', libDir: '/p/lib', mpicc: '/p/bin/mpicc', ranks: 2 };
   assert.equal(judgeCheck(`${infos(one(0), one(1))}\nmpi4py-recv {"answer": 42, "greeting": "hello from rank 0", "squares": [0, 1, 4, 9]}\n`, o).problems, []);
   assert.match(judgeCheck(`${infos(one(0), one(1))}\n`, o).problems.join(), /rank 1 printed nothing/);
   assert.match(judgeCheck(`${infos(one(0), one(1))}\nmpi4py-recv {"answer": 41}\n`, o).problems.join(), /rank 1 printed \{"answer": 41\}/);
-  assert.match(judgeCheck(`${infos(one(0))}\nmpi4py-recv {"answer": 42, "greeting": "hello from rank 0", "squares": [0, 1, 4, 9]}\n`, o).problems.join(), /1 of 2 ranks reported/);
-  assert.match(judgeCheck(`${infos(one(0, false), one(1))}\nmpi4py-recv {"answer": 42, "greeting": "hello from rank 0", "squares": [0, 1, 4, 9]}\n`, o).problems.join(), /not MPI_THREAD_MULTIPLE/);
+  assert.match(
+    judgeCheck(`${infos(one(0))}\nmpi4py-recv {"answer": 42, "greeting": "hello from rank 0", "squares": [0, 1, 4, 9]}\n`, o).problems.join(),
+    /1 of 2 ranks reported/,
+  );
+  assert.match(
+    judgeCheck(`${infos(one(0, false), one(1))}\nmpi4py-recv {"answer": 42, "greeting": "hello from rank 0", "squares": [0, 1, 4, 9]}\n`, o).problems.join(),
+    /not MPI_THREAD_MULTIPLE/,
+  );
 });
 
 test('checkMpi4py throws a SanityError naming the problems when the install is not the expected one', async () => {
   let err: unknown;
   try {
-    await checkMpi4py({ python: DEFAULT_PYTHON, siteDir: sysSite, mpiPrefix: sysPrefix, mpicc: '/stack/prefix/bin/mpicc', workDir: tmp, shell, env: process.env, libDir: dirname(sysLibmpi) });
-  } catch (e) { err = e; }
+    await checkMpi4py({
+      python: DEFAULT_PYTHON,
+      siteDir: sysSite,
+      mpiPrefix: sysPrefix,
+      mpicc: '/stack/prefix/bin/mpicc',
+      workDir: tmp,
+      shell,
+      env: process.env,
+      libDir: dirname(sysLibmpi),
+    });
+  } catch (e) {
+    err = e;
+  }
   assert.instance(err, SanityError);
   assert.match((err as Error).message, /get_config\(\)\['mpicc'\] is .*not \/stack\/prefix\/bin\/mpicc/);
 });

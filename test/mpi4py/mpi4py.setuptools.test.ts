@@ -8,12 +8,14 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildEnvOf, DEFAULT_PYTHON, probePython, setuptoolsBuilder, sitePackages } from '../../recipes/mpi4py.js';
-import type { BuildContext } from '../../recipes/types.js';
+import { buildEnvOf, DEFAULT_PYTHON, defaultVersion, probePython, setuptoolsBuilder, sitePackages } from '../../recipes/mpi4py.js';
 import { makeShell } from '../../scripts/engine/shell.js';
 import { mpirunEnv, runLimited } from '../helpers/mpi.js';
+import { type BuildContext } from '../../recipes/kit/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mpistack-setuptools-'));
+// the mpi4py version the builder plans for: configure holds the interpreter to that version's Python range
+const MPI4PY_VERSION = defaultVersion;
 const py = probePython(DEFAULT_PYTHON);
 const prefix = join(tmp, 'prefix');
 const srcDir = join(tmp, 'src');
@@ -21,11 +23,21 @@ const stageDir = join(tmp, 'stage');
 
 const SETUP_PY = `import os
 from setuptools import setup, Extension
+try:
+    from setuptools.command.build import build
+except ImportError:
+    from distutils.command.build import build
+class Build(build):
+    # 'setup.py build --mpicc=...', as mpi4py's own setup takes it (the recipe passes it from 1.3 on)
+    user_options = build.user_options + [("mpicc=", None, "the MPI C compiler wrapper")]
+    def initialize_options(self):
+        super().initialize_options()
+        self.mpicc = None
 # the recipe's MPICC is the only compiler (as mpi4py's own setup does)
 os.environ["CC"] = os.environ["MPICC"]
 os.environ["LDSHARED"] = os.environ["MPICC"] + " -shared"
 setup(name="mpifix", version="0.1.0", packages=["mpifix"], package_dir={"": "lib"},
-      ext_modules=[Extension("mpifix._ring", ["ring.c"])])
+      ext_modules=[Extension("mpifix._ring", ["ring.c"])], cmdclass={"build": Build})
 `;
 const RING_C = `#include <Python.h>
 #include <mpi.h>
@@ -54,7 +66,15 @@ test('configure, build, install: staged under lib/python3.X/site-packages, no by
   writeFileSync(join(srcDir, 'lib', 'mpifix', '__init__.py'), 'from ._ring import run\n');
   const stagedPrefix = join(stageDir, prefix);
   const ctx = (phase: string): BuildContext => ({
-    recipe: 'mpifix', version: '0.1.0', prefix, srcDir, buildDir: tmp, stageDir, stagedPrefix, jobs: 2, configureArgs: [],
+    recipe: 'mpifix',
+    version: MPI4PY_VERSION,
+    prefix,
+    srcDir,
+    buildDir: tmp,
+    stageDir,
+    stagedPrefix,
+    jobs: 2,
+    configureArgs: [],
     env: { ...process.env, PYTHONPATH: '/nonexistent-user-setting', ...buildEnvOf(prefix, py) },
     shell: makeShell('mpifix', phase, join(tmp, `${phase}.log`)),
   });
@@ -67,18 +87,40 @@ test('configure, build, install: staged under lib/python3.X/site-packages, no by
   assert.ok(existsSync(join(site, 'mpifix', '__init__.py')), `no package in ${site}`);
   const ext = readdirSync(join(site, 'mpifix')).find((f) => /^_ring\..*so$/.test(f));
   assert.ok(ext, readdirSync(join(site, 'mpifix')).join(' '));
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(d, e.name), ...walk(join(d, e.name))] : [join(d, e.name)]));
-  assert.equal(walk(stageDir).filter((p) => /__pycache__|\.pyc$|\.egg$/.test(p)), [], 'no bytecode or egg staged');
-  assert.not.ok(walk(stageDir).some((p) => p.startsWith(join(stageDir, 'usr'))), 'nothing outside the prefix');
+  const walk = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(d, e.name), ...walk(join(d, e.name))] : [join(d, e.name)]));
+  assert.equal(
+    walk(stageDir).filter((p) => /__pycache__|\.pyc$|\.egg$/.test(p)),
+    [],
+    'no bytecode or egg staged',
+  );
+  assert.not.ok(
+    walk(stageDir).some((p) => p.startsWith(join(stageDir, 'usr'))),
+    'nothing outside the prefix',
+  );
 
   // each rank writes its own file: lines of two ranks can interleave on mpirun's output
   const outDir = join(tmp, 'ranks');
   mkdirSync(outDir);
-  const r = await runLimited('mpirun', ['-n', '2', py.path, '-c', 'import mpifix, sys; v = mpifix.run(); open("%s/ring.%d" % (sys.argv[1], v[0]), "w").write(" ".join(map(str, ("ring",) + v + (mpifix.__file__,))))', outDir], {
-    env: mpirunEnv({ PYTHONPATH: site, PYTHONDONTWRITEBYTECODE: '1' }), timeoutMs: 120_000,
-  });
+  const r = await runLimited(
+    'mpirun',
+    [
+      '-n',
+      '2',
+      py.path,
+      '-c',
+      'import mpifix, sys; v = mpifix.run(); open("%s/ring.%d" % (sys.argv[1], v[0]), "w").write(" ".join(map(str, ("ring",) + v + (mpifix.__file__,))))',
+      outDir,
+    ],
+    {
+      env: mpirunEnv({ PYTHONPATH: site, PYTHONDONTWRITEBYTECODE: '1' }),
+      timeoutMs: 120_000,
+    },
+  );
   assert.is(r.code, 0, r.stdout + r.stderr);
-  const lines = readdirSync(outDir).sort().map((f) => readFileSync(join(outDir, f), 'utf8'));
+  const lines = readdirSync(outDir)
+    .sort()
+    .map((f) => readFileSync(join(outDir, f), 'utf8'));
   assert.equal(lines, [`ring 0 2 1 1 ${site}/mpifix/__init__.py`, `ring 1 2 1 1 ${site}/mpifix/__init__.py`]);
 });
 
@@ -86,8 +128,17 @@ test('configure refuses a prefix without mpicc, naming it', async () => {
   const bare = join(tmp, 'bare');
   mkdirSync(bare, { recursive: true });
   const ctx: BuildContext = {
-    recipe: 'mpifix', version: '0.1.0', prefix: bare, srcDir, buildDir: tmp, stageDir, stagedPrefix: join(stageDir, bare), jobs: 1, configureArgs: [],
-    env: process.env, shell: makeShell('mpifix', 'configure', join(tmp, 'bare.log')),
+    recipe: 'mpifix',
+    version: MPI4PY_VERSION,
+    prefix: bare,
+    srcDir,
+    buildDir: tmp,
+    stageDir,
+    stagedPrefix: join(stageDir, bare),
+    jobs: 1,
+    configureArgs: [],
+    env: process.env,
+    shell: makeShell('mpifix', 'configure', join(tmp, 'bare.log')),
   };
   try {
     await setuptoolsBuilder(py).configure(ctx);

@@ -11,7 +11,11 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export interface Fixture { tmp: string; prefix: string; ext: string }
+export interface Fixture {
+  tmp: string;
+  prefix: string;
+  ext: string;
+}
 
 function gcc(args: string[], cwd: string): void {
   execFileSync('gcc', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -26,28 +30,50 @@ export function makeFixture(name = 'fx'): Fixture {
   writeFileSync(join(src, 'c3.c'), 'int c3(void) { return 3; }\n');
   writeFileSync(join(src, 'b.c'), 'int c3(void);\nint b(void) { return 20 + c3(); }\n');
   writeFileSync(join(src, 'a.c'), 'int b(void);\nint a(void) { return 100 + b(); }\n');
-  writeFileSync(join(src, 'app.c'), [
-    '#include <stdio.h>',
-    '#include <string.h>',
-    'int a(void);',
-    'int main(void) {',
-    '  printf("answer %d\\n", a());',
-    '  FILE *f = fopen("/proc/self/maps", "r"); char line[4096];',
-    '  while (f && fgets(line, sizeof line, f)) if (strstr(line, "liba.so") || strstr(line, "libb.so") || strstr(line, "libc3.so")) fputs(line, stdout);',
-    '  return 0;',
-    '}',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(src, 'app.c'),
+    [
+      '#include <stdio.h>',
+      '#include <string.h>',
+      'int a(void);',
+      'int main(void) {',
+      '  printf("answer %d\\n", a());',
+      '  FILE *f = fopen("/proc/self/maps", "r"); char line[4096];',
+      '  while (f && fgets(line, sizeof line, f)) if (strstr(line, "liba.so") || strstr(line, "libb.so") || strstr(line, "libc3.so")) fputs(line, stdout);',
+      '  return 0;',
+      '}',
+      '',
+    ].join('\n'),
+  );
   gcc(['-shared', '-fPIC', '-o', join(ext, 'libc3.so'), 'c3.c'], src);
   gcc(['-shared', '-fPIC', '-o', join(prefix, 'lib2/libb.so'), 'b.c', `-L${ext}`, '-lc3', `-Wl,-rpath,${ext}`, '-Wl,--disable-new-dtags'], src);
-  gcc(['-shared', '-fPIC', '-o', join(prefix, 'lib/liba.so'), 'a.c', `-L${join(prefix, 'lib2')}`, '-lb', `-Wl,-rpath,${join(prefix, 'lib2')}`, '-Wl,--disable-new-dtags'], src);
+  gcc(
+    [
+      '-shared',
+      '-fPIC',
+      '-o',
+      join(prefix, 'lib/liba.so'),
+      'a.c',
+      `-L${join(prefix, 'lib2')}`,
+      '-lb',
+      `-Wl,-rpath,${join(prefix, 'lib2')}`,
+      '-Wl,--disable-new-dtags',
+    ],
+    src,
+  );
   gcc(['-o', join(prefix, 'bin/app'), 'app.c', `-L${join(prefix, 'lib')}`, '-la', `-Wl,-rpath,${join(prefix, 'lib')}`, '-Wl,--enable-new-dtags'], src);
   // text files that name the prefix, as installs do
   mkdirSync(join(prefix, 'lib/pkgconfig'), { recursive: true });
-  writeFileSync(join(prefix, 'lib/pkgconfig/fx.pc'), `prefix=${prefix}\nlibdir=\${prefix}/lib\nName: fx\nVersion: 1\nDescription: fixture\nLibs: -L\${libdir} -Wl,-rpath,${prefix}/lib -la\n`);
+  writeFileSync(
+    join(prefix, 'lib/pkgconfig/fx.pc'),
+    `prefix=${prefix}\nlibdir=\${prefix}/lib\nName: fx\nVersion: 1\nDescription: fixture\nLibs: -L\${libdir} -Wl,-rpath,${prefix}/lib -la\n`,
+  );
   writeFileSync(join(prefix, 'lib/liba.la'), `libdir='${prefix}/lib'\n`);
   mkdirSync(join(prefix, 'share/openmpi'), { recursive: true });
-  writeFileSync(join(prefix, 'share/openmpi/mpicc-wrapper-data.txt'), `compiler=gcc\nlinker_flags=-Wl,-rpath -Wl,${prefix}/lib\nincludedir=${prefix}/include\n`);
+  writeFileSync(
+    join(prefix, 'share/openmpi/mpicc-wrapper-data.txt'),
+    `compiler=gcc\nlinker_flags=-Wl,-rpath -Wl,${prefix}/lib\nincludedir=${prefix}/include\n`,
+  );
   mkdirSync(join(prefix, 'etc'), { recursive: true });
   writeFileSync(join(prefix, 'etc/openmpi-mca-params.conf'), `# installed in ${prefix}\n# btl = self,vader\n`);
   mkdirSync(join(prefix, 'lib/cmake/fx'), { recursive: true });

@@ -5,9 +5,11 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildManifest, listTree, MANIFEST_PATH } from '../../scripts/pack/manifest.js';
 import { writeTarGz, type TarEntry } from '../../scripts/pack/tar.js';
 import { rawTarGz, type RawEntry } from '../helpers/rawtar.js';
+import { buildPackManifest } from '../../scripts/pack/packmanifest.js';
+import { listTree } from '../../scripts/foundation/tree.js';
+import { PACK_MANIFEST } from '../../scripts/foundation/layout.js';
 
 function addSum(tarball: string): string {
   const dir = join(tarball, '..');
@@ -21,7 +23,7 @@ export async function validTarball(work: string, name: string, fill: (root: stri
   const root = join(base, 'mpistack');
   mkdirSync(join(root, 'share/mpistack'), { recursive: true });
   fill(root);
-  writeFileSync(join(root, MANIFEST_PATH), JSON.stringify(await buildManifest(root, '1.0', 0)));
+  writeFileSync(join(root, PACK_MANIFEST), JSON.stringify(await buildPackManifest(root, '1.0', 0)));
   const entries: TarEntry[] = [{ path: 'mpistack', type: 'dir' }];
   for (const e of listTree(root)) {
     const path = `mpistack/${e.path}`;

@@ -20,7 +20,10 @@ test('readElf reads NEEDED, RPATH, RUNPATH and SONAME-less libraries', () => {
   assert.is(app.rpath, undefined);
   assert.ok(app.interp?.includes('ld-linux'));
   const b = readElf(join(fx.prefix, 'lib2/libb.so'))!;
-  assert.equal(b.needed.filter((n) => n.startsWith('libc3')), ['libc3.so']);
+  assert.equal(
+    b.needed.filter((n) => n.startsWith('libc3')),
+    ['libc3.so'],
+  );
   assert.is(b.rpath, fx.ext);
   assert.is(readElf(join(fx.prefix, 'src/a.c')), undefined);
 });
@@ -55,7 +58,10 @@ test('walkClosure resolves through absolute RPATHs, vendors the outside library,
   assert.is(b.rpath, '$ORIGIN/../lib/mpistack-vendor');
   assert.ok(existsSync(join(root, VENDOR_DIR, 'libc3.so')), 'vendored copy exists');
   assert.is(byPath.get(`${VENDOR_DIR}/libc3.so`)!.rpath, '');
-  assert.equal(r.vendored.map((v) => [v.soname, v.neededBy]), [['libc3.so', ['lib2/libb.so']]]);
+  assert.equal(
+    r.vendored.map((v) => [v.soname, v.neededBy]),
+    [['libc3.so', ['lib2/libb.so']]],
+  );
   assert.equal(r.missing, []);
 });
 

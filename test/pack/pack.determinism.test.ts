@@ -30,9 +30,14 @@ test('pack twice gives identical bytes; header fields are normalised', async () 
   assert.equal([...gz.subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
 
   const entries: ReadEntry[] = [];
-  await readTarGz(a.tarball, async (e) => { entries.push(e); });
+  await readTarGz(a.tarball, async (e) => {
+    entries.push(e);
+  });
   const paths = entries.map((e) => e.path);
-  assert.equal(paths, [...paths].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+  assert.equal(
+    paths,
+    [...paths].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)),
+  );
   assert.is(paths[0], 'mpistack/');
   for (const e of entries) {
     if (e.type === 'dir') assert.is(e.mode, 0o755, e.path);

@@ -21,7 +21,10 @@ function snapshot(dir: string): Record<string, string> {
       const st = lstatSync(join(dir, r));
       if (st.isDirectory()) walk(r);
       else if (st.isSymbolicLink()) out[r] = `link ${readlinkSync(join(dir, r))}`;
-      else out[r] = `${st.mode.toString(8)} ${st.mtimeMs} ${createHash('sha256').update(readFileSync(join(dir, r))).digest('hex')}`;
+      else
+        out[r] = `${st.mode.toString(8)} ${st.mtimeMs} ${createHash('sha256')
+          .update(readFileSync(join(dir, r)))
+          .digest('hex')}`;
     }
   };
   walk('');

@@ -13,16 +13,20 @@ import { createGzip } from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InstallError, install } from '../../scripts/pack/install.js';
-import { buildManifest, MANIFEST_PATH, verifyTree } from '../../scripts/pack/manifest.js';
 import { dir, file, header, paxBody, symlink } from '../helpers/rawtar.js';
 import { rawTarball, validTarball } from './installable.js';
+import { buildPackManifest, verifyPackedTree } from '../../scripts/pack/packmanifest.js';
+import { PACK_MANIFEST } from '../../scripts/foundation/layout.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '../../scripts/cli.js');
 const work = mkdtempSync(join(tmpdir(), 'mpistack-install-hostile-'));
 
 async function refused(tarball: string, dest: string, kind: InstallError['kind'], why: RegExp): Promise<InstallError> {
-  const err = await install({ tarball, dest }).then(() => null, (e: unknown) => e);
+  const err = await install({ tarball, dest }).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.instance(err, InstallError, `installed: ${String(err)}`);
   assert.is((err as InstallError).kind, kind, (err as Error).message);
   assert.match((err as Error).message, why);
@@ -34,7 +38,12 @@ test('a link climbing through another link (x -> ., esc -> x/x/x/../../../../out
   const x = symlink('mpistack/x', '.');
   const dest = join(work, 'dest-climb');
   mkdirSync(dest);
-  await refused(rawTarball(work, 'climb1', [dir('mpistack'), x, esc]), dest, 'unsafe-entry', /entry "mpistack\/esc": its target .* leaves mpistack\/ .*through mpistack\/x -> \./);
+  await refused(
+    rawTarball(work, 'climb1', [dir('mpistack'), x, esc]),
+    dest,
+    'unsafe-entry',
+    /entry "mpistack\/esc": its target .* leaves mpistack\/ .*through mpistack\/x -> \./,
+  );
   await refused(rawTarball(work, 'climb2', [dir('mpistack'), esc, x]), dest, 'unsafe-entry', /leaves mpistack\//);
   assert.equal(readdirSync(dest), []);
 });
@@ -45,15 +54,15 @@ test('verify reports a link that climbs out through another link, though the man
     writeFileSync(join(root, 'bin/ok'), 'ok\n');
   });
   const { root } = await install({ tarball: t, dest: join(work, 'dest-verify') });
-  assert.equal((await verifyTree(root)).problems, []);
+  assert.equal((await verifyPackedTree(root)).problems, []);
   // as a hostile tarball accepted by a textual check would have left it
   symlinkSync('.', join(root, 'x'));
   symlinkSync('x/x/x/../../../../outside', join(root, 'esc'));
-  writeFileSync(join(root, MANIFEST_PATH), JSON.stringify(await buildManifest(root, '1.0', 0))); // as if packed that way
-  const { problems } = await verifyTree(root);
+  writeFileSync(join(root, PACK_MANIFEST), JSON.stringify(await buildPackManifest(root, '1.0', 0))); // as if packed that way
+  const { problems } = await verifyPackedTree(root);
   assert.is(problems.length, 1, JSON.stringify(problems));
-  assert.is(problems[0]!.path, 'esc');
-  assert.match(problems[0]!.problem, /leaves the tree .*through x -> \./);
+  assert.is(problems[0].path, 'esc');
+  assert.match(problems[0].problem, /leaves the tree .*through x -> \./);
   const r = spawnSync(process.execPath, [cli, 'verify', root], { encoding: 'utf8' });
   assert.is(r.status, 1);
   assert.match(r.stdout, /^esc: its target 'x\/x\/x\/\.\.\/\.\.\/\.\.\/\.\.\/outside' leaves the tree/m);
@@ -123,10 +132,17 @@ test('a truncated body: refused, the stream error reported once, nothing left', 
 test('setuid bits, foreign owners and devices in a tarball: never created', async () => {
   const dest = join(work, 'dest-modes');
   mkdirSync(dest);
-  await refused(rawTarball(work, 'dev', [dir('mpistack'), { name: 'mpistack/tty', type: '3', devmajor: 5 }]), dest, 'unsafe-entry', /unsupported entry type '3'/);
+  await refused(
+    rawTarball(work, 'dev', [dir('mpistack'), { name: 'mpistack/tty', type: '3', devmajor: 5 }]),
+    dest,
+    'unsafe-entry',
+    /unsupported entry type '3'/,
+  );
   await refused(rawTarball(work, 'fifo', [dir('mpistack'), { name: 'mpistack/p', type: '6' }]), dest, 'unsafe-entry', /unsupported entry type '6'/);
   // a setuid file of a foreign owner: the manifest check fails it, but what was written never had the bits
-  const t = await validTarball(work, 'modes', (root) => { writeFileSync(join(root, 'tool'), '#!/bin/sh\n'); });
+  const t = await validTarball(work, 'modes', (root) => {
+    writeFileSync(join(root, 'tool'), '#!/bin/sh\n');
+  });
   const { root } = await install({ tarball: t, dest });
   assert.is(statSync(join(root, 'tool')).mode & 0o7000, 0);
   assert.is(statSync(join(root, 'tool')).uid, process.getuid!());
@@ -153,25 +169,37 @@ test('a killed install: its stage is left, and the next install removes it', asy
   const closed = once(child, 'close');
   // SIGKILL as soon as its stage appears (inotify, not a sleep); if it ends first, the checks below say so
   const w = watch(dest, () => {
-    if (readdirSync(dest).some((n) => n.startsWith(`.mpistack-install-${stagePid}-`))) { w.close(); child.kill('SIGKILL'); }
+    if (readdirSync(dest).some((n) => n.startsWith(`.mpistack-install-${stagePid}-`))) {
+      w.close();
+      child.kill('SIGKILL');
+    }
   });
-  const [code, signal] = await closed;
+  const [code, signal] = (await closed) as [number | null, NodeJS.Signals | null];
   w.close();
   assert.is(signal, 'SIGKILL', `the install ended by itself (exit ${code}) before its stage was seen`);
   const left = readdirSync(dest);
   assert.equal(left.length, 1, `expected the killed install's stage: ${left.join(', ')}`);
-  assert.match(left[0]!, new RegExp(`^\\.mpistack-install-${stagePid}-`));
+  assert.match(left[0], new RegExp(`^\\.mpistack-install-${stagePid}-`));
   const lines: string[] = [];
-  const t = await validTarball(work, 'after-kill', (root) => { writeFileSync(join(root, 'f'), 'f\n'); });
+  const t = await validTarball(work, 'after-kill', (root) => {
+    writeFileSync(join(root, 'f'), 'f\n');
+  });
   await install({ tarball: t, dest, log: (l) => lines.push(l) });
   assert.equal(readdirSync(dest), ['mpistack']);
-  assert.ok(lines.some((l) => l.includes(`left by a killed install (pid ${stagePid})`)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes(`left by a killed install (pid ${stagePid})`)),
+    lines.join('\n'),
+  );
 });
 
 test('--force: the previous tree is replaced; a --force killed between its two renames is repaired by the next install', async () => {
   const dest = join(work, 'dest-force');
-  const v1 = await validTarball(work, 'v1', (root) => { writeFileSync(join(root, 'version'), '1\n'); });
-  const v2 = await validTarball(work, 'v2', (root) => { writeFileSync(join(root, 'version'), '2\n'); });
+  const v1 = await validTarball(work, 'v1', (root) => {
+    writeFileSync(join(root, 'version'), '1\n');
+  });
+  const v2 = await validTarball(work, 'v2', (root) => {
+    writeFileSync(join(root, 'version'), '2\n');
+  });
   await install({ tarball: v1, dest });
   await refused(v2, dest, 'exists', /already exists \(use --force/);
   await install({ tarball: v2, dest, force: true });
@@ -179,7 +207,7 @@ test('--force: the previous tree is replaced; a --force killed between its two r
   assert.equal(readdirSync(dest), ['mpistack'], 'nothing but the tree');
   // the state a --force install killed between its two renames leaves: the previous tree at its
   // visible aside name, nothing at DEST/mpistack; its pid is that of a process that is gone
-  const gone = spawnSync('true').pid!;
+  const gone = spawnSync('true').pid;
   const { renameSync } = await import('node:fs');
   renameSync(join(dest, 'mpistack'), join(dest, `mpistack.mpistack-previous-${gone}`));
   mkdirSync(join(dest, `.mpistack-install-${gone}-AbC123/mpistack`), { recursive: true });
@@ -192,15 +220,20 @@ test('--force: the previous tree is replaced; a --force killed between its two r
 
 test('--force killed after the swap: the previous tree left aside is removed by the next install', async () => {
   const dest = join(work, 'dest-force2');
-  const v1 = await validTarball(work, 'w1', (root) => { writeFileSync(join(root, 'version'), '1\n'); });
+  const v1 = await validTarball(work, 'w1', (root) => {
+    writeFileSync(join(root, 'version'), '1\n');
+  });
   await install({ tarball: v1, dest });
-  const gone = spawnSync('true').pid!;
+  const gone = spawnSync('true').pid;
   mkdirSync(join(dest, `mpistack.mpistack-previous-${gone}`));
   writeFileSync(join(dest, `mpistack.mpistack-previous-${gone}`, 'old'), 'old\n');
   const lines: string[] = [];
   await install({ tarball: v1, dest, force: true, log: (l) => lines.push(l) });
   assert.equal(readdirSync(dest), ['mpistack']);
-  assert.ok(lines.some((l) => /removed mpistack\.mpistack-previous-\d+: a killed --force install had already replaced mpistack/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /removed mpistack\.mpistack-previous-\d+: a killed --force install had already replaced mpistack/.test(l)),
+    lines.join('\n'),
+  );
 });
 
 test.after(() => rmSync(work, { recursive: true, force: true }));

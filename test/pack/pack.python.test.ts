@@ -20,9 +20,15 @@ test('mpi.cfg: wrappers by name; bytecode removed; PYTHONPATH in env.sh, Lmod an
   const pkg = join(fx.prefix, site, 'mpi4py');
   mkdirSync(join(pkg, '__pycache__'), { recursive: true });
   writeFileSync(join(pkg, 'mpi.cfg'), `# Open MPI\n[mpi]\nmpicc = ${fx.prefix}/bin/mpicc\nmpicxx = ${fx.prefix}/bin/mpicxx\n`);
-  writeFileSync(join(pkg, '__init__.py'), 'import os\ndef get_config():\n    import configparser\n    p = configparser.ConfigParser()\n    p.read(os.path.join(os.path.dirname(__file__), "mpi.cfg"))\n    return dict(p.items("mpi"))\n');
+  writeFileSync(
+    join(pkg, '__init__.py'),
+    'import os\ndef get_config():\n    import configparser\n    p = configparser.ConfigParser()\n    p.read(os.path.join(os.path.dirname(__file__), "mpi.cfg"))\n    return dict(p.items("mpi"))\n',
+  );
   // bytecode is binary and records the source path
-  writeFileSync(join(pkg, '__pycache__', '__init__.cpython-311.pyc'), Buffer.concat([Buffer.from([0xa7, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0]), Buffer.from(`${fx.prefix}/${site}/mpi4py/__init__.py`)]));
+  writeFileSync(
+    join(pkg, '__pycache__', '__init__.cpython-311.pyc'),
+    Buffer.concat([Buffer.from([0xa7, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0]), Buffer.from(`${fx.prefix}/${site}/mpi4py/__init__.py`)]),
+  );
   assert.equal(pythonPathDirs(fx.prefix), [site]);
 
   const r = await pack({ prefix: fx.prefix, out: join(fx.tmp, 'out'), node: process.execPath, keepStaging: true });
@@ -31,14 +37,27 @@ test('mpi.cfg: wrappers by name; bytecode removed; PYTHONPATH in env.sh, Lmod an
   assert.not.ok(existsSync(join(root, site, 'mpi4py/__pycache__/__init__.cpython-311.pyc')));
   assert.ok(r.text.some((a) => a.rule === 'Python bytecode removed'));
   assert.ok(r.text.some((a) => a.rule === 'mpi4py mpi.cfg: wrappers by name'));
-  assert.equal(r.leaks.filter((h) => !h.allowedBy), []);
+  assert.equal(
+    r.leaks.filter((h) => !h.allowedBy),
+    [],
+  );
   assert.match(readFileSync(join(root, 'env.sh'), 'utf8'), /_mps_prepend PYTHONPATH "\$\{_mps_root\}\/lib\/python3\.11\/site-packages"/);
-  assert.match(readFileSync(join(root, 'share/lmod/mpistack', `${r.version}.lua`), 'utf8'), /prepend_path\("PYTHONPATH", pathJoin\(root, "lib\/python3\.11\/site-packages"\)\)/);
+  assert.match(
+    readFileSync(join(root, 'share/lmod/mpistack', `${r.version}.lua`), 'utf8'),
+    /prepend_path\("PYTHONPATH", pathJoin\(root, "lib\/python3\.11\/site-packages"\)\)/,
+  );
   assert.match(readFileSync(join(root, 'share/modulefiles/mpistack', r.version), 'utf8'), /prepend-path PYTHONPATH \$root\/lib\/python3\.11\/site-packages/);
 
-  const out = execFileSync('bash', ['-c', `. '${root}/env.sh'; echo "$PYTHONPATH"; '${DEFAULT_PYTHON}' -c 'import mpi4py; print(mpi4py.__file__); print(mpi4py.get_config()["mpicc"])'`], {
-    env: { PATH: '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1' }, encoding: 'utf8',
-  }).trim().split('\n');
+  const out = execFileSync(
+    'bash',
+    ['-c', `. '${root}/env.sh'; echo "$PYTHONPATH"; '${DEFAULT_PYTHON}' -c 'import mpi4py; print(mpi4py.__file__); print(mpi4py.get_config()["mpicc"])'`],
+    {
+      env: { PATH: '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1' },
+      encoding: 'utf8',
+    },
+  )
+    .trim()
+    .split('\n');
   assert.equal(out, [`${root}/${site}`, `${root}/${site}/mpi4py/__init__.py`, 'mpicc']);
   rmSync(join(fx.tmp, 'out'), { recursive: true });
 });

@@ -12,7 +12,7 @@ import { makeFixture } from './fixture.js';
 
 const fx = makeFixture('relocate');
 
-test('packed fixture runs elsewhere, loading only the tree\'s libraries', async () => {
+test("packed fixture runs elsewhere, loading only the tree's libraries", async () => {
   const r = await pack({ prefix: fx.prefix, out: join(fx.tmp, 'out'), node: process.execPath, version: '9.9.9' });
   // the originals become unavailable: a leftover absolute RPATH would now fail to load
   renameSync(fx.prefix, `${fx.prefix}.gone`);
@@ -22,10 +22,16 @@ test('packed fixture runs elsewhere, loading only the tree\'s libraries', async 
   const env = { PATH: '/usr/bin:/bin' }; // no LD_LIBRARY_PATH
   const out = execFileSync(join(root, 'bin/app'), { env, encoding: 'utf8' });
   assert.match(out, /^answer 123$/m);
-  const libs = out.split('\n').filter((l) => l.includes('.so')).map((l) => l.trim().split(/\s+/).pop()!);
+  const libs = out
+    .split('\n')
+    .filter((l) => l.includes('.so'))
+    .map((l) => l.trim().split(/\s+/).pop()!);
   assert.ok(libs.length >= 3, `maps lines: ${out}`);
   for (const l of libs) assert.ok(l.startsWith(realpathSync(root) + '/'), `${l} is not inside the tree`);
-  assert.ok(libs.some((l) => l.endsWith('lib/mpistack-vendor/libc3.so')), 'vendored libc3.so is the one loaded');
+  assert.ok(
+    libs.some((l) => l.endsWith('lib/mpistack-vendor/libc3.so')),
+    'vendored libc3.so is the one loaded',
+  );
   const ldd = spawnSync('ldd', [join(root, 'bin/app')], { env, encoding: 'utf8' }).stdout;
   assert.match(ldd, new RegExp(`liba\\.so => ${realpathSync(root)}/bin/\\.\\./lib/liba\\.so`));
   assert.not.match(ldd, /not found/);

@@ -12,7 +12,10 @@ import { makeFixture } from './fixture.js';
 const fx = makeFixture('rpath');
 
 function dynamic(path: string): string {
-  return execFileSync('readelf', ['-d', path], { encoding: 'utf8' }).split('\n').filter((l) => /RPATH|RUNPATH/.test(l)).join('\n');
+  return execFileSync('readelf', ['-d', path], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => /RPATH|RUNPATH/.test(l))
+    .join('\n');
 }
 
 test('RUNPATH -> RPATH with a shorter $ORIGIN string; old path gone; still runs', () => {

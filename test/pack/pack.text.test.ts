@@ -18,7 +18,10 @@ test('text files are made relative to where they are', async () => {
   const pc = readFileSync(join(root, 'lib/pkgconfig/fx.pc'), 'utf8');
   assert.match(pc, /^prefix=\$\{pcfiledir\}\/\.\.\/\.\.$/m);
   assert.ok(!pc.includes(fx.prefix));
-  const flags = execFileSync('pkg-config', ['--libs', 'fx'], { env: { PKG_CONFIG_PATH: join(root, 'lib/pkgconfig'), PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+  const flags = execFileSync('pkg-config', ['--libs', 'fx'], {
+    env: { PKG_CONFIG_PATH: join(root, 'lib/pkgconfig'), PATH: '/usr/bin:/bin' },
+    encoding: 'utf8',
+  });
   assert.ok(flags.includes(`-L${join(root, 'lib/pkgconfig/../../lib')}`), flags);
   assert.match(readFileSync(join(root, 'share/openmpi/mpicc-wrapper-data.txt'), 'utf8'), /^includedir=\$\{prefix\}\/include$/m);
   assert.is(readFileSync(join(root, 'lib/cmake/fx/fxConfig.cmake'), 'utf8'), 'set(FX_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../../../include")\n');

@@ -5,16 +5,16 @@ import * as assert from 'uvu/assert';
 import { appendFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { install } from '../../scripts/pack/install.js';
-import { verifyTree } from '../../scripts/pack/manifest.js';
 import { pack } from '../../scripts/pack/pack.js';
 import { makeFixture } from './fixture.js';
+import { verifyPackedTree } from '../../scripts/pack/packmanifest.js';
 
 const fx = makeFixture('verify');
 
 test('a fresh install verifies clean; tampering is reported per file', async () => {
   const r = await pack({ prefix: fx.prefix, out: join(fx.tmp, 'out'), node: false, version: '2.0.0' });
   const { root } = await install({ tarball: r.tarball, dest: join(fx.tmp, 'dest') });
-  const clean = await verifyTree(root);
+  const clean = await verifyPackedTree(root);
   assert.equal(clean.problems, []);
   assert.ok(clean.checked > 10);
   appendFileSync(join(root, 'lib/liba.so'), 'x');
@@ -22,7 +22,7 @@ test('a fresh install verifies clean; tampering is reported per file', async () 
   writeFileSync(join(root, 'bin/extra'), 'new\n');
   unlinkSync(join(root, 'lib/pkgconfig/fx.pc'));
   symlinkSync('../../etc/passwd', join(root, 'lib/pkgconfig/fx.pc'));
-  const { problems } = await verifyTree(root);
+  const { problems } = await verifyPackedTree(root);
   const by = Object.fromEntries(problems.map((p) => [p.path, p.problem]));
   assert.match(by['lib/liba.so'], /size/);
   assert.is(by['bin/tool.pl'], 'missing');

@@ -9,30 +9,67 @@ import { delimiter, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cacheKey, keyInputs } from '../../scripts/engine/buildcache.js';
-import { MAPPED_BUILD_DIR, determinismEnv, stepEnv, writeShims } from '../../scripts/engine/determinism.js';
-import { inputsFor } from '../../scripts/engine/engine.js';
+import { determinismEnv, stepEnv, writeShims } from '../../scripts/engine/determinism.js';
 import { makeShell } from '../../scripts/engine/shell.js';
 import { autotools } from '../../recipes/builders/autotools.js';
-import type { Recipe } from '../../recipes/types.js';
+import { MAPPED_BUILD_DIR, type Recipe } from '../../recipes/kit/index.js';
+import { inputsFor } from '../../scripts/engine/plan.js';
 
 const recipe: Recipe = {
-  name: 'r', description: 'r', dependencies: [], builder: autotools, configureArgs: () => [],
+  name: 'r',
+  description: 'r',
+  dependencies: [],
+  builder: autotools,
+  configureArgs: () => [],
   versions: [{ version: '1.0.0', default: true, sources: [{ kind: 'url', url: 'http://127.0.0.1:9/r.tgz', filename: 'r.tgz', sha256: 'a'.repeat(64) }] }],
-  buildEnv: () => ({ MPICC: '/p/bin/mpicc' }), check: async () => undefined,
+  buildEnv: () => ({ MPICC: '/p/bin/mpicc' }),
+  check: async () => undefined,
 };
 
 test('the fixed values: SOURCE_DATE_EPOCH, UTC, C locale, user and host', () => {
   assert.equal(determinismEnv(1700000000), {
-    SOURCE_DATE_EPOCH: '1700000000', TZ: 'UTC', LC_ALL: 'C', LANG: 'C', USER: 'mpistack', LOGNAME: 'mpistack', HOSTNAME: 'mpistack-build',
+    SOURCE_DATE_EPOCH: '1700000000',
+    TZ: 'UTC',
+    LC_ALL: 'C',
+    LANG: 'C',
+    USER: 'mpistack',
+    LOGNAME: 'mpistack',
+    HOSTNAME: 'mpistack-build',
   });
 });
 
 test('a step sees the allow-list, keyed compiler variables and the recipe env; nothing else of the caller', () => {
-  const caller = { PATH: '/usr/bin:/bin', HOME: '/root', TMPDIR: '/t', npm_config_nodedir: '/n', CFLAGS: '-O1', TERM: 'xterm', DISPLAY: ':0', USER: 'alice', HOSTNAME: 'laptop', LANG: 'de_DE.UTF-8', SECRET_TOKEN: 'x' };
+  const caller = {
+    PATH: '/usr/bin:/bin',
+    HOME: '/root',
+    TMPDIR: '/t',
+    npm_config_nodedir: '/n',
+    CFLAGS: '-O1',
+    TERM: 'xterm',
+    DISPLAY: ':0',
+    USER: 'alice',
+    HOSTNAME: 'laptop',
+    LANG: 'de_DE.UTF-8',
+    SECRET_TOKEN: 'x',
+  };
   const inputs = inputsFor(recipe, { prefix: '/p', sourceDateEpoch: 42 });
   const shims = { bin: '/b/shims/bin', cc: '/b/shims/cc', buildDir: '/b' };
   const conf = stepEnv(caller, inputs.env, shims, 'configure');
-  assert.equal(Object.keys(conf).sort(), ['CFLAGS', 'HOME', 'HOSTNAME', 'LANG', 'LC_ALL', 'LOGNAME', 'MPICC', 'PATH', 'SOURCE_DATE_EPOCH', 'TMPDIR', 'TZ', 'USER', 'npm_config_nodedir']);
+  assert.equal(Object.keys(conf).sort(), [
+    'CFLAGS',
+    'HOME',
+    'HOSTNAME',
+    'LANG',
+    'LC_ALL',
+    'LOGNAME',
+    'MPICC',
+    'PATH',
+    'SOURCE_DATE_EPOCH',
+    'TMPDIR',
+    'TZ',
+    'USER',
+    'npm_config_nodedir',
+  ]);
   assert.is(conf.USER, 'mpistack');
   assert.is(conf.HOSTNAME, 'mpistack-build');
   assert.is(conf.LANG, 'C');
@@ -44,8 +81,15 @@ test('a step sees the allow-list, keyed compiler variables and the recipe env; n
 });
 
 test('the deterministic environment is in the cache key: another SOURCE_DATE_EPOCH, another key', () => {
-  const key = (sde: number) => cacheKey(keyInputs(recipe, inputsFor(recipe, { prefix: '/p', sourceDateEpoch: sde }), { filename: 'r.tgz', sha256: 'a'.repeat(64) },
-    { toolchain: { gcc: 'x' }, dependencies: {}, env: { PATH: '/usr/bin' } }));
+  const key = (sde: number) =>
+    cacheKey(
+      keyInputs(
+        recipe,
+        inputsFor(recipe, { prefix: '/p', sourceDateEpoch: sde }),
+        { filename: 'r.tgz', sha256: 'a'.repeat(64) },
+        { toolchain: { gcc: 'x' }, dependencies: {}, env: { PATH: '/usr/bin' } },
+      ),
+    );
   assert.is(key(1), key(1));
   assert.is.not(key(1), key(2));
   assert.is(inputsFor(recipe, { prefix: '/p', sourceDateEpoch: 1 }).env.TZ, 'UTC');
@@ -75,11 +119,14 @@ test('shims: hostname, whoami, date at SOURCE_DATE_EPOCH (an explicit date passe
   });
 });
 
-test('umask 022 for every build command, whatever the caller\'s', async () => {
+test("umask 022 for every build command, whatever the caller's", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mpistack-umask-'));
   const old = process.umask(0o077);
   try {
-    await makeShell('r', 'build', join(dir, 'log'), { umask: 0o022 }).run('/bin/sh', ['-c', 'echo x > made.txt; mkdir made.d'], { cwd: dir, env: { PATH: '/usr/bin:/bin' } });
+    await makeShell('r', 'build', join(dir, 'log'), { umask: 0o022 }).run('/bin/sh', ['-c', 'echo x > made.txt; mkdir made.d'], {
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin' },
+    });
     assert.is(statSync(join(dir, 'made.txt')).mode & 0o777, 0o644);
     assert.is(statSync(join(dir, 'made.d')).mode & 0o777, 0o755);
   } finally {

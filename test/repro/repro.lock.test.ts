@@ -12,9 +12,21 @@ import * as assert from 'uvu/assert';
 import { allRecipes, STACKS, stackRecipes } from '../../recipes/index.js';
 import { DEFAULT_PYTHON, probePython } from '../../recipes/mpi4py.js';
 import { openmpi } from '../../recipes/openmpi.js';
-import { UsageError } from '../../scripts/engine/errors.js';
-import { LOCK_FILE, applyLock, currentLock, lockDifferences, lockEntry, pinSources, readLock, selectStack, toolchainDifferences, writeLock, type StackLock } from '../../scripts/engine/lock.js';
-import { packageRoot } from '../../scripts/engine/local.js';
+import {
+  LOCK_FILE,
+  applyLock,
+  currentLock,
+  lockDifferences,
+  lockEntry,
+  pinSources,
+  readLock,
+  selectStack,
+  toolchainDifferences,
+  writeLock,
+  type StackLock,
+} from '../../scripts/engine/lock.js';
+import { UsageError } from '../../scripts/foundation/errors.js';
+import { packageRoot } from '../../scripts/foundation/package.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'cli.js');
 const TC = { gcc: 'gcc 12', 'g++': 'g++ 12', gfortran: 'gf 12', make: 'make 4', ld: 'ld 2.40', glibc: 'glibc 2.36', node: 'v20' };
@@ -47,7 +59,10 @@ test('differences: version, source, arguments, SOURCE_DATE_EPOCH; the locked sou
   const d = lockDifferences(base, await lockFor(7, { openmpi: '4.1.6' }, base));
   assert.ok(d.includes('SOURCE_DATE_EPOCH: locked 315532800, now 7'), d.join('\n'));
   assert.ok(d.includes('openmpi: version locked 4.1.4, now 4.1.6'), d.join('\n'));
-  assert.ok(d.some((l) => l.startsWith('openmpi: source locked debian openmpi_4.1.4.orig.tar.xz')), d.join('\n'));
+  assert.ok(
+    d.some((l) => l.startsWith('openmpi: source locked debian openmpi_4.1.4.orig.tar.xz')),
+    d.join('\n'),
+  );
   const changed = structuredClone(base);
   changed.recipes.openmpi.configureArgs = changed.recipes.openmpi.configureArgs.filter((a) => a !== '--without-cuda');
   assert.equal(lockDifferences(changed, base), ['openmpi: configure arguments differ (now only: --without-cuda)']);
@@ -72,7 +87,10 @@ test('applyLock: refuses differing inputs with every difference named; --update-
   assert.equal(ok.differences, []);
   assert.is(ok.sourceDateEpoch, 315532800);
   assert.match(ok.warnings.join('\n'), /toolchain differs .*gcc: locked 'gcc 12', here 'gcc 13'/);
-  const err = await applyLock(allRecipes, { path, cacheDir: dir, toolchain: TC, env: { SOURCE_DATE_EPOCH: '99' }, versions: { openmpi: '4.1.6' } }).then(() => null, (e: Error) => e);
+  const err = await applyLock(allRecipes, { path, cacheDir: dir, toolchain: TC, env: { SOURCE_DATE_EPOCH: '99' }, versions: { openmpi: '4.1.6' } }).then(
+    () => null,
+    (e: Error) => e,
+  );
   assert.instance(err, UsageError);
   assert.match(err!.message, /SOURCE_DATE_EPOCH: locked 315532800, now 99/);
   assert.match(err!.message, /openmpi: version locked 4\.1\.4, now 4\.1\.6/);
@@ -85,10 +103,16 @@ test('applyLock: refuses differing inputs with every difference named; --update-
 test('a malformed lock is a clear error naming the file and the fix', async () => {
   const dir = tmp();
   writeFileSync(join(dir, 'bad.json'), '{ nope');
-  const e1 = await readLock(join(dir, 'bad.json')).then(() => null, (e: Error) => e);
+  const e1 = await readLock(join(dir, 'bad.json')).then(
+    () => null,
+    (e: Error) => e,
+  );
   assert.match(e1!.message, /bad\.json is not valid JSON .*mpistack lock/);
   writeFileSync(join(dir, 'old.json'), '{"format": 0}');
-  const e2 = await readLock(join(dir, 'old.json')).then(() => null, (e: Error) => e);
+  const e2 = await readLock(join(dir, 'old.json')).then(
+    () => null,
+    (e: Error) => e,
+  );
   assert.match(e2!.message, /not a format 1 stack lock/);
 });
 
@@ -105,7 +129,7 @@ test('mpistack build refuses a differing input before building; mpistack lock wr
   assert.is(r.status, 1);
   assert.match(r.stdout, /openmpi: version locked 4\.1\.4, now 4\.1\.6/);
   r = run('build', `--prefix=${join(dir, 'p')}`, `--cache=${join(dir, 'c')}`, `--lock=${lock}`, '--openmpi', '4.1.6', '--offline');
-  assert.is(r.status, 1);
+  assert.is(r.status, 2, 'refused as a UsageError: exit 2 (issue 16)');
   assert.match(r.stderr, /inputs differ from .*stack\.lock\.json:\n {2}openmpi: version locked 4\.1\.4, now 4\.1\.6/);
   assert.not.ok(existsSync(join(dir, 'p')), 'nothing was built');
   r = run('build', '--dry-run', `--prefix=${join(dir, 'p')}`, `--lock=${lock}`, '--openmpi', '1.6.5');
@@ -119,10 +143,17 @@ for (const stack of STACKS) {
     const committed = await readLock(path);
     assert.ok(committed, `${path} is missing`);
     const mpi4py = stackRecipes({ with: ['mpi4py'], python: probePython(DEFAULT_PYTHON) }).filter((r) => r.name === 'mpi4py');
-    const now = await currentLock([...allRecipes, ...mpi4py], { versions: stack.versions, sourceDateEpoch: committed!.sourceDateEpoch, cacheDir: tmp(), toolchain: TC, existing: committed, optional: ['mpi4py'] });
-    assert.equal(lockDifferences(committed!, now), []);
-    assert.ok(committed!.recipes.mpi4py?.optional, 'mpi4py is locked as an optional piece');
-    for (const [k, v] of Object.entries(stack.versions)) assert.is(committed!.recipes[k].version, v);
+    const now = await currentLock([...allRecipes, ...mpi4py], {
+      versions: stack.versions,
+      sourceDateEpoch: committed.sourceDateEpoch,
+      cacheDir: tmp(),
+      toolchain: TC,
+      existing: committed,
+      optional: ['mpi4py'],
+    });
+    assert.equal(lockDifferences(committed, now), []);
+    assert.ok(committed.recipes.mpi4py?.optional, 'mpi4py is locked as an optional piece');
+    for (const [k, v] of Object.entries(stack.versions)) assert.is(committed.recipes[k].version, v);
     assert.not.match(readFileSync(path, 'utf8'), /"\/(tmp|root|home|work)\//, 'no absolute path of a machine in the lock');
   });
 }
@@ -137,8 +168,14 @@ test('stacks: --stack NAME, or the stack an --openmpi version names, else the de
   assert.is(other.stack.name, 'default', 'no stack has it: the default lock names the difference');
   assert.equal(other.versions, { openmpi: '4.1.6' });
   assert.equal(selectStack(STACKS, allRecipes, { stack: 'seed', versions: {} }).versions, { openmpi: '1.6.5' });
-  assert.throws(() => selectStack(STACKS, allRecipes, { stack: 'seed', versions: { openmpi: '4.1.4' } }), (e: Error) => e instanceof UsageError && /--stack seed builds openmpi 1\.6\.5, not openmpi 4\.1\.4/.test(e.message));
-  assert.throws(() => selectStack(STACKS, allRecipes, { stack: 'nope', versions: {} }), (e: Error) => e instanceof UsageError && /known: default, seed/.test(e.message));
+  assert.throws(
+    () => selectStack(STACKS, allRecipes, { stack: 'seed', versions: { openmpi: '4.1.4' } }),
+    (e: Error) => e instanceof UsageError && /--stack seed builds openmpi 1\.6\.5, not openmpi 4\.1\.4/.test(e.message),
+  );
+  assert.throws(
+    () => selectStack(STACKS, allRecipes, { stack: 'nope', versions: {} }),
+    (e: Error) => e instanceof UsageError && /known: default, seed/.test(e.message),
+  );
 });
 
 test('optional entries: absent from a run is no difference, present is compared, and a rewrite without them keeps them', async () => {

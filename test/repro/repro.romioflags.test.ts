@@ -20,16 +20,22 @@ test('the ROMIO define names /usr/src/mpistack instead of the build directory; n
   const lines = text.split('\n');
   const romio = lines.find((l) => l.startsWith('#define MCA_io_romio321_COMPLETE_CONFIGURE_FLAGS'))!;
   assert.not.ok(romio.includes(BUILD));
-  assert.ok(romio.includes("-I/usr/src/mpistack/src/openmpi-4.1.4/opal/mca/event/libevent2022/libevent -I/usr/src/mpistack/src/openmpi-4.1.4/opal/mca/hwloc"));
+  assert.ok(romio.includes('-I/usr/src/mpistack/src/openmpi-4.1.4/opal/mca/event/libevent2022/libevent -I/usr/src/mpistack/src/openmpi-4.1.4/opal/mca/hwloc'));
   assert.ok(romio.includes('--prefix=/opt/x'), 'the prefix is an input, kept');
-  assert.equal(lines.filter((l) => !l.startsWith('#define MCA_io_romio')), HEADER.split('\n').filter((l) => !l.startsWith('#define MCA_io_romio')));
+  assert.equal(
+    lines.filter((l) => !l.startsWith('#define MCA_io_romio')),
+    HEADER.split('\n').filter((l) => !l.startsWith('#define MCA_io_romio')),
+  );
 });
 
 test('other ROMIO generations (romio341 of 5.0) too; a header without the define is left alone', () => {
   assert.is(mapRomioFlags(`#define MCA_io_romio341_COMPLETE_CONFIGURE_FLAGS "CPPFLAGS='-I${BUILD}/x'"`, BUILD).changed, 1);
   assert.equal(mapRomioFlags('#define X 1\n', BUILD), { text: '#define X 1\n', changed: 0 });
   // a trailing slash on the build directory does not matter
-  assert.is(mapRomioFlags(`#define MCA_io_romio321_COMPLETE_CONFIGURE_FLAGS "-I${BUILD}/y"`, `${BUILD}/`).text, '#define MCA_io_romio321_COMPLETE_CONFIGURE_FLAGS "-I/usr/src/mpistack/y"');
+  assert.is(
+    mapRomioFlags(`#define MCA_io_romio321_COMPLETE_CONFIGURE_FLAGS "-I${BUILD}/y"`, `${BUILD}/`).text,
+    '#define MCA_io_romio321_COMPLETE_CONFIGURE_FLAGS "-I/usr/src/mpistack/y"',
+  );
 });
 
 test('the package string is fixed (the default names the building user and host)', () => {

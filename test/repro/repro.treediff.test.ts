@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeTarGz, type TarEntry } from '../../scripts/pack/tar.js';
-import { diffEntries, extractForDiff, formatDiffs, listTreeEntries, onlyIn, printableStrings } from '../../scripts/engine/treediff.js';
+import { diffEntries, extractForDiff, formatDiffs, listTreeEntries, onlyIn, printableStrings } from '../../scripts/repro/treediff.js';
 
 function tree(root: string, constant: string, text: string, mode: number, link: string, extra: boolean) {
   mkdirSync(join(root, 'bin'), { recursive: true });
@@ -33,8 +33,14 @@ test('trees: every difference named, and why', () => {
   const by = new Map(diffs.map((d) => [d.path, d]));
   const report = formatDiffs(diffs).join('\n');
   assert.match(by.get('bin/prog')!.why, /^ELF: sections .*\.rodata/, report);
-  assert.ok(by.get('bin/prog')!.details.some((l) => l.includes('built-at-1000')), report);
-  assert.ok(by.get('bin/prog')!.details.some((l) => l.includes('built-at-2000')), report);
+  assert.ok(
+    by.get('bin/prog')!.details.some((l) => l.includes('built-at-1000')),
+    report,
+  );
+  assert.ok(
+    by.get('bin/prog')!.details.some((l) => l.includes('built-at-2000')),
+    report,
+  );
   assert.is(by.get('share/notes.txt')!.why, 'text: 1 lines only in the first build, 1 only in the second');
   assert.equal(by.get('share/notes.txt')!.details, ['  - "time 1000"', '  + "time 2000"']);
   assert.is(by.get('share/tool.sh')!.why, 'mode 755 vs 644');

@@ -13,8 +13,10 @@ const e2e = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '
 test('STACK_INDEPENDENT lists every e2e file that does not use the stack prefix, and no other', () => {
   const files = readdirSync(e2e).filter((f) => f.endsWith('.test.ts'));
   assert.ok(files.length > 5, `e2e files found in ${e2e}`);
-  const independent = files.filter((f) => !/MPISTACK_E2E_PREFIX|e2ePrefix\(/.test(readFileSync(join(e2e, f), 'utf8')))
-    .map((f) => `e2e/${f.replace(/\.ts$/, '.js')}`).sort();
+  const independent = files
+    .filter((f) => !/MPISTACK_E2E_PREFIX|e2ePrefix\(/.test(readFileSync(join(e2e, f), 'utf8')))
+    .map((f) => `e2e/${f.replace(/\.ts$/, '.js')}`)
+    .sort();
   assert.equal([...STACK_INDEPENDENT].sort(), independent);
 });
 

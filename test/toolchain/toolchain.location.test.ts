@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allRecipes } from '../../recipes/index.js';
 import { TOOLCHAIN_FILE, TOOLCHAIN_SOURCE, toolchain } from '../../recipes/toolchain.js';
-import { packageRoot } from '../../scripts/engine/local.js';
-import { selectRecipes } from '../../scripts/engine/engine.js';
 import { rewriteTextFiles } from '../../scripts/pack/text.js';
+import { packageRoot } from '../../scripts/foundation/package.js';
+import { selectRecipes } from '../../scripts/engine/plan.js';
 
 const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'mpistack-toolchain-')));
 const source = join(packageRoot(), TOOLCHAIN_SOURCE);
@@ -38,10 +38,15 @@ function show(tc: string, extra: string[] = []): Record<string, string> {
   delete env.OPAL_PREFIX;
   // cmake -P prints message() on stderr
   const out = execFileSync('sh', ['-c', 'cmake "$@" 2>&1', 'sh', `-DTC=${tc}`, ...extra, '-P', join(tmp, 'show.cmake')], { encoding: 'utf8', env });
-  return Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
-test('computed from the file\'s own location, before and after the tree moves', () => {
+test("computed from the file's own location, before and after the tree moves", () => {
   const a = join(tmp, 'a', 'mpistack');
   let v = show(tree(a, true));
   assert.is(v.MPISTACK_ROOT, a);
@@ -68,7 +73,10 @@ test('no mpifort in the tree: no Fortran compiler set; -DMPISTACK_ROOT overrides
 });
 
 test('the recipe: installed after Boost, prefix-independent; pack leaves the file as it is', () => {
-  assert.equal(selectRecipes(allRecipes).map((r) => r.name), ['openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain']);
+  assert.equal(
+    selectRecipes(allRecipes).map((r) => r.name),
+    ['openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain'],
+  );
   assert.equal(toolchain.dependencies, ['boost']);
   assert.ok(toolchain.prefixIndependent);
   const d = join(tmp, 'packed');

@@ -1,8 +1,9 @@
 // Where the entries of an archive land, decided as the kernel resolves paths.
 // One implementation for the three places that need it: the source unpack
 // check (engine/unpack.ts, fed from GNU tar's own listing), `install`
-// (install.ts, fed from its reader while it writes) and `verify`
-// (manifest.ts, fed from the tree on disk).
+// (pack/install.ts, fed from its reader while it writes) and `verify`
+// (pack/packmanifest.ts, fed from the tree on disk); in foundation because
+// the engine and pack both need it and neither imports the other.
 //
 // The rules, for a tree confined to a scope (the destination's root for
 // sources, the single top directory for install and verify):
@@ -33,7 +34,7 @@ import { posix } from 'node:path';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink';
 
-export interface ArchiveEntry {
+interface ArchiveEntry {
   /** as stored in the archive */
   path: string;
   kind: EntryKind;
@@ -41,14 +42,14 @@ export interface ArchiveEntry {
   linkTarget?: string;
 }
 
-export interface ConfinementProblem {
+interface ConfinementProblem {
   /** the entry, as stored */
   path: string;
   why: string;
 }
 
 /** The kernel's limit on symlinks followed in one resolution (ELOOP). */
-export const MAX_LINK_FOLLOWS = 40;
+const MAX_LINK_FOLLOWS = 40;
 
 /** Check one archive path; returns its normalised form (no `.`, no empty components) or a reason to refuse it. */
 export function checkEntryPath(path: string): { ok: true; path: string } | { ok: false; why: string } {
@@ -62,10 +63,7 @@ export function checkEntryPath(path: string): { ok: true; path: string } | { ok:
   return { ok: true, path: parts.join('/') };
 }
 
-export type Resolution =
-  | { kind: 'inside'; path: string }
-  | { kind: 'outside'; why: string }
-  | { kind: 'loop'; why: string };
+type Resolution = { kind: 'inside'; path: string } | { kind: 'outside'; why: string } | { kind: 'loop'; why: string };
 
 /**
  * Resolve `target` as the symlink at `linkPath` would lead, through the
@@ -73,7 +71,13 @@ export type Resolution =
  * the archive root, else a top directory). Every intermediate location must
  * stay in the scope. `scopeName` is how messages call the scope.
  */
-export function resolveLink(linkPath: string, target: string, links: ReadonlyMap<string, string>, scope = '', scopeName = scope ? `${scope}/` : 'the destination'): Resolution {
+export function resolveLink(
+  linkPath: string,
+  target: string,
+  links: ReadonlyMap<string, string>,
+  scope = '',
+  scopeName = scope ? `${scope}/` : 'the destination',
+): Resolution {
   const scoped = scope ? scope.split('/') : [];
   const within = (stack: string[]) => stack.length >= scoped.length && scoped.every((c, i) => stack[i] === c);
   const stack = posix.dirname(linkPath) === '.' ? [] : posix.dirname(linkPath).split('/');
@@ -94,7 +98,10 @@ export function resolveLink(linkPath: string, target: string, links: ReadonlyMap
     }
     const here = [...stack, c].join('/');
     const next = links.get(here);
-    if (next === undefined) { stack.push(c); continue; }
+    if (next === undefined) {
+      stack.push(c);
+      continue;
+    }
     if (++follows > MAX_LINK_FOLLOWS) return { kind: 'loop', why: `its target '${target}' does not resolve within ${MAX_LINK_FOLLOWS} links (a loop)` };
     via.push(`${here} -> ${next}`);
     if (next.startsWith('/')) return { kind: 'outside', why: `its target '${target}' goes through ${here} -> ${next}, an absolute path` };
@@ -187,12 +194,4 @@ export class ConfinementChecker {
   private addParents(path: string): void {
     for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) this.parents.add(path.slice(0, i));
   }
-}
-
-/** Every problem of a whole list of entries (per-entry ones first, in order, then the links). */
-export function confinementProblems(entries: Iterable<ArchiveEntry>, opts: { scope?: string; allowRootEntry?: boolean } = {}): ConfinementProblem[] {
-  const c = new ConfinementChecker(opts);
-  const out: ConfinementProblem[] = [];
-  for (const e of entries) { const p = c.add(e); if (p) out.push(p); }
-  return [...out, ...c.finish()];
 }

@@ -14,18 +14,18 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { copyFile, link, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Recipe } from '../../recipes/types.js';
-import { findVersion } from '../../recipes/types.js';
+import { findVersion, type Recipe } from '../../recipes/kit/contract.js';
+import { buildStack } from '../engine/engine.js';
+import { cachePath } from '../engine/fetch.js';
+import { validatePrefix, type BuildOptions } from '../engine/plan.js';
+import type { RenderMode } from '../engine/render.js';
+import { UsageError } from '../foundation/errors.js';
 import { pack } from '../pack/pack.js';
-import { buildStack, validatePrefix, type BuildOptions } from './engine.js';
-import { UsageError } from './errors.js';
-import { cachePath } from './fetch.js';
-import type { RenderMode } from './render.js';
 import { diffEntries, extractForDiff, type FileDiff } from './treediff.js';
 
-export const ROUND_DIRS = ['a', 'second-round'] as const;
+const ROUND_DIRS = ['a', 'second-round'] as const;
 
-export interface ReproOptions {
+interface ReproOptions {
   recipes: readonly Recipe[];
   /** the install prefix of both builds (empty or absent) */
   prefix: string;
@@ -47,9 +47,16 @@ export interface ReproOptions {
   log?: (line: string) => void;
 }
 
-export interface RoundResult { cacheDir: string; tarball: string; sha256: string; buildMs: number; packMs: number; startedAt: string }
+interface RoundResult {
+  cacheDir: string;
+  tarball: string;
+  sha256: string;
+  buildMs: number;
+  packMs: number;
+  startedAt: string;
+}
 
-export interface ReproResult {
+interface ReproResult {
   identical: boolean;
   rounds: RoundResult[];
   /** every difference (empty when identical) */
@@ -57,7 +64,7 @@ export interface ReproResult {
 }
 
 /** Copy (hard link when possible) every source file the recipes can use from one cache into another. */
-export async function seedSources(recipes: readonly Recipe[], versions: Record<string, string> | undefined, from: string, to: string): Promise<number> {
+async function seedSources(recipes: readonly Recipe[], versions: Record<string, string> | undefined, from: string, to: string): Promise<number> {
   let n = 0;
   for (const r of recipes) {
     for (const s of findVersion(r, versions?.[r.name]).sources) {
@@ -78,7 +85,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function checkReproducible(o: ReproOptions): Promise<ReproResult> {
   const prefix = validatePrefix(o.prefix);
   if (existsSync(prefix) && readdirSync(prefix).length) {
-    throw new UsageError(`check-reproducible builds from clean: ${prefix} must be empty or absent (it holds the second build at the end); pick another --prefix or empty it`);
+    throw new UsageError(
+      `check-reproducible builds from clean: ${prefix} must be empty or absent (it holds the second build at the end); pick another --prefix or empty it`,
+    );
   }
   const log = o.log ?? (() => {});
   await mkdir(o.workDir, { recursive: true });
@@ -97,8 +106,16 @@ export async function checkReproducible(o: ReproOptions): Promise<ReproResult> {
     const startedAt = new Date().toISOString();
     log(`round ${i + 1}: build into ${prefix} (build directories under ${cacheDir}), started ${startedAt}`);
     const bo: BuildOptions = {
-      prefix, jobs: o.jobs, cacheDir, mirrors: o.mirrors ?? [], offline: o.offline ?? false, versions: o.versions,
-      buildCache: false, render: o.render ?? 'silent', sourceDateEpoch: o.sourceDateEpoch, env: o.env,
+      prefix,
+      jobs: o.jobs,
+      cacheDir,
+      mirrors: o.mirrors ?? [],
+      offline: o.offline ?? false,
+      versions: o.versions,
+      buildCache: false,
+      render: o.render ?? 'silent',
+      sourceDateEpoch: o.sourceDateEpoch,
+      env: o.env,
     };
     let t = Date.now();
     await buildStack(o.recipes, bo);
@@ -117,6 +134,7 @@ export async function checkReproducible(o: ReproOptions): Promise<ReproResult> {
   const ea = await extractForDiff(a.tarball, join(diffDir, 'a'));
   const eb = await extractForDiff(b.tarball, join(diffDir, 'b'));
   const diffs = diffEntries(ea, eb, join(diffDir, 'a'), join(diffDir, 'b'));
-  if (!diffs.length) diffs.push({ path: '(tarball)', why: 'same entries, modes and bytes: the tar headers or the gzip stream differ (zlib of another node?)', details: [] });
+  if (!diffs.length)
+    diffs.push({ path: '(tarball)', why: 'same entries, modes and bytes: the tar headers or the gzip stream differ (zlib of another node?)', details: [] });
   return { identical: false, rounds, diffs };
 }
