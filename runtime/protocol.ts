@@ -31,6 +31,7 @@
 //   "heartbeat" below.
 import { format, inspect, types } from 'node:util';
 import * as v8 from 'node:v8';
+import { ProtocolError, ValueEncodingError } from './errors.js';
 
 /** Tags on the runtime communicator. */
 export const Tag = {
@@ -252,6 +253,13 @@ export interface RequestMessage {
   timeoutMs: number;
 }
 
+/**
+ * The call form: a command that is just `name()` (or `a.b.name()`). Sent with
+ * parameters, it calls name(parameters) instead of setting them as globals
+ * (flag F_CALL below). Group 1 is the callee.
+ */
+export const CALL_FORM = /^\s*([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*\(\s*\)\s*;?\s*$/;
+
 // REQUEST layout: kind u8 | flags u8 | pad u16 | id u32 | timeoutMs u32 | commandBytes u32 | command | [value]
 const REQ_HEADER = 16;
 const F_EVAL = 1;
@@ -460,21 +468,6 @@ export function decodeHeartbeat(data: Uint8Array): Heartbeat {
 export const HEARTBEAT_PING = Buffer.from([0]);
 
 // ---- helpers ----------------------------------------------------------------
-
-/** Bytes that are not a message of the protocol. `requestId`: the request a readable REQUEST header named. */
-export class ProtocolError extends Error {
-  override name = 'ProtocolError';
-  readonly requestId: number | undefined;
-  constructor(message: string, options?: { cause?: unknown; requestId?: number }) {
-    super(message, options);
-    this.requestId = options?.requestId;
-  }
-}
-
-/** A value that neither structured clone nor util.inspect can turn into bytes. */
-export class ValueEncodingError extends Error {
-  override name = 'ValueEncodingError';
-}
 
 type Attempt<T> = { ok: true; value: T } | { ok: false; error: unknown };
 function attempt<T>(f: () => T): Attempt<T> {

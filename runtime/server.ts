@@ -23,8 +23,9 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import * as vm from 'node:vm';
+import { CommandTimeoutError, ProtocolError, RoleError } from './errors.js';
 import {
-  CLIENT_RANK, HEARTBEAT_TICK_MS, Kind, MAX_MESSAGE_BYTES, ProtocolError, Tag, decodeControl, decodeRequest, describeThrown, encodeControl, encodeError,
+  CALL_FORM, CLIENT_RANK, HEARTBEAT_TICK_MS, Kind, MAX_MESSAGE_BYTES, Tag, decodeControl, decodeRequest, describeThrown, encodeControl, encodeError,
   encodeHeartbeat, encodeLog, encodeResponseOrFailure, type LogLevel, type RequestMessage, type ResponseMessage, type StartMessage,
 } from './protocol.js';
 import type { Envelope, Transport } from './transport.js';
@@ -40,7 +41,6 @@ export interface ServerOptions {
 
 const now = (): number => performance.timeOrigin + performance.now();
 const SCRIPT_CACHE_LIMIT = 512;
-const CALL_FORM = /^\s*([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*\(\s*\)\s*;?\s*$/;
 
 let singleton: MPICommandServer | undefined;
 
@@ -63,14 +63,16 @@ export class MPICommandServer {
 
   /** One server per process on MPI; pass `{ allowMany: true }` for in-process tests. */
   static create(transport: Transport, opts: ServerOptions & { allowMany?: boolean } = {}): MPICommandServer {
-    if (singleton && !opts.allowMany) throw new Error(`an MPICommandServer already runs in this process (rank ${singleton.transport.rank}); it is a singleton`);
+    if (singleton && !opts.allowMany) {
+      throw new RoleError(`an MPICommandServer already runs in this process (rank ${singleton.transport.rank}); it is a singleton`, transport.rank);
+    }
     const s = new MPICommandServer(transport, opts);
     if (!opts.allowMany) singleton = s;
     return s;
   }
 
   private constructor(readonly transport: Transport, private readonly opts: ServerOptions) {
-    if (transport.rank === CLIENT_RANK) throw new Error('rank 0 is the MPIClient; an MPICommandServer runs on ranks 1..n-1');
+    if (transport.rank === CLIENT_RANK) throw new RoleError('rank 0 is the MPIClient; an MPICommandServer runs on ranks 1..n-1', transport.rank);
     this.host = opts.host ?? hostname();
     this.pid = opts.pid ?? process.pid;
     this.startupLog = [...(opts.startupLog ?? [])];
@@ -323,9 +325,7 @@ function settleWithin(p: PromiseLike<unknown>, timeoutMs: number): Promise<unkno
   if (!(timeoutMs > 0)) return Promise.resolve(p);
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
-      const err = new Error(`the command's Promise did not settle within timeoutMs=${timeoutMs}`);
-      err.name = 'TimeoutError';
-      reject(err);
+      reject(new CommandTimeoutError(`the command's Promise did not settle within timeoutMs=${timeoutMs}`, timeoutMs));
     }, timeoutMs);
     // a thenable's then() is user code: what it throws rejects (the executor catches it)
     Promise.resolve(p).then((v) => { clearTimeout(timer); resolvePromise(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });

@@ -8,8 +8,9 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ProtocolError } from '../../runtime/errors.js';
 import {
-  Kind, ProtocolError, Tag, decodeControl, decodeHeartbeat, decodeLog, decodeRequest, decodeResponse, decodeValue,
+  Kind, Tag, decodeControl, decodeHeartbeat, decodeLog, decodeRequest, decodeResponse, decodeValue,
   encodeControl, encodeHeartbeat, encodeLog, encodeRequest, encodeResponseOrFailure, encodeValue, type ControlMessage,
 } from '../../runtime/protocol.js';
 import { cluster } from './inprocess.js';

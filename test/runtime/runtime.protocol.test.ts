@@ -1,9 +1,10 @@
 // The wire protocol: values, errors, requests and responses survive a round trip.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ProtocolError } from '../../runtime/errors.js';
 import {
   Kind, decodeControl, decodeHeartbeat, decodeLog, decodeRequest, decodeResponse, decodeValue, encodeControl, encodeError,
-  encodeHeartbeat, encodeLog, encodeRequest, encodeResponse, encodeValue, ProtocolError,
+  encodeHeartbeat, encodeLog, encodeRequest, encodeResponse, encodeValue,
 } from '../../runtime/protocol.js';
 
 test('values: primitives, strings, objects with Maps, Dates, typed arrays, undefined', () => {
