@@ -5,6 +5,7 @@
 // first on top of the last; loader.ts finds the .node file. The runtime
 // (runtime/) codes against these types only, and loads the binding through
 // the loader.
+import type { MessageTooLargeError } from './errors.js';
 export { BindingLoadError, MessageTooLargeError, MPIError, ReceiveCancelledError } from './errors.js';
 
 /** MPI thread support levels, values as in the MPI standard order. */
@@ -33,6 +34,13 @@ export interface Message extends Status {
   data: Buffer;
 }
 
+/** A message of 2 GiB or more, received and discarded (listen() gets these instead of throwing). */
+export interface RefusedMessage {
+  source: number;
+  tag: number;
+  error: MessageTooLargeError;
+}
+
 export interface Communicator {
   readonly rank: number;
   readonly size: number;
@@ -57,6 +65,26 @@ export interface Communicator {
   iprobe(source?: number, tag?: number): Status | undefined;
   /** Receive on the dedicated native receive thread; the event loop stays free. */
   recvAsync(source?: number, tag?: number): Promise<Message>;
+  /**
+   * Every message arriving on this communicator (except heartbeat requests)
+   * goes to `handler`, in arrival order, with no promise per message; one of
+   * 2 GiB or more arrives as a RefusedMessage. One listener per communicator
+   * (recvAsync then gets nothing on it); it keeps the event loop alive until
+   * the returned function is called. Received on the receive thread, or on
+   * the calling thread by poll().
+   */
+  listen(handler: (m: Message | RefusedMessage) => void): () => void;
+  /**
+   * Receive on the calling (JavaScript) thread for up to `maxMicros`, for a
+   * message expected soon: what the receive thread already holds first, then
+   * MPI_Improbe on this communicator until a message comes or the time is up,
+   * then whatever else is already there. Each message goes to the listener
+   * (or a pending recvAsync) before poll returns; returns how many. Called
+   * from inside a listener, it runs after that listener returns (and returns
+   * 0). Heartbeat requests met meanwhile are answered in C++, as on the
+   * receive thread. Saves the hop from the receive thread into the event loop.
+   */
+  poll(maxMicros: number): number;
   /**
    * Native heartbeat: from now on the receive thread answers every message
    * arriving on this communicator with `requestTag` by sending the current
@@ -123,7 +151,7 @@ export interface LoadOptions {
  */
 export interface NativeAddon {
   setErrorClass(ctor: new (call: string, cls: number, msg: string) => Error): void;
-  /** recv/recvInto/iprobe write [source, tag, count] here */
+  /** recv/recvInto/iprobe/take write [source, tag, count, handle] here (4 elements) */
   setStatusArray(a: Int32Array): void;
   initThread(required: number): number;
   isInitialized(): boolean;
@@ -147,8 +175,14 @@ export interface NativeAddon {
   iprobe(h: number, source: number, tag: number): boolean;
   barrier(h: number): void;
   bcast(h: number, buf: Uint8Array | undefined, root: number): Buffer;
-  /** data is null for a message of 2 GiB or more (drained by the receive thread, refused) */
-  startReceiver(onMessage: (h: number, source: number, tag: number, data: Buffer | null) => void): void;
+  /** starts the receive thread; onWake() is called (coalesced) when its inbox has messages for take() */
+  startReceiver(onWake: () => void): void;
+  /**
+   * The next received message: the inbox first, then (h >= 0) MPI_Improbe on
+   * h for up to budgetNs (0: one probe). undefined: none; null: one of 2 GiB
+   * or more, refused (count -1). Its status goes to the status array.
+   */
+  take(h: number, budgetNs: number): Buffer | null | undefined;
   refReceiver(on: boolean): void;
   watch(h: number): void;
   enableHeartbeat(h: number, requestTag: number, replyTag: number): void;

@@ -3,7 +3,7 @@
 // promises. Implements the contract of api.ts on top of its NativeAddon.
 import {
   ANY_SOURCE, ANY_TAG, ThreadLevel,
-  type Communicator, type LoadedBinding, type Message, type NativeAddon, type Status, type WaitPolicy,
+  type Communicator, type LoadedBinding, type Message, type NativeAddon, type RefusedMessage, type Status, type WaitPolicy,
 } from './api.js';
 import { MessageTooLargeError, MPIError, ReceiveCancelledError } from './errors.js';
 import { hookExit } from './exit.js';
@@ -29,7 +29,7 @@ function checkBytes(name: string, v: unknown): Uint8Array {
 }
 
 /** A message the receive thread delivered, or one it refused (2 GiB or more). */
-type Arrival = Message | { source: number; tag: number; error: MessageTooLargeError };
+type Arrival = Message | RefusedMessage;
 
 export class Binding implements LoadedBinding {
   private world?: Comm;
@@ -37,12 +37,19 @@ export class Binding implements LoadedBinding {
   private readonly pending = new Map<number, Pending[]>();
   private readonly queued = new Map<number, Arrival[]>();
   private npending = 0;
+  private readonly listeners = new Map<number, (a: Arrival) => void>();
+  /** the event loop is kept alive while this is above 0 (pending recvAsync and listeners) */
+  private refs = 0;
+  /** a pump (taking messages on this thread) is running: a poll() asked for meanwhile runs after the current message */
+  private pumping = false;
+  private deferredPoll: { h: number; ns: number } | undefined;
   private policy: WaitPolicy = 'adaptive';
   private exitHooked = false;
   private readonly toSrc: (s: number) => number;
   private readonly toTag: (t: number) => number;
 
-  readonly status = new Int32Array(3);
+  /** [source, tag, count, handle] of the last receive (written by C++) */
+  readonly status = new Int32Array(4);
   readonly receiveMode: 'matched-probe' | 'serialised-probe';
 
   constructor(readonly native: NativeAddon, readonly bindingPath: string) {
@@ -79,7 +86,9 @@ export class Binding implements LoadedBinding {
     const reason = 'MPI was finalized while this recvAsync was pending';
     for (const [, list] of this.pending) for (const p of list) p.reject(new ReceiveCancelledError(`${reason} (source ${p.source}, tag ${p.tag})`));
     this.pending.clear();
+    this.listeners.clear();
     this.npending = 0;
+    this.refs = 0;
   }
 
   abort(code: number): never {
@@ -118,9 +127,7 @@ export class Binding implements LoadedBinding {
       throw new Error(`${what} needs MPI_THREAD_MULTIPLE (initThread(ThreadLevel.MULTIPLE)); provided level is ${this.native.threadLevel()}`);
     }
     if (!this.receiverStarted) {
-      this.native.startReceiver((h2, source, tag, data) => this.deliver(h2, data === null
-        ? { source, tag, error: new MessageTooLargeError(source, tag) }
-        : { source, tag, count: data.length, data }));
+      this.native.startReceiver(() => { this.pump(-1, 0); });
       this.receiverStarted = true;
     }
     if (!this.pending.has(h)) {
@@ -130,19 +137,62 @@ export class Binding implements LoadedBinding {
     }
   }
 
+  /**
+   * Take messages on this thread and hand each to its listener or pending
+   * recvAsync, in arrival order: the receive thread's inbox, and (h >= 0)
+   * MPI itself on h, for up to `ns` until the first message, then only what
+   * is already there. A listener that throws does not stop the others: the
+   * first error is thrown once everything taken is delivered.
+   */
+  private pump(h: number, ns: number): number {
+    this.pumping = true;
+    let n = 0;
+    let failure: { error: unknown } | undefined;
+    try {
+      for (;;) {
+        const data = this.native.take(h, ns);
+        if (data === undefined) {
+          const next = this.deferredPoll;
+          if (!next) break;
+          this.deferredPoll = undefined;
+          h = next.h;
+          ns = next.ns;
+          continue;
+        }
+        n++;
+        ns = 0;
+        const st = this.status;
+        const source = st[0];
+        const tag = st[1];
+        const handle = st[3];
+        const a: Arrival = data === null ? { source, tag, error: new MessageTooLargeError(source, tag) } : { source, tag, count: st[2], data };
+        try { this.deliver(handle, a); } catch (error) { failure ??= { error }; }
+      }
+    } finally {
+      this.pumping = false;
+      this.deferredPoll = undefined;
+    }
+    if (failure) throw failure.error;
+    return n;
+  }
+
   private deliver(h: number, m: Arrival): void {
+    const listener = this.listeners.get(h);
+    if (listener) { listener(m); return; }
     const list = this.pending.get(h);
     if (!list) return; // finalized meanwhile
     const i = list.findIndex((p) => matches(p.source, p.tag, m));
     if (i < 0) { this.queued.get(h)!.push(m); return; }
     const [p] = list.splice(i, 1);
-    this.settled();
+    this.npending--;
+    this.ref(-1);
     if ('error' in m) p.reject(m.error); else p.resolve(m);
   }
 
-  private settled(): void {
-    this.npending--;
-    if (this.npending === 0) this.native.refReceiver(false);
+  private ref(delta: number): void {
+    const before = this.refs;
+    this.refs += delta;
+    if ((before === 0) !== (this.refs === 0)) this.native.refReceiver(this.refs > 0);
   }
 
   recvAsync(h: number, source: number, tag: number): Promise<Message> {
@@ -155,8 +205,42 @@ export class Binding implements LoadedBinding {
     }
     return new Promise<Message>((resolvePromise, reject) => {
       this.pending.get(h)!.push({ source, tag, resolve: resolvePromise, reject });
-      if (this.npending++ === 0) this.native.refReceiver(true);
+      this.npending++;
+      this.ref(1);
     });
+  }
+
+  listen(h: number, handler: (m: Arrival) => void): () => void {
+    this.watch(h, 'listen');
+    if (this.listeners.has(h)) throw new Error('listen: this communicator already has a listener');
+    this.listeners.set(h, handler);
+    this.ref(1);
+    // what arrived before anyone listened goes first, before anything newer (a microtask runs before the next pump)
+    const early = this.queued.get(h)!.splice(0);
+    if (early.length > 0) {
+      queueMicrotask(() => {
+        this.pumping = true;
+        try { for (const m of early) if (this.listeners.get(h) === handler) handler(m); } finally { this.pumping = false; }
+      });
+    }
+    let on = true;
+    return () => {
+      if (!on) return;
+      on = false;
+      if (this.listeners.get(h) !== handler) return;
+      this.listeners.delete(h);
+      this.ref(-1);
+    };
+  }
+
+  poll(h: number, maxMicros: number): number {
+    this.watch(h, 'poll');
+    const ns = Math.max(0, maxMicros) * 1000;
+    if (this.pumping) {
+      if (!this.deferredPoll || ns > this.deferredPoll.ns) this.deferredPoll = { h, ns };
+      return 0;
+    }
+    return this.pump(h, ns);
   }
 
   src(s: number | undefined): number { return this.toSrc(s === undefined ? ANY_SOURCE : checkInt('source', s, -1)); }
@@ -179,7 +263,7 @@ class Comm implements Communicator {
 
   private syncOnly(what: string): void {
     if (this.b.isWatched(this.handle)) {
-      throw new Error(`${what}: this communicator is served by the receive thread (recvAsync/heartbeat); receive with recvAsync, or dup() a communicator for synchronous receives`);
+      throw new Error(`${what}: this communicator is served by the receive thread (recvAsync/listen/heartbeat); receive with recvAsync, listen or poll, or dup() a communicator for synchronous receives`);
     }
   }
 
@@ -212,6 +296,18 @@ class Comm implements Communicator {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  listen(handler: (m: Message | RefusedMessage) => void): () => void {
+    if (typeof handler !== 'function') throw new TypeError('listen: handler must be a function');
+    return this.b.listen(this.handle, handler);
+  }
+
+  poll(maxMicros: number): number {
+    if (typeof maxMicros !== 'number' || !(maxMicros >= 0) || !Number.isFinite(maxMicros)) {
+      throw new TypeError(`poll: maxMicros must be a finite number >= 0, got ${String(maxMicros)}`);
+    }
+    return this.b.poll(this.handle, maxMicros);
   }
 
   enableHeartbeat(requestTag: number, replyTag: number): void {

@@ -426,9 +426,14 @@ export class MPICommandClient {
   /** Resolves to the records once every request has settled (bounded by waitTimeoutMs when given). */
   private waitFor(reqs: Request[], waitTimeoutMs: number | undefined): Promise<CommandResponse[]> {
     const handOut = (): CommandResponse[] => this.requests.handOut(reqs);
-    if (reqs.length === 1 && waitTimeoutMs === undefined) return this.requests.whenSettled(reqs[0]!).then(handOut);
+    if (reqs.length === 1 && waitTimeoutMs === undefined) {
+      const one = this.requests.whenSettled(reqs[0]!).then(handOut);
+      this.scheduler.awaitResponses();
+      return one;
+    }
     const all = reqs.every((r) => r.settled) ? Promise.resolve() : Promise.all(reqs.map((r) => this.requests.whenSettled(r)));
     const done = all.then(handOut);
+    this.scheduler.awaitResponses();
     if (waitTimeoutMs === undefined) return done;
     let timer: NodeJS.Timeout | undefined;
     return Promise.race([done, new Promise<never>((_, reject) => {

@@ -79,6 +79,7 @@ export class RequestTable {
   private readonly handed = new Fifo<number>();
   private nextId = 1;
   private droppedUnread = 0;
+  private awaitedCount = 0;
 
   constructor(readonly retainResponses: number, private readonly onDropUnread: (req: Request, dropped: number) => void) {
     if (!Number.isInteger(retainResponses) || retainResponses < 1) throw new RangeError(`retainResponses must be a positive integer, not ${retainResponses}`);
@@ -87,6 +88,8 @@ export class RequestTable {
   /** How many requests the table holds now (pending and retained). */
   get size(): number { return this.byId.size; }
   get lastId(): number { return this.nextId - 1; }
+  /** How many unsettled requests a caller is waiting for (whenSettled). */
+  get awaited(): number { return this.awaitedCount; }
 
   add(n: NewRequest): Request {
     const id = this.nextId++;
@@ -128,7 +131,10 @@ export class RequestTable {
     req.error = error;
     const ws = req.waiters;
     req.waiters = undefined;
-    if (ws) for (const w of ws) { if (error) w.reject(error); else w.resolve(); }
+    if (ws) {
+      this.awaitedCount--;
+      for (const w of ws) { if (error) w.reject(error); else w.resolve(); }
+    }
     if (req.handedOut) return;
     this.unread.add(req);
     if (this.unread.size > 10 * this.retainResponses) {
@@ -141,7 +147,10 @@ export class RequestTable {
 
   whenSettled(req: Request): Promise<void> {
     if (req.settled) return req.error ? Promise.reject(req.error) : Promise.resolve();
-    return new Promise((resolveP, reject) => { (req.waiters ??= []).push({ resolve: resolveP, reject }); });
+    return new Promise((resolveP, reject) => {
+      if (!req.waiters) { req.waiters = []; this.awaitedCount++; }
+      req.waiters.push({ resolve: resolveP, reject });
+    });
   }
 
   /** The records of settled requests returned to a caller: from now on they age by the hand-out rule. */

@@ -22,6 +22,7 @@ import { inspect } from 'node:util';
 import { RequestLostError, ServerTimeoutError, ServicesStoppedError, UnknownServerError } from './errors.js';
 import { Fifo } from './fifo.js';
 import type { ServerState } from './monitor.js';
+import { Poller } from './poller.js';
 import { Tag, decodeResponse, describeThrown, encodeRequest, type Heartbeat, type LogLevel, type ResponseMessage } from './protocol.js';
 import type { Request, RequestTable } from './requests.js';
 import type { Transport } from './transport.js';
@@ -48,8 +49,12 @@ export class Scheduler {
   private timedOutCount = 0;
   /** requests are sent only while running (after start-up, before stop) */
   private running = false;
+  /** receives responses on this thread while a caller waits for one (poller.ts) */
+  private readonly poller: Poller;
 
-  constructor(private readonly transport: Transport, private readonly requests: RequestTable, private readonly opts: SchedulerOptions) {}
+  constructor(private readonly transport: Transport, private readonly requests: RequestTable, private readonly opts: SchedulerOptions) {
+    this.poller = new Poller(transport);
+  }
 
   addServer(rank: number, host: string, pid: number, now: number): void {
     this.servers.set(rank, {
@@ -140,8 +145,14 @@ export class Scheduler {
     }
   }
 
+  /** A caller has started waiting: while it waits for sent requests, receive their responses on this thread. */
+  awaitResponses(): void {
+    if (this.running && this.requests.awaited > 0) this.poller.poll();
+  }
+
   /** A RESPONSE frame from `source` (already counted as heard by the monitor). */
   onResponse(source: number, data: Buffer): void {
+    this.poller.arrived();
     const s = this.servers.get(source);
     let res: ResponseMessage;
     try { res = decodeResponse(data); } catch (e) {
@@ -165,6 +176,7 @@ export class Scheduler {
       this.opts.log('INFO', `late response to request ${res.id} from MPIServer-${source}@${s.host} ignored: the request had ended as '${req.rec.status}'`);
     }
     this.dispatch(s);
+    this.awaitResponses();
   }
 
   private find(id: number): Request | undefined {

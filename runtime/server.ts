@@ -28,6 +28,7 @@ import {
   CALL_FORM, CLIENT_RANK, HEARTBEAT_TICK_MS, Kind, MAX_MESSAGE_BYTES, Tag, decodeControl, decodeRequest, describeThrown, encodeControl, encodeError,
   encodeHeartbeat, encodeLog, encodeResponseOrFailure, type LogLevel, type RequestMessage, type ResponseMessage, type StartMessage,
 } from './protocol.js';
+import { Poller } from './poller.js';
 import type { Envelope, Transport } from './transport.js';
 
 export interface ServerOptions {
@@ -60,6 +61,8 @@ export class MPICommandServer {
   /** advanced by a timer on this event loop: the heartbeat's sign that JS runs (see protocol.ts) */
   private tick = 0;
   private ticker: NodeJS.Timeout | undefined;
+  /** after answering, the next request of a loop comes soon: receive it on this thread (poller.ts) */
+  private readonly poller: Poller;
 
   /** One server per process on MPI; pass `{ allowMany: true }` for in-process tests. */
   static create(transport: Transport, opts: ServerOptions & { allowMany?: boolean } = {}): MPICommandServer {
@@ -78,6 +81,7 @@ export class MPICommandServer {
     this.startupLog = [...(opts.startupLog ?? [])];
     this.servePromise = new Promise((r) => { this.resolveServe = r; });
     this.context = vm.createContext(this.makeGlobals(), { name: `MPIServer-${transport.rank}` });
+    this.poller = new Poller(transport);
     transport.enableHeartbeat(Tag.HEARTBEAT_REQUEST, Tag.HEARTBEAT_REPLY);
     this.updateHeartbeat();
   }
@@ -126,6 +130,7 @@ export class MPICommandServer {
     if (this.stopped) return;
     switch (msg.tag) {
       case Tag.REQUEST: {
+        this.poller.arrived();
         let req: RequestMessage;
         try { req = decodeRequest(msg.data); } catch (e) {
           this.refuseFrame(msg, e);
@@ -220,7 +225,9 @@ export class MPICommandServer {
     this.respond(res);
     this.running = undefined;
     const next = this.queue.shift();
-    if (next) this.run(next); else this.updateHeartbeat();
+    if (next) { this.run(next); return; }
+    this.updateHeartbeat();
+    this.poller.poll();
   }
 
   /** Send one response; a frame the transport refuses becomes a failed response saying why. Never throws. */

@@ -23,7 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"commDup", CommDup}, {"send", Send}, {"recv", Recv}, {"recvInto", RecvInto},
       {"iprobe", Iprobe}, {"barrier", Barrier}, {"bcast", Bcast}, {"startReceiver", StartReceiver},
       {"refReceiver", RefReceiver}, {"watch", Watch}, {"enableHeartbeat", EnableHeartbeat},
-      {"setHeartbeatPayload", SetHeartbeatPayload},
+      {"setHeartbeatPayload", SetHeartbeatPayload}, {"take", Take},
   };
   for (const Fn& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   exports.Set("ANY_SOURCE", Napi::Number::New(env, MPI_ANY_SOURCE));

@@ -75,6 +75,10 @@ int DoFinalize() {
   g->active.store(false, std::memory_order_release);
   StopReceiver();
   g->channel.Abort();
+  {
+    std::lock_guard<std::mutex> lock(g->inboxMutex);
+    g->inbox.clear();
+  }
   int init = 0, fin = 0;
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
@@ -92,7 +96,7 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 
 Napi::Value SetStatusArray(const Napi::CallbackInfo& info) {
   Napi::Int32Array a = info[0].As<Napi::Int32Array>();
-  if (a.ElementLength() < 3) ThrowState(info.Env(), "status array needs 3 elements");
+  if (a.ElementLength() < 4) ThrowState(info.Env(), "status array needs 4 elements");
   g->statusRef = Napi::Persistent(a);
   g->statusOut = a.Data();
   return info.Env().Undefined();

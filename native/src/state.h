@@ -12,9 +12,12 @@
 
 #include <mpi.h>
 #include <napi.h>
+#include <uv.h>
 
 #include <atomic>
 #include <climits>
+#include <condition_variable>
+#include <deque>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -54,9 +57,9 @@ struct Slot {
   std::vector<char> hbPayload;
 };
 
-// A received message on its way to JS. Owns its bytes until JS owns them.
-// tooLarge: a message of 2 GiB or more (its byte count does not fit MPI's
-// int), drained and refused: JS gets null instead of a Buffer.
+// A received message on its way to JS (in State::inbox). Owns its bytes
+// until JS owns them. tooLarge: a message of 2 GiB or more (its byte count
+// does not fit MPI's int), drained and refused: JS gets null, not a Buffer.
 struct Incoming {
   Incoming(int c, int s, int t, size_t n) : comm(c), source(s), tag(t), data(Allocate(n)), size(n) {}
   int comm;
@@ -67,12 +70,13 @@ struct Incoming {
   bool tooLarge = false;
 };
 
-void CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, Incoming* msg);
-using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Incoming, CallJs>;
+void CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, std::nullptr_t*);
+using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, std::nullptr_t, CallJs>;
 
-// The thread-safe function that carries messages from the receive thread to
-// JS: created by startReceiver, referenced while receives are pending,
-// aborted (pending calls freed) when MPI is finalized or the env goes away.
+// The thread-safe function by which the receive thread wakes JS when it has
+// put messages in the inbox (JS then takes them): created by startReceiver,
+// referenced while JS waits for messages, aborted when MPI is finalized or
+// the env goes away. Wake-ups are coalesced: one is outstanding at a time.
 class JsChannel {
  public:
   void Open(Napi::Env env, Napi::Function cb) {
@@ -87,8 +91,8 @@ class JsChannel {
     if (on) fn_.Ref(env); else fn_.Unref(env);
     refed_ = on;
   }
-  // from the receive thread: false when the channel is closing (the message is then freed by the caller)
-  bool Send(Incoming* msg) { return fn_.BlockingCall(msg) == napi_ok; }
+  // from the receive thread; false when the channel is closing
+  bool Wake() { return fn_.NonBlockingCall(nullptr) == napi_ok; }
   void Abort() {
     if (!live_) return;
     fn_.Abort();  // pending calls are finalized with env == nullptr (freed)
@@ -126,10 +130,26 @@ struct State {
   std::atomic<bool> stopRequested{false};
   std::atomic<bool> active{false};  // MPI initialized and not finalized
   JsChannel channel;
+  // Received messages in arrival order, until JS takes them. The receive
+  // thread holds recvMutex from its probe until the message is in the inbox,
+  // and so does JS while it receives itself (take): a message JS receives can
+  // never overtake one the thread has already received.
+  std::mutex recvMutex;
+  std::mutex inboxMutex;
+  std::deque<std::unique_ptr<Incoming>> inbox;
+  std::atomic<bool> wakePending{false};
+  // JS is receiving on its own thread (take with a budget) and will again
+  // soon: the receive thread parks instead of polling (it would only compete
+  // for the core), probing once a millisecond for heartbeats, until the event
+  // loop is about to wait for I/O (a uv_prepare hook clears the flag).
+  std::atomic<bool> jsHot{false};
+  std::mutex parkMutex;
+  std::condition_variable park;
+  uv_prepare_t* loopIdle = nullptr;
   Napi::FunctionReference errorCtor;
   Napi::Reference<Napi::Int32Array> statusRef;
   int32_t* statusOut = nullptr;
-  int32_t statusFallback[3] = {0, 0, 0};
+  int32_t statusFallback[4] = {0, 0, 0, 0};
   std::string libPath;
   napi_env owner = nullptr;  // the one JS environment (thread) that uses MPI
 #if !MPISTACK_MATCHED_PROBE
@@ -174,13 +194,15 @@ struct Bytes {
 // A Uint8Array's bytes (adjusted by its offset), in one N-API call.
 Bytes BytesOf(const Napi::Value& v);
 
-// The last status goes into a shared Int32Array [source, tag, count] that
-// TypeScript reads: cheaper than building an object per call.
-inline void PutStatus(const MPI_Status& st, int count) {
-  g->statusOut[0] = st.MPI_SOURCE;
-  g->statusOut[1] = st.MPI_TAG;
+// The last status goes into a shared Int32Array [source, tag, count, handle]
+// that TypeScript reads: cheaper than building an object per call.
+inline void PutStatus(int source, int tag, int count, int handle = 0) {
+  g->statusOut[0] = source;
+  g->statusOut[1] = tag;
   g->statusOut[2] = count;
+  g->statusOut[3] = handle;
 }
+inline void PutStatus(const MPI_Status& st, int count) { PutStatus(st.MPI_SOURCE, st.MPI_TAG, count); }
 
 // ---- the exported functions, by file --------------------------------------------
 
@@ -221,6 +243,7 @@ Napi::Value RefReceiver(const Napi::CallbackInfo& info);
 Napi::Value Watch(const Napi::CallbackInfo& info);
 Napi::Value EnableHeartbeat(const Napi::CallbackInfo& info);
 Napi::Value SetHeartbeatPayload(const Napi::CallbackInfo& info);
+Napi::Value Take(const Napi::CallbackInfo& info);
 // Stop and join the receive thread (lifecycle.cc calls it before MPI_Finalize).
 void StopReceiver();
 
