@@ -427,7 +427,7 @@ export class MPICommandClient {
   private waitFor(reqs: Request[], waitTimeoutMs: number | undefined): Promise<CommandResponse[]> {
     const handOut = (): CommandResponse[] => this.requests.handOut(reqs);
     if (reqs.length === 1 && waitTimeoutMs === undefined) {
-      const one = this.requests.whenSettled(reqs[0]!).then(handOut);
+      const one = this.requests.whenSettled(reqs[0]!, handOut);
       this.scheduler.awaitResponses();
       return one;
     }

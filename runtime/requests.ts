@@ -145,11 +145,14 @@ export class RequestTable {
     }
   }
 
-  whenSettled(req: Request): Promise<void> {
-    if (req.settled) return req.error ? Promise.reject(req.error) : Promise.resolve();
+  /** Resolves when the request settles (to `then()`'s value, in the same step: one promise, not two), rejects with its stop error. */
+  whenSettled(req: Request): Promise<void>;
+  whenSettled<T>(req: Request, then: () => T): Promise<T>;
+  whenSettled<T>(req: Request, then?: () => T): Promise<T | undefined> {
+    if (req.settled) return req.error ? Promise.reject(req.error) : Promise.resolve(then?.());
     return new Promise((resolveP, reject) => {
       if (!req.waiters) { req.waiters = []; this.awaitedCount++; }
-      req.waiters.push({ resolve: resolveP, reject });
+      req.waiters.push({ resolve: then ? () => { try { resolveP(then()); } catch (e) { reject(e); } } : () => resolveP(undefined), reject });
     });
   }
 

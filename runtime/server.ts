@@ -42,6 +42,8 @@ export interface ServerOptions {
 
 const now = (): number => performance.timeOrigin + performance.now();
 const SCRIPT_CACHE_LIMIT = 512;
+/** a script's start that an arrow body would read differently (see expression()) */
+const STATEMENT_START = /^\s*(?:[{/#]|function\b|class\b|async\s+function\b|let\b)/;
 
 let singleton: MPICommandServer | undefined;
 
@@ -50,6 +52,8 @@ export class MPICommandServer {
   readonly pid: number;
   readonly context: vm.Context;
   private readonly scripts = new Map<string, vm.Script>();
+  /** expression commands as cached arrows (null: not one; see expression()) */
+  private readonly expressions = new Map<string, (() => unknown) | null>();
   private readonly queue: RequestMessage[] = [];
   private running: RequestMessage | undefined;
   private started = false;
@@ -280,14 +284,15 @@ export class MPICommandServer {
     }
     let value: unknown;
     try {
-      const options = req.timeoutMs > 0 ? { timeout: req.timeoutMs } : undefined;
       const call = req.callWithParameters ? CALL_FORM.exec(req.command) : null;
       if (call) {
-        const fn = this.script(call[1]!.replace(/\s+/g, '')).runInContext(this.context, options);
+        const fn = this.evaluate(call[1]!.replace(/\s+/g, ''), req.timeoutMs);
         if (typeof fn !== 'function') throw new TypeError(`${call[1]} is not a function (called as ${call[1]}(parameters))`);
         value = (fn as (p: unknown) => unknown)(params);
+      } else if (req.mode === 'eval') {
+        value = this.evaluate(req.command, req.timeoutMs);
       } else {
-        value = this.script(req.command).runInContext(this.context, options);
+        value = this.script(req.command).runInContext(this.context, req.timeoutMs > 0 ? { timeout: req.timeoutMs } : undefined);
       }
     } catch (e) {
       restore();
@@ -307,6 +312,48 @@ export class MPICommandServer {
       (v): ResponseMessage => { restore(); return { id: req.id, successful: true, ret: req.mode === 'eval' ? v : undefined, error: undefined, startTime, stopTime: now() }; },
       (e: unknown) => { restore(); return fail(e); },
     ).catch((e: unknown) => fail(e));
+  }
+
+  /** The value of an expression command: its cached arrow when it has one and no timeout applies, else its script. */
+  private evaluate(source: string, timeoutMs: number): unknown {
+    if (timeoutMs === 0) {
+      const fn = this.expression(source);
+      if (fn) return fn();
+    }
+    return this.script(source).runInContext(this.context, timeoutMs > 0 ? { timeout: timeoutMs } : undefined);
+  }
+
+  /**
+   * An expression command as an arrow made once in the context,
+   * `(() => (\n<command>\n))`: calling it costs a call, where
+   * runInContext costs a context entry (~1 us). Same value, same `this`
+   * (the context's global), same sloppy-mode globals, same line numbers
+   * (lineOffset). Not for what the arrow would read differently from a
+   * script: a command that must compile as a script first (else its
+   * SyntaxError is reported by the script), one starting with `{`,
+   * `function`, `class`, `async function` or `let` (statements at a
+   * script's start), one starting with `/` or `#`, or one naming `eval` (a
+   * direct eval would declare into the arrow's scope). Those, and commands
+   * with a timeout (the watchdog), run as scripts.
+   */
+  private expression(source: string): (() => unknown) | null {
+    let fn = this.expressions.get(source);
+    if (fn !== undefined) return fn;
+    fn = null;
+    if (!STATEMENT_START.test(source) && !/\beval\b/.test(source)) {
+      try {
+        this.script(source);
+        const made: unknown = new vm.Script(`(() => (\n${source}\n))`, {
+          filename: join(this.cwd, 'mpistack-command'),
+          lineOffset: -1,
+          importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+        }).runInContext(this.context);
+        if (typeof made === 'function') fn = made as () => unknown;
+      } catch { /* not an expression on its own: the script runs it */ }
+    }
+    if (this.expressions.size >= SCRIPT_CACHE_LIMIT) this.expressions.delete(this.expressions.keys().next().value as string);
+    this.expressions.set(source, fn);
+    return fn;
   }
 
   private script(source: string): vm.Script {
