@@ -418,6 +418,7 @@ export class MPICommandClient {
       } catch (e) { return Promise.reject(e); }
     }
     this.assertUsable();
+    this.scheduler.flush();
     const reqs = list.map((id) => this.requests.get(id));
     if (opts.verbose ?? true) this.reportPending(reqs);
     return this.requests.handOut(reqs.filter((r) => r.settled));
@@ -431,8 +432,7 @@ export class MPICommandClient {
       this.scheduler.awaitResponses();
       return one;
     }
-    const all = reqs.every((r) => r.settled) ? Promise.resolve() : Promise.all(reqs.map((r) => this.requests.whenSettled(r)));
-    const done = all.then(handOut);
+    const done = this.requests.whenAllSettled(reqs, handOut);
     this.scheduler.awaitResponses();
     if (waitTimeoutMs === undefined) return done;
     let timer: NodeJS.Timeout | undefined;
@@ -455,11 +455,12 @@ export class MPICommandClient {
   /** Per server rank: host, pid, busy, current command and its start time, last heartbeat, timeout flag. */
   getServerStatus(): Record<number, ServerStatus> {
     this.assertRunning();
+    this.scheduler.flush();
     const out: Record<number, ServerStatus> = {};
     for (const s of this.scheduler.servers.values()) {
-      const cur = s.current;
+      const cur = s.inflight[0];
       out[s.rank] = {
-        rank: s.rank, host: s.host, pid: s.pid, busy: s.current !== undefined,
+        rank: s.rank, host: s.host, pid: s.pid, busy: cur !== undefined,
         command: cur?.rec.command, commandId: cur?.rec.id, commandStartTime: cur?.rec.startTime,
         lastHeartbeat: s.lastHeartbeat, heartbeatBusy: s.reportedBusy, heartbeatRequestId: s.reportedRequestId,
         heartbeatQueued: [...s.reportedQueue], timeout: s.timedOut,

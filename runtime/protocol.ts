@@ -54,6 +54,7 @@ export const Kind = {
   REQUEST: 5,
   RESPONSE: 6,
   LOG: 7,
+  BATCH: 8, // several REQUEST (or RESPONSE) frames in one message, with that message's tag
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
@@ -393,6 +394,59 @@ export function decodeResponse(data: Uint8Array): ResponseMessage {
   }
   if (!isWireError(error)) return failed(new ProtocolError(`RESPONSE ${id}: the error body is not {name, message, stack}`));
   return { id, successful: false, ret: undefined, error: { name: error.name, message: error.message, stack: error.stack }, startTime, stopTime };
+}
+
+// ---- batches ------------------------------------------------------------------
+
+// BATCH layout: kind u8 | pad u8[3] | count u32 | (frameBytes u32 | frame) x count
+// Sent with the tag of the frames it carries (REQUEST or RESPONSE), which are
+// complete frames of that kind, in order: the receiver handles them one by
+// one exactly as if each had come alone. The client batches the requests it
+// sends one server in one go (pipelining, client.ts/scheduler.ts); a single
+// frame always travels alone.
+const BATCH_HEADER = 8;
+
+export function encodeBatch(frames: readonly Buffer[]): Buffer {
+  let size = BATCH_HEADER;
+  for (const f of frames) size += 4 + f.length;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = Kind.BATCH;
+  out[1] = 0; out[2] = 0; out[3] = 0;
+  out.writeUInt32LE(frames.length, 4);
+  let at = BATCH_HEADER;
+  for (const f of frames) {
+    out.writeUInt32LE(f.length, at);
+    f.copy(out, at + 4);
+    at += 4 + f.length;
+  }
+  return out;
+}
+
+/** The frame size of a batch, without building it. */
+export function batchFrameBytes(frameBytes: readonly number[]): number {
+  return frameBytes.reduce((sum, n) => sum + 4 + n, BATCH_HEADER);
+}
+
+export function isBatch(data: Uint8Array): boolean { return data.length > 0 && data[0] === Kind.BATCH; }
+
+/** The frames of a batch (views into it); ProtocolError when its counts and lengths do not add up to the message. */
+export function decodeBatch(data: Uint8Array): Buffer[] {
+  const buf = asBuffer(data);
+  if (buf.length < BATCH_HEADER || buf[0] !== Kind.BATCH) throw new ProtocolError(`expected a BATCH, got ${buf.length < 1 ? 'an empty frame' : `kind ${buf[0]} of ${buf.length} bytes`}`);
+  const count = buf.readUInt32LE(4);
+  // every frame takes at least its 4-byte length: a count the message cannot hold is refused before anything is allocated
+  if (count > (buf.length - BATCH_HEADER) / 4) throw new ProtocolError(`BATCH of ${buf.length} bytes cannot hold ${count} frames`);
+  const frames: Buffer[] = [];
+  let at = BATCH_HEADER;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > buf.length) throw new ProtocolError(`BATCH frame ${i} of ${count}: the message ends at byte ${buf.length}`);
+    const n = buf.readUInt32LE(at);
+    if (at + 4 + n > buf.length) throw new ProtocolError(`BATCH frame ${i} of ${count} is said to be ${n} bytes; the message has ${buf.length - at - 4} left`);
+    frames.push(buf.subarray(at + 4, at + 4 + n));
+    at += 4 + n;
+  }
+  if (at !== buf.length) throw new ProtocolError(`BATCH of ${count} frames ends at byte ${at} of ${buf.length}`);
+  return frames;
 }
 
 // ---- log lines ----------------------------------------------------------------

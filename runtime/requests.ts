@@ -59,11 +59,13 @@ export interface Request {
   abandoned: boolean;
   /** its response was returned to a caller at least once */
   handedOut: boolean;
+  /** the run time it was pipelined with (scheduler.ts), undefined when it was not pipelinable */
+  pipelineMs: number | undefined;
   waiters: Array<{ resolve(): void; reject(e: Error): void }> | undefined;
   error: Error | undefined;
 }
 
-export type NewRequest = Omit<Request, 'rec' | 'settled' | 'abandoned' | 'handedOut' | 'waiters' | 'error'> & {
+export type NewRequest = Omit<Request, 'rec' | 'settled' | 'abandoned' | 'handedOut' | 'pipelineMs' | 'waiters' | 'error'> & {
   command: string;
   mode: CommandMode;
   parameters: Record<string, unknown> | undefined;
@@ -99,7 +101,7 @@ export class RequestTable {
         successful: false, traceback: null, startTime: undefined, stopTime: undefined,
       },
       target: n.target, timeoutMs: n.timeoutMs, callWithParameters: n.callWithParameters, encodedParameters: n.encodedParameters,
-      settled: false, abandoned: false, handedOut: false, waiters: undefined, error: undefined,
+      settled: false, abandoned: false, handedOut: false, pipelineMs: undefined, waiters: undefined, error: undefined,
     };
     this.byId.set(id, req);
     return req;
@@ -153,6 +155,36 @@ export class RequestTable {
     return new Promise((resolveP, reject) => {
       if (!req.waiters) { req.waiters = []; this.awaitedCount++; }
       req.waiters.push({ resolve: then ? () => { try { resolveP(then()); } catch (e) { reject(e); } } : () => resolveP(undefined), reject });
+    });
+  }
+
+  /**
+   * Resolves when every request has settled (to `then()`'s value), rejects
+   * with the first stop error: one promise and one shared waiter, however
+   * many requests (a wait on 50,000 made 50,000 promises).
+   */
+  whenAllSettled<T>(reqs: readonly Request[], then: () => T): Promise<T> {
+    let left = 0;
+    for (const r of reqs) {
+      if (r.settled && r.error) return Promise.reject(r.error);
+      if (!r.settled) left++;
+    }
+    if (left === 0) return Promise.resolve().then(then);
+    return new Promise<T>((resolveP, reject) => {
+      let done = false;
+      const waiter = {
+        resolve: () => {
+          if (done || --left > 0) return;
+          done = true;
+          try { resolveP(then()); } catch (e) { reject(e); }
+        },
+        reject: (e: Error) => { if (!done) { done = true; reject(e); } },
+      };
+      for (const r of reqs) {
+        if (r.settled) continue;
+        if (!r.waiters) { r.waiters = []; this.awaitedCount++; }
+        r.waiters.push(waiter);
+      }
     });
   }
 

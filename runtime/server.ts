@@ -25,7 +25,7 @@ import { format } from 'node:util';
 import * as vm from 'node:vm';
 import { CommandTimeoutError, ProtocolError, RoleError } from './errors.js';
 import {
-  CALL_FORM, CLIENT_RANK, HEARTBEAT_TICK_MS, Kind, MAX_MESSAGE_BYTES, Tag, decodeControl, decodeRequest, describeThrown, encodeControl, encodeError,
+  CALL_FORM, CLIENT_RANK, HEARTBEAT_TICK_MS, Kind, MAX_MESSAGE_BYTES, Tag, decodeBatch, decodeControl, decodeRequest, encodeBatch, isBatch, describeThrown, encodeControl, encodeError,
   encodeHeartbeat, encodeLog, encodeResponseOrFailure, type LogLevel, type RequestMessage, type ResponseMessage, type StartMessage,
 } from './protocol.js';
 import { Poller } from './poller.js';
@@ -42,6 +42,11 @@ export interface ServerOptions {
 
 const now = (): number => performance.timeOrigin + performance.now();
 const SCRIPT_CACHE_LIMIT = 512;
+/** a command that ran shorter than this last time may run while finished responses wait in the outbox */
+const FAST_COMMAND_MS = 0.05;
+/** the outbox is sent when it holds this many responses or bytes */
+const OUTBOX_FRAMES = 64;
+const OUTBOX_BYTES = 64 * 1024;
 /** a script's start that an arrow body would read differently (see expression()) */
 const STATEMENT_START = /^\s*(?:[{/#]|function\b|class\b|async\s+function\b|let\b)/;
 
@@ -56,6 +61,11 @@ export class MPICommandServer {
   private readonly expressions = new Map<string, (() => unknown) | null>();
   private readonly queue: RequestMessage[] = [];
   private running: RequestMessage | undefined;
+  /** responses of finished requests not sent yet (they go together, see respond()) */
+  private readonly outbox: Array<{ res: ResponseMessage; frame: Buffer }> = [];
+  private outboxBytes = 0;
+  /** how long each command ran last time (ms): which may run while responses wait in the outbox */
+  private readonly lastRunMs = new Map<string, number>();
   private started = false;
   private stopped = false;
   private cwd = process.cwd();
@@ -135,12 +145,15 @@ export class MPICommandServer {
     switch (msg.tag) {
       case Tag.REQUEST: {
         this.poller.arrived();
-        let req: RequestMessage;
-        try { req = decodeRequest(msg.data); } catch (e) {
+        let frames: Buffer[];
+        try { frames = isBatch(msg.data) ? decodeBatch(msg.data) : [msg.data]; } catch (e) {
           this.refuseFrame(msg, e);
           return;
         }
-        if (this.running) { this.queue.push(req); this.updateHeartbeat(); } else this.run(req);
+        for (const frame of frames) {
+          try { this.queue.push(decodeRequest(frame)); } catch (e) { this.refuseFrame(msg, e); }
+        }
+        if (this.running) this.updateHeartbeat(); else this.drain();
         return;
       }
       case Tag.CONTROL: {
@@ -205,9 +218,33 @@ export class MPICommandServer {
 
   /** What the native thread answers heartbeats with: the running request and the queued ones (protocol.ts). */
   private updateHeartbeat(): void {
-    this.transport.setHeartbeatPayload(encodeHeartbeat(this.running !== undefined, this.running?.id ?? 0, this.queue.map((r) => r.id), this.tick));
+    // a response waiting in the outbox counts as held too: listed before the queued requests
+    const held = this.outbox.length === 0 ? this.queue.map((r) => r.id) : [...this.outbox.map((h) => h.res.id), ...this.queue.map((r) => r.id)];
+    this.transport.setHeartbeatPayload(encodeHeartbeat(this.running !== undefined, this.running?.id ?? 0, held, this.tick));
   }
 
+  /**
+   * Run the queued requests in order until one goes asynchronous or none is
+   * left; then send what the outbox holds and expect the next request soon.
+   * Responses wait in the outbox only while the next command is one that ran
+   * under FAST_COMMAND_MS last time (see respond()).
+   */
+  private drain(): void {
+    while (!this.running && !this.stopped) {
+      const next = this.queue.shift();
+      if (!next) {
+        this.flushOutbox();
+        this.updateHeartbeat();
+        this.poller.poll();
+        return;
+      }
+      if (this.outbox.length > 0 && !((this.lastRunMs.get(next.command) ?? Infinity) < FAST_COMMAND_MS)) this.flushOutbox();
+      this.run(next);
+    }
+    this.flushOutbox();
+  }
+
+  /** Run one request; a synchronous command is answered before this returns, an asynchronous one when it settles. */
   private run(req: RequestMessage): void {
     this.running = req;
     this.updateHeartbeat();
@@ -218,27 +255,62 @@ export class MPICommandServer {
       // execute() guards every step; this is the last line, so that a bug there still answers
       res = { id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime: now(), stopTime: now() };
     }
-    if (res instanceof Promise) {
-      void res.then((r) => this.finish(r), (e: unknown) => this.finish({ id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime: now(), stopTime: now() }));
-    } else this.finish(res);
+    if (!(res instanceof Promise)) { this.finish(req, res, true); return; }
+    // going asynchronous: what waits in the outbox goes now
+    this.flushOutbox();
+    const failed = (e: unknown): ResponseMessage => ({ id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime: now(), stopTime: now() });
+    void res.then((r) => { this.finish(req, r, false); this.drain(); }, (e: unknown) => { this.finish(req, failed(e), false); this.drain(); });
   }
 
-  private finish(res: ResponseMessage): void {
+  private finish(req: RequestMessage, res: ResponseMessage, hold: boolean): void {
     if (this.stopped) { this.running = undefined; return; }
-    // the heartbeat says this request is held until its response is sent (a large one takes a while)
-    this.respond(res);
+    if (this.lastRunMs.size >= SCRIPT_CACHE_LIMIT && !this.lastRunMs.has(req.command)) this.lastRunMs.delete(this.lastRunMs.keys().next().value as string);
+    this.lastRunMs.set(req.command, res.stopTime - res.startTime);
+    // the heartbeat lists this request until its response is sent (a large one takes a while; a held one waits in the outbox)
+    this.respond(res, hold);
     this.running = undefined;
-    const next = this.queue.shift();
-    if (next) { this.run(next); return; }
-    this.updateHeartbeat();
-    this.poller.poll();
   }
 
-  /** Send one response; a frame the transport refuses becomes a failed response saying why. Never throws. */
-  private respond(res: ResponseMessage): void {
+  /**
+   * Answer a request. `hold`: the response may wait in the outbox, to go with
+   * the next ones as one BATCH (the server is about to run another short
+   * command); else it goes now, after whatever the outbox holds. Never throws.
+   */
+  private respond(res: ResponseMessage, hold = false): void {
     const max = this.transport.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    const frame = encodeResponseOrFailure(res, max);
+    // a batch is one message too: never larger than the transport carries (its header and lengths: 8 + 4 per frame)
+    const limit = Math.min(OUTBOX_BYTES, max - 8 - 4 * OUTBOX_FRAMES);
+    if (hold && frame.length <= limit) {
+      if (this.outboxBytes + frame.length > limit) this.flushOutbox();
+      this.outbox.push({ res, frame });
+      this.outboxBytes += frame.length;
+      if (this.outbox.length >= OUTBOX_FRAMES) this.flushOutbox();
+      return;
+    }
+    this.flushOutbox();
+    this.sendResponse(res, frame, max);
+  }
+
+  /** Send the held responses: one frame alone, several as one BATCH; if the transport refuses the batch, one by one. */
+  private flushOutbox(): void {
+    if (this.outbox.length === 0) return;
+    const held = this.outbox.splice(0);
+    this.outboxBytes = 0;
+    const max = this.transport.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    if (held.length > 1) {
+      try {
+        this.transport.send(CLIENT_RANK, Tag.RESPONSE, encodeBatch(held.map((h) => h.frame)));
+        return;
+      } catch { /* each on its own below, each failure answered */ }
+    }
+    for (const h of held) this.sendResponse(h.res, h.frame, max);
+  }
+
+  /** Send one response frame; one the transport refuses becomes a failed response saying why. Never throws. */
+  private sendResponse(res: ResponseMessage, frame: Buffer, max: number): void {
     try {
-      this.transport.send(CLIENT_RANK, Tag.RESPONSE, encodeResponseOrFailure(res, max));
+      this.transport.send(CLIENT_RANK, Tag.RESPONSE, frame);
       return;
     } catch (e) {
       const error = { name: 'SendError', message: `the response to request ${res.id} could not be sent: ${describeThrown(e)}`, stack: '' };

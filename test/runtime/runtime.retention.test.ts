@@ -1,8 +1,8 @@
 // Issue 16: the client's request table is bounded. A finished response stays
 // retrievable until `retainResponses` more have been handed out after it (so
 // polling the same ids keeps working), or, never asked for, until 10x as many
-// newer ones wait unread; an id let go throws ResponseExpiredError, one never
-// given RangeError (in-process transport).
+// that finished later wait unread; an id let go throws ResponseExpiredError,
+// one never given RangeError (in-process transport).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ResponseExpiredError } from '../../runtime/errors.js';
@@ -40,9 +40,17 @@ test('unread responses are kept until asked for, up to 10x retainResponses; the 
   await client.pushCommandRequest('0', { block: true, targetServer: [1, 2] });
   for (let k = 0; k < 100 && client.getCommandResponse(unread.slice(-1), { verbose: false }).length === 0; k++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(client.retainedRequests <= 10 + 100 + 2, `${client.retainedRequests} kept`);
-  assert.throws(() => client.getCommandResponse([unread[0]!]), (e: Error) => e instanceof ResponseExpiredError);
-  const newest = client.getCommandResponse(unread.slice(-90), { verbose: false });
-  assert.is(newest.length, 90);
+  // about the 100 that finished last are kept (the two blocking ones counted while they were unread), the first to finish are gone
+  // (finish order, which pipelining may interleave)
+  let kept = 0;
+  for (const id of unread) {
+    try {
+      const [r] = client.getCommandResponse([id], { verbose: false });
+      assert.is(r!.id, id);
+      kept++;
+    } catch (e) { assert.instance(e, ResponseExpiredError); }
+  }
+  assert.ok(kept >= 98 && kept <= 100, `${kept} kept`);
   assert.ok(lines.some((l) => /finished responses dropped unread so far/.test(l)), 'the drop is logged');
   await client.stopServices();
 });
