@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "mpi",
-      "sources": ["src/mpi.cc"],
+      "sources": ["src/addon.cc", "src/lifecycle.cc", "src/comm.cc", "src/receiver.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node src/mpiflags.mjs include_dirs)"

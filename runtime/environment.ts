@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { ThreadLevel, type Communicator, type MPIBinding } from '../native/api.js';
 import type { ClientEnvironment } from './client.js';
+import { BindingModuleError } from './errors.js';
 import { MPITransport } from './mpi-transport.js';
 
 const LEVEL_NAMES = ['MPI_THREAD_SINGLE', 'MPI_THREAD_FUNNELED', 'MPI_THREAD_SERIALIZED', 'MPI_THREAD_MULTIPLE'];
@@ -57,9 +58,9 @@ export class MPIEnvironment implements ClientEnvironment {
     try {
       mod = (await import(url)) as typeof mod;
     } catch (e) {
-      throw new Error(`cannot load the MPI binding module ${url}: ${(e as Error).message}`, { cause: e });
+      throw new BindingModuleError(`cannot load the MPI binding module ${url}: ${(e as Error).message}`, url, { cause: e });
     }
-    if (typeof mod.loadBinding !== 'function') throw new Error(`${url} does not export loadBinding()`);
+    if (typeof mod.loadBinding !== 'function') throw new BindingModuleError(`${url} does not export loadBinding()`, url);
     const prefix = opts.prefix ?? process.env.MPISTACK_PREFIX;
     return mod.loadBinding(prefix ? { prefix } : {});
   }

@@ -22,7 +22,7 @@ import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { MPICommandClient, type ClientOptions } from './client.js';
 import { MPIEnvironment } from './environment.js';
-import { setClient } from './index.js';
+import { LaunchUsageError } from './errors.js';
 import type { LogMode } from './protocol.js';
 import { MPICommandServer } from './server.js';
 
@@ -36,30 +36,30 @@ export function parseArgs(argv: string[]): LaunchArgs {
     const a = argv[i]!;
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
+      if (v === undefined) throw new LaunchUsageError(`${a} needs a value\n${USAGE}`);
       return v;
     };
     if (a === '--tasks') out.tasks.push(value());
     else if (a === '--log-mode') {
       const m = value();
-      if (!['file', 'per-server', 'terminal'].includes(m)) throw new Error(`--log-mode must be file, per-server or terminal, not '${m}'`);
+      if (!['file', 'per-server', 'terminal'].includes(m)) throw new LaunchUsageError(`--log-mode must be file, per-server or terminal, not '${m}'`);
       out.logMode = m as LogMode;
     } else if (a === '--log-file') out.logFile = value();
     else if (a === '--server-timeout') {
       const n = Number(value());
-      if (!(n > 0)) throw new Error('--server-timeout needs a positive number of milliseconds');
+      if (!(n > 0)) throw new LaunchUsageError('--server-timeout needs a positive number of milliseconds');
       out.serverTimeoutMs = n;
     } else if (a === '--lost-grace') {
       const n = Number(value());
-      if (!(n > 0) || !Number.isFinite(n)) throw new Error('--lost-grace needs a positive number of milliseconds');
+      if (!(n > 0) || !Number.isFinite(n)) throw new LaunchUsageError('--lost-grace needs a positive number of milliseconds');
       out.lostGraceMs = n;
     } else if (a === '--env') {
       const kv = value();
       const eq = kv.indexOf('=');
-      if (eq <= 0) throw new Error(`--env needs NAME=VALUE, not '${kv}'`);
+      if (eq <= 0) throw new LaunchUsageError(`--env needs NAME=VALUE, not '${kv}'`);
       out.env[kv.slice(0, eq)] = kv.slice(eq + 1);
     } else if (a === '-h' || a === '--help') { process.stdout.write(`${USAGE}\n`); process.exit(0); }
-    else if (a.startsWith('--') && out.script === undefined) throw new Error(`unknown option ${a}\n${USAGE}`);
+    else if (a.startsWith('--') && out.script === undefined) throw new LaunchUsageError(`unknown option ${a}\n${USAGE}`);
     else { out.script = a; out.scriptArgs = argv.slice(i + 1); break; }
   }
   return out;
@@ -67,7 +67,11 @@ export function parseArgs(argv: string[]): LaunchArgs {
 
 async function main(): Promise<number> {
   let args: LaunchArgs;
-  try { args = parseArgs(process.argv.slice(2)); } catch (e) { process.stderr.write(`mpistack-run: ${(e as Error).message}\n`); return 2; }
+  try { args = parseArgs(process.argv.slice(2)); } catch (e) {
+    if (!(e instanceof LaunchUsageError)) throw e;
+    process.stderr.write(`mpistack-run: ${e.message}\n`);
+    return e.exitCode;
+  }
   const env = await MPIEnvironment.init();
   if (env.rank !== 0) return runServer(env);
   return runClient(env, args);
@@ -94,10 +98,9 @@ async function runClient(env: MPIEnvironment, args: LaunchArgs): Promise<number>
     lostGraceMs: args.lostGraceMs,
     log: { ...(args.logMode ? { mode: args.logMode } : {}), ...(args.logFile ? { file: args.logFile } : {}) },
   };
-  MPICommandClient.setDefaults(opts);
-  const client = new MPICommandClient();
-  setClient(client);
-  (globalThis as { client?: MPICommandClient }).client = client;
+  const client = new MPICommandClient(opts);
+  // the global `client` is a view of the one handle (client.ts), not a second copy of it
+  Object.defineProperty(globalThis, 'client', { get: () => MPICommandClient.instance, configurable: true, enumerable: true });
   client.log(env.threadWarning ? 'WARN' : 'INFO', env.threadWarning ? env.threadWarning.join('\n') : env.enabledLine);
   if (env.threadWarning) for (const line of env.threadWarning) process.stderr.write(`WARN MPIClient: ${line}\n`);
   // at exit, whatever happened: tell the servers to stop so that every rank can finalize
@@ -111,7 +114,7 @@ async function runClient(env: MPIEnvironment, args: LaunchArgs): Promise<number>
       await import(pathToFileURL(resolve(args.script)).href);
       await drainScript();
     } else {
-      await runRepl(client);
+      await runRepl();
     }
   } catch (e) {
     process.stderr.write(`mpistack-run: ${(e as Error)?.stack ?? String(e)}\n`);
@@ -131,10 +134,10 @@ function drainScript(): Promise<void> {
   return new Promise((r) => setImmediate(r));
 }
 
-async function runRepl(client: MPICommandClient): Promise<void> {
+// useGlobal: the REPL's scope is globalThis, where `client` is (the getter set in runClient)
+async function runRepl(): Promise<void> {
   if (process.stdin.isTTY) {
     const r = repl.start({ prompt: 'mpistack> ', useGlobal: true });
-    r.context.client = client;
     await new Promise<void>((resolveRepl) => r.on('exit', () => resolveRepl()));
     return;
   }
@@ -143,7 +146,6 @@ async function runRepl(client: MPICommandClient): Promise<void> {
   // so that lines run in order and the end of input does not cut one short.
   const input = new PassThrough();
   const r = repl.start({ prompt: 'mpistack> ', input, output: process.stdout, terminal: false, useGlobal: true, useColors: false });
-  r.context.client = client;
   let evaluated: (() => void) | undefined;
   const evalFn = r.eval;
   (r as unknown as { eval: typeof evalFn }).eval = (cmd, ctx, file, cb) => evalFn.call(r, cmd, ctx, file, (err, res) => {

@@ -1,14 +1,17 @@
 // The Transport on MPI: a dup()'ed communicator (the runtime's messages never
 // mix with the application's), blocking sends (small messages go eagerly),
-// and one receive always posted on the binding's native receive thread
-// (recvAsync), re-posted as soon as a message is handed over: no polling.
-import { ANY_SOURCE, ANY_TAG, MessageTooLargeError, type Communicator } from '../native/api.js';
+// and one listener on the binding's receive thread (listen): no promise per
+// message, no polling. When a message is expected soon, poll() receives it on
+// this thread instead (the binding's bounded MPI_Improbe), which saves the
+// hop from the receive thread into the event loop.
+import { type Communicator } from '../native/api.js';
 import { MAX_MESSAGE_BYTES } from './protocol.js';
 import type { Envelope, Transport } from './transport.js';
 
 export class MPITransport implements Transport {
   private closed = false;
   private handler: ((msg: Envelope) => void) | undefined;
+  private unlisten: (() => void) | undefined;
 
   constructor(readonly comm: Communicator, private readonly onError: (e: unknown) => void = (e) => { process.emitWarning(`MPI receive failed: ${String(e)}`); }) {}
 
@@ -23,28 +26,27 @@ export class MPITransport implements Transport {
   }
 
   start(handler: (msg: Envelope) => void): void {
-    if (this.handler) { this.handler = handler; return; }
     this.handler = handler;
-    this.post();
+    if (this.unlisten || this.closed) return;
+    this.unlisten = this.comm.listen((m) => {
+      if (this.closed) return;
+      // a message refused for its size was drained: report it and keep receiving
+      if ('error' in m) { this.onError(m.error); return; }
+      try { this.handler!({ source: m.source, tag: m.tag, data: m.data }); } catch (e) { this.onError(e); }
+    });
   }
 
-  private post(): void {
-    if (this.closed) return;
-    this.comm.recvAsync(ANY_SOURCE, ANY_TAG).then((m) => {
-      if (this.closed) return;
-      // handle first, then re-post: a STOP handled here closes the transport
-      // and leaves no receive pending at MPI_Finalize
-      try { this.handler!({ source: m.source, tag: m.tag, data: m.data }); } catch (e) { this.onError(e); }
-      this.post();
-    }, (e: unknown) => {
-      if (this.closed) return;
-      this.onError(e);
-      // a message refused for its size was drained: keep receiving (anything else ends the receives: MPI is finalized)
-      if (e instanceof MessageTooLargeError) this.post();
-    });
+  poll(maxMicros: number): number {
+    return this.closed || !this.unlisten ? 0 : this.comm.poll(maxMicros);
   }
 
   enableHeartbeat(requestTag: number, replyTag: number): void { this.comm.enableHeartbeat(requestTag, replyTag); }
   setHeartbeatPayload(payload: Uint8Array): void { this.comm.setHeartbeatPayload(payload); }
-  close(): void { this.closed = true; }
+
+  /** Stop delivering (a STOP handled in the listener closes it: nothing stays listening at MPI_Finalize). */
+  close(): void {
+    this.closed = true;
+    this.unlisten?.();
+    this.unlisten = undefined;
+  }
 }

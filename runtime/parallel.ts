@@ -6,7 +6,8 @@
 // objects merged key by key with the same rules; other values are kept when
 // equal and otherwise collected into an array. A failing partition is
 // reported by name, and the others' results are still merged.
-import { MPICommandClient, type CommandResponse } from './client.js';
+import { MPICommandClient } from './client.js';
+import type { CommandResponse } from './requests.js';
 
 export interface PartitionFailure {
   partition: string;

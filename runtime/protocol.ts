@@ -31,6 +31,7 @@
 //   "heartbeat" below.
 import { format, inspect, types } from 'node:util';
 import * as v8 from 'node:v8';
+import { ProtocolError, ValueEncodingError } from './errors.js';
 
 /** Tags on the runtime communicator. */
 export const Tag = {
@@ -53,6 +54,7 @@ export const Kind = {
   REQUEST: 5,
   RESPONSE: 6,
   LOG: 7,
+  BATCH: 8, // several REQUEST (or RESPONSE) frames in one message, with that message's tag
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
@@ -127,32 +129,60 @@ export function decodeControl(data: Uint8Array): ControlMessage {
 }
 
 // ---- values -----------------------------------------------------------------
+//
+// A value is one codec byte and its bytes, chosen by encodeValue in this
+// order (each decodes to what structured clone would give):
+//   NUMBER    any number, f64 LE (NaN, -0 and Infinity included)
+//   TRUE, FALSE, NULL, UNDEFINED   no bytes
+//   STRING    a well-formed string, raw UTF-8
+//   COMPACT   plain objects and arrays of the above (nested up to
+//             COMPACT_DEPTH), no holes, no shared or circular references,
+//             no key "__proto__": a tagged tree (layout below), a tenth of
+//             V8's cost for the small objects parameters usually are
+//   V8        anything else structured clone takes (Maps, Dates, typed
+//             arrays, BigInt, ill-formed strings, shared references...)
+//   INSPECTED what even that refuses: util.inspect's rendering, a string
+// JSON (1) is what numbers, booleans and null were before; still decoded.
+//
+// COMPACT element: tag u8 | payload
+//   0 undefined | 1 null | 2 true | 3 false | 4 f64 LE | 5 i32 LE
+//   6 string: bytes u32 | UTF-8
+//   7 array: count u32 | element x count
+//   8 object: count u32 | (key bytes u32 | key UTF-8 | element) x count
 
-const Codec = { UNDEFINED: 0, JSON: 1, STRING: 2, V8: 3, INSPECTED: 4 } as const;
+const Codec = { UNDEFINED: 0, JSON: 1, STRING: 2, V8: 3, INSPECTED: 4, NUMBER: 5, TRUE: 6, FALSE: 7, NULL: 8, COMPACT: 9 } as const;
+const El = { UNDEFINED: 0, NULL: 1, TRUE: 2, FALSE: 3, F64: 4, I32: 5, STRING: 6, ARRAY: 7, OBJECT: 8 } as const;
+const COMPACT_DEPTH = 32;
+/** String.prototype.isWellFormed (Node 20, not in the ES2022 lib compiled against): no lone surrogate, which UTF-8 cannot carry. */
+const wellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
+const ONE_BYTE = [Codec.UNDEFINED, Codec.TRUE, Codec.FALSE, Codec.NULL].map((c) => Buffer.from([c]));
 
 /**
- * Encode a command's parameters or return value: JSON/raw string for
- * primitives, V8 structured clone, else a readable rendering (functions,
- * symbols, class instances with private state). Throws ValueEncodingError
- * (saying what failed) only when even the rendering throws.
+ * Encode a command's parameters or return value (codecs above). Throws
+ * ValueEncodingError (saying what failed) only when even util.inspect's
+ * rendering throws.
  */
 export function encodeValue(value: unknown): Buffer {
   switch (typeof value) {
     case 'undefined':
-      return Buffer.from([Codec.UNDEFINED]);
-    case 'string': {
-      const out = Buffer.allocUnsafe(1 + Buffer.byteLength(value));
-      out[0] = Codec.STRING;
-      out.write(value, 1);
+      return Buffer.from(ONE_BYTE[0]!);
+    case 'number': {
+      const out = Buffer.allocUnsafe(9);
+      out[0] = Codec.NUMBER;
+      out.writeDoubleLE(value, 1);
       return out;
     }
-    case 'number':
-      if (Number.isFinite(value) && !Object.is(value, -0)) return withCodec(Codec.JSON, String(value));
-      break;
     case 'boolean':
-      return withCodec(Codec.JSON, value ? 'true' : 'false');
-    default:
-      if (value === null) return withCodec(Codec.JSON, 'null');
+      return Buffer.from(ONE_BYTE[value ? 1 : 2]!);
+    case 'string':
+      if (wellFormed(value)) return withCodec(Codec.STRING, value);
+      break;
+    case 'object': {
+      if (value === null) return Buffer.from(ONE_BYTE[3]!);
+      const compact = encodeCompact(value);
+      if (compact) return compact;
+      break;
+    }
   }
   let cloneError: unknown;
   try {
@@ -182,12 +212,25 @@ export function decodeValue(data: Uint8Array, offset = 0): unknown {
   try {
     switch (codec) {
       case Codec.UNDEFINED: return undefined;
+      case Codec.TRUE: return true;
+      case Codec.FALSE: return false;
+      case Codec.NULL: return null;
+      case Codec.NUMBER:
+        if (buf.length - offset !== 9) throw new ProtocolError(`a number value is 8 bytes, not ${buf.length - offset - 1}`);
+        return buf.readDoubleLE(offset + 1);
       case Codec.JSON: return JSON.parse(buf.toString('utf8', offset + 1));
       case Codec.STRING: return buf.toString('utf8', offset + 1);
+      case Codec.COMPACT: {
+        const r = { buf, at: offset + 1 };
+        const v = readElement(r, 0);
+        if (r.at !== buf.length) throw new ProtocolError(`a compact value ends at byte ${r.at} of ${buf.length}`);
+        return v;
+      }
       case Codec.V8: return v8.deserialize(buf.subarray(offset + 1));
       case Codec.INSPECTED: return buf.toString('utf8', offset + 1);
     }
   } catch (e) {
+    if (e instanceof ProtocolError) throw e;
     throw new ProtocolError(`value with codec ${codec} does not decode: ${describeThrown(e)}`, { cause: e });
   }
   throw new ProtocolError(`unknown value codec ${codec}`);
@@ -198,6 +241,131 @@ function withCodec(codec: number, text: string): Buffer {
   out[0] = codec;
   out.write(text, 1);
   return out;
+}
+
+/** A growing buffer for COMPACT values. */
+class Writer {
+  buf = Buffer.allocUnsafe(64);
+  at = 0;
+  room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+  u8(v: number): void { this.room(1); this.buf[this.at++] = v; }
+  u32(v: number): void { this.room(4); this.buf.writeUInt32LE(v, this.at); this.at += 4; }
+  str(v: string): void {
+    const n = Buffer.byteLength(v);
+    this.u32(n);
+    this.room(n);
+    this.buf.write(v, this.at);
+    this.at += n;
+  }
+}
+
+/** COMPACT bytes for a plain object or array, or undefined when the value is not one (then V8 encodes it). */
+function encodeCompact(value: object): Buffer | undefined {
+  const w = new Writer();
+  w.u8(Codec.COMPACT);
+  // structured clone keeps shared and circular references: such values are left to it
+  return writeElement(w, value, 0, new Set()) ? w.buf.subarray(0, w.at) : undefined;
+}
+
+function writeElement(w: Writer, v: unknown, depth: number, seen: Set<object>): boolean {
+  switch (typeof v) {
+    case 'undefined': w.u8(El.UNDEFINED); return true;
+    case 'boolean': w.u8(v ? El.TRUE : El.FALSE); return true;
+    case 'number':
+      if ((v | 0) === v && !Object.is(v, -0)) { w.u8(El.I32); w.room(4); w.buf.writeInt32LE(v, w.at); w.at += 4; return true; }
+      w.u8(El.F64); w.room(8); w.buf.writeDoubleLE(v, w.at); w.at += 8;
+      return true;
+    case 'string':
+      if (!wellFormed(v)) return false;
+      w.u8(El.STRING); w.str(v);
+      return true;
+    case 'object': {
+      if (v === null) { w.u8(El.NULL); return true; }
+      // a Proxy's traps are user code structured clone refuses; anything that is not a plain object or array goes to V8
+      if (depth >= COMPACT_DEPTH || seen.has(v) || types.isProxy(v)) return false;
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto === Array.prototype) {
+        const a = v as unknown[];
+        const n = a.length;
+        if (Object.keys(a).length !== n) return false; // holes or extra properties
+        seen.add(v);
+        w.u8(El.ARRAY); w.u32(n);
+        for (let i = 0; i < n; i++) if (!(i in a) || !writeElement(w, a[i], depth + 1, seen)) return false;
+        return true;
+      }
+      if (proto !== Object.prototype && proto !== null) return false;
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o);
+      seen.add(v);
+      w.u8(El.OBJECT); w.u32(keys.length);
+      for (const k of keys) {
+        if (k === '__proto__' || !wellFormed(k)) return false;
+        w.str(k);
+        if (!writeElement(w, o[k], depth + 1, seen)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/** One COMPACT element; ProtocolError when the bytes are not one (never allocates more than the bytes left can hold). */
+function readElement(r: { buf: Buffer; at: number }, depth: number): unknown {
+  const { buf } = r;
+  const need = (n: number, what: string) => {
+    if (r.at + n > buf.length) throw new ProtocolError(`a compact value's ${what} needs ${n} bytes at byte ${r.at}; the frame has ${buf.length}`);
+  };
+  if (depth > COMPACT_DEPTH) throw new ProtocolError(`a compact value nests deeper than ${COMPACT_DEPTH}`);
+  need(1, 'tag');
+  const tag = buf[r.at++];
+  switch (tag) {
+    case El.UNDEFINED: return undefined;
+    case El.NULL: return null;
+    case El.TRUE: return true;
+    case El.FALSE: return false;
+    case El.F64: need(8, 'number'); r.at += 8; return buf.readDoubleLE(r.at - 8);
+    case El.I32: need(4, 'integer'); r.at += 4; return buf.readInt32LE(r.at - 4);
+    case El.STRING: return readString(r, need);
+    case El.ARRAY: {
+      need(4, 'count');
+      const n = buf.readUInt32LE(r.at);
+      r.at += 4;
+      if (n > buf.length - r.at) throw new ProtocolError(`a compact array of ${n} elements in ${buf.length - r.at} bytes`);
+      const out: unknown[] = [];
+      for (let i = 0; i < n; i++) out.push(readElement(r, depth + 1));
+      return out;
+    }
+    case El.OBJECT: {
+      need(4, 'count');
+      const n = buf.readUInt32LE(r.at);
+      r.at += 4;
+      if (n > (buf.length - r.at) / 5) throw new ProtocolError(`a compact object of ${n} entries in ${buf.length - r.at} bytes`);
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < n; i++) {
+        const k = readString(r, need);
+        if (k === '__proto__') throw new ProtocolError('a compact object with the key "__proto__"');
+        out[k] = readElement(r, depth + 1);
+      }
+      return out;
+    }
+    default:
+      throw new ProtocolError(`unknown compact element tag ${tag} at byte ${r.at - 1}`);
+  }
+}
+
+function readString(r: { buf: Buffer; at: number }, need: (n: number, what: string) => void): string {
+  need(4, 'string length');
+  const n = r.buf.readUInt32LE(r.at);
+  r.at += 4;
+  need(n, 'string');
+  r.at += n;
+  return r.buf.toString('utf8', r.at - n, r.at);
 }
 
 // ---- errors -----------------------------------------------------------------
@@ -251,6 +419,13 @@ export interface RequestMessage {
   /** 0 = no limit */
   timeoutMs: number;
 }
+
+/**
+ * The call form: a command that is just `name()` (or `a.b.name()`). Sent with
+ * parameters, it calls name(parameters) instead of setting them as globals
+ * (flag F_CALL below). Group 1 is the callee.
+ */
+export const CALL_FORM = /^\s*([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*\(\s*\)\s*;?\s*$/;
 
 // REQUEST layout: kind u8 | flags u8 | pad u16 | id u32 | timeoutMs u32 | commandBytes u32 | command | [value]
 const REQ_HEADER = 16;
@@ -387,6 +562,59 @@ export function decodeResponse(data: Uint8Array): ResponseMessage {
   return { id, successful: false, ret: undefined, error: { name: error.name, message: error.message, stack: error.stack }, startTime, stopTime };
 }
 
+// ---- batches ------------------------------------------------------------------
+
+// BATCH layout: kind u8 | pad u8[3] | count u32 | (frameBytes u32 | frame) x count
+// Sent with the tag of the frames it carries (REQUEST or RESPONSE), which are
+// complete frames of that kind, in order: the receiver handles them one by
+// one exactly as if each had come alone. The client batches the requests it
+// sends one server in one go (pipelining, client.ts/scheduler.ts); a single
+// frame always travels alone.
+const BATCH_HEADER = 8;
+
+export function encodeBatch(frames: readonly Buffer[]): Buffer {
+  let size = BATCH_HEADER;
+  for (const f of frames) size += 4 + f.length;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = Kind.BATCH;
+  out[1] = 0; out[2] = 0; out[3] = 0;
+  out.writeUInt32LE(frames.length, 4);
+  let at = BATCH_HEADER;
+  for (const f of frames) {
+    out.writeUInt32LE(f.length, at);
+    f.copy(out, at + 4);
+    at += 4 + f.length;
+  }
+  return out;
+}
+
+/** The frame size of a batch, without building it. */
+export function batchFrameBytes(frameBytes: readonly number[]): number {
+  return frameBytes.reduce((sum, n) => sum + 4 + n, BATCH_HEADER);
+}
+
+export function isBatch(data: Uint8Array): boolean { return data.length > 0 && data[0] === Kind.BATCH; }
+
+/** The frames of a batch (views into it); ProtocolError when its counts and lengths do not add up to the message. */
+export function decodeBatch(data: Uint8Array): Buffer[] {
+  const buf = asBuffer(data);
+  if (buf.length < BATCH_HEADER || buf[0] !== Kind.BATCH) throw new ProtocolError(`expected a BATCH, got ${buf.length < 1 ? 'an empty frame' : `kind ${buf[0]} of ${buf.length} bytes`}`);
+  const count = buf.readUInt32LE(4);
+  // every frame takes at least its 4-byte length: a count the message cannot hold is refused before anything is allocated
+  if (count > (buf.length - BATCH_HEADER) / 4) throw new ProtocolError(`BATCH of ${buf.length} bytes cannot hold ${count} frames`);
+  const frames: Buffer[] = [];
+  let at = BATCH_HEADER;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > buf.length) throw new ProtocolError(`BATCH frame ${i} of ${count}: the message ends at byte ${buf.length}`);
+    const n = buf.readUInt32LE(at);
+    if (at + 4 + n > buf.length) throw new ProtocolError(`BATCH frame ${i} of ${count} is said to be ${n} bytes; the message has ${buf.length - at - 4} left`);
+    frames.push(buf.subarray(at + 4, at + 4 + n));
+    at += 4 + n;
+  }
+  if (at !== buf.length) throw new ProtocolError(`BATCH of ${count} frames ends at byte ${at} of ${buf.length}`);
+  return frames;
+}
+
 // ---- log lines ----------------------------------------------------------------
 
 const LEVELS: LogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
@@ -460,21 +688,6 @@ export function decodeHeartbeat(data: Uint8Array): Heartbeat {
 export const HEARTBEAT_PING = Buffer.from([0]);
 
 // ---- helpers ----------------------------------------------------------------
-
-/** Bytes that are not a message of the protocol. `requestId`: the request a readable REQUEST header named. */
-export class ProtocolError extends Error {
-  override name = 'ProtocolError';
-  readonly requestId: number | undefined;
-  constructor(message: string, options?: { cause?: unknown; requestId?: number }) {
-    super(message, options);
-    this.requestId = options?.requestId;
-  }
-}
-
-/** A value that neither structured clone nor util.inspect can turn into bytes. */
-export class ValueEncodingError extends Error {
-  override name = 'ValueEncodingError';
-}
 
 type Attempt<T> = { ok: true; value: T } | { ok: false; error: unknown };
 function attempt<T>(f: () => T): Attempt<T> {

@@ -23,10 +23,12 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import * as vm from 'node:vm';
+import { CommandTimeoutError, ProtocolError, RoleError } from './errors.js';
 import {
-  CLIENT_RANK, HEARTBEAT_TICK_MS, Kind, MAX_MESSAGE_BYTES, ProtocolError, Tag, decodeControl, decodeRequest, describeThrown, encodeControl, encodeError,
+  CALL_FORM, CLIENT_RANK, HEARTBEAT_TICK_MS, Kind, MAX_MESSAGE_BYTES, Tag, decodeBatch, decodeControl, decodeRequest, encodeBatch, isBatch, describeThrown, encodeControl, encodeError,
   encodeHeartbeat, encodeLog, encodeResponseOrFailure, type LogLevel, type RequestMessage, type ResponseMessage, type StartMessage,
 } from './protocol.js';
+import { Poller } from './poller.js';
 import type { Envelope, Transport } from './transport.js';
 
 export interface ServerOptions {
@@ -40,7 +42,13 @@ export interface ServerOptions {
 
 const now = (): number => performance.timeOrigin + performance.now();
 const SCRIPT_CACHE_LIMIT = 512;
-const CALL_FORM = /^\s*([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*\(\s*\)\s*;?\s*$/;
+/** a command that ran shorter than this last time may run while finished responses wait in the outbox */
+const FAST_COMMAND_MS = 0.05;
+/** the outbox is sent when it holds this many responses or bytes */
+const OUTBOX_FRAMES = 64;
+const OUTBOX_BYTES = 64 * 1024;
+/** a script's start that an arrow body would read differently (see expression()) */
+const STATEMENT_START = /^\s*(?:[{/#]|function\b|class\b|async\s+function\b|let\b)/;
 
 let singleton: MPICommandServer | undefined;
 
@@ -49,8 +57,15 @@ export class MPICommandServer {
   readonly pid: number;
   readonly context: vm.Context;
   private readonly scripts = new Map<string, vm.Script>();
+  /** expression commands as cached arrows (null: not one; see expression()) */
+  private readonly expressions = new Map<string, (() => unknown) | null>();
   private readonly queue: RequestMessage[] = [];
   private running: RequestMessage | undefined;
+  /** responses of finished requests not sent yet (they go together, see respond()) */
+  private readonly outbox: Array<{ res: ResponseMessage; frame: Buffer }> = [];
+  private outboxBytes = 0;
+  /** how long each command ran last time (ms): which may run while responses wait in the outbox */
+  private readonly lastRunMs = new Map<string, number>();
   private started = false;
   private stopped = false;
   private cwd = process.cwd();
@@ -60,22 +75,27 @@ export class MPICommandServer {
   /** advanced by a timer on this event loop: the heartbeat's sign that JS runs (see protocol.ts) */
   private tick = 0;
   private ticker: NodeJS.Timeout | undefined;
+  /** after answering, the next request of a loop comes soon: receive it on this thread (poller.ts) */
+  private readonly poller: Poller;
 
   /** One server per process on MPI; pass `{ allowMany: true }` for in-process tests. */
   static create(transport: Transport, opts: ServerOptions & { allowMany?: boolean } = {}): MPICommandServer {
-    if (singleton && !opts.allowMany) throw new Error(`an MPICommandServer already runs in this process (rank ${singleton.transport.rank}); it is a singleton`);
+    if (singleton && !opts.allowMany) {
+      throw new RoleError(`an MPICommandServer already runs in this process (rank ${singleton.transport.rank}); it is a singleton`, transport.rank);
+    }
     const s = new MPICommandServer(transport, opts);
     if (!opts.allowMany) singleton = s;
     return s;
   }
 
   private constructor(readonly transport: Transport, private readonly opts: ServerOptions) {
-    if (transport.rank === CLIENT_RANK) throw new Error('rank 0 is the MPIClient; an MPICommandServer runs on ranks 1..n-1');
+    if (transport.rank === CLIENT_RANK) throw new RoleError('rank 0 is the MPIClient; an MPICommandServer runs on ranks 1..n-1', transport.rank);
     this.host = opts.host ?? hostname();
     this.pid = opts.pid ?? process.pid;
     this.startupLog = [...(opts.startupLog ?? [])];
     this.servePromise = new Promise((r) => { this.resolveServe = r; });
     this.context = vm.createContext(this.makeGlobals(), { name: `MPIServer-${transport.rank}` });
+    this.poller = new Poller(transport);
     transport.enableHeartbeat(Tag.HEARTBEAT_REQUEST, Tag.HEARTBEAT_REPLY);
     this.updateHeartbeat();
   }
@@ -124,12 +144,16 @@ export class MPICommandServer {
     if (this.stopped) return;
     switch (msg.tag) {
       case Tag.REQUEST: {
-        let req: RequestMessage;
-        try { req = decodeRequest(msg.data); } catch (e) {
+        this.poller.arrived();
+        let frames: Buffer[];
+        try { frames = isBatch(msg.data) ? decodeBatch(msg.data) : [msg.data]; } catch (e) {
           this.refuseFrame(msg, e);
           return;
         }
-        if (this.running) { this.queue.push(req); this.updateHeartbeat(); } else this.run(req);
+        for (const frame of frames) {
+          try { this.queue.push(decodeRequest(frame)); } catch (e) { this.refuseFrame(msg, e); }
+        }
+        if (this.running) this.updateHeartbeat(); else this.drain();
         return;
       }
       case Tag.CONTROL: {
@@ -194,9 +218,33 @@ export class MPICommandServer {
 
   /** What the native thread answers heartbeats with: the running request and the queued ones (protocol.ts). */
   private updateHeartbeat(): void {
-    this.transport.setHeartbeatPayload(encodeHeartbeat(this.running !== undefined, this.running?.id ?? 0, this.queue.map((r) => r.id), this.tick));
+    // a response waiting in the outbox counts as held too: listed before the queued requests
+    const held = this.outbox.length === 0 ? this.queue.map((r) => r.id) : [...this.outbox.map((h) => h.res.id), ...this.queue.map((r) => r.id)];
+    this.transport.setHeartbeatPayload(encodeHeartbeat(this.running !== undefined, this.running?.id ?? 0, held, this.tick));
   }
 
+  /**
+   * Run the queued requests in order until one goes asynchronous or none is
+   * left; then send what the outbox holds and expect the next request soon.
+   * Responses wait in the outbox only while the next command is one that ran
+   * under FAST_COMMAND_MS last time (see respond()).
+   */
+  private drain(): void {
+    while (!this.running && !this.stopped) {
+      const next = this.queue.shift();
+      if (!next) {
+        this.flushOutbox();
+        this.updateHeartbeat();
+        this.poller.poll();
+        return;
+      }
+      if (this.outbox.length > 0 && !((this.lastRunMs.get(next.command) ?? Infinity) < FAST_COMMAND_MS)) this.flushOutbox();
+      this.run(next);
+    }
+    this.flushOutbox();
+  }
+
+  /** Run one request; a synchronous command is answered before this returns, an asynchronous one when it settles. */
   private run(req: RequestMessage): void {
     this.running = req;
     this.updateHeartbeat();
@@ -207,25 +255,62 @@ export class MPICommandServer {
       // execute() guards every step; this is the last line, so that a bug there still answers
       res = { id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime: now(), stopTime: now() };
     }
-    if (res instanceof Promise) {
-      void res.then((r) => this.finish(r), (e: unknown) => this.finish({ id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime: now(), stopTime: now() }));
-    } else this.finish(res);
+    if (!(res instanceof Promise)) { this.finish(req, res, true); return; }
+    // going asynchronous: what waits in the outbox goes now
+    this.flushOutbox();
+    const failed = (e: unknown): ResponseMessage => ({ id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime: now(), stopTime: now() });
+    void res.then((r) => { this.finish(req, r, false); this.drain(); }, (e: unknown) => { this.finish(req, failed(e), false); this.drain(); });
   }
 
-  private finish(res: ResponseMessage): void {
+  private finish(req: RequestMessage, res: ResponseMessage, hold: boolean): void {
     if (this.stopped) { this.running = undefined; return; }
-    // the heartbeat says this request is held until its response is sent (a large one takes a while)
-    this.respond(res);
+    if (this.lastRunMs.size >= SCRIPT_CACHE_LIMIT && !this.lastRunMs.has(req.command)) this.lastRunMs.delete(this.lastRunMs.keys().next().value as string);
+    this.lastRunMs.set(req.command, res.stopTime - res.startTime);
+    // the heartbeat lists this request until its response is sent (a large one takes a while; a held one waits in the outbox)
+    this.respond(res, hold);
     this.running = undefined;
-    const next = this.queue.shift();
-    if (next) this.run(next); else this.updateHeartbeat();
   }
 
-  /** Send one response; a frame the transport refuses becomes a failed response saying why. Never throws. */
-  private respond(res: ResponseMessage): void {
+  /**
+   * Answer a request. `hold`: the response may wait in the outbox, to go with
+   * the next ones as one BATCH (the server is about to run another short
+   * command); else it goes now, after whatever the outbox holds. Never throws.
+   */
+  private respond(res: ResponseMessage, hold = false): void {
     const max = this.transport.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    const frame = encodeResponseOrFailure(res, max);
+    // a batch is one message too: never larger than the transport carries (its header and lengths: 8 + 4 per frame)
+    const limit = Math.min(OUTBOX_BYTES, max - 8 - 4 * OUTBOX_FRAMES);
+    if (hold && frame.length <= limit) {
+      if (this.outboxBytes + frame.length > limit) this.flushOutbox();
+      this.outbox.push({ res, frame });
+      this.outboxBytes += frame.length;
+      if (this.outbox.length >= OUTBOX_FRAMES) this.flushOutbox();
+      return;
+    }
+    this.flushOutbox();
+    this.sendResponse(res, frame, max);
+  }
+
+  /** Send the held responses: one frame alone, several as one BATCH; if the transport refuses the batch, one by one. */
+  private flushOutbox(): void {
+    if (this.outbox.length === 0) return;
+    const held = this.outbox.splice(0);
+    this.outboxBytes = 0;
+    const max = this.transport.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    if (held.length > 1) {
+      try {
+        this.transport.send(CLIENT_RANK, Tag.RESPONSE, encodeBatch(held.map((h) => h.frame)));
+        return;
+      } catch { /* each on its own below, each failure answered */ }
+    }
+    for (const h of held) this.sendResponse(h.res, h.frame, max);
+  }
+
+  /** Send one response frame; one the transport refuses becomes a failed response saying why. Never throws. */
+  private sendResponse(res: ResponseMessage, frame: Buffer, max: number): void {
     try {
-      this.transport.send(CLIENT_RANK, Tag.RESPONSE, encodeResponseOrFailure(res, max));
+      this.transport.send(CLIENT_RANK, Tag.RESPONSE, frame);
       return;
     } catch (e) {
       const error = { name: 'SendError', message: `the response to request ${res.id} could not be sent: ${describeThrown(e)}`, stack: '' };
@@ -271,14 +356,15 @@ export class MPICommandServer {
     }
     let value: unknown;
     try {
-      const options = req.timeoutMs > 0 ? { timeout: req.timeoutMs } : undefined;
       const call = req.callWithParameters ? CALL_FORM.exec(req.command) : null;
       if (call) {
-        const fn = this.script(call[1]!.replace(/\s+/g, '')).runInContext(this.context, options);
+        const fn = this.evaluate(call[1]!.replace(/\s+/g, ''), req.timeoutMs);
         if (typeof fn !== 'function') throw new TypeError(`${call[1]} is not a function (called as ${call[1]}(parameters))`);
         value = (fn as (p: unknown) => unknown)(params);
+      } else if (req.mode === 'eval') {
+        value = this.evaluate(req.command, req.timeoutMs);
       } else {
-        value = this.script(req.command).runInContext(this.context, options);
+        value = this.script(req.command).runInContext(this.context, req.timeoutMs > 0 ? { timeout: req.timeoutMs } : undefined);
       }
     } catch (e) {
       restore();
@@ -298,6 +384,48 @@ export class MPICommandServer {
       (v): ResponseMessage => { restore(); return { id: req.id, successful: true, ret: req.mode === 'eval' ? v : undefined, error: undefined, startTime, stopTime: now() }; },
       (e: unknown) => { restore(); return fail(e); },
     ).catch((e: unknown) => fail(e));
+  }
+
+  /** The value of an expression command: its cached arrow when it has one and no timeout applies, else its script. */
+  private evaluate(source: string, timeoutMs: number): unknown {
+    if (timeoutMs === 0) {
+      const fn = this.expression(source);
+      if (fn) return fn();
+    }
+    return this.script(source).runInContext(this.context, timeoutMs > 0 ? { timeout: timeoutMs } : undefined);
+  }
+
+  /**
+   * An expression command as an arrow made once in the context,
+   * `(() => (\n<command>\n))`: calling it costs a call, where
+   * runInContext costs a context entry (~1 us). Same value, same `this`
+   * (the context's global), same sloppy-mode globals, same line numbers
+   * (lineOffset). Not for what the arrow would read differently from a
+   * script: a command that must compile as a script first (else its
+   * SyntaxError is reported by the script), one starting with `{`,
+   * `function`, `class`, `async function` or `let` (statements at a
+   * script's start), one starting with `/` or `#`, or one naming `eval` (a
+   * direct eval would declare into the arrow's scope). Those, and commands
+   * with a timeout (the watchdog), run as scripts.
+   */
+  private expression(source: string): (() => unknown) | null {
+    let fn = this.expressions.get(source);
+    if (fn !== undefined) return fn;
+    fn = null;
+    if (!STATEMENT_START.test(source) && !/\beval\b/.test(source)) {
+      try {
+        this.script(source);
+        const made: unknown = new vm.Script(`(() => (\n${source}\n))`, {
+          filename: join(this.cwd, 'mpistack-command'),
+          lineOffset: -1,
+          importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+        }).runInContext(this.context);
+        if (typeof made === 'function') fn = made as () => unknown;
+      } catch { /* not an expression on its own: the script runs it */ }
+    }
+    if (this.expressions.size >= SCRIPT_CACHE_LIMIT) this.expressions.delete(this.expressions.keys().next().value as string);
+    this.expressions.set(source, fn);
+    return fn;
   }
 
   private script(source: string): vm.Script {
@@ -323,9 +451,7 @@ function settleWithin(p: PromiseLike<unknown>, timeoutMs: number): Promise<unkno
   if (!(timeoutMs > 0)) return Promise.resolve(p);
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
-      const err = new Error(`the command's Promise did not settle within timeoutMs=${timeoutMs}`);
-      err.name = 'TimeoutError';
-      reject(err);
+      reject(new CommandTimeoutError(`the command's Promise did not settle within timeoutMs=${timeoutMs}`, timeoutMs));
     }, timeoutMs);
     // a thenable's then() is user code: what it throws rejects (the executor catches it)
     Promise.resolve(p).then((v) => { clearTimeout(timer); resolvePromise(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });

@@ -18,6 +18,15 @@ export interface Transport {
   /** Deliver every incoming message (except native heartbeat requests) to the handler, until close(). */
   start(handler: (msg: Envelope) => void): void;
   /**
+   * A message is expected soon: receive on the calling thread for up to
+   * `maxMicros`, delivering to the handler before returning; returns how many
+   * were delivered. Called from inside the handler, it runs after the handler
+   * returns (and returns 0), so deliveries never nest. MPI: the binding's
+   * bounded MPI_Improbe on the JS thread; in process: the messages already
+   * there.
+   */
+  poll(maxMicros: number): number;
+  /**
    * Answer every message with requestTag by sending the heartbeat payload back
    * to its sender with replyTag, outside the JavaScript thread (MPI: the
    * binding's native receive thread), so a rank busy in JS still answers.
@@ -70,6 +79,9 @@ export class InProcessTransport implements Transport {
   private handler: ((msg: Envelope) => void) | undefined;
   private readonly inbox: Envelope[] = [];
   private scheduled = false;
+  /** delivering now: a poll() asked for meanwhile runs after the current message */
+  private delivering = false;
+  private pollAfter = false;
   private closed = false;
   private heartbeat: { requestTag: number; replyTag: number } | undefined;
   private payload: Buffer = Buffer.alloc(0);
@@ -117,18 +129,38 @@ export class InProcessTransport implements Transport {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      while (this.inbox.length > 0 && !this.frozen) {
-        const msg = this.inbox[0]!;
-        if (this.heartbeat && msg.tag === this.heartbeat.requestTag) {
-          // the "native thread": answers even while the handler is busy
-          this.inbox.shift();
-          this.hub.endpoint(msg.source).deliver({ source: this.rank, tag: this.heartbeat.replyTag, data: Buffer.from(this.payload) });
-          continue;
-        }
-        if (!this.closed && !this.handler) break; // kept until start()
-        this.inbox.shift();
-        if (this.handler) this.handler(msg);
-      }
+      this.drain();
     });
+  }
+
+  /** The messages already here (a frozen rank receives nothing): in process, nothing can arrive while this thread waits. */
+  poll(): number {
+    if (this.delivering) { this.pollAfter = true; return 0; }
+    return this.drain();
+  }
+
+  private drain(): number {
+    this.delivering = true;
+    let n = 0;
+    try {
+      do {
+        this.pollAfter = false;
+        while (this.inbox.length > 0 && !this.frozen) {
+          const msg = this.inbox[0]!;
+          if (this.heartbeat && msg.tag === this.heartbeat.requestTag) {
+            // the "native thread": answers even while the handler is busy
+            this.inbox.shift();
+            this.hub.endpoint(msg.source).deliver({ source: this.rank, tag: this.heartbeat.replyTag, data: Buffer.from(this.payload) });
+            continue;
+          }
+          if (!this.closed && !this.handler) break; // kept until start()
+          this.inbox.shift();
+          if (this.handler) { n++; this.handler(msg); }
+        }
+      } while (this.pollAfter);
+    } finally {
+      this.delivering = false;
+    }
+    return n;
   }
 }

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ const built = resolve(here, '..', '..', '..', 'native', 'build', 'Release', 'mpi
 function isolatedLoader(): { dir: string; index: string } {
   const dir = mkdtempSync(join(tmpdir(), 'mpistack-loader-'));
   mkdirSync(join(dir, 'lib'), { recursive: true });
-  for (const f of ['index.js', 'api.js']) copyFileSync(join(distNative, f), join(dir, 'lib', f));
+  for (const f of readdirSync(distNative).filter((n) => n.endsWith('.js'))) copyFileSync(join(distNative, f), join(dir, 'lib', f));
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
   return { dir, index: join(dir, 'lib', 'index.js') };
 }

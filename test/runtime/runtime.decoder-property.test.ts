@@ -8,9 +8,10 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ProtocolError } from '../../runtime/errors.js';
 import {
-  Kind, ProtocolError, Tag, decodeControl, decodeHeartbeat, decodeLog, decodeRequest, decodeResponse, decodeValue,
-  encodeControl, encodeHeartbeat, encodeLog, encodeRequest, encodeResponseOrFailure, encodeValue, type ControlMessage,
+  Kind, Tag, decodeBatch, decodeControl, decodeHeartbeat, decodeLog, decodeRequest, decodeResponse, decodeValue,
+  encodeBatch, encodeControl, encodeHeartbeat, encodeLog, encodeRequest, encodeResponseOrFailure, encodeValue, type ControlMessage,
 } from '../../runtime/protocol.js';
 import { cluster } from './inprocess.js';
 
@@ -18,6 +19,7 @@ export const RUNS = { random: 3000, mutated: 3000, roundTrip: 1000, live: 200 };
 
 const decoders: Record<string, (b: Uint8Array) => unknown> = {
   control: decodeControl, request: decodeRequest, response: decodeResponse, log: decodeLog, heartbeat: decodeHeartbeat, value: (b) => decodeValue(b),
+  batch: decodeBatch,
 };
 
 /** The decoder's outcome: 'value' or 'protocol-error'; anything else thrown fails the property with what it was. */
@@ -32,13 +34,17 @@ function outcome(decode: (b: Uint8Array) => unknown, bytes: Uint8Array): 'value'
 const value = fc.oneof(fc.jsonValue(), fc.string(), fc.double(), fc.bigInt(), fc.constant(undefined), fc.uint8Array({ maxLength: 40 }),
   fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue(), { maxKeys: 4 }));
 const params = fc.option(fc.dictionary(fc.string({ maxLength: 5 }), value, { maxKeys: 4 }), { nil: undefined });
+const requestFrame = fc.record({ id: fc.nat(), command: fc.string(), parameters: params, timeoutMs: fc.nat(), eval: fc.boolean() }).map((r) => encodeRequest({
+  id: r.id, command: r.command, mode: r.eval ? 'eval' : 'exec', callWithParameters: false, hasParameters: r.parameters !== undefined, parameters: r.parameters,
+  timeoutMs: r.timeoutMs,
+}));
+const responseFrame = fc.record({ id: fc.nat(), ok: fc.boolean(), ret: value, message: fc.string() }).map((r) => encodeResponseOrFailure({
+  id: r.id, successful: r.ok, ret: r.ret, error: r.ok ? undefined : { name: 'E', message: r.message, stack: r.message }, startTime: 1, stopTime: 2,
+}));
 const validFrame = fc.oneof(
-  fc.record({ id: fc.nat(), command: fc.string(), parameters: params, timeoutMs: fc.nat(), eval: fc.boolean() }).map((r) => encodeRequest({
-    id: r.id, command: r.command, mode: r.eval ? 'eval' : 'exec', callWithParameters: false, hasParameters: r.parameters !== undefined, parameters: r.parameters, timeoutMs: r.timeoutMs,
-  })),
-  fc.record({ id: fc.nat(), ok: fc.boolean(), ret: value, message: fc.string() }).map((r) => encodeResponseOrFailure({
-    id: r.id, successful: r.ok, ret: r.ret, error: r.ok ? undefined : { name: 'E', message: r.message, stack: r.message }, startTime: 1, stopTime: 2,
-  })),
+  requestFrame,
+  responseFrame,
+  fc.array(fc.oneof(requestFrame, responseFrame), { minLength: 1, maxLength: 4 }).map((frames) => encodeBatch(frames)),
   fc.record({ cwd: fc.string(), host: fc.string(), pid: fc.nat(), reason: fc.string(), which: fc.nat(3) }).map((r) => encodeControl(
     ([{ kind: Kind.START, cwd: r.cwd, log: { mode: 'file', level: 'INFO' }, tasks: [r.cwd], env: { A: r.host } },
       { kind: Kind.STATUS, host: r.host, pid: r.pid }, { kind: Kind.STOP, reason: r.reason }, { kind: Kind.STOPPED, pid: r.pid }] satisfies ControlMessage[])[r.which]!,
@@ -77,6 +83,15 @@ test(`valid frames truncated and with bytes flipped (${RUNS.mutated} runs): a va
       if (o !== 'value') assert.is(o.requestId, bytes.readUInt32LE(4), o.message);
     }
   }), { numRuns: RUNS.mutated });
+});
+
+test(`a batch (${RUNS.roundTrip} runs) decodes to the frames it was made of; cut anywhere, it is a ProtocolError`, () => {
+  fc.assert(fc.property(fc.array(fc.oneof(requestFrame, responseFrame), { maxLength: 5 }), fc.nat(), (frames, cut) => {
+    const batch = encodeBatch(frames);
+    assert.equal(decodeBatch(batch).map((f) => Buffer.from(f)), frames);
+    const short = batch.subarray(0, cut % batch.length);
+    assert.instance(outcome(decodeBatch, short), ProtocolError);
+  }), { numRuns: RUNS.roundTrip });
 });
 
 test(`round trip (${RUNS.roundTrip} runs): requests, responses and values decode to what was encoded`, () => {

@@ -1,10 +1,16 @@
 // The wire protocol: values, errors, requests and responses survive a round trip.
+import fc from 'fast-check';
+import { isDeepStrictEqual } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ProtocolError } from '../../runtime/errors.js';
 import {
   Kind, decodeControl, decodeHeartbeat, decodeLog, decodeRequest, decodeResponse, decodeValue, encodeControl, encodeError,
-  encodeHeartbeat, encodeLog, encodeRequest, encodeResponse, encodeValue, ProtocolError,
+  encodeHeartbeat, encodeLog, encodeRequest, encodeResponse, encodeValue,
 } from '../../runtime/protocol.js';
+import { inspect } from 'node:util';
+
+const inspectValue = (v: unknown) => inspect(v, { depth: 4, breakLength: Infinity });
 
 test('values: primitives, strings, objects with Maps, Dates, typed arrays, undefined', () => {
   for (const v of [undefined, null, 0, 2, -1.5, true, false, '', 'héllo', NaN, -0, Infinity, 10n]) {
@@ -15,6 +21,35 @@ test('values: primitives, strings, objects with Maps, Dates, typed arrays, undef
   assert.equal(decodeValue(encodeValue(obj)), obj);
   const fn = decodeValue(encodeValue({ f() { return 1; } }));
   assert.type(fn, 'string'); // functions travel as their rendering
+});
+
+// The COMPACT codec (plain objects and arrays) and the one-byte and number
+// codecs must give exactly what structured clone gives, for any value: the
+// encoder falls back to V8 for anything it does not take (shared or circular
+// references, holes, lone surrogates, "__proto__" keys, class instances, deep nesting).
+test('values (2000 runs of fc.anything, and the edge cases): decode to what structuredClone makes of them', () => {
+  const sharedChild = { x: 1 };
+  const circular: Record<string, unknown> = { a: [1] };
+  circular.self = circular;
+  const deep = Array.from({ length: 40 }).reduce<unknown>((inner) => ({ inner }), 'bottom');
+  // eslint-disable-next-line no-sparse-arrays
+  const edge: unknown[] = [-0, NaN, 2 ** 31, -(2 ** 31), 1e300, '\ud800', { ['__proto__']: 1 }, JSON.parse('{"__proto__": {"a": 1}}'), [1, , 3],
+    Object.assign([1, 2], { extra: true }), { s: sharedChild, t: sharedChild }, circular, deep, Object.create(null), { d: new Date(3), m: new Map([[1, 2]]) },
+    [undefined, null, true, false, 'é', { k: ['v', 1.5, -7] }]];
+  const roundTrips = (v: unknown): boolean => {
+    const back = decodeValue(encodeValue(v));
+    const want = structuredClone(v);
+    if (!isDeepStrictEqual(back, want)) throw new Error(`round trip of ${inspectValue(v)} gave ${inspectValue(back)}`);
+    return true;
+  };
+  for (const v of edge) roundTrips(v);
+  // a shared reference stays shared, a circle stays a circle (V8 keeps them)
+  const s = decodeValue(encodeValue({ s: sharedChild, t: sharedChild })) as { s: object; t: object };
+  assert.ok(s.s === s.t, 'shared reference kept');
+  const c = decodeValue(encodeValue(circular)) as { self: unknown };
+  assert.ok(c.self === c, 'circle kept');
+  fc.assert(fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true, withNullPrototype: true,
+    withObjectString: true, withBoxedValues: true, withUnicodeString: true }), roundTrips), { numRuns: 2000 });
 });
 
 test('errors travel as name, message, stack; non-Error values are named', () => {
