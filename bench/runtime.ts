@@ -21,12 +21,18 @@ import { mpirun } from '../test/helpers/mpi.js';
 
 export const describe = 'runtime round trip, throughput and idle CPU vs mpi4py.futures (mpirun -n 4)';
 
-interface Measured { medianUs: number; p99Us: number; requests: number; perSecond: number; idleCpuPercent?: number[] }
+interface Measured {
+  medianUs: number;
+  p99Us: number;
+  requests: number;
+  perSecond: number;
+  idleCpuPercent?: number[];
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
 function cpuTicks(pid: number): number {
@@ -45,7 +51,7 @@ async function rank0(): Promise<void> {
     const t0 = process.hrtime.bigint();
     const [r] = await client.pushCommandRequest('1+1', { block: true, targetServer: 1 });
     times.push(Number(process.hrtime.bigint() - t0) / 1000);
-    if (r!.ret !== 2) throw new Error(`bad answer ${String(r!.ret)}`);
+    if (r.ret !== 2) throw new Error(`bad answer ${String(r.ret)}`);
   }
   times.sort((a, b) => a - b);
   const t0 = process.hrtime.bigint();
@@ -60,7 +66,7 @@ async function rank0(): Promise<void> {
   await new Promise((r) => setTimeout(r, 5000));
   const after = pids.map(cpuTicks);
   const hz = 100; // USER_HZ on Linux
-  const idle = after.map((a, i) => ((a - before[i]!) / hz / 5) * 100);
+  const idle = after.map((a, i) => ((a - before[i]) / hz / 5) * 100);
   const out: Measured = { medianUs: percentile(times, 0.5), p99Us: percentile(times, 0.99), requests, perSecond: requests / secs, idleCpuPercent: idle };
   process.stdout.write(`\nBENCH-RESULT ${JSON.stringify(out)}\n`);
 }
@@ -91,9 +97,16 @@ if __name__ == '__main__':
 
 /** A python3 on PATH (or MPISTACK_PYTHON) that can import mpi4py. */
 function findPython(): string | undefined {
-  const candidates = [process.env.MPISTACK_PYTHON, ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'python3'))].filter((p): p is string => !!p && existsSync(p));
+  const candidates = [process.env.MPISTACK_PYTHON, ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'python3'))].filter(
+    (p): p is string => !!p && existsSync(p),
+  );
   for (const py of candidates) {
-    try { execFileSync(py, ['-c', 'import mpi4py.futures'], { stdio: 'ignore' }); return py; } catch { /* next */ }
+    try {
+      execFileSync(py, ['-c', 'import mpi4py.futures'], { stdio: 'ignore' });
+      return py;
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
@@ -105,7 +118,10 @@ function parse(stdout: string, what: string): Measured {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const opt = (name: string, dflt: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : dflt; };
+  const opt = (name: string, dflt: number) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? Number(args[i + 1]) : dflt;
+  };
   const samples = opt('--samples', 5000);
   const requests = opt('--requests', 50_000);
   const baselineRequests = opt('--baseline-requests', 20_000);
@@ -113,7 +129,9 @@ export async function run(args: string[]): Promise<void> {
   const cwd = mkdtempSync(join(tmpdir(), 'mpistack-bench-'));
   try {
     const ours = await mpirun(4, [process.execPath, launcher, fileURLToPath(import.meta.url)], {
-      cwd, timeoutMs: 300_000, env: { MPISTACK_BENCH_ROLE: 'rank0', MPISTACK_BENCH_SAMPLES: String(samples), MPISTACK_BENCH_REQUESTS: String(requests) },
+      cwd,
+      timeoutMs: 300_000,
+      env: { MPISTACK_BENCH_ROLE: 'rank0', MPISTACK_BENCH_SAMPLES: String(samples), MPISTACK_BENCH_REQUESTS: String(requests) },
     });
     if (ours.code !== 0) throw new Error(`runtime run failed (exit ${ours.code}${ours.timedOut ? ', timed out' : ''})\n${ours.stderr.slice(-3000)}`);
     const a = parse(ours.stdout, 'runtime');
@@ -123,7 +141,11 @@ export async function run(args: string[]): Promise<void> {
     else {
       const script = join(cwd, 'mpi4py_bench.py');
       writeFileSync(script, PY);
-      const base = await mpirun(4, [py, '-m', 'mpi4py.futures', script], { cwd, timeoutMs: 600_000, env: { BENCH_SAMPLES: String(Math.min(samples, 2000)), BENCH_REQUESTS: String(baselineRequests) } });
+      const base = await mpirun(4, [py, '-m', 'mpi4py.futures', script], {
+        cwd,
+        timeoutMs: 600_000,
+        env: { BENCH_SAMPLES: String(Math.min(samples, 2000)), BENCH_REQUESTS: String(baselineRequests) },
+      });
       if (base.code !== 0) throw new Error(`mpi4py run failed (exit ${base.code})\n${base.stderr.slice(-3000)}`);
       b = parse(base.stdout, 'mpi4py.futures');
     }
@@ -139,7 +161,9 @@ export async function run(args: string[]): Promise<void> {
       const rt = a.medianUs / b.medianUs;
       const tp = a.perSecond / b.perSecond;
       console.log('ratios (ours / mpi4py.futures)');
-      console.log(`  round trip median: ${f(rt, 3)}x  (target <= 0.15x: ${rt <= 0.15 ? 'met' : 'NOT met'}; absolute target <= 30 us: ${a.medianUs <= 30 ? 'met' : 'NOT met'})`);
+      console.log(
+        `  round trip median: ${f(rt, 3)}x  (target <= 0.15x: ${rt <= 0.15 ? 'met' : 'NOT met'}; absolute target <= 30 us: ${a.medianUs <= 30 ? 'met' : 'NOT met'})`,
+      );
       console.log(`  throughput: ${f(tp, 2)}x  (target >= 5x: ${tp >= 5 ? 'met' : 'NOT met'})`);
     }
     const idleMax = Math.max(...a.idleCpuPercent!);

@@ -2,15 +2,28 @@
 // messages, and the matching of asynchronously received messages to
 // promises. Implements the contract of api.ts on top of its NativeAddon.
 import {
-  ANY_SOURCE, ANY_TAG, ThreadLevel,
-  type Communicator, type LoadedBinding, type Message, type NativeAddon, type RefusedMessage, type Status, type WaitPolicy,
+  ANY_SOURCE,
+  ANY_TAG,
+  ThreadLevel,
+  type Communicator,
+  type LoadedBinding,
+  type Message,
+  type NativeAddon,
+  type RefusedMessage,
+  type Status,
+  type WaitPolicy,
 } from './api.js';
 import { MessageTooLargeError, MPIError, ReceiveCancelledError } from './errors.js';
 import { hookExit } from './exit.js';
 
 const POLICIES: Record<WaitPolicy, number> = { spin: 0, yield: 1, adaptive: 2 };
 
-interface Pending { source: number; tag: number; resolve(m: Message): void; reject(e: Error): void }
+interface Pending {
+  source: number;
+  tag: number;
+  resolve(m: Message): void;
+  reject(e: Error): void;
+}
 
 const matches = (wantSource: number, wantTag: number, m: { source: number; tag: number }) =>
   (wantSource === ANY_SOURCE || wantSource === m.source) && (wantTag === ANY_TAG || wantTag === m.tag);
@@ -24,7 +37,8 @@ function checkInt(name: string, v: unknown, min = -Infinity): number {
 
 function checkBytes(name: string, v: unknown): Uint8Array {
   if (!(v instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array or Buffer`);
-  if (v.byteLength > 0x7fffffff) throw new RangeError(`${name} of ${v.byteLength} bytes is larger than 2147483647 (2 GiB - 1): an MPI count is an int; send it in pieces`);
+  if (v.byteLength > 0x7fffffff)
+    throw new RangeError(`${name} of ${v.byteLength} bytes is larger than 2147483647 (2 GiB - 1): an MPI count is an int; send it in pieces`);
   return v;
 }
 
@@ -52,7 +66,10 @@ export class Binding implements LoadedBinding {
   readonly status = new Int32Array(4);
   readonly receiveMode: 'matched-probe' | 'serialised-probe';
 
-  constructor(readonly native: NativeAddon, readonly bindingPath: string) {
+  constructor(
+    readonly native: NativeAddon,
+    readonly bindingPath: string,
+  ) {
     native.setErrorClass(MPIError);
     native.setStatusArray(this.status);
     this.receiveMode = native.MATCHED_PROBE === false ? 'serialised-probe' : 'matched-probe';
@@ -77,8 +94,12 @@ export class Binding implements LoadedBinding {
     return provided;
   }
 
-  isInitialized(): boolean { return this.native.isInitialized(); }
-  isFinalized(): boolean { return this.native.isFinalized(); }
+  isInitialized(): boolean {
+    return this.native.isInitialized();
+  }
+  isFinalized(): boolean {
+    return this.native.isFinalized();
+  }
 
   finalize(): void {
     if (!this.native.isInitialized() || this.native.isFinalized()) return; // never twice
@@ -103,13 +124,27 @@ export class Binding implements LoadedBinding {
     return this.world;
   }
 
-  processorName(): string { return this.native.processorName(); }
-  libraryVersion(): string { return this.native.libraryVersion(); }
-  version(): { major: number; minor: number } { return this.native.version(); }
-  libraryPath(): string { return this.native.libraryPath(); }
-  wtime(): number { return this.native.wtime(); }
-  threadLevel(): number { return this.native.threadLevel(); }
-  waitPolicy(): WaitPolicy { return this.policy; }
+  processorName(): string {
+    return this.native.processorName();
+  }
+  libraryVersion(): string {
+    return this.native.libraryVersion();
+  }
+  version(): { major: number; minor: number } {
+    return this.native.version();
+  }
+  libraryPath(): string {
+    return this.native.libraryPath();
+  }
+  wtime(): number {
+    return this.native.wtime();
+  }
+  threadLevel(): number {
+    return this.native.threadLevel();
+  }
+  waitPolicy(): WaitPolicy {
+    return this.policy;
+  }
 
   setWaitPolicy(policy: WaitPolicy): void {
     if (!(policy in POLICIES)) throw new TypeError(`wait policy must be one of ${Object.keys(POLICIES).join(', ')}, got ${String(policy)}`);
@@ -119,7 +154,9 @@ export class Binding implements LoadedBinding {
 
   // ---- the asynchronous side ----
 
-  isWatched(h: number): boolean { return this.pending.has(h); }
+  isWatched(h: number): boolean {
+    return this.pending.has(h);
+  }
 
   watch(h: number, what: string): void {
     if (this.native.isFinalized()) throw new ReceiveCancelledError(`${what}: MPI is already finalized`);
@@ -127,7 +164,9 @@ export class Binding implements LoadedBinding {
       throw new Error(`${what} needs MPI_THREAD_MULTIPLE (initThread(ThreadLevel.MULTIPLE)); provided level is ${this.native.threadLevel()}`);
     }
     if (!this.receiverStarted) {
-      this.native.startReceiver(() => { this.pump(-1, 0); });
+      this.native.startReceiver(() => {
+        this.pump(-1, 0);
+      });
       this.receiverStarted = true;
     }
     if (!this.pending.has(h)) {
@@ -169,7 +208,11 @@ export class Binding implements LoadedBinding {
         const tag = st[1];
         const handle = st[3];
         const a: Arrival = data === null ? { source, tag, error: new MessageTooLargeError(source, tag) } : { source, tag, count: st[2], data };
-        try { this.deliver(handle, a); } catch (error) { failure ??= { error }; }
+        try {
+          this.deliver(handle, a);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     } finally {
       this.pumping = false;
@@ -181,15 +224,22 @@ export class Binding implements LoadedBinding {
 
   private deliver(h: number, m: Arrival): void {
     const listener = this.listeners.get(h);
-    if (listener) { listener(m); return; }
+    if (listener) {
+      listener(m);
+      return;
+    }
     const list = this.pending.get(h);
     if (!list) return; // finalized meanwhile
     const i = list.findIndex((p) => matches(p.source, p.tag, m));
-    if (i < 0) { this.queued.get(h)!.push(m); return; }
+    if (i < 0) {
+      this.queued.get(h)!.push(m);
+      return;
+    }
     const [p] = list.splice(i, 1);
     this.npending--;
     this.ref(-1);
-    if ('error' in m) p.reject(m.error); else p.resolve(m);
+    if ('error' in m) p.reject(m.error);
+    else p.resolve(m);
   }
 
   private ref(delta: number): void {
@@ -203,7 +253,7 @@ export class Binding implements LoadedBinding {
     const q = this.queued.get(h)!;
     const i = q.findIndex((m) => matches(source, tag, m));
     if (i >= 0) {
-      const m = q.splice(i, 1)[0]!;
+      const m = q.splice(i, 1)[0];
       return 'error' in m ? Promise.reject(m.error) : Promise.resolve(m);
     }
     return new Promise<Message>((resolvePromise, reject) => {
@@ -223,7 +273,11 @@ export class Binding implements LoadedBinding {
     if (early.length > 0) {
       queueMicrotask(() => {
         this.pumping = true;
-        try { for (const m of early) if (this.listeners.get(h) === handler) handler(m); } finally { this.pumping = false; }
+        try {
+          for (const m of early) if (this.listeners.get(h) === handler) handler(m);
+        } finally {
+          this.pumping = false;
+        }
       });
     }
     let on = true;
@@ -246,19 +300,28 @@ export class Binding implements LoadedBinding {
     return this.pump(h, ns);
   }
 
-  src(s: number | undefined): number { return this.toSrc(s === undefined ? ANY_SOURCE : checkInt('source', s, -1)); }
-  tg(t: number | undefined): number { return this.toTag(t === undefined ? ANY_TAG : checkInt('tag', t, -1)); }
+  src(s: number | undefined): number {
+    return this.toSrc(s === undefined ? ANY_SOURCE : checkInt('source', s, -1));
+  }
+  tg(t: number | undefined): number {
+    return this.toTag(t === undefined ? ANY_TAG : checkInt('tag', t, -1));
+  }
 }
 
 class Comm implements Communicator {
   readonly rank: number;
   readonly size: number;
-  constructor(private readonly b: Binding, readonly handle: number) {
+  constructor(
+    private readonly b: Binding,
+    readonly handle: number,
+  ) {
     this.rank = b.native.commRank(handle);
     this.size = b.native.commSize(handle);
   }
 
-  dup(): Communicator { return new Comm(this.b, this.b.native.commDup(this.handle)); }
+  dup(): Communicator {
+    return new Comm(this.b, this.b.native.commDup(this.handle));
+  }
 
   send(buffer: Uint8Array, dest: number, tag: number): void {
     this.b.native.send(this.handle, checkBytes('send buffer', buffer), checkInt('dest', dest), checkInt('tag', tag, 0));
@@ -266,7 +329,9 @@ class Comm implements Communicator {
 
   private syncOnly(what: string): void {
     if (this.b.isWatched(this.handle)) {
-      throw new Error(`${what}: this communicator is served by the receive thread (recvAsync/listen/heartbeat); receive with recvAsync, listen or poll, or dup() a communicator for synchronous receives`);
+      throw new Error(
+        `${what}: this communicator is served by the receive thread (recvAsync/listen/heartbeat); receive with recvAsync, listen or poll, or dup() a communicator for synchronous receives`,
+      );
     }
   }
 
@@ -322,7 +387,9 @@ class Comm implements Communicator {
     this.b.native.setHeartbeatPayload(this.handle, checkBytes('heartbeat payload', payload));
   }
 
-  barrier(): void { this.b.native.barrier(this.handle); }
+  barrier(): void {
+    this.b.native.barrier(this.handle);
+  }
 
   bcast(buffer: Uint8Array | undefined, root: number): Buffer {
     checkInt('root', root, 0);

@@ -26,8 +26,10 @@ export class ReceiveCancelledError extends Error {
 export class BindingLoadError extends Error {
   override name = 'BindingLoadError';
   constructor(readonly tried: { path: string; reason: string }[]) {
-    super(`could not load the MPI binding; tried:\n${tried.map((t) => `  ${t.path}: ${t.reason}`).join('\n') || '  (nothing)'}\n`
-      + 'build it with `npm run build:native`, or pass { path } / { prefix } (or set MPISTACK_PREFIX)');
+    super(
+      `could not load the MPI binding; tried:\n${tried.map((t) => `  ${t.path}: ${t.reason}`).join('\n') || '  (nothing)'}\n` +
+        'build it with `npm run build:native`, or pass { path } / { prefix } (or set MPISTACK_PREFIX)',
+    );
   }
 }
 
@@ -38,7 +40,12 @@ export class BindingLoadError extends Error {
  */
 export class MessageTooLargeError extends RangeError {
   override name = 'MessageTooLargeError';
-  constructor(readonly source: number, readonly tag: number) {
-    super(`a message from rank ${source} with tag ${tag} is 2 GiB or larger (its byte count does not fit MPI's int): it was received and discarded; send it in pieces`);
+  constructor(
+    readonly source: number,
+    readonly tag: number,
+  ) {
+    super(
+      `a message from rank ${source} with tag ${tag} is 2 GiB or larger (its byte count does not fit MPI's int): it was received and discarded; send it in pieces`,
+    );
   }
 }

@@ -19,17 +19,29 @@ export function hookExit(h: ExitHooks): void {
   // Node emits 'exit' before it prints an uncaught error: keep the error and
   // print it ourselves, or MPI_Abort would swallow it.
   let fatal: { err: unknown; origin: string } | undefined;
-  process.on('uncaughtExceptionMonitor', (err, origin) => { fatal = { err, origin }; });
+  process.on('uncaughtExceptionMonitor', (err, origin) => {
+    fatal = { err, origin };
+  });
   process.on('exit', (code) => {
     if (!fatal || code === 0 || !h.live()) return; // a handled exception (uncaughtException listener) does not count
     const what = `${fatal.origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception'}: ${inspect(fatal.err)}`;
-    try { writeSync(2, `mpistack: rank ${h.rank()} is exiting with code ${code} (${what}); aborting the MPI job\n`); } catch { /* stderr gone */ }
+    try {
+      writeSync(2, `mpistack: rank ${h.rank()} is exiting with code ${code} (${what}); aborting the MPI job\n`);
+    } catch {
+      /* stderr gone */
+    }
     h.abort(code || 1);
   });
   const proc = process as unknown as { reallyExit(code?: number): never };
   const reallyExit = proc.reallyExit;
   proc.reallyExit = (code?: number): never => {
-    if (h.live()) { try { h.finalize(); } catch { /* exiting anyway */ } }
+    if (h.live()) {
+      try {
+        h.finalize();
+      } catch {
+        /* exiting anyway */
+      }
+    }
     return reallyExit.call(process, code);
   };
 }

@@ -21,7 +21,11 @@ export function candidatePaths(opts: LoadOptions = {}): string[] {
   if (prefix) out.push(resolve(prefix, 'lib', 'mpistack', 'mpi.node'));
   // local builds: from dist/native/loader.js and from native/loader.ts's own folder
   for (const dir of [resolve(here, '..', '..', 'native', 'build', 'Release'), resolve(here, 'build', 'Release')]) {
-    const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.node')).sort(byMpiNodeFirst) : [];
+    const names = existsSync(dir)
+      ? readdirSync(dir)
+          .filter((f) => f.endsWith('.node'))
+          .sort(byMpiNodeFirst)
+      : [];
     if (names.length === 0) out.push(join(dir, 'mpi.node'));
     for (const n of names) out.push(join(dir, n));
   }
@@ -43,10 +47,16 @@ export function loadBinding(opts: LoadOptions = {}): LoadedBinding {
   if (loaded) return loaded;
   const tried: { path: string; reason: string }[] = [];
   for (const path of candidatePaths(opts)) {
-    if (!existsSync(path)) { tried.push({ path, reason: 'no such file' }); continue; }
+    if (!existsSync(path)) {
+      tried.push({ path, reason: 'no such file' });
+      continue;
+    }
     try {
       const native = require(path) as NativeAddon;
-      if (typeof native.initThread !== 'function') { tried.push({ path, reason: 'not the mpistack MPI binding' }); continue; }
+      if (typeof native.initThread !== 'function') {
+        tried.push({ path, reason: 'not the mpistack MPI binding' });
+        continue;
+      }
       loaded = new Binding(native, path);
       return loaded;
     } catch (e) {

@@ -17,14 +17,35 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import * as vm from 'node:vm';
 import {
-  CommandSyntaxError, MessageTooLargeError, MPIRuntimeError, RoleError, ServicesNotStartedError, ServicesStoppedError, StartupError, TaskFailedError, ThreadSupportError,
+  CommandSyntaxError,
+  MessageTooLargeError,
+  MPIRuntimeError,
+  RoleError,
+  ServicesNotStartedError,
+  ServicesStoppedError,
+  StartupError,
+  TaskFailedError,
+  ThreadSupportError,
   WaitTimeoutError,
 } from './errors.js';
 import { defaultLogSettings, RuntimeLogger, type LogSettings } from './log.js';
 import { MPIMonitorClient } from './monitor.js';
 import {
-  CALL_FORM, CLIENT_RANK, Kind, MAX_MESSAGE_BYTES, Tag, decodeControl, decodeLog, describeThrown, encodeControl, encodeValue, requestFrameBytes,
-  type CommandMode, type ControlMessage, type LogLevel, type StatusMessage,
+  CALL_FORM,
+  CLIENT_RANK,
+  Kind,
+  MAX_MESSAGE_BYTES,
+  Tag,
+  decodeControl,
+  decodeLog,
+  describeThrown,
+  encodeControl,
+  encodeValue,
+  requestFrameBytes,
+  type CommandMode,
+  type ControlMessage,
+  type LogLevel,
+  type StatusMessage,
 } from './protocol.js';
 import { DEFAULT_RETAIN_RESPONSES, RequestTable, type CommandResponse, type Request } from './requests.js';
 import { Scheduler, describePending, type ServerSlot } from './scheduler.js';
@@ -112,7 +133,9 @@ export let client!: MPICommandClient;
 
 export class MPICommandClient {
   /** The instance, if one was created. */
-  static get instance(): MPICommandClient | undefined { return client as MPICommandClient | undefined; }
+  static get instance(): MPICommandClient | undefined {
+    return client;
+  }
   /** Forget a stopped instance (in-process tests create several in one process). */
   static reset(): void {
     const c = MPICommandClient.instance;
@@ -153,7 +176,8 @@ export class MPICommandClient {
         'MPICommandClient needs MPI: run the script with `mpirun -n <N> mpistack-run script.js` (rank 0 becomes the client), or pass { transport, environment }',
       );
     }
-    if (o.transport.rank !== CLIENT_RANK) throw new RoleError(`MPICommandClient runs on rank 0; this is rank ${o.transport.rank} (an MPIServer)`, o.transport.rank);
+    if (o.transport.rank !== CLIENT_RANK)
+      throw new RoleError(`MPICommandClient runs on rank 0; this is rank ${o.transport.rank} (an MPIServer)`, o.transport.rank);
     const envTimeout = Number(process.env.MPISTACK_SERVER_TIMEOUT_MS);
     const serverTimeoutMs = o.serverTimeoutMs ?? (envTimeout > 0 ? envTimeout : 10_000);
     const envGrace = Number(process.env.MPISTACK_LOST_GRACE_MS);
@@ -169,29 +193,48 @@ export class MPICommandClient {
     };
     this.transport = o.transport;
     this.env = o.environment;
-    const out = o.output ?? ((t: string) => { process.stdout.write(t); });
+    const out =
+      o.output ??
+      ((t: string) => {
+        process.stdout.write(t);
+      });
     const base = defaultLogSettings(process.env, o.cwd ?? process.cwd());
     this.logger = new RuntimeLogger({ ...base, ...o.log, file: resolvePath(o.cwd ?? process.cwd(), o.log?.file ?? base.file) }, out);
     this.requests = new RequestTable(o.retainResponses ?? DEFAULT_RETAIN_RESPONSES, (req, dropped) => {
       if (dropped === 1 || dropped % 10_000 === 0) {
-        this.log('WARN', `${dropped} finished responses dropped unread so far (the latest: request ${req.rec.id}): `
-          + `more than ${10 * this.requests.retainResponses} were waiting for a getCommandResponse`);
+        this.log(
+          'WARN',
+          `${dropped} finished responses dropped unread so far (the latest: request ${req.rec.id}): ` +
+            `more than ${10 * this.requests.retainResponses} were waiting for a getCommandResponse`,
+        );
       }
     });
     this.scheduler = new Scheduler(this.transport, this.requests, {
-      serverTimeoutMs, lostGraceMs: this.opts.lostGraceMs, log: (level, text) => this.log(level, text),
+      serverTimeoutMs,
+      lostGraceMs: this.opts.lostGraceMs,
+      log: (level, text) => this.log(level, text),
     });
     client = this;
   }
 
-  get started(): boolean { return this.state === 'running'; }
-  get stopped(): boolean { return this.state === 'stopped' || this.state === 'stopping'; }
-  get serverRanks(): number[] { return [...this.scheduler.servers.keys()]; }
+  get started(): boolean {
+    return this.state === 'running';
+  }
+  get stopped(): boolean {
+    return this.state === 'stopped' || this.state === 'stopping';
+  }
+  get serverRanks(): number[] {
+    return [...this.scheduler.servers.keys()];
+  }
   /** How many requests the client keeps now (pending, and finished ones still retrievable). */
-  get retainedRequests(): number { return this.requests.size; }
+  get retainedRequests(): number {
+    return this.requests.size;
+  }
 
   /** Log a line as the client (rank 0). */
-  log(level: LogLevel, text: string): void { this.logger.write(CLIENT_RANK, this.env.host, level, text); }
+  log(level: LogLevel, text: string): void {
+    this.logger.write(CLIENT_RANK, this.env.host, level, text);
+  }
 
   // ---- life cycle -----------------------------------------------------------
 
@@ -205,11 +248,15 @@ export class MPICommandClient {
     if (this.startPromise) return this.startPromise;
     if (this.env.threadLevel < 3) {
       for (const line of this.env.threadWarning ?? []) this.log('WARN', line);
-      return Promise.reject(new ThreadSupportError(
-        `MPICommandClient cannot start services: the MPI library (${this.env.library}) provides ${this.env.threadLevelName}, and the runtime needs `
-        + 'MPI_THREAD_MULTIPLE; use an MPI built with thread support (Open MPI >= 3.0 has it built in; 1.7-2.x: configure --enable-mpi-thread-multiple)',
-        this.env.library, this.env.threadLevel, this.env.threadLevelName,
-      ));
+      return Promise.reject(
+        new ThreadSupportError(
+          `MPICommandClient cannot start services: the MPI library (${this.env.library}) provides ${this.env.threadLevelName}, and the runtime needs ` +
+            'MPI_THREAD_MULTIPLE; use an MPI built with thread support (Open MPI >= 3.0 has it built in; 1.7-2.x: configure --enable-mpi-thread-multiple)',
+          this.env.library,
+          this.env.threadLevel,
+          this.env.threadLevelName,
+        ),
+      );
     }
     this.state = 'starting';
     this.startPromise = this.doStart();
@@ -229,16 +276,25 @@ export class MPICommandClient {
       };
     });
     this.transport.start((m) => this.onMessage(m));
-    const start = encodeControl({ kind: Kind.START, cwd, log: { mode: this.logger.settings.mode, level: this.logger.settings.level }, tasks, env: this.opts.env ?? {} });
+    const start = encodeControl({
+      kind: Kind.START,
+      cwd,
+      log: { mode: this.logger.settings.mode, level: this.logger.settings.level },
+      tasks,
+      env: this.opts.env ?? {},
+    });
     for (let rank = 1; rank < size; rank++) this.transport.send(rank, Tag.CONTROL, start);
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([all, new Promise<void>((_, reject) => {
-        timer = setTimeout(() => {
-          const missing = Array.from({ length: size - 1 }, (_, i) => i + 1).filter((r) => !statuses.has(r));
-          reject(new StartupError(`startServices(): servers ${missing.join(', ')} did not report within ${this.opts.startTimeoutMs} ms`, missing));
-        }, this.opts.startTimeoutMs);
-      })]);
+      await Promise.race([
+        all,
+        new Promise<void>((_, reject) => {
+          timer = setTimeout(() => {
+            const missing = Array.from({ length: size - 1 }, (_, i) => i + 1).filter((r) => !statuses.has(r));
+            reject(new StartupError(`startServices(): servers ${missing.join(', ')} did not report within ${this.opts.startTimeoutMs} ms`, missing));
+          }, this.opts.startTimeoutMs);
+        }),
+      ]);
     } finally {
       clearTimeout(timer);
       this.statusWaiter = undefined;
@@ -260,7 +316,10 @@ export class MPICommandClient {
     this.state = 'running';
     this.scheduler.start();
     monitor.start();
-    this.log('INFO', `MPICommandClient services started: ${[...scheduler.servers.values()].map((s) => `MPIServer-${s.rank}@${s.host} (pid ${s.pid})`).join(', ')}`);
+    this.log(
+      'INFO',
+      `MPICommandClient services started: ${[...scheduler.servers.values()].map((s) => `MPIServer-${s.rank}@${s.host} (pid ${s.pid})`).join(', ')}`,
+    );
   }
 
   /**
@@ -280,21 +339,34 @@ export class MPICommandClient {
     if (!this.startPromise) this.transport.start((m) => this.onMessage(m));
     const waiting = new Set(Array.from({ length: this.transport.size - 1 }, (_, i) => i + 1));
     const acked = new Promise<void>((resolveAll) => {
-      this.stoppedWaiter = (rank) => { waiting.delete(rank); if (waiting.size === 0) resolveAll(); };
+      this.stoppedWaiter = (rank) => {
+        waiting.delete(rank);
+        if (waiting.size === 0) resolveAll();
+      };
       if (waiting.size === 0) resolveAll();
     });
     const stop = encodeControl({ kind: Kind.STOP, reason });
     for (const rank of waiting) {
       const s = this.scheduler.servers.get(rank);
       if (s?.timedOut) this.log('WARN', `MPIServer-${rank}@${s.host} (pid ${s.pid}) is in timeout; asking it to stop anyway`);
-      try { this.transport.send(rank, Tag.CONTROL, stop); } catch (e) { this.log('ERROR', `cannot send stop to server ${rank}: ${describeThrown(e)}`); }
+      try {
+        this.transport.send(rank, Tag.CONTROL, stop);
+      } catch (e) {
+        this.log('ERROR', `cannot send stop to server ${rank}: ${describeThrown(e)}`);
+      }
     }
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([acked, new Promise<void>((r) => { timer = setTimeout(r, this.opts.stopTimeoutMs); })]);
+    await Promise.race([
+      acked,
+      new Promise<void>((r) => {
+        timer = setTimeout(r, this.opts.stopTimeoutMs);
+      }),
+    ]);
     clearTimeout(timer);
     this.stoppedWaiter = undefined;
     this.unacknowledged = [...waiting];
-    if (this.unacknowledged.length > 0) this.log('ERROR', `servers ${this.unacknowledged.join(', ')} did not acknowledge the stop within ${this.opts.stopTimeoutMs} ms`);
+    if (this.unacknowledged.length > 0)
+      this.log('ERROR', `servers ${this.unacknowledged.join(', ')} did not acknowledge the stop within ${this.opts.stopTimeoutMs} ms`);
     this.log('INFO', `MPICommandClient services stopped (${wasStarted ? reason : 'never started'})`);
     this.finishStop();
   }
@@ -309,7 +381,11 @@ export class MPICommandClient {
     this.beginStop(reason);
     const stop = encodeControl({ kind: Kind.STOP, reason });
     for (let rank = 1; rank < this.transport.size; rank++) {
-      try { this.transport.send(rank, Tag.CONTROL, stop); } catch { /* exiting anyway */ }
+      try {
+        this.transport.send(rank, Tag.CONTROL, stop);
+      } catch {
+        /* exiting anyway */
+      }
     }
     this.log('INFO', `MPICommandClient services stopped (${reason})`);
     this.finishStop();
@@ -342,7 +418,9 @@ export class MPICommandClient {
     if (!opts.block) return this.push(command, opts).map((r) => r.rec.id);
     try {
       return this.waitFor(this.push(command, opts), undefined);
-    } catch (e) { return Promise.reject(e); }
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   private push(command: string, opts: PushOptions): Request[] {
@@ -363,14 +441,23 @@ export class MPICommandClient {
     const max = this.transport.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     if (frame > max) {
       throw new MessageTooLargeError(
-        `the request (command and parameters) encodes to ${frame} bytes; a message carries at most ${max} (the MPI binding's int count): `
-        + 'pass a smaller value, or a file name the servers read',
-        frame, max,
+        `the request (command and parameters) encodes to ${frame} bytes; a message carries at most ${max} (the MPI binding's int count): ` +
+          'pass a smaller value, or a file name the servers read',
+        frame,
+        max,
       );
     }
     const reqs: Request[] = [];
     for (const target of targets) {
-      const req = this.requests.add({ command, mode: callWithParameters ? 'eval' : mode, parameters, target, timeoutMs, callWithParameters, encodedParameters });
+      const req = this.requests.add({
+        command,
+        mode: callWithParameters ? 'eval' : mode,
+        parameters,
+        target,
+        timeoutMs,
+        callWithParameters,
+        encodedParameters,
+      });
       reqs.push(req);
       this.scheduler.enqueue(req);
     }
@@ -387,14 +474,17 @@ export class MPICommandClient {
           // an expression: it also compiles inside parentheses (and `a)(b` style tricks fail the first check)
           new vm.Script(`(${command}\n)`, { filename: 'mpistack-command' });
           r = 'eval';
-        } catch { r = 'exec'; }
+        } catch {
+          r = 'exec';
+        }
       } catch (e) {
         r = e instanceof SyntaxError ? e : new SyntaxError(String(e));
       }
       if (this.compiled.size >= COMPILE_CACHE_LIMIT) this.compiled.delete(this.compiled.keys().next().value as string);
       this.compiled.set(command, r);
     }
-    if (r instanceof SyntaxError) throw new CommandSyntaxError(`command does not compile: ${r.message}\n  ${command.split('\n').join('\n  ')}`, command, { cause: r });
+    if (r instanceof SyntaxError)
+      throw new CommandSyntaxError(`command does not compile: ${r.message}\n  ${command.split('\n').join('\n  ')}`, command, { cause: r });
     return r;
   }
 
@@ -415,7 +505,9 @@ export class MPICommandClient {
         const reqs = list.map((id) => this.requests.get(id));
         if (opts.verbose) this.reportPending(reqs);
         return this.waitFor(reqs, opts.waitTimeoutMs);
-      } catch (e) { return Promise.reject(e); }
+      } catch (e) {
+        return Promise.reject(e);
+      }
     }
     this.assertUsable();
     this.scheduler.flush();
@@ -428,7 +520,7 @@ export class MPICommandClient {
   private waitFor(reqs: Request[], waitTimeoutMs: number | undefined): Promise<CommandResponse[]> {
     const handOut = (): CommandResponse[] => this.requests.handOut(reqs);
     if (reqs.length === 1 && waitTimeoutMs === undefined) {
-      const one = this.requests.whenSettled(reqs[0]!, handOut);
+      const one = this.requests.whenSettled(reqs[0], handOut);
       this.scheduler.awaitResponses();
       return one;
     }
@@ -436,15 +528,21 @@ export class MPICommandClient {
     this.scheduler.awaitResponses();
     if (waitTimeoutMs === undefined) return done;
     let timer: NodeJS.Timeout | undefined;
-    return Promise.race([done, new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const left = reqs.filter((r) => !r.settled);
-        reject(new WaitTimeoutError(
-          `getCommandResponse: ${left.length} of ${reqs.length} requests not answered within ${waitTimeoutMs} ms: ${describePending(left)}`,
-          waitTimeoutMs, left.map((r) => r.rec.id),
-        ));
-      }, waitTimeoutMs);
-    })]).finally(() => clearTimeout(timer));
+    return Promise.race([
+      done,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const left = reqs.filter((r) => !r.settled);
+          reject(
+            new WaitTimeoutError(
+              `getCommandResponse: ${left.length} of ${reqs.length} requests not answered within ${waitTimeoutMs} ms: ${describePending(left)}`,
+              waitTimeoutMs,
+              left.map((r) => r.rec.id),
+            ),
+          );
+        }, waitTimeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   private reportPending(reqs: Request[]): void {
@@ -460,10 +558,18 @@ export class MPICommandClient {
     for (const s of this.scheduler.servers.values()) {
       const cur = s.inflight[0];
       out[s.rank] = {
-        rank: s.rank, host: s.host, pid: s.pid, busy: cur !== undefined,
-        command: cur?.rec.command, commandId: cur?.rec.id, commandStartTime: cur?.rec.startTime,
-        lastHeartbeat: s.lastHeartbeat, heartbeatBusy: s.reportedBusy, heartbeatRequestId: s.reportedRequestId,
-        heartbeatQueued: [...s.reportedQueue], timeout: s.timedOut,
+        rank: s.rank,
+        host: s.host,
+        pid: s.pid,
+        busy: cur !== undefined,
+        command: cur?.rec.command,
+        commandId: cur?.rec.id,
+        commandStartTime: cur?.rec.startTime,
+        lastHeartbeat: s.lastHeartbeat,
+        heartbeatBusy: s.reportedBusy,
+        heartbeatRequestId: s.reportedRequestId,
+        heartbeatQueued: [...s.reportedQueue],
+        timeout: s.timedOut,
       };
     }
     return out;
@@ -472,7 +578,7 @@ export class MPICommandClient {
   /** One command, one response (rejects only on errors at push or stop; a failing command resolves with successful false). */
   async submit(command: string, opts: Omit<PushOptions, 'block' | 'targetServer'> & { targetServer?: number } = {}): Promise<CommandResponse> {
     const [res] = await this.pushCommandRequest(command, { ...opts, block: true });
-    return res!;
+    return res;
   }
 
   /**
@@ -484,7 +590,9 @@ export class MPICommandClient {
    * TaskFailedError carrying the server's traceback.
    */
   async map<T = unknown>(
-    task: string | ((x: never) => unknown), inputs: Iterable<unknown>, opts: { chunksize?: number; unordered?: boolean; timeoutMs?: number } = {},
+    task: string | ((x: never) => unknown),
+    inputs: Iterable<unknown>,
+    opts: { chunksize?: number; unordered?: boolean; timeoutMs?: number } = {},
   ): Promise<T[]> {
     const items = [...inputs];
     const chunksize = Math.max(1, Math.floor(opts.chunksize ?? 1));
@@ -498,15 +606,21 @@ export class MPICommandClient {
     const out: T[] = [];
     const collect = (r: CommandResponse) => {
       if (!r.successful) {
-        throw new TaskFailedError(`map(${typeof task === 'string' ? task : 'function'}): request ${r.id} on server ${r.server} failed: ${r.traceback}`, r.id, r.server, r.traceback);
+        throw new TaskFailedError(
+          `map(${typeof task === 'string' ? task : 'function'}): request ${r.id} on server ${r.server} failed: ${r.traceback}`,
+          r.id,
+          r.server,
+          r.traceback,
+        );
       }
-      if (chunksize === 1) out.push(r.ret as T); else out.push(...(r.ret as T[]));
+      if (chunksize === 1) out.push(r.ret as T);
+      else out.push(...(r.ret as T[]));
     };
     if (!opts.unordered) {
       for (const r of await this.getCommandResponse(ids, { block: true })) collect(r);
       return out;
     }
-    await Promise.all(ids.map((id) => this.getCommandResponse([id], { block: true }).then(([r]) => collect(r!))));
+    await Promise.all(ids.map((id) => this.getCommandResponse([id], { block: true }).then(([r]) => collect(r))));
     return out;
   }
 
@@ -525,13 +639,19 @@ export class MPICommandClient {
       case Tag.LOG: {
         if (s) this.monitor?.heard(s);
         let line: { level: LogLevel; text: string };
-        try { line = decodeLog(msg.data); } catch (e) { line = { level: 'WARN', text: `(a log line that does not decode: ${describeThrown(e)})` }; }
+        try {
+          line = decodeLog(msg.data);
+        } catch (e) {
+          line = { level: 'WARN', text: `(a log line that does not decode: ${describeThrown(e)})` };
+        }
         this.logger.write(msg.source, s?.host ?? this.reportedHosts.get(msg.source) ?? '?', line.level, line.text);
         return;
       }
       case Tag.CONTROL: {
         let ctl: ControlMessage;
-        try { ctl = decodeControl(msg.data); } catch (e) {
+        try {
+          ctl = decodeControl(msg.data);
+        } catch (e) {
           this.log('WARN', `ignored a control message from rank ${msg.source} that does not decode: ${describeThrown(e)}`);
           return;
         }
@@ -560,7 +680,9 @@ export class MPICommandClient {
   private assertRunning(): void {
     this.assertUsable();
     if (this.state !== 'running') {
-      throw new ServicesNotStartedError(`MPICommandClient services are not started${this.state === 'starting' ? ' yet (startServices() has not resolved)' : ': call `await client.startServices()` first'}`);
+      throw new ServicesNotStartedError(
+        `MPICommandClient services are not started${this.state === 'starting' ? ' yet (startServices() has not resolved)' : ': call `await client.startServices()` first'}`,
+      );
     }
   }
 }

@@ -16,7 +16,9 @@ import { MPITransport } from './mpi-transport.js';
 
 const LEVEL_NAMES = ['MPI_THREAD_SINGLE', 'MPI_THREAD_FUNNELED', 'MPI_THREAD_SERIALIZED', 'MPI_THREAD_MULTIPLE'];
 
-export function threadLevelName(level: number): string { return LEVEL_NAMES[level] ?? `thread level ${level}`; }
+export function threadLevelName(level: number): string {
+  return LEVEL_NAMES[level] ?? `thread level ${level}`;
+}
 
 /** "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4" */
 export function libraryName(versionString: string): string {
@@ -48,7 +50,9 @@ let current: MPIEnvironment | undefined;
 
 export class MPIEnvironment implements ClientEnvironment {
   /** The environment of this process, once init() has run. */
-  static get current(): MPIEnvironment | undefined { return current; }
+  static get current(): MPIEnvironment | undefined {
+    return current;
+  }
 
   static async loadBinding(opts: InitOptions = {}): Promise<MPIBinding> {
     if (opts.binding) return opts.binding;
@@ -83,7 +87,10 @@ export class MPIEnvironment implements ClientEnvironment {
   readonly transport: MPITransport;
   readonly threadWarning: string[] | undefined;
 
-  private constructor(readonly binding: MPIBinding, readonly threadLevel: number) {
+  private constructor(
+    readonly binding: MPIBinding,
+    readonly threadLevel: number,
+  ) {
     this.host = safe(() => binding.processorName(), hostname());
     this.rank = binding.COMM_WORLD.rank;
     this.size = binding.COMM_WORLD.size;
@@ -94,9 +101,15 @@ export class MPIEnvironment implements ClientEnvironment {
     this.threadWarning = threadLevel < ThreadLevel.MULTIPLE ? threadWarning(this.library, threadLevel) : undefined;
   }
 
-  get threadLevelName(): string { return threadLevelName(this.threadLevel); }
-  get role(): 'MPIClient' | 'MPIServer' { return this.rank === 0 ? 'MPIClient' : 'MPIServer'; }
-  get enabledLine(): string { return enabledLine(this.host, this.rank, this.role, this.version, this.library); }
+  get threadLevelName(): string {
+    return threadLevelName(this.threadLevel);
+  }
+  get role(): 'MPIClient' | 'MPIServer' {
+    return this.rank === 0 ? 'MPIClient' : 'MPIServer';
+  }
+  get enabledLine(): string {
+    return enabledLine(this.host, this.rank, this.role, this.version, this.library);
+  }
 
   finalize(): void {
     if (!this.binding.isFinalized()) this.binding.finalize();
@@ -104,5 +117,9 @@ export class MPIEnvironment implements ClientEnvironment {
 }
 
 function safe<T>(f: () => T, fallback: T): T {
-  try { return f(); } catch { return fallback; }
+  try {
+    return f();
+  } catch {
+    return fallback;
+  }
 }

@@ -16,12 +16,23 @@ export class MPIRuntimeError extends Error {
 }
 
 /** Where a server is: its rank, host and pid (as its status reported them). */
-export interface ServerRef { rank: number; host: string; pid: number }
+export interface ServerRef {
+  rank: number;
+  host: string;
+  pid: number;
+}
 
 /** startServices() was asked for but MPI does not provide MPI_THREAD_MULTIPLE. */
 export class ThreadSupportError extends MPIRuntimeError {
   override name = 'ThreadSupportError';
-  constructor(message: string, readonly library: string, readonly provided: number, readonly providedName: string) { super(message); }
+  constructor(
+    message: string,
+    readonly library: string,
+    readonly provided: number,
+    readonly providedName: string,
+  ) {
+    super(message);
+  }
 }
 
 /** A method was used before startServices() resolved. */
@@ -32,31 +43,59 @@ export class ServicesNotStartedError extends MPIRuntimeError {
 /** A method was used after stopServices(), or a wait was cut short by it. `requestId`: the request the wait was for. */
 export class ServicesStoppedError extends MPIRuntimeError {
   override name = 'ServicesStoppedError';
-  constructor(message: string, readonly reason: string, readonly requestId?: number) { super(message); }
+  constructor(
+    message: string,
+    readonly reason: string,
+    readonly requestId?: number,
+  ) {
+    super(message);
+  }
 }
 
 /** A rank is used in a role it cannot have: the client off rank 0, a server on rank 0, a second server in one process. */
 export class RoleError extends MPIRuntimeError {
   override name = 'RoleError';
-  constructor(message: string, readonly rank: number) { super(message); }
+  constructor(
+    message: string,
+    readonly rank: number,
+  ) {
+    super(message);
+  }
 }
 
 /** targetServer names a rank that is not a server. */
 export class UnknownServerError extends MPIRuntimeError {
   override name = 'UnknownServerError';
-  constructor(message: string, readonly target: unknown, readonly servers: readonly number[]) { super(message); }
+  constructor(
+    message: string,
+    readonly target: unknown,
+    readonly servers: readonly number[],
+  ) {
+    super(message);
+  }
 }
 
 /** targetServer names a server that stopped answering heartbeats (or every server did). `server` undefined: all of them. */
 export class ServerTimeoutError extends MPIRuntimeError {
   override name = 'ServerTimeoutError';
-  constructor(message: string, readonly server: ServerRef | undefined) { super(message); }
+  constructor(
+    message: string,
+    readonly server: ServerRef | undefined,
+  ) {
+    super(message);
+  }
 }
 
 /** The command is not valid JavaScript (checked on the client, before sending); `cause` is the SyntaxError. */
 export class CommandSyntaxError extends MPIRuntimeError {
   override name = 'CommandSyntaxError';
-  constructor(message: string, readonly command: string, options: { cause: unknown }) { super(message, options); }
+  constructor(
+    message: string,
+    readonly command: string,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /**
@@ -66,37 +105,73 @@ export class CommandSyntaxError extends MPIRuntimeError {
  */
 export class RequestLostError extends MPIRuntimeError {
   override name = 'RequestLostError';
-  constructor(message: string, readonly requestId: number, readonly server: ServerRef) { super(message); }
+  constructor(
+    message: string,
+    readonly requestId: number,
+    readonly server: ServerRef,
+  ) {
+    super(message);
+  }
 }
 
 /** A request (command and parameters) larger than one message carries (2 GiB - 1 on MPI). */
 export class MessageTooLargeError extends MPIRuntimeError {
   override name = 'MessageTooLargeError';
-  constructor(message: string, readonly bytes: number, readonly maxBytes: number) { super(message); }
+  constructor(
+    message: string,
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(message);
+  }
 }
 
 /** A wait with a time limit ran out; `pending` are the request ids still unanswered. */
 export class WaitTimeoutError extends MPIRuntimeError {
   override name = 'WaitTimeoutError';
-  constructor(message: string, readonly waitedMs: number, readonly pending: readonly number[]) { super(message); }
+  constructor(
+    message: string,
+    readonly waitedMs: number,
+    readonly pending: readonly number[],
+  ) {
+    super(message);
+  }
 }
 
 /** The servers did not all report at start-up (`missing`), or some could not apply the settings (`failed`). */
 export class StartupError extends MPIRuntimeError {
   override name = 'StartupError';
-  constructor(message: string, readonly missing: readonly number[] = [], readonly failed: ReadonlyArray<{ rank: number; message: string }> = []) { super(message); }
+  constructor(
+    message: string,
+    readonly missing: readonly number[] = [],
+    readonly failed: ReadonlyArray<{ rank: number; message: string }> = [],
+  ) {
+    super(message);
+  }
 }
 
 /** A command's Promise did not settle within its timeoutMs (travels in the request's traceback). */
 export class CommandTimeoutError extends MPIRuntimeError {
   override name = 'CommandTimeoutError';
-  constructor(message: string, readonly timeoutMs: number) { super(message); }
+  constructor(
+    message: string,
+    readonly timeoutMs: number,
+  ) {
+    super(message);
+  }
 }
 
 /** A map() chunk failed: its request id, server and the server's traceback. */
 export class TaskFailedError extends MPIRuntimeError {
   override name = 'TaskFailedError';
-  constructor(message: string, readonly requestId: number, readonly server: number | undefined, readonly traceback: string | null) { super(message); }
+  constructor(
+    message: string,
+    readonly requestId: number,
+    readonly server: number | undefined,
+    readonly traceback: string | null,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -106,7 +181,12 @@ export class TaskFailedError extends MPIRuntimeError {
  */
 export class ResponseExpiredError extends MPIRuntimeError {
   override name = 'ResponseExpiredError';
-  constructor(message: string, readonly requestId: number) { super(message); }
+  constructor(
+    message: string,
+    readonly requestId: number,
+  ) {
+    super(message);
+  }
 }
 
 /** Bytes that are not a message of the protocol. `requestId`: the request a readable REQUEST header named. */
@@ -127,7 +207,13 @@ export class ValueEncodingError extends MPIRuntimeError {
 /** The MPI binding module could not be loaded (environment.ts); `module` is what was imported. */
 export class BindingModuleError extends MPIRuntimeError {
   override name = 'BindingModuleError';
-  constructor(message: string, readonly module: string, options?: { cause?: unknown }) { super(message, options); }
+  constructor(
+    message: string,
+    readonly module: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** mpistack-run was called with arguments it does not understand; the launcher exits with `exitCode` (2). */

@@ -26,14 +26,24 @@ import { LaunchUsageError } from './errors.js';
 import type { LogMode } from './protocol.js';
 import { MPICommandServer } from './server.js';
 
-interface LaunchArgs { tasks: string[]; logMode?: LogMode; logFile?: string; serverTimeoutMs?: number; lostGraceMs?: number; env: Record<string, string>; script?: string; scriptArgs: string[] }
+interface LaunchArgs {
+  tasks: string[];
+  logMode?: LogMode;
+  logFile?: string;
+  serverTimeoutMs?: number;
+  lostGraceMs?: number;
+  env: Record<string, string>;
+  script?: string;
+  scriptArgs: string[];
+}
 
-const USAGE = 'usage: mpirun -n <N> mpistack-run [--tasks module.js]... [--log-mode file|per-server|terminal] [--log-file path] [--server-timeout ms] [--lost-grace ms] [--env NAME=VALUE]... [script.js [args...]]';
+const USAGE =
+  'usage: mpirun -n <N> mpistack-run [--tasks module.js]... [--log-mode file|per-server|terminal] [--log-file path] [--server-timeout ms] [--lost-grace ms] [--env NAME=VALUE]... [script.js [args...]]';
 
 export function parseArgs(argv: string[]): LaunchArgs {
   const out: LaunchArgs = { tasks: [], env: {}, scriptArgs: [] };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
     const value = (): string => {
       const v = argv[++i];
       if (v === undefined) throw new LaunchUsageError(`${a} needs a value\n${USAGE}`);
@@ -58,16 +68,24 @@ export function parseArgs(argv: string[]): LaunchArgs {
       const eq = kv.indexOf('=');
       if (eq <= 0) throw new LaunchUsageError(`--env needs NAME=VALUE, not '${kv}'`);
       out.env[kv.slice(0, eq)] = kv.slice(eq + 1);
-    } else if (a === '-h' || a === '--help') { process.stdout.write(`${USAGE}\n`); process.exit(0); }
-    else if (a.startsWith('--') && out.script === undefined) throw new LaunchUsageError(`unknown option ${a}\n${USAGE}`);
-    else { out.script = a; out.scriptArgs = argv.slice(i + 1); break; }
+    } else if (a === '-h' || a === '--help') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    } else if (a.startsWith('--') && out.script === undefined) throw new LaunchUsageError(`unknown option ${a}\n${USAGE}`);
+    else {
+      out.script = a;
+      out.scriptArgs = argv.slice(i + 1);
+      break;
+    }
   }
   return out;
 }
 
 async function main(): Promise<number> {
   let args: LaunchArgs;
-  try { args = parseArgs(process.argv.slice(2)); } catch (e) {
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
     if (!(e instanceof LaunchUsageError)) throw e;
     process.stderr.write(`mpistack-run: ${e.message}\n`);
     return e.exitCode;
@@ -78,11 +96,17 @@ async function main(): Promise<number> {
 }
 
 async function runServer(env: MPIEnvironment): Promise<number> {
-  const startupLog = env.threadWarning ? env.threadWarning.map((text) => ({ level: 'WARN' as const, text })) : [{ level: 'INFO' as const, text: env.enabledLine }];
+  const startupLog = env.threadWarning
+    ? env.threadWarning.map((text) => ({ level: 'WARN' as const, text }))
+    : [{ level: 'INFO' as const, text: env.enabledLine }];
   const server = MPICommandServer.create(env.transport, { host: env.host, applyProcessSettings: true, startupLog });
   server.captureConsole();
-  process.on('uncaughtException', (e) => { server.log('ERROR', `uncaught exception: ${e.stack ?? String(e)}`); });
-  process.on('unhandledRejection', (e) => { server.log('ERROR', `unhandled rejection: ${(e as Error)?.stack ?? String(e)}`); });
+  process.on('uncaughtException', (e) => {
+    server.log('ERROR', `uncaught exception: ${e.stack ?? String(e)}`);
+  });
+  process.on('unhandledRejection', (e) => {
+    server.log('ERROR', `unhandled rejection: ${(e as Error)?.stack ?? String(e)}`);
+  });
   await server.serve();
   env.finalize();
   return 0;
@@ -104,13 +128,22 @@ async function runClient(env: MPIEnvironment, args: LaunchArgs): Promise<number>
   client.log(env.threadWarning ? 'WARN' : 'INFO', env.threadWarning ? env.threadWarning.join('\n') : env.enabledLine);
   if (env.threadWarning) for (const line of env.threadWarning) process.stderr.write(`WARN MPIClient: ${line}\n`);
   // at exit, whatever happened: tell the servers to stop so that every rank can finalize
-  process.on('exit', () => { client.stopServicesSync(); if (!env.binding.isFinalized()) { try { env.binding.finalize(); } catch { /* exiting */ } } });
+  process.on('exit', () => {
+    client.stopServicesSync();
+    if (!env.binding.isFinalized()) {
+      try {
+        env.binding.finalize();
+      } catch {
+        /* exiting */
+      }
+    }
+  });
 
   let code = 0;
   try {
     await client.startServices();
     if (args.script) {
-      process.argv = [process.argv[0]!, resolve(args.script), ...args.scriptArgs];
+      process.argv = [process.argv[0], resolve(args.script), ...args.scriptArgs];
       await import(pathToFileURL(resolve(args.script)).href);
       await drainScript();
     } else {
@@ -148,18 +181,29 @@ async function runRepl(): Promise<void> {
   const r = repl.start({ prompt: 'mpistack> ', input, output: process.stdout, terminal: false, useGlobal: true, useColors: false });
   let evaluated: (() => void) | undefined;
   const evalFn = r.eval;
-  (r as unknown as { eval: typeof evalFn }).eval = (cmd, ctx, file, cb) => evalFn.call(r, cmd, ctx, file, (err, res) => {
-    cb(err, res);
-    const done = evaluated;
-    evaluated = undefined;
-    done?.();
-  });
+  (r as unknown as { eval: typeof evalFn }).eval = (cmd, ctx, file, cb) =>
+    evalFn.call(r, cmd, ctx, file, (err, res) => {
+      cb(err, res);
+      const done = evaluated;
+      evaluated = undefined;
+      done?.();
+    });
   let hasExited = false;
-  const exited = new Promise<void>((resolveRepl) => r.on('exit', () => { hasExited = true; resolveRepl(); }));
+  const exited = new Promise<void>((resolveRepl) =>
+    r.on('exit', () => {
+      hasExited = true;
+      resolveRepl();
+    }),
+  );
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   for await (const line of lines) {
     const t = line.trim();
-    const wait = t && !t.startsWith('.') ? new Promise<void>((res) => { evaluated = res; }) : Promise.resolve();
+    const wait =
+      t && !t.startsWith('.')
+        ? new Promise<void>((res) => {
+            evaluated = res;
+          })
+        : Promise.resolve();
     input.write(`${line}\n`);
     await Promise.race([wait, exited]);
     if (hasExited) break;
@@ -169,7 +213,13 @@ async function runRepl(): Promise<void> {
   await exited;
 }
 
-main().then((code) => { process.exitCode = code; process.exit(code); }, (e: unknown) => {
-  process.stderr.write(`mpistack-run: ${(e as Error)?.stack ?? String(e)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+    process.exit(code);
+  },
+  (e: unknown) => {
+    process.stderr.write(`mpistack-run: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

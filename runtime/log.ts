@@ -41,22 +41,38 @@ export class RuntimeLogger {
   private readonly fds = new Map<string, number>();
   private closed = false;
 
-  constructor(readonly settings: LogSettings, private readonly out: (text: string) => void = (t) => { process.stdout.write(t); }) {}
+  constructor(
+    readonly settings: LogSettings,
+    private readonly out: (text: string) => void = (t) => {
+      process.stdout.write(t);
+    },
+  ) {}
 
-  enabled(level: LogLevel): boolean { return ORDER[level] >= ORDER[this.settings.level]; }
+  enabled(level: LogLevel): boolean {
+    return ORDER[level] >= ORDER[this.settings.level];
+  }
 
   /** rank 0 = the client. */
   write(rank: number, host: string, level: LogLevel, text: string): void {
     if (!this.enabled(level)) return;
     const line = formatLine(new Date(), level, originName(rank, host), text);
-    if (this.closed || this.settings.mode === 'terminal') { this.out(line); return; }
+    if (this.closed || this.settings.mode === 'terminal') {
+      this.out(line);
+      return;
+    }
     const file = this.settings.mode === 'per-server' && rank !== 0 ? perServerFile(this.settings.file, rank) : this.settings.file;
     writeSync(this.fd(file), line);
   }
 
   close(): void {
     this.closed = true;
-    for (const fd of this.fds.values()) { try { closeSync(fd); } catch { /* already closed */ } }
+    for (const fd of this.fds.values()) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+    }
     this.fds.clear();
   }
 

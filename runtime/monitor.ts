@@ -45,7 +45,11 @@ export class MPIMonitorClient {
   private timer: NodeJS.Timeout | undefined;
   private lastTick = 0;
 
-  constructor(private readonly transport: Transport, private readonly servers: Map<number, ServerState>, private readonly opts: MonitorOptions) {}
+  constructor(
+    private readonly transport: Transport,
+    private readonly servers: Map<number, ServerState>,
+    private readonly opts: MonitorOptions,
+  ) {}
 
   start(): void {
     if (this.timer) return;
@@ -70,7 +74,11 @@ export class MPIMonitorClient {
     server.lastHeartbeat = Date.now();
     this.heard(server);
     let hb: Heartbeat;
-    try { hb = decodeHeartbeat(data); } catch { return; } // alive, but says nothing usable about its requests
+    try {
+      hb = decodeHeartbeat(data);
+    } catch {
+      return;
+    } // alive, but says nothing usable about its requests
     server.reportedBusy = hb.busy;
     server.reportedRequestId = hb.requestId;
     server.reportedQueue = hb.queued;
@@ -91,10 +99,16 @@ export class MPIMonitorClient {
     const stalled = t - this.lastTick > Math.max(2 * this.opts.heartbeatIntervalMs, this.opts.heartbeatIntervalMs + 250);
     this.lastTick = t;
     for (const s of this.servers.values()) {
-      if (stalled) { s.lastHeard = Math.max(s.lastHeard, t - this.opts.heartbeatIntervalMs); }
+      if (stalled) {
+        s.lastHeard = Math.max(s.lastHeard, t - this.opts.heartbeatIntervalMs);
+      }
       if (s.pingSentAt === undefined) {
         s.pingSentAt = t;
-        try { this.transport.send(s.rank, Tag.HEARTBEAT_REQUEST, HEARTBEAT_PING); } catch { /* reported by the timeout below */ }
+        try {
+          this.transport.send(s.rank, Tag.HEARTBEAT_REQUEST, HEARTBEAT_PING);
+        } catch {
+          /* reported by the timeout below */
+        }
       }
       const silent = t - s.lastHeard;
       if (!s.timedOut && silent > this.opts.serverTimeoutMs) {

@@ -13,13 +13,22 @@ export class MPITransport implements Transport {
   private handler: ((msg: Envelope) => void) | undefined;
   private unlisten: (() => void) | undefined;
 
-  constructor(readonly comm: Communicator, private readonly onError: (e: unknown) => void = (e) => { process.emitWarning(`MPI receive failed: ${String(e)}`); }) {}
+  constructor(
+    readonly comm: Communicator,
+    private readonly onError: (e: unknown) => void = (e) => {
+      process.emitWarning(`MPI receive failed: ${String(e)}`);
+    },
+  ) {}
 
   /** the binding refuses larger sends with RangeError (an MPI count is an int) */
   readonly maxMessageBytes = MAX_MESSAGE_BYTES;
 
-  get rank(): number { return this.comm.rank; }
-  get size(): number { return this.comm.size; }
+  get rank(): number {
+    return this.comm.rank;
+  }
+  get size(): number {
+    return this.comm.size;
+  }
 
   send(dest: number, tag: number, data: Uint8Array): void {
     this.comm.send(data, dest, tag);
@@ -31,8 +40,15 @@ export class MPITransport implements Transport {
     this.unlisten = this.comm.listen((m) => {
       if (this.closed) return;
       // a message refused for its size was drained: report it and keep receiving
-      if ('error' in m) { this.onError(m.error); return; }
-      try { this.handler!({ source: m.source, tag: m.tag, data: m.data }); } catch (e) { this.onError(e); }
+      if ('error' in m) {
+        this.onError(m.error);
+        return;
+      }
+      try {
+        this.handler!({ source: m.source, tag: m.tag, data: m.data });
+      } catch (e) {
+        this.onError(e);
+      }
     });
   }
 
@@ -40,8 +56,12 @@ export class MPITransport implements Transport {
     return this.closed || !this.unlisten ? 0 : this.comm.poll(maxMicros);
   }
 
-  enableHeartbeat(requestTag: number, replyTag: number): void { this.comm.enableHeartbeat(requestTag, replyTag); }
-  setHeartbeatPayload(payload: Uint8Array): void { this.comm.setHeartbeatPayload(payload); }
+  enableHeartbeat(requestTag: number, replyTag: number): void {
+    this.comm.enableHeartbeat(requestTag, replyTag);
+  }
+  setHeartbeatPayload(payload: Uint8Array): void {
+    this.comm.setHeartbeatPayload(payload);
+  }
 
   /** Stop delivering (a STOP handled in the listener closes it: nothing stays listening at MPI_Finalize). */
   close(): void {

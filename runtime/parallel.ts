@@ -55,8 +55,14 @@ export class ParallelTaskHelper {
    * Call `task(params)` once per partition on the first available server;
    * each call gets the params plus `partition` (the partition itself).
    */
-  static async run(task: string, partitions: unknown[], params: Record<string, unknown> = {}, opts: { timeoutMs?: number; client?: MPICommandClient } = {}): Promise<ParallelResult> {
-    if (!/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$/.test(task)) throw new TypeError(`task must be the name of a function known to the servers, not ${JSON.stringify(task)}`);
+  static async run(
+    task: string,
+    partitions: unknown[],
+    params: Record<string, unknown> = {},
+    opts: { timeoutMs?: number; client?: MPICommandClient } = {},
+  ): Promise<ParallelResult> {
+    if (!/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$/.test(task))
+      throw new TypeError(`task must be the name of a function known to the servers, not ${JSON.stringify(task)}`);
     const client = opts.client ?? new MPICommandClient();
     await client.startServices();
     const ids = partitions.flatMap((partition) => client.pushCommandRequest(`${task}()`, { parameters: { ...params, partition }, timeoutMs: opts.timeoutMs }));

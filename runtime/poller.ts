@@ -34,15 +34,22 @@ export class Poller {
   private turnStart = 0;
   private turnArmed = false;
 
-  constructor(private readonly transport: Transport, private readonly opts: PollerOptions = DEFAULT_POLLER) {
+  constructor(
+    private readonly transport: Transport,
+    private readonly opts: PollerOptions = DEFAULT_POLLER,
+  ) {
     this.windowUs = opts.initialUs;
   }
 
   /** The current window in microseconds (0: not polling). */
-  get window(): number { return this.windowUs; }
+  get window(): number {
+    return this.windowUs;
+  }
 
   /** A message is expected from now (kept if one is expected already). */
-  expect(): void { this.since ??= performance.now(); }
+  expect(): void {
+    this.since ??= performance.now();
+  }
 
   /** The expected message came (by poll or by the receive thread): the next window follows this wait. */
   arrived(): void {
@@ -60,7 +67,9 @@ export class Poller {
     if (!this.turnArmed) {
       this.turnArmed = true;
       this.turnStart = now;
-      setImmediate(() => { this.turnArmed = false; });
+      setImmediate(() => {
+        this.turnArmed = false;
+      });
     } else if (now - this.turnStart >= this.opts.turnBudgetMs) return;
     this.transport.poll(this.windowUs);
   }

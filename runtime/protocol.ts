@@ -88,8 +88,14 @@ export interface StatusMessage {
   /** set when the server could not apply the start settings (e.g. a task module failed to import) */
   error?: WireError;
 }
-export interface StopMessage { kind: typeof Kind.STOP; reason: string }
-export interface StoppedMessage { kind: typeof Kind.STOPPED; pid: number }
+export interface StopMessage {
+  kind: typeof Kind.STOP;
+  reason: string;
+}
+export interface StoppedMessage {
+  kind: typeof Kind.STOPPED;
+  pid: number;
+}
 export type ControlMessage = StartMessage | StatusMessage | StopMessage | StoppedMessage;
 
 export function encodeControl(msg: ControlMessage): Buffer {
@@ -105,7 +111,11 @@ export function decodeControl(data: Uint8Array): ControlMessage {
   const buf = asBuffer(data);
   if (buf.length < 1) throw new ProtocolError('empty control message');
   let msg: unknown;
-  try { msg = JSON.parse(buf.toString('utf8', 1)); } catch (e) { throw new ProtocolError(`control message body is not JSON: ${(e as Error).message}`, { cause: e }); }
+  try {
+    msg = JSON.parse(buf.toString('utf8', 1));
+  } catch (e) {
+    throw new ProtocolError(`control message body is not JSON: ${(e as Error).message}`, { cause: e });
+  }
   if (msg === null || typeof msg !== 'object') throw new ProtocolError('control message body is not an object');
   const m = msg as Record<string, unknown>;
   if (m.kind !== buf[0]) throw new ProtocolError(`control message kind byte ${buf[0]} does not match body kind ${String(m.kind)}`);
@@ -114,14 +124,27 @@ export function decodeControl(data: Uint8Array): ControlMessage {
     switch (m.kind) {
       case Kind.START: {
         const log = m.log as Record<string, unknown> | null;
-        return str('cwd') && Array.isArray(m.tasks) && m.tasks.every((t) => typeof t === 'string')
-          && log !== null && typeof log === 'object' && typeof log.mode === 'string' && typeof log.level === 'string'
-          && m.env !== null && typeof m.env === 'object' && Object.values(m.env as object).every((v) => typeof v === 'string');
+        return (
+          str('cwd') &&
+          Array.isArray(m.tasks) &&
+          m.tasks.every((t) => typeof t === 'string') &&
+          log !== null &&
+          typeof log === 'object' &&
+          typeof log.mode === 'string' &&
+          typeof log.level === 'string' &&
+          m.env !== null &&
+          typeof m.env === 'object' &&
+          Object.values(m.env).every((v) => typeof v === 'string')
+        );
       }
-      case Kind.STATUS: return str('host') && typeof m.pid === 'number' && (m.error === undefined || isWireError(m.error));
-      case Kind.STOP: return str('reason');
-      case Kind.STOPPED: return typeof m.pid === 'number';
-      default: return false;
+      case Kind.STATUS:
+        return str('host') && typeof m.pid === 'number' && (m.error === undefined || isWireError(m.error));
+      case Kind.STOP:
+        return str('reason');
+      case Kind.STOPPED:
+        return typeof m.pid === 'number';
+      default:
+        return false;
     }
   })();
   if (!ok) throw new ProtocolError(`control message of kind ${String(m.kind)} has missing or mistyped fields`);
@@ -165,7 +188,7 @@ const ONE_BYTE = [Codec.UNDEFINED, Codec.TRUE, Codec.FALSE, Codec.NULL].map((c) 
 export function encodeValue(value: unknown): Buffer {
   switch (typeof value) {
     case 'undefined':
-      return Buffer.from(ONE_BYTE[0]!);
+      return Buffer.from(ONE_BYTE[0]);
     case 'number': {
       const out = Buffer.allocUnsafe(9);
       out[0] = Codec.NUMBER;
@@ -173,12 +196,12 @@ export function encodeValue(value: unknown): Buffer {
       return out;
     }
     case 'boolean':
-      return Buffer.from(ONE_BYTE[value ? 1 : 2]!);
+      return Buffer.from(ONE_BYTE[value ? 1 : 2]);
     case 'string':
       if (wellFormed(value)) return withCodec(Codec.STRING, value);
       break;
     case 'object': {
-      if (value === null) return Buffer.from(ONE_BYTE[3]!);
+      if (value === null) return Buffer.from(ONE_BYTE[3]);
       const compact = encodeCompact(value);
       if (compact) return compact;
       break;
@@ -211,23 +234,31 @@ export function decodeValue(data: Uint8Array, offset = 0): unknown {
   const codec = buf[offset];
   try {
     switch (codec) {
-      case Codec.UNDEFINED: return undefined;
-      case Codec.TRUE: return true;
-      case Codec.FALSE: return false;
-      case Codec.NULL: return null;
+      case Codec.UNDEFINED:
+        return undefined;
+      case Codec.TRUE:
+        return true;
+      case Codec.FALSE:
+        return false;
+      case Codec.NULL:
+        return null;
       case Codec.NUMBER:
         if (buf.length - offset !== 9) throw new ProtocolError(`a number value is 8 bytes, not ${buf.length - offset - 1}`);
         return buf.readDoubleLE(offset + 1);
-      case Codec.JSON: return JSON.parse(buf.toString('utf8', offset + 1));
-      case Codec.STRING: return buf.toString('utf8', offset + 1);
+      case Codec.JSON:
+        return JSON.parse(buf.toString('utf8', offset + 1));
+      case Codec.STRING:
+        return buf.toString('utf8', offset + 1);
       case Codec.COMPACT: {
         const r = { buf, at: offset + 1 };
         const v = readElement(r, 0);
         if (r.at !== buf.length) throw new ProtocolError(`a compact value ends at byte ${r.at} of ${buf.length}`);
         return v;
       }
-      case Codec.V8: return v8.deserialize(buf.subarray(offset + 1));
-      case Codec.INSPECTED: return buf.toString('utf8', offset + 1);
+      case Codec.V8:
+        return v8.deserialize(buf.subarray(offset + 1));
+      case Codec.INSPECTED:
+        return buf.toString('utf8', offset + 1);
     }
   } catch (e) {
     if (e instanceof ProtocolError) throw e;
@@ -253,8 +284,15 @@ class Writer {
     this.buf.copy(next, 0, 0, this.at);
     this.buf = next;
   }
-  u8(v: number): void { this.room(1); this.buf[this.at++] = v; }
-  u32(v: number): void { this.room(4); this.buf.writeUInt32LE(v, this.at); this.at += 4; }
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.at++] = v;
+  }
+  u32(v: number): void {
+    this.room(4);
+    this.buf.writeUInt32LE(v, this.at);
+    this.at += 4;
+  }
   str(v: string): void {
     const n = Buffer.byteLength(v);
     this.u32(n);
@@ -274,18 +312,35 @@ function encodeCompact(value: object): Buffer | undefined {
 
 function writeElement(w: Writer, v: unknown, depth: number, seen: Set<object>): boolean {
   switch (typeof v) {
-    case 'undefined': w.u8(El.UNDEFINED); return true;
-    case 'boolean': w.u8(v ? El.TRUE : El.FALSE); return true;
+    case 'undefined':
+      w.u8(El.UNDEFINED);
+      return true;
+    case 'boolean':
+      w.u8(v ? El.TRUE : El.FALSE);
+      return true;
     case 'number':
-      if ((v | 0) === v && !Object.is(v, -0)) { w.u8(El.I32); w.room(4); w.buf.writeInt32LE(v, w.at); w.at += 4; return true; }
-      w.u8(El.F64); w.room(8); w.buf.writeDoubleLE(v, w.at); w.at += 8;
+      if ((v | 0) === v && !Object.is(v, -0)) {
+        w.u8(El.I32);
+        w.room(4);
+        w.buf.writeInt32LE(v, w.at);
+        w.at += 4;
+        return true;
+      }
+      w.u8(El.F64);
+      w.room(8);
+      w.buf.writeDoubleLE(v, w.at);
+      w.at += 8;
       return true;
     case 'string':
       if (!wellFormed(v)) return false;
-      w.u8(El.STRING); w.str(v);
+      w.u8(El.STRING);
+      w.str(v);
       return true;
     case 'object': {
-      if (v === null) { w.u8(El.NULL); return true; }
+      if (v === null) {
+        w.u8(El.NULL);
+        return true;
+      }
       // a Proxy's traps are user code structured clone refuses; anything that is not a plain object or array goes to V8
       if (depth >= COMPACT_DEPTH || seen.has(v) || types.isProxy(v)) return false;
       const proto = Object.getPrototypeOf(v) as unknown;
@@ -294,7 +349,8 @@ function writeElement(w: Writer, v: unknown, depth: number, seen: Set<object>): 
         const n = a.length;
         if (Object.keys(a).length !== n) return false; // holes or extra properties
         seen.add(v);
-        w.u8(El.ARRAY); w.u32(n);
+        w.u8(El.ARRAY);
+        w.u32(n);
         for (let i = 0; i < n; i++) if (!(i in a) || !writeElement(w, a[i], depth + 1, seen)) return false;
         return true;
       }
@@ -302,7 +358,8 @@ function writeElement(w: Writer, v: unknown, depth: number, seen: Set<object>): 
       const o = v as Record<string, unknown>;
       const keys = Object.keys(o);
       seen.add(v);
-      w.u8(El.OBJECT); w.u32(keys.length);
+      w.u8(El.OBJECT);
+      w.u32(keys.length);
       for (const k of keys) {
         if (k === '__proto__' || !wellFormed(k)) return false;
         w.str(k);
@@ -325,13 +382,24 @@ function readElement(r: { buf: Buffer; at: number }, depth: number): unknown {
   need(1, 'tag');
   const tag = buf[r.at++];
   switch (tag) {
-    case El.UNDEFINED: return undefined;
-    case El.NULL: return null;
-    case El.TRUE: return true;
-    case El.FALSE: return false;
-    case El.F64: need(8, 'number'); r.at += 8; return buf.readDoubleLE(r.at - 8);
-    case El.I32: need(4, 'integer'); r.at += 4; return buf.readInt32LE(r.at - 4);
-    case El.STRING: return readString(r, need);
+    case El.UNDEFINED:
+      return undefined;
+    case El.NULL:
+      return null;
+    case El.TRUE:
+      return true;
+    case El.FALSE:
+      return false;
+    case El.F64:
+      need(8, 'number');
+      r.at += 8;
+      return buf.readDoubleLE(r.at - 8);
+    case El.I32:
+      need(4, 'integer');
+      r.at += 4;
+      return buf.readInt32LE(r.at - 4);
+    case El.STRING:
+      return readString(r, need);
     case El.ARRAY: {
       need(4, 'count');
       const n = buf.readUInt32LE(r.at);
@@ -371,7 +439,11 @@ function readString(r: { buf: Buffer; at: number }, need: (n: number, what: stri
 // ---- errors -----------------------------------------------------------------
 
 /** How an error travels: name, message and the JS stack as a string. */
-export interface WireError { name: string; message: string; stack: string }
+export interface WireError {
+  name: string;
+  message: string;
+  stack: string;
+}
 
 function isWireError(v: unknown): v is WireError {
   if (v === null || typeof v !== 'object') return false;
@@ -395,7 +467,9 @@ export function encodeError(err: unknown): WireError {
     else if (typeof messageRead.value === 'string') message = messageRead.value;
     else {
       const asString = attempt(() => String(messageRead.value));
-      message = asString.ok ? asString.value : `<the error's message (${describeType(messageRead.value)}) has no string form: ${describeThrown(asString.error)}; shown: ${safeInspect(messageRead.value)}>`;
+      message = asString.ok
+        ? asString.value
+        : `<the error's message (${describeType(messageRead.value)}) has no string form: ${describeThrown(asString.error)}; shown: ${safeInspect(messageRead.value)}>`;
     }
     const stackRead = attempt(() => e.stack);
     const stack = stackRead.ok && typeof stackRead.value === 'string' && stackRead.value.length > 0 ? stackRead.value : `${name}: ${message}`;
@@ -460,12 +534,15 @@ export function decodeRequest(data: Uint8Array): RequestMessage {
   const id = buf.readUInt32LE(4);
   const flags = buf[1];
   const cmdLen = buf.readUInt32LE(12);
-  if (REQ_HEADER + cmdLen > buf.length) throw new ProtocolError(`REQUEST ${id}: the command is said to be ${cmdLen} bytes but the frame has ${buf.length - REQ_HEADER}`, { requestId: id });
+  if (REQ_HEADER + cmdLen > buf.length)
+    throw new ProtocolError(`REQUEST ${id}: the command is said to be ${cmdLen} bytes but the frame has ${buf.length - REQ_HEADER}`, { requestId: id });
   const hasParameters = (flags & F_PARAMS) !== 0;
   let parameters: Record<string, unknown> | undefined;
   if (hasParameters) {
     let v: unknown;
-    try { v = decodeValue(buf, REQ_HEADER + cmdLen); } catch (e) {
+    try {
+      v = decodeValue(buf, REQ_HEADER + cmdLen);
+    } catch (e) {
       throw new ProtocolError(`REQUEST ${id}: its parameters do not decode: ${(e as Error).message}`, { cause: e, requestId: id });
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ProtocolError(`REQUEST ${id}: its parameters are not an object`, { requestId: id });
@@ -552,10 +629,16 @@ export function decodeResponse(data: Uint8Array): ResponseMessage {
   const stopTime = buf.readDoubleLE(16);
   const failed = (e: unknown): ResponseMessage => ({ id, successful: false, ret: undefined, error: encodeError(e), startTime, stopTime });
   if ((buf[1] & F_OK) !== 0) {
-    try { return { id, successful: true, ret: decodeValue(buf, RESP_HEADER), error: undefined, startTime, stopTime }; } catch (e) { return failed(e); }
+    try {
+      return { id, successful: true, ret: decodeValue(buf, RESP_HEADER), error: undefined, startTime, stopTime };
+    } catch (e) {
+      return failed(e);
+    }
   }
   let error: unknown;
-  try { error = JSON.parse(buf.toString('utf8', RESP_HEADER)); } catch (e) {
+  try {
+    error = JSON.parse(buf.toString('utf8', RESP_HEADER));
+  } catch (e) {
     return failed(new ProtocolError(`RESPONSE ${id}: the error body is not JSON: ${(e as Error).message}`));
   }
   if (!isWireError(error)) return failed(new ProtocolError(`RESPONSE ${id}: the error body is not {name, message, stack}`));
@@ -577,7 +660,9 @@ export function encodeBatch(frames: readonly Buffer[]): Buffer {
   for (const f of frames) size += 4 + f.length;
   const out = Buffer.allocUnsafe(size);
   out[0] = Kind.BATCH;
-  out[1] = 0; out[2] = 0; out[3] = 0;
+  out[1] = 0;
+  out[2] = 0;
+  out[3] = 0;
   out.writeUInt32LE(frames.length, 4);
   let at = BATCH_HEADER;
   for (const f of frames) {
@@ -593,12 +678,15 @@ export function batchFrameBytes(frameBytes: readonly number[]): number {
   return frameBytes.reduce((sum, n) => sum + 4 + n, BATCH_HEADER);
 }
 
-export function isBatch(data: Uint8Array): boolean { return data.length > 0 && data[0] === Kind.BATCH; }
+export function isBatch(data: Uint8Array): boolean {
+  return data.length > 0 && data[0] === Kind.BATCH;
+}
 
 /** The frames of a batch (views into it); ProtocolError when its counts and lengths do not add up to the message. */
 export function decodeBatch(data: Uint8Array): Buffer[] {
   const buf = asBuffer(data);
-  if (buf.length < BATCH_HEADER || buf[0] !== Kind.BATCH) throw new ProtocolError(`expected a BATCH, got ${buf.length < 1 ? 'an empty frame' : `kind ${buf[0]} of ${buf.length} bytes`}`);
+  if (buf.length < BATCH_HEADER || buf[0] !== Kind.BATCH)
+    throw new ProtocolError(`expected a BATCH, got ${buf.length < 1 ? 'an empty frame' : `kind ${buf[0]} of ${buf.length} bytes`}`);
   const count = buf.readUInt32LE(4);
   // every frame takes at least its 4-byte length: a count the message cannot hold is refused before anything is allocated
   if (count > (buf.length - BATCH_HEADER) / 4) throw new ProtocolError(`BATCH of ${buf.length} bytes cannot hold ${count} frames`);
@@ -630,7 +718,8 @@ export function encodeLog(level: LogLevel, text: string): Buffer {
 
 export function decodeLog(data: Uint8Array): { level: LogLevel; text: string } {
   const buf = asBuffer(data);
-  if (buf.length < 2 || buf[0] !== Kind.LOG) throw new ProtocolError(`expected a LOG line, got ${buf.length < 2 ? `a ${buf.length}-byte frame` : `kind ${buf[0]}`}`);
+  if (buf.length < 2 || buf[0] !== Kind.LOG)
+    throw new ProtocolError(`expected a LOG line, got ${buf.length < 2 ? `a ${buf.length}-byte frame` : `kind ${buf[0]}`}`);
   return { level: LEVELS[buf[1]] ?? 'INFO', text: buf.toString('utf8', 2) };
 }
 
@@ -669,7 +758,7 @@ export function encodeHeartbeat(busy: boolean, requestId: number, queued: readon
   out.writeUInt32LE(requestId >>> 0, 4);
   out.writeUInt32LE(tick >>> 0, 8);
   out.writeUInt32LE(queued.length >>> 0, 12);
-  for (let i = 0; i < listed; i++) out.writeUInt32LE(queued[i]! >>> 0, 16 + 4 * i);
+  for (let i = 0; i < listed; i++) out.writeUInt32LE(queued[i] >>> 0, 16 + 4 * i);
   return out;
 }
 
@@ -691,7 +780,11 @@ export const HEARTBEAT_PING = Buffer.from([0]);
 
 type Attempt<T> = { ok: true; value: T } | { ok: false; error: unknown };
 function attempt<T>(f: () => T): Attempt<T> {
-  try { return { ok: true, value: f() }; } catch (error) { return { ok: false, error }; }
+  try {
+    return { ok: true, value: f() };
+  } catch (error) {
+    return { ok: false, error };
+  }
 }
 
 function describeType(v: unknown): string {
@@ -708,7 +801,8 @@ function describeType(v: unknown): string {
 export function describeThrown(e: unknown): string {
   const w = attempt(() => {
     // isNativeError: errors made in a command's vm context are not `instanceof Error` here
-    if (types.isNativeError(e) || e instanceof Error) return `${typeof e.name === 'string' ? e.name : 'Error'}: ${typeof e.message === 'string' ? e.message : '?'}`;
+    if (types.isNativeError(e) || e instanceof Error)
+      return `${typeof e.name === 'string' ? e.name : 'Error'}: ${typeof e.message === 'string' ? e.message : '?'}`;
     return undefined;
   });
   if (w.ok && w.value !== undefined) return w.value;

@@ -83,25 +83,51 @@ export class RequestTable {
   private droppedUnread = 0;
   private awaitedCount = 0;
 
-  constructor(readonly retainResponses: number, private readonly onDropUnread: (req: Request, dropped: number) => void) {
+  constructor(
+    readonly retainResponses: number,
+    private readonly onDropUnread: (req: Request, dropped: number) => void,
+  ) {
     if (!Number.isInteger(retainResponses) || retainResponses < 1) throw new RangeError(`retainResponses must be a positive integer, not ${retainResponses}`);
   }
 
   /** How many requests the table holds now (pending and retained). */
-  get size(): number { return this.byId.size; }
-  get lastId(): number { return this.nextId - 1; }
+  get size(): number {
+    return this.byId.size;
+  }
+  get lastId(): number {
+    return this.nextId - 1;
+  }
   /** How many unsettled requests a caller is waiting for (whenSettled). */
-  get awaited(): number { return this.awaitedCount; }
+  get awaited(): number {
+    return this.awaitedCount;
+  }
 
   add(n: NewRequest): Request {
     const id = this.nextId++;
     const req: Request = {
       rec: {
-        command: n.command, id, mode: n.mode, parameters: n.parameters, ret: undefined, server: n.target, status: 'holding queue',
-        successful: false, traceback: null, startTime: undefined, stopTime: undefined,
+        command: n.command,
+        id,
+        mode: n.mode,
+        parameters: n.parameters,
+        ret: undefined,
+        server: n.target,
+        status: 'holding queue',
+        successful: false,
+        traceback: null,
+        startTime: undefined,
+        stopTime: undefined,
       },
-      target: n.target, timeoutMs: n.timeoutMs, callWithParameters: n.callWithParameters, encodedParameters: n.encodedParameters,
-      settled: false, abandoned: false, handedOut: false, pipelineMs: undefined, waiters: undefined, error: undefined,
+      target: n.target,
+      timeoutMs: n.timeoutMs,
+      callWithParameters: n.callWithParameters,
+      encodedParameters: n.encodedParameters,
+      settled: false,
+      abandoned: false,
+      handedOut: false,
+      pipelineMs: undefined,
+      waiters: undefined,
+      error: undefined,
     };
     this.byId.set(id, req);
     return req;
@@ -113,8 +139,8 @@ export class RequestTable {
     if (r) return r;
     if (Number.isInteger(id) && id >= 1 && id < this.nextId) {
       throw new ResponseExpiredError(
-        `request ${id} finished and is no longer kept: a response stays retrievable until ${this.retainResponses} more have been handed out after it `
-        + `(or, never asked for, until ${10 * this.retainResponses} newer ones wait unread); keep the CommandResponse, or raise retainResponses`,
+        `request ${id} finished and is no longer kept: a response stays retrievable until ${this.retainResponses} more have been handed out after it ` +
+          `(or, never asked for, until ${10 * this.retainResponses} newer ones wait unread); keep the CommandResponse, or raise retainResponses`,
         id,
       );
     }
@@ -135,7 +161,10 @@ export class RequestTable {
     req.waiters = undefined;
     if (ws) {
       this.awaitedCount--;
-      for (const w of ws) { if (error) w.reject(error); else w.resolve(); }
+      for (const w of ws) {
+        if (error) w.reject(error);
+        else w.resolve();
+      }
     }
     if (req.handedOut) return;
     this.unread.add(req);
@@ -153,8 +182,22 @@ export class RequestTable {
   whenSettled<T>(req: Request, then?: () => T): Promise<T | undefined> {
     if (req.settled) return req.error ? Promise.reject(req.error) : Promise.resolve(then?.());
     return new Promise((resolveP, reject) => {
-      if (!req.waiters) { req.waiters = []; this.awaitedCount++; }
-      req.waiters.push({ resolve: then ? () => { try { resolveP(then()); } catch (e) { reject(e); } } : () => resolveP(undefined), reject });
+      if (!req.waiters) {
+        req.waiters = [];
+        this.awaitedCount++;
+      }
+      req.waiters.push({
+        resolve: then
+          ? () => {
+              try {
+                resolveP(then());
+              } catch (e) {
+                reject(e);
+              }
+            }
+          : () => resolveP(undefined),
+        reject,
+      });
     });
   }
 
@@ -176,13 +219,25 @@ export class RequestTable {
         resolve: () => {
           if (done || --left > 0) return;
           done = true;
-          try { resolveP(then()); } catch (e) { reject(e); }
+          try {
+            resolveP(then());
+          } catch (e) {
+            reject(e);
+          }
         },
-        reject: (e: Error) => { if (!done) { done = true; reject(e); } },
+        reject: (e: Error) => {
+          if (!done) {
+            done = true;
+            reject(e);
+          }
+        },
       };
       for (const r of reqs) {
         if (r.settled) continue;
-        if (!r.waiters) { r.waiters = []; this.awaitedCount++; }
+        if (!r.waiters) {
+          r.waiters = [];
+          this.awaitedCount++;
+        }
         r.waiters.push(waiter);
       }
     });

@@ -38,7 +38,16 @@ import { Fifo } from './fifo.js';
 import type { ServerState } from './monitor.js';
 import { Poller } from './poller.js';
 import {
-  Tag, decodeBatch, decodeResponse, describeThrown, encodeBatch, encodeRequest, isBatch, type Heartbeat, type LogLevel, type ResponseMessage,
+  Tag,
+  decodeBatch,
+  decodeResponse,
+  describeThrown,
+  encodeBatch,
+  encodeRequest,
+  isBatch,
+  type Heartbeat,
+  type LogLevel,
+  type ResponseMessage,
 } from './protocol.js';
 import type { Request, RequestTable } from './requests.js';
 import type { Transport } from './transport.js';
@@ -87,19 +96,40 @@ export class Scheduler {
   /** each command's last run time (ms, server clock), for pipelining; at most COMMAND_TIMES entries */
   private readonly commandMs = new Map<string, number>();
 
-  constructor(private readonly transport: Transport, private readonly requests: RequestTable, private readonly opts: SchedulerOptions) {
+  constructor(
+    private readonly transport: Transport,
+    private readonly requests: RequestTable,
+    private readonly opts: SchedulerOptions,
+  ) {
     this.poller = new Poller(transport);
   }
 
   addServer(rank: number, host: string, pid: number, now: number): void {
     this.servers.set(rank, {
-      rank, host, pid, lastHeard: now, lastHeartbeat: undefined, pingSentAt: undefined,
-      reportedBusy: false, reportedRequestId: 0, reportedQueue: [], reportedQueueCount: 0, timedOut: false, timedOutAt: undefined,
-      inflight: [], queue: new Fifo(), missingSince: undefined, missingTick: 0, shortInFlight: 0, shortInFlightMs: 0,
+      rank,
+      host,
+      pid,
+      lastHeard: now,
+      lastHeartbeat: undefined,
+      pingSentAt: undefined,
+      reportedBusy: false,
+      reportedRequestId: 0,
+      reportedQueue: [],
+      reportedQueueCount: 0,
+      timedOut: false,
+      timedOutAt: undefined,
+      inflight: [],
+      queue: new Fifo(),
+      missingSince: undefined,
+      missingTick: 0,
+      shortInFlight: 0,
+      shortInFlightMs: 0,
     });
   }
 
-  start(): void { this.running = true; }
+  start(): void {
+    this.running = true;
+  }
 
   /**
    * The servers a request goes to: `[undefined]` for the first available one,
@@ -138,19 +168,27 @@ export class Scheduler {
     if (req.target !== undefined) {
       const s = this.servers.get(req.target)!;
       if (this.idle(s) && s.queue.length === 0) this.sendTo(s, [req]);
-      else { s.queue.push(req); this.kick(); }
+      else {
+        s.queue.push(req);
+        this.kick();
+      }
       return;
     }
     if (this.untargeted.length === 0) {
       for (const s of this.servers.values()) {
-        if (this.idle(s) && s.queue.length === 0) { this.sendTo(s, [req]); return; }
+        if (this.idle(s) && s.queue.length === 0) {
+          this.sendTo(s, [req]);
+          return;
+        }
       }
     }
     this.untargeted.push(req);
     this.kick();
   }
 
-  private idle(s: ServerSlot): boolean { return s.inflight.length === 0 && !s.timedOut && this.running; }
+  private idle(s: ServerSlot): boolean {
+    return s.inflight.length === 0 && !s.timedOut && this.running;
+  }
 
   /** The last run time of a request's command if it may be pipelined (see the top of this file), else undefined. */
   private shortCost(req: Request): number | undefined {
@@ -179,11 +217,16 @@ export class Scheduler {
   private kick(): void {
     if (this.kicked) return;
     this.kicked = true;
-    queueMicrotask(() => { this.kicked = false; this.fill(); });
+    queueMicrotask(() => {
+      this.kicked = false;
+      this.fill();
+    });
   }
 
   /** Send held requests now (before the client observes or waits: the state is then as if they were sent at push). */
-  flush(): void { if (this.kicked) this.fill(); }
+  flush(): void {
+    if (this.kicked) this.fill();
+  }
 
   /**
    * Hand held requests to the servers with room (only `to`, when given):
@@ -207,12 +250,17 @@ export class Scheduler {
           if (!next) continue;
           const extra = batches.get(s);
           const load = s.inflight.length + (extra?.length ?? 0);
-          if (load < bestLoad && this.canTake(s, next, extra)) { best = s; bestLoad = load; bestOwn = takeOwn; }
+          if (load < bestLoad && this.canTake(s, next, extra)) {
+            best = s;
+            bestLoad = load;
+            bestOwn = takeOwn;
+          }
         }
         if (!best) break;
         const next = bestOwn ? best.queue.shift()! : this.untargeted.shift()!;
         const list = batches.get(best);
-        if (list) list.push(next); else batches.set(best, [next]);
+        if (list) list.push(next);
+        else batches.set(best, [next]);
       }
       // a failed send leaves its server with room: try again with what is left
       again = false;
@@ -223,12 +271,22 @@ export class Scheduler {
   /** Send requests to `s` in one message; false (each settled as 'send failed') when the transport refuses it. */
   private sendTo(s: ServerSlot, reqs: Request[]): boolean {
     const now = Date.now();
-    const frames = reqs.map((req) => encodeRequest({
-      id: req.rec.id, command: req.rec.command, mode: req.rec.mode, callWithParameters: req.callWithParameters,
-      hasParameters: req.encodedParameters !== undefined, parameters: undefined, timeoutMs: req.timeoutMs,
-    }, req.encodedParameters));
+    const frames = reqs.map((req) =>
+      encodeRequest(
+        {
+          id: req.rec.id,
+          command: req.rec.command,
+          mode: req.rec.mode,
+          callWithParameters: req.callWithParameters,
+          hasParameters: req.encodedParameters !== undefined,
+          parameters: undefined,
+          timeoutMs: req.timeoutMs,
+        },
+        req.encodedParameters,
+      ),
+    );
     try {
-      this.transport.send(s.rank, Tag.REQUEST, frames.length === 1 ? frames[0]! : encodeBatch(frames));
+      this.transport.send(s.rank, Tag.REQUEST, frames.length === 1 ? frames[0] : encodeBatch(frames));
     } catch (e) {
       // the server never got them: it keeps its room, and the requests end here
       for (const req of reqs) {
@@ -278,7 +336,9 @@ export class Scheduler {
     this.poller.arrived();
     const s = this.servers.get(source);
     let frames: Buffer[];
-    try { frames = isBatch(data) ? decodeBatch(data) : [data]; } catch (e) {
+    try {
+      frames = isBatch(data) ? decodeBatch(data) : [data];
+    } catch (e) {
       // nothing readable: what it answered ends through the heartbeat check ('lost')
       this.opts.log('WARN', `ignored a RESPONSE batch from rank ${source} that does not decode: ${describeThrown(e)}`);
       return;
@@ -290,7 +350,9 @@ export class Scheduler {
 
   private onResponseFrame(source: number, s: ServerSlot | undefined, frame: Buffer): void {
     let res: ResponseMessage;
-    try { res = decodeResponse(frame); } catch (e) {
+    try {
+      res = decodeResponse(frame);
+    } catch (e) {
       // no readable request id: whatever it answered ends through the heartbeat check ('lost')
       this.opts.log('WARN', `ignored a RESPONSE from rank ${source} that does not decode: ${describeThrown(e)}`);
       return;
@@ -319,7 +381,11 @@ export class Scheduler {
   }
 
   private find(id: number): Request | undefined {
-    try { return this.requests.get(id); } catch { return undefined; }
+    try {
+      return this.requests.get(id);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The monitor put `s` in timeout: its requests end as 'timeout' (and every untargeted one when no server is left). */
@@ -333,8 +399,15 @@ export class Scheduler {
       req.rec.traceback = `ServerTimeoutError: request ${req.rec.id} not answered: ${why}`;
       this.requests.settle(req, undefined);
     };
-    for (const r of s.inflight) if (!r.settled) { r.abandoned = true; fail(r); }
-    for (let r = s.queue.shift(); r; r = s.queue.shift()) { r.rec.server = s.rank; fail(r); }
+    for (const r of s.inflight)
+      if (!r.settled) {
+        r.abandoned = true;
+        fail(r);
+      }
+    for (let r = s.queue.shift(); r; r = s.queue.shift()) {
+      r.rec.server = s.rank;
+      fail(r);
+    }
     if (this.timedOutCount === this.servers.size) {
       for (let r = this.untargeted.shift(); r; r = this.untargeted.shift()) fail(r);
     }
@@ -358,20 +431,30 @@ export class Scheduler {
    */
   checkHeld(s: ServerSlot, hb: Heartbeat, now: number): void {
     const cur = s.inflight[0];
-    if (!cur) { s.missingSince = undefined; return; }
+    if (!cur) {
+      s.missingSince = undefined;
+      return;
+    }
     const id = cur.rec.id;
     const held = hb.requestId === id || hb.queued.includes(id) || hb.queuedCount > hb.queued.length;
     // busy with an older request (one this client gave up on): ours may still be on its way in
     const passedOver = !hb.busy || hb.requestId > id;
-    if (held || !passedOver) { s.missingSince = undefined; return; }
-    if (s.missingSince === undefined) { s.missingSince = now; s.missingTick = hb.tick; }
+    if (held || !passedOver) {
+      s.missingSince = undefined;
+      return;
+    }
+    if (s.missingSince === undefined) {
+      s.missingSince = now;
+      s.missingTick = hb.tick;
+    }
     const missingMs = now - s.missingSince;
-    if (missingMs < this.opts.lostGraceMs || ((hb.tick - s.missingTick) >>> 0) < 2) return;
+    if (missingMs < this.opts.lostGraceMs || (hb.tick - s.missingTick) >>> 0 < 2) return;
     this.removeInFlight(s, 0);
     const state = hb.busy ? `running request ${hb.requestId}` : 'idle';
     const queued = `${hb.queuedCount} queued${hb.queued.length ? ` (${hb.queued.join(', ')})` : ''}`;
-    const why = `MPIServer-${s.rank} at host ${s.host} (pid ${s.pid}) no longer holds it: its heartbeat has said ${state}, ${queued}, `
-      + `for ${Math.round(missingMs)} ms (lostGraceMs=${this.opts.lostGraceMs}) and no response came`;
+    const why =
+      `MPIServer-${s.rank} at host ${s.host} (pid ${s.pid}) no longer holds it: its heartbeat has said ${state}, ${queued}, ` +
+      `for ${Math.round(missingMs)} ms (lostGraceMs=${this.opts.lostGraceMs}) and no response came`;
     if (!cur.settled) {
       const err = new RequestLostError(`request ${id} was lost: ${why}`, id, { rank: s.rank, host: s.host, pid: s.pid });
       cur.abandoned = true;
@@ -381,7 +464,10 @@ export class Scheduler {
       this.opts.log('WARN', `request ${id} (${JSON.stringify(cur.rec.command.slice(0, 80))}) lost: ${why}`);
       this.requests.settle(cur, undefined);
     } else {
-      this.opts.log('INFO', `request ${id} (given up earlier as '${cur.rec.status}') is no longer held by MPIServer-${s.rank}@${s.host}: the server is free again`);
+      this.opts.log(
+        'INFO',
+        `request ${id} (given up earlier as '${cur.rec.status}') is no longer held by MPIServer-${s.rank}@${s.host}: the server is free again`,
+      );
     }
     this.fill(s);
   }
@@ -393,7 +479,8 @@ export class Scheduler {
       const where = req.rec.server !== undefined ? `, server ${req.rec.server}` : '';
       const err = new ServicesStoppedError(
         `request ${req.rec.id} (${JSON.stringify(req.rec.command)}, status '${req.rec.status}'${where}) was not answered: the services were stopped (${reason})`,
-        reason, req.rec.id,
+        reason,
+        req.rec.id,
       );
       req.rec.successful = false;
       req.rec.traceback = `${err.name}: ${err.message}`;
@@ -410,8 +497,12 @@ export class Scheduler {
 
 /** "request 3 running on server 1 since ...; request 4 in the holding queue" (at most 20). */
 export function describePending(reqs: readonly Request[]): string {
-  const shown = reqs.slice(0, 20).map((r) => (r.rec.status === 'request sent'
-    ? `request ${r.rec.id} running on server ${r.rec.server} since ${new Date(r.rec.startTime ?? 0).toISOString()}`
-    : `request ${r.rec.id} in the holding queue${r.target !== undefined ? ` for server ${r.target}` : ''}`));
+  const shown = reqs
+    .slice(0, 20)
+    .map((r) =>
+      r.rec.status === 'request sent'
+        ? `request ${r.rec.id} running on server ${r.rec.server} since ${new Date(r.rec.startTime ?? 0).toISOString()}`
+        : `request ${r.rec.id} in the holding queue${r.target !== undefined ? ` for server ${r.target}` : ''}`,
+    );
   return shown.join('; ') + (reqs.length > 20 ? `; and ${reqs.length - 20} more` : '');
 }

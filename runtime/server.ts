@@ -25,8 +25,27 @@ import { format } from 'node:util';
 import * as vm from 'node:vm';
 import { CommandTimeoutError, ProtocolError, RoleError } from './errors.js';
 import {
-  CALL_FORM, CLIENT_RANK, HEARTBEAT_TICK_MS, Kind, MAX_MESSAGE_BYTES, Tag, decodeBatch, decodeControl, decodeRequest, encodeBatch, isBatch, describeThrown, encodeControl, encodeError,
-  encodeHeartbeat, encodeLog, encodeResponseOrFailure, type LogLevel, type RequestMessage, type ResponseMessage, type StartMessage,
+  CALL_FORM,
+  CLIENT_RANK,
+  HEARTBEAT_TICK_MS,
+  Kind,
+  MAX_MESSAGE_BYTES,
+  Tag,
+  decodeBatch,
+  decodeControl,
+  decodeRequest,
+  encodeBatch,
+  isBatch,
+  describeThrown,
+  encodeControl,
+  encodeError,
+  encodeHeartbeat,
+  encodeLog,
+  encodeResponseOrFailure,
+  type LogLevel,
+  type RequestMessage,
+  type ResponseMessage,
+  type StartMessage,
 } from './protocol.js';
 import { Poller } from './poller.js';
 import type { Envelope, Transport } from './transport.js';
@@ -88,12 +107,17 @@ export class MPICommandServer {
     return s;
   }
 
-  private constructor(readonly transport: Transport, private readonly opts: ServerOptions) {
+  private constructor(
+    readonly transport: Transport,
+    private readonly opts: ServerOptions,
+  ) {
     if (transport.rank === CLIENT_RANK) throw new RoleError('rank 0 is the MPIClient; an MPICommandServer runs on ranks 1..n-1', transport.rank);
     this.host = opts.host ?? hostname();
     this.pid = opts.pid ?? process.pid;
     this.startupLog = [...(opts.startupLog ?? [])];
-    this.servePromise = new Promise((r) => { this.resolveServe = r; });
+    this.servePromise = new Promise((r) => {
+      this.resolveServe = r;
+    });
     this.context = vm.createContext(this.makeGlobals(), { name: `MPIServer-${transport.rank}` });
     this.poller = new Poller(transport);
     transport.enableHeartbeat(Tag.HEARTBEAT_REQUEST, Tag.HEARTBEAT_REPLY);
@@ -103,20 +127,33 @@ export class MPICommandServer {
   /** Serve until the client sends STOP; resolves then. */
   serve(): Promise<void> {
     this.transport.start((m) => this.onMessage(m));
-    this.ticker ??= setInterval(() => { this.tick = (this.tick + 1) >>> 0; this.updateHeartbeat(); }, HEARTBEAT_TICK_MS).unref();
+    this.ticker ??= setInterval(() => {
+      this.tick = (this.tick + 1) >>> 0;
+      this.updateHeartbeat();
+    }, HEARTBEAT_TICK_MS).unref();
     return this.servePromise;
   }
 
   /** Send a log line to the client (rank and host are added there). */
   log(level: LogLevel, text: string): void {
     if (this.stopped) return;
-    if (!this.started) { this.startupLog.push({ level, text }); return; }
-    try { this.transport.send(CLIENT_RANK, Tag.LOG, encodeLog(level, text)); } catch { /* client gone: nothing to report to */ }
+    if (!this.started) {
+      this.startupLog.push({ level, text });
+      return;
+    }
+    try {
+      this.transport.send(CLIENT_RANK, Tag.LOG, encodeLog(level, text));
+    } catch {
+      /* client gone: nothing to report to */
+    }
   }
 
   /** Route this process's console to the client (used on MPI servers). */
   captureConsole(target: Console = console): void {
-    const route = (level: LogLevel) => (...args: unknown[]) => this.log(level, format(...args));
+    const route =
+      (level: LogLevel) =>
+      (...args: unknown[]) =>
+        this.log(level, format(...args));
     target.log = route('INFO');
     target.info = route('INFO');
     target.debug = route('DEBUG');
@@ -125,15 +162,43 @@ export class MPICommandServer {
   }
 
   private makeGlobals(): Record<string, unknown> {
-    const route = (level: LogLevel) => (...args: unknown[]) => this.log(level, format(...args));
-    const serverConsole = { log: route('INFO'), info: route('INFO'), debug: route('DEBUG'), warn: route('WARN'), error: route('ERROR'), trace: route('DEBUG'), dir: route('INFO') };
+    const route =
+      (level: LogLevel) =>
+      (...args: unknown[]) =>
+        this.log(level, format(...args));
+    const serverConsole = {
+      log: route('INFO'),
+      info: route('INFO'),
+      debug: route('DEBUG'),
+      warn: route('WARN'),
+      error: route('ERROR'),
+      trace: route('DEBUG'),
+      dir: route('INFO'),
+    };
     const self = this;
     return {
       console: serverConsole,
-      process, Buffer, URL, URLSearchParams, TextEncoder, TextDecoder, AbortController, AbortSignal,
-      setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate, queueMicrotask, structuredClone,
-      performance, fetch: globalThis.fetch,
-      get require() { return createRequire(join(self.cwd, '[mpistack-command]')); },
+      process,
+      Buffer,
+      URL,
+      URLSearchParams,
+      TextEncoder,
+      TextDecoder,
+      AbortController,
+      AbortSignal,
+      setTimeout,
+      clearTimeout,
+      setInterval,
+      clearInterval,
+      setImmediate,
+      clearImmediate,
+      queueMicrotask,
+      structuredClone,
+      performance,
+      fetch: globalThis.fetch,
+      get require() {
+        return createRequire(join(self.cwd, '[mpistack-command]'));
+      },
       /** import a module relative to the client's working directory */
       importModule: (specifier: string) => import(resolveSpecifier(specifier, self.cwd)),
       server: { rank: this.transport.rank, host: this.host, pid: this.pid },
@@ -146,19 +211,31 @@ export class MPICommandServer {
       case Tag.REQUEST: {
         this.poller.arrived();
         let frames: Buffer[];
-        try { frames = isBatch(msg.data) ? decodeBatch(msg.data) : [msg.data]; } catch (e) {
+        try {
+          frames = isBatch(msg.data) ? decodeBatch(msg.data) : [msg.data];
+        } catch (e) {
           this.refuseFrame(msg, e);
           return;
         }
         for (const frame of frames) {
-          try { this.queue.push(decodeRequest(frame)); } catch (e) { this.refuseFrame(msg, e); }
+          try {
+            this.queue.push(decodeRequest(frame));
+          } catch (e) {
+            this.refuseFrame(msg, e);
+          }
         }
-        if (this.running) this.updateHeartbeat(); else this.drain();
+        if (this.running) this.updateHeartbeat();
+        else this.drain();
         return;
       }
       case Tag.CONTROL: {
         let ctl;
-        try { ctl = decodeControl(msg.data); } catch (e) { this.refuseFrame(msg, e); return; }
+        try {
+          ctl = decodeControl(msg.data);
+        } catch (e) {
+          this.refuseFrame(msg, e);
+          return;
+        }
         if (ctl.kind === Kind.START) void this.start(ctl);
         else if (ctl.kind === Kind.STOP) this.stop(ctl.reason);
         return;
@@ -171,7 +248,11 @@ export class MPICommandServer {
   private async start(s: StartMessage): Promise<void> {
     this.cwd = s.cwd;
     if (this.opts.applyProcessSettings) {
-      try { process.chdir(s.cwd); } catch (e) { this.startupLog.push({ level: 'WARN', text: `cannot change to the client's directory ${s.cwd}: ${(e as Error).message}` }); }
+      try {
+        process.chdir(s.cwd);
+      } catch (e) {
+        this.startupLog.push({ level: 'WARN', text: `cannot change to the client's directory ${s.cwd}: ${(e as Error).message}` });
+      }
       Object.assign(process.env, s.env);
     }
     let error;
@@ -196,7 +277,11 @@ export class MPICommandServer {
     this.stopped = true;
     clearInterval(this.ticker);
     if (this.running) this.log('WARN', `request ${this.running.id} was still running at stop`);
-    try { this.transport.send(CLIENT_RANK, Tag.CONTROL, encodeControl({ kind: Kind.STOPPED, pid: this.pid })); } catch { /* client gone */ }
+    try {
+      this.transport.send(CLIENT_RANK, Tag.CONTROL, encodeControl({ kind: Kind.STOPPED, pid: this.pid }));
+    } catch {
+      /* client gone */
+    }
     this.transport.close();
     this.resolveServe?.();
   }
@@ -255,15 +340,37 @@ export class MPICommandServer {
       // execute() guards every step; this is the last line, so that a bug there still answers
       res = { id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime: now(), stopTime: now() };
     }
-    if (!(res instanceof Promise)) { this.finish(req, res, true); return; }
+    if (!(res instanceof Promise)) {
+      this.finish(req, res, true);
+      return;
+    }
     // going asynchronous: what waits in the outbox goes now
     this.flushOutbox();
-    const failed = (e: unknown): ResponseMessage => ({ id: req.id, successful: false, ret: undefined, error: encodeError(e), startTime: now(), stopTime: now() });
-    void res.then((r) => { this.finish(req, r, false); this.drain(); }, (e: unknown) => { this.finish(req, failed(e), false); this.drain(); });
+    const failed = (e: unknown): ResponseMessage => ({
+      id: req.id,
+      successful: false,
+      ret: undefined,
+      error: encodeError(e),
+      startTime: now(),
+      stopTime: now(),
+    });
+    void res.then(
+      (r) => {
+        this.finish(req, r, false);
+        this.drain();
+      },
+      (e: unknown) => {
+        this.finish(req, failed(e), false);
+        this.drain();
+      },
+    );
   }
 
   private finish(req: RequestMessage, res: ResponseMessage, hold: boolean): void {
-    if (this.stopped) { this.running = undefined; return; }
+    if (this.stopped) {
+      this.running = undefined;
+      return;
+    }
     if (this.lastRunMs.size >= SCRIPT_CACHE_LIMIT && !this.lastRunMs.has(req.command)) this.lastRunMs.delete(this.lastRunMs.keys().next().value as string);
     this.lastRunMs.set(req.command, res.stopTime - res.startTime);
     // the heartbeat lists this request until its response is sent (a large one takes a while; a held one waits in the outbox)
@@ -302,7 +409,9 @@ export class MPICommandServer {
       try {
         this.transport.send(CLIENT_RANK, Tag.RESPONSE, encodeBatch(held.map((h) => h.frame)));
         return;
-      } catch { /* each on its own below, each failure answered */ }
+      } catch {
+        /* each on its own below, each failure answered */
+      }
     }
     for (const h of held) this.sendResponse(h.res, h.frame, max);
   }
@@ -338,7 +447,10 @@ export class MPICommandServer {
     // put back what the parameters shadowed; a global a command made read-only or non-deletable is reported, not thrown
     const restore = () => {
       for (const [key, had, old] of saved.splice(0)) {
-        try { if (had) ctx[key] = old; else delete ctx[key]; } catch (e) {
+        try {
+          if (had) ctx[key] = old;
+          else delete ctx[key];
+        } catch (e) {
           this.log('WARN', `request ${req.id}: the parameter global ${JSON.stringify(key)} could not be ${had ? 'restored' : 'removed'}: ${describeThrown(e)}`);
         }
       }
@@ -358,7 +470,7 @@ export class MPICommandServer {
     try {
       const call = req.callWithParameters ? CALL_FORM.exec(req.command) : null;
       if (call) {
-        const fn = this.evaluate(call[1]!.replace(/\s+/g, ''), req.timeoutMs);
+        const fn = this.evaluate(call[1].replace(/\s+/g, ''), req.timeoutMs);
         if (typeof fn !== 'function') throw new TypeError(`${call[1]} is not a function (called as ${call[1]}(parameters))`);
         value = (fn as (p: unknown) => unknown)(params);
       } else if (req.mode === 'eval') {
@@ -371,7 +483,9 @@ export class MPICommandServer {
       return fail(e);
     }
     let thenable: boolean;
-    try { thenable = isThenable(value); } catch (e) {
+    try {
+      thenable = isThenable(value);
+    } catch (e) {
       restore();
       return fail(new TypeError(`the command's value has a 'then' property that throws when read: ${describeThrown(e)}`));
     }
@@ -380,10 +494,18 @@ export class MPICommandServer {
       return { id: req.id, successful: true, ret: req.mode === 'eval' ? value : undefined, error: undefined, startTime, stopTime: now() };
     }
     // parameters stay visible to the command until its Promise settles
-    return settleWithin(value as PromiseLike<unknown>, req.timeoutMs).then(
-      (v): ResponseMessage => { restore(); return { id: req.id, successful: true, ret: req.mode === 'eval' ? v : undefined, error: undefined, startTime, stopTime: now() }; },
-      (e: unknown) => { restore(); return fail(e); },
-    ).catch((e: unknown) => fail(e));
+    return settleWithin(value as PromiseLike<unknown>, req.timeoutMs)
+      .then(
+        (v): ResponseMessage => {
+          restore();
+          return { id: req.id, successful: true, ret: req.mode === 'eval' ? v : undefined, error: undefined, startTime, stopTime: now() };
+        },
+        (e: unknown) => {
+          restore();
+          return fail(e);
+        },
+      )
+      .catch((e: unknown) => fail(e));
   }
 
   /** The value of an expression command: its cached arrow when it has one and no timeout applies, else its script. */
@@ -421,7 +543,9 @@ export class MPICommandServer {
           importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
         }).runInContext(this.context);
         if (typeof made === 'function') fn = made as () => unknown;
-      } catch { /* not an expression on its own: the script runs it */ }
+      } catch {
+        /* not an expression on its own: the script runs it */
+      }
     }
     if (this.expressions.size >= SCRIPT_CACHE_LIMIT) this.expressions.delete(this.expressions.keys().next().value as string);
     this.expressions.set(source, fn);
@@ -454,7 +578,16 @@ function settleWithin(p: PromiseLike<unknown>, timeoutMs: number): Promise<unkno
       reject(new CommandTimeoutError(`the command's Promise did not settle within timeoutMs=${timeoutMs}`, timeoutMs));
     }, timeoutMs);
     // a thenable's then() is user code: what it throws rejects (the executor catches it)
-    Promise.resolve(p).then((v) => { clearTimeout(timer); resolvePromise(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
+    Promise.resolve(p).then(
+      (v) => {
+        clearTimeout(timer);
+        resolvePromise(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
   });
 }
 

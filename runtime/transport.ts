@@ -56,17 +56,24 @@ export interface HubFault {
 export class InProcessHub {
   readonly endpoints: InProcessTransport[];
   readonly faults: HubFault[] = [];
-  constructor(readonly size: number, readonly maxMessageBytes = 0x7fffffff) {
+  constructor(
+    readonly size: number,
+    readonly maxMessageBytes = 0x7fffffff,
+  ) {
     this.endpoints = Array.from({ length: size }, (_, rank) => new InProcessTransport(this, rank));
   }
   /** Apply a fault to the next message that matches it (once). */
-  inject(fault: HubFault): void { this.faults.push(fault); }
+  inject(fault: HubFault): void {
+    this.faults.push(fault);
+  }
   endpoint(rank: number): InProcessTransport {
     const ep = this.endpoints[rank];
     if (!ep) throw new RangeError(`no rank ${rank} in a hub of ${this.size}`);
     return ep;
   }
-  freeze(rank: number): void { this.endpoint(rank).frozen = true; }
+  freeze(rank: number): void {
+    this.endpoint(rank).frozen = true;
+  }
   thaw(rank: number): void {
     const ep = this.endpoint(rank);
     ep.frozen = false;
@@ -89,20 +96,28 @@ export class InProcessTransport implements Transport {
   sentCount = 0;
   readonly sentByTag = new Map<number, number>();
 
-  constructor(private readonly hub: InProcessHub, readonly rank: number) {}
-  get size(): number { return this.hub.size; }
-  get maxMessageBytes(): number { return this.hub.maxMessageBytes; }
+  constructor(
+    private readonly hub: InProcessHub,
+    readonly rank: number,
+  ) {}
+  get size(): number {
+    return this.hub.size;
+  }
+  get maxMessageBytes(): number {
+    return this.hub.maxMessageBytes;
+  }
 
   send(dest: number, tag: number, data: Uint8Array): void {
     if (this.frozen) throw new Error(`in-process rank ${this.rank} is frozen and cannot send`);
-    if (data.byteLength > this.hub.maxMessageBytes) throw new RangeError(`send buffer of ${data.byteLength} bytes is larger than ${this.hub.maxMessageBytes} (the transport's message limit)`);
+    if (data.byteLength > this.hub.maxMessageBytes)
+      throw new RangeError(`send buffer of ${data.byteLength} bytes is larger than ${this.hub.maxMessageBytes} (the transport's message limit)`);
     this.sentCount++;
     this.sentByTag.set(tag, (this.sentByTag.get(tag) ?? 0) + 1);
     const i = this.hub.faults.findIndex((f) => f.from === this.rank && f.to === dest && f.tag === tag);
     if (i >= 0) {
       const [f] = this.hub.faults.splice(i, 1);
-      if (f!.action.kind === 'drop') return;
-      data = f!.action.data;
+      if (f.action.kind === 'drop') return;
+      data = f.action.data;
     }
     // copy: the sender may reuse its buffer, as with MPI_Send
     this.hub.endpoint(dest).deliver({ source: this.rank, tag, data: Buffer.from(data) });
@@ -113,9 +128,16 @@ export class InProcessTransport implements Transport {
     this.schedule();
   }
 
-  enableHeartbeat(requestTag: number, replyTag: number): void { this.heartbeat = { requestTag, replyTag }; }
-  setHeartbeatPayload(payload: Uint8Array): void { this.payload = Buffer.from(payload); }
-  close(): void { this.closed = true; this.handler = undefined; }
+  enableHeartbeat(requestTag: number, replyTag: number): void {
+    this.heartbeat = { requestTag, replyTag };
+  }
+  setHeartbeatPayload(payload: Uint8Array): void {
+    this.payload = Buffer.from(payload);
+  }
+  close(): void {
+    this.closed = true;
+    this.handler = undefined;
+  }
 
   /** @internal */
   deliver(msg: Envelope): void {
@@ -135,7 +157,10 @@ export class InProcessTransport implements Transport {
 
   /** The messages already here (a frozen rank receives nothing): in process, nothing can arrive while this thread waits. */
   poll(): number {
-    if (this.delivering) { this.pollAfter = true; return 0; }
+    if (this.delivering) {
+      this.pollAfter = true;
+      return 0;
+    }
     return this.drain();
   }
 
@@ -146,7 +171,7 @@ export class InProcessTransport implements Transport {
       do {
         this.pollAfter = false;
         while (this.inbox.length > 0 && !this.frozen) {
-          const msg = this.inbox[0]!;
+          const msg = this.inbox[0];
           if (this.heartbeat && msg.tag === this.heartbeat.requestTag) {
             // the "native thread": answers even while the handler is busy
             this.inbox.shift();
@@ -155,7 +180,10 @@ export class InProcessTransport implements Transport {
           }
           if (!this.closed && !this.handler) break; // kept until start()
           this.inbox.shift();
-          if (this.handler) { n++; this.handler(msg); }
+          if (this.handler) {
+            n++;
+            this.handler(msg);
+          }
         }
       } while (this.pollAfter);
     } finally {

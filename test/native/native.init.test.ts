@@ -10,7 +10,11 @@ for (const n of [1, 2, 4]) {
     assert.is(r.code, 0, explain(r));
     const first = r.results.filter((x) => 'size' in x);
     const second = r.results.filter((x) => 'token' in x);
-    assert.equal(first.map((x) => x.rank), [...Array(n).keys()], explain(r));
+    assert.equal(
+      first.map((x) => x.rank),
+      [...Array(n).keys()],
+      explain(r),
+    );
     for (const x of first) {
       assert.is(x.size, n);
       assert.is(x.provided, 3, 'MPI_THREAD_MULTIPLE');
@@ -27,7 +31,10 @@ for (const n of [1, 2, 4]) {
       assert.ok(x.processor.length > 0);
     }
     assert.is(second.length, n, explain(r));
-    for (const x of second) { assert.is(x.token, 'from-root'); assert.ok(x.finalized); }
+    for (const x of second) {
+      assert.is(x.token, 'from-root');
+      assert.ok(x.finalized);
+    }
   });
 }
 

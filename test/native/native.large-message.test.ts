@@ -34,7 +34,10 @@ test('a real 2 GiB + 4 KiB message from a C sender using an MPI datatype: recv a
   const exe = join(tmp, 'big-sender');
   execFileSync('mpicc', ['-O1', '-o', exe, resolve(here, '../../../test/native/programs/big-sender.c')], { stdio: 'pipe' });
   const r = await mpirun(1, [exe, ':', '-n', '1', process.execPath, program('large-recv')], { timeoutMs: 240_000 });
-  const checks = r.stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)))[0]?.checks;
+  const checks = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('RESULT '))
+    .map((l) => JSON.parse(l.slice(7)))[0]?.checks;
   assert.is(r.code, 0, explain(r));
   assert.ok(checks, explain(r));
   assert.is(checks.recv.isRange, true, JSON.stringify(checks.recv));

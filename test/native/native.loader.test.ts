@@ -36,7 +36,10 @@ test('candidate order: explicit path, prefix copy, local build', () => {
   const c = candidatePaths({ path: 'x/my.node', prefix: '/opt/stack' });
   assert.is(c[0], resolve('x/my.node'));
   assert.is(c[1], '/opt/stack/lib/mpistack/mpi.node');
-  assert.ok(c.slice(2).some((p) => p.endsWith(join('native', 'build', 'Release', 'mpi.node'))), c.join('\n'));
+  assert.ok(
+    c.slice(2).some((p) => p.endsWith(join('native', 'build', 'Release', 'mpi.node'))),
+    c.join('\n'),
+  );
 });
 
 test('nothing loadable: BindingLoadError lists every path tried with its reason', () => {
@@ -53,7 +56,9 @@ test('nothing loadable: BindingLoadError lists every path tried with its reason'
     assert.is(r.tried[1].reason, 'no such file');
     assert.ok(r.tried.length >= 3, 'the local build locations too');
     for (const t of r.tried) assert.ok(r.message.includes(t.path), `message names ${t.path}`);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a prefix copy (<prefix>/lib/mpistack/mpi.node, from MPISTACK_PREFIX) is found and promotes its libmpi', () => {
@@ -69,7 +74,9 @@ test('a prefix copy (<prefix>/lib/mpistack/mpi.node, from MPISTACK_PREFIX) is fo
     assert.is(r.init, false, 'loading does not initialize MPI');
     const byOption = probe(index, { prefix });
     assert.is(byOption.path, join(prefix, 'lib', 'mpistack', 'mpi.node'));
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -26,7 +26,9 @@ test('the binding builds without MPI_Mprobe/MPI_Mrecv and imports MPI_Iprobe/MPI
   cpSync(join(root, 'native', 'src'), join(src, 'src'), { recursive: true });
   const gyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   const b = await runLimited(process.execPath, [gyp, 'rebuild', `--nodedir=${nodeHeadersDir()}`], {
-    cwd: src, env: { ...process.env, CPPFLAGS: '-DMPISTACK_MATCHED_PROBE=0', NODE_PATH: join(root, 'node_modules') }, timeoutMs: 240_000,
+    cwd: src,
+    env: { ...process.env, CPPFLAGS: '-DMPISTACK_MATCHED_PROBE=0', NODE_PATH: join(root, 'node_modules') },
+    timeoutMs: 240_000,
   });
   assert.is(b.code, 0, b.stdout + b.stderr);
   const node = join(src, 'build', 'Release', 'mpi.node');
@@ -44,7 +46,8 @@ for (const name of ['init', 'matching', 'sendrecv', 'heartbeat', 'responsive', '
   test(`native.${name} passes on the MPI-2.1 receive path`, async () => {
     const file = join(here, `native.${name}.test.js`);
     const r = await runLimited(process.execPath, [file], {
-      env: { ...process.env, MPISTACK_PREFIX: prefix, MPISTACK_TEST_RECEIVE_MODE: 'serialised-probe' }, timeoutMs: 240_000,
+      env: { ...process.env, MPISTACK_PREFIX: prefix, MPISTACK_TEST_RECEIVE_MODE: 'serialised-probe' },
+      timeoutMs: 240_000,
     });
     assert.is(r.code, 0, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
     assert.match(r.stdout, /Passed:\s+[1-9]/);

@@ -11,7 +11,13 @@ import { parseReport } from './scripts/report.js';
 const cwd = workDir();
 const run = await launch(['--tasks', script('tasks'), script('suite')], { cwd });
 const cases = parseReport(run.stdout) ?? [];
-const log = (() => { try { return readFileSync(join(cwd, 'mpistack.log'), 'utf8'); } catch { return ''; } })();
+const log = (() => {
+  try {
+    return readFileSync(join(cwd, 'mpistack.log'), 'utf8');
+  } catch {
+    return '';
+  }
+})();
 
 test('mpirun exits 0 and the script reports its cases', () => {
   assert.is(run.timedOut, false, 'mpirun hung');
@@ -21,12 +27,18 @@ test('mpirun exits 0 and the script reports its cases', () => {
 });
 
 for (const c of cases) {
-  test(c.name, () => { assert.equal(c.failures, [], c.failures.join('\n')); });
+  test(c.name, () => {
+    assert.equal(c.failures, [], c.failures.join('\n'));
+  });
 }
 
 test('the log has the MPI Enabled lines for the client and every server', () => {
   assert.match(log, /MPIClient@\S+: MPI Enabled at host \S+ with rank 0 as MPIClient using MPI version \d+\.\d+ from Open MPI v[\d.]+ implementation/);
-  for (const r of [1, 2, 3]) assert.match(log, new RegExp(`MPIServer-${r}@[\\w.-]+: MPI Enabled at host \\S+ with rank ${r} as MPIServer using MPI version \\d+\\.\\d+ from .+ implementation`));
+  for (const r of [1, 2, 3])
+    assert.match(
+      log,
+      new RegExp(`MPIServer-${r}@[\\w.-]+: MPI Enabled at host \\S+ with rank ${r} as MPIServer using MPI version \\d+\\.\\d+ from .+ implementation`),
+    );
 });
 
 test('server console output reaches the unified log, prefixed with rank and host', () => {

@@ -13,5 +13,8 @@ test('mpirun exits 0 with all cases reported', () => {
   assert.is(run.code, 0, `exit ${run.code}\n${run.stderr.slice(-3000)}`);
   assert.is(cases.length, 5);
 });
-for (const c of cases) test(c.name, () => { assert.equal(c.failures, [], c.failures.join('\n')); });
+for (const c of cases)
+  test(c.name, () => {
+    assert.equal(c.failures, [], c.failures.join('\n'));
+  });
 test.run();

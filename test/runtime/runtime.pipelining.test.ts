@@ -19,16 +19,23 @@ test('a burst of short commands: batched both ways, every id answered once, in p
   const ids: number[] = [];
   for (let i = 0; i < 300; i++) ids.push(...c.client.pushCommandRequest('++seq'));
   const res = await c.client.getCommandResponse(ids, { block: true, waitTimeoutMs: 10_000 });
-  assert.equal(res.map((r) => r.id), ids);
+  assert.equal(
+    res.map((r) => r.id),
+    ids,
+  );
   assert.ok(res.every((r) => r.successful && r.status === 'response received'));
   for (const server of [1, 2]) {
     const seqs = res.filter((r) => r.server === server).map((r) => r.ret as number);
     assert.ok(seqs.length > 0, `server ${server} took some`);
-    assert.equal(seqs, [...seqs].sort((a, b) => a - b), `server ${server} ran them in push order`);
+    assert.equal(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      `server ${server} ran them in push order`,
+    );
     assert.equal(new Set(seqs).size, seqs.length);
   }
   const requestMessages = (c.hub.endpoint(0).sentByTag.get(Tag.REQUEST) ?? 0) - sentBefore;
-  const responseMessages = [1, 2].reduce((n, r, i) => n + (c.hub.endpoint(r).sentByTag.get(Tag.RESPONSE) ?? 0) - answeredBefore[i]!, 0);
+  const responseMessages = [1, 2].reduce((n, r, i) => n + (c.hub.endpoint(r).sentByTag.get(Tag.RESPONSE) ?? 0) - answeredBefore[i], 0);
   assert.ok(requestMessages < 300, `${requestMessages} request messages for 300 requests`);
   assert.ok(responseMessages < 300, `${responseMessages} response messages for 300 responses`);
   await c.client.stopServices();
@@ -49,7 +56,7 @@ test('a command never seen goes to an idle server only: short ones are held, not
   await tick();
   assert.is(sent() - before, 2, 'only the two slow ones went out: both servers run a command never seen');
   const st = c.client.getServerStatus();
-  assert.equal([st[1]!.commandId, st[2]!.commandId].sort(), [...slow].sort());
+  assert.equal([st[1].commandId, st[2].commandId].sort(), [...slow].sort());
   const res = await c.client.getCommandResponse([...slow, ...quick], { block: true, waitTimeoutMs: 10_000 });
   assert.ok(res.every((r) => r.successful));
   await c.client.stopServices();
@@ -62,8 +69,11 @@ test('a long command keeps its server to itself; short ones go to the other serv
   const quick: number[] = [];
   for (let i = 0; i < 20; i++) quick.push(...c.client.pushCommandRequest('1+1'));
   const res = await c.client.getCommandResponse(quick, { block: true, waitTimeoutMs: 10_000 });
-  assert.ok(res.every((r) => r.server === 2), `servers ${res.map((r) => r.server).join()}`);
-  assert.is((await c.client.getCommandResponse(long, { block: true }))[0]!.successful, true);
+  assert.ok(
+    res.every((r) => r.server === 2),
+    `servers ${res.map((r) => r.server).join()}`,
+  );
+  assert.is((await c.client.getCommandResponse(long, { block: true }))[0].successful, true);
   await c.client.stopServices();
 });
 

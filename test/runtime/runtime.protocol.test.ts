@@ -5,8 +5,20 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ProtocolError } from '../../runtime/errors.js';
 import {
-  Kind, decodeControl, decodeHeartbeat, decodeLog, decodeRequest, decodeResponse, decodeValue, encodeControl, encodeError,
-  encodeHeartbeat, encodeLog, encodeRequest, encodeResponse, encodeValue,
+  Kind,
+  decodeControl,
+  decodeHeartbeat,
+  decodeLog,
+  decodeRequest,
+  decodeResponse,
+  decodeValue,
+  encodeControl,
+  encodeError,
+  encodeHeartbeat,
+  encodeLog,
+  encodeRequest,
+  encodeResponse,
+  encodeValue,
 } from '../../runtime/protocol.js';
 import { inspect } from 'node:util';
 
@@ -19,7 +31,13 @@ test('values: primitives, strings, objects with Maps, Dates, typed arrays, undef
   }
   const obj = { a: 1, m: new Map([['k', [1, 2]]]), d: new Date(5), t: new Float64Array([1.5]), u: undefined, nested: { s: 'x' } };
   assert.equal(decodeValue(encodeValue(obj)), obj);
-  const fn = decodeValue(encodeValue({ f() { return 1; } }));
+  const fn = decodeValue(
+    encodeValue({
+      f() {
+        return 1;
+      },
+    }),
+  );
   assert.type(fn, 'string'); // functions travel as their rendering
 });
 
@@ -32,10 +50,25 @@ test('values (2000 runs of fc.anything, and the edge cases): decode to what stru
   const circular: Record<string, unknown> = { a: [1] };
   circular.self = circular;
   const deep = Array.from({ length: 40 }).reduce<unknown>((inner) => ({ inner }), 'bottom');
-  // eslint-disable-next-line no-sparse-arrays
-  const edge: unknown[] = [-0, NaN, 2 ** 31, -(2 ** 31), 1e300, '\ud800', { ['__proto__']: 1 }, JSON.parse('{"__proto__": {"a": 1}}'), [1, , 3],
-    Object.assign([1, 2], { extra: true }), { s: sharedChild, t: sharedChild }, circular, deep, Object.create(null), { d: new Date(3), m: new Map([[1, 2]]) },
-    [undefined, null, true, false, 'é', { k: ['v', 1.5, -7] }]];
+
+  const edge: unknown[] = [
+    -0,
+    NaN,
+    2 ** 31,
+    -(2 ** 31),
+    1e300,
+    '\ud800',
+    { ['__proto__']: 1 },
+    JSON.parse('{"__proto__": {"a": 1}}'),
+    [1, , 3],
+    Object.assign([1, 2], { extra: true }),
+    { s: sharedChild, t: sharedChild },
+    circular,
+    deep,
+    Object.create(null),
+    { d: new Date(3), m: new Map([[1, 2]]) },
+    [undefined, null, true, false, 'é', { k: ['v', 1.5, -7] }],
+  ];
   const roundTrips = (v: unknown): boolean => {
     const back = decodeValue(encodeValue(v));
     const want = structuredClone(v);
@@ -48,8 +81,24 @@ test('values (2000 runs of fc.anything, and the edge cases): decode to what stru
   assert.ok(s.s === s.t, 'shared reference kept');
   const c = decodeValue(encodeValue(circular)) as { self: unknown };
   assert.ok(c.self === c, 'circle kept');
-  fc.assert(fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true, withNullPrototype: true,
-    withObjectString: true, withBoxedValues: true, withUnicodeString: true }), roundTrips), { numRuns: 2000 });
+  fc.assert(
+    fc.property(
+      fc.anything({
+        withBigInt: true,
+        withDate: true,
+        withMap: true,
+        withSet: true,
+        withTypedArray: true,
+        withSparseArray: true,
+        withNullPrototype: true,
+        withObjectString: true,
+        withBoxedValues: true,
+        withUnicodeString: true,
+      }),
+      roundTrips,
+    ),
+    { numRuns: 2000 },
+  );
 });
 
 test('errors travel as name, message, stack; non-Error values are named', () => {
@@ -65,13 +114,28 @@ test('errors travel as name, message, stack; non-Error values are named', () => 
 });
 
 test('request and response round trip', () => {
-  const req = { id: 77, command: 'a + b // ü', mode: 'eval' as const, callWithParameters: false, hasParameters: true, parameters: { a: 1, b: [2] }, timeoutMs: 1500 };
+  const req = {
+    id: 77,
+    command: 'a + b // ü',
+    mode: 'eval' as const,
+    callWithParameters: false,
+    hasParameters: true,
+    parameters: { a: 1, b: [2] },
+    timeoutMs: 1500,
+  };
   assert.equal(decodeRequest(encodeRequest(req)), req);
   const bare = { id: 1, command: 'x()', mode: 'exec' as const, callWithParameters: true, hasParameters: false, parameters: undefined, timeoutMs: 0 };
   assert.equal(decodeRequest(encodeRequest(bare)), bare);
   const ok = { id: 9, successful: true, ret: { r: 1 }, error: undefined, startTime: 1.25, stopTime: 2.5 };
   assert.equal(decodeResponse(encodeResponse(ok)), ok);
-  const bad = { id: 10, successful: false, ret: undefined, error: { name: 'TypeError', message: 'm', stack: 'TypeError: m\n at x' }, startTime: 3, stopTime: 4 };
+  const bad = {
+    id: 10,
+    successful: false,
+    ret: undefined,
+    error: { name: 'TypeError', message: 'm', stack: 'TypeError: m\n at x' },
+    startTime: 3,
+    stopTime: 4,
+  };
   assert.equal(decodeResponse(encodeResponse(bad)), bad);
 });
 
@@ -85,7 +149,10 @@ test('control, log and heartbeat messages', () => {
   const cut = decodeHeartbeat(encodeHeartbeat(true, 9, many));
   assert.is(cut.queuedCount, 100);
   assert.equal(cut.queued, many.slice(0, 64));
-  assert.throws(() => decodeHeartbeat(Buffer.alloc(0)), (e: Error) => e instanceof ProtocolError);
+  assert.throws(
+    () => decodeHeartbeat(Buffer.alloc(0)),
+    (e: Error) => e instanceof ProtocolError,
+  );
 });
 
 test.run();

@@ -23,7 +23,7 @@ test('REPL: top-level await with client in scope, lines in order, exit 0', () =>
   assert.match(run.stdout, /STATUS 1,2,3/);
 });
 
-test('terminal log mode: servers\' console output in the client terminal, prefixed with rank and host', () => {
+test("terminal log mode: servers' console output in the client terminal, prefixed with rank and host", () => {
   assert.match(run.stdout, /MPIServer-1@\S+: shout from 1/);
   assert.match(run.stdout, /MPIServer-3@\S+: shout from 3/);
   assert.match(run.stdout, /MPIClient@\S+: MPI Enabled at host \S+ with rank 0 as MPIClient/);

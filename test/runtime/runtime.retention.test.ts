@@ -13,17 +13,31 @@ test('handed-out responses: the last retainResponses stay retrievable, older one
   const ids: number[] = [];
   for (let i = 0; i < 1000; i++) {
     const [r] = await client.pushCommandRequest('i * 3', { block: true, parameters: { i } });
-    ids.push(r!.id);
+    ids.push(r.id);
     assert.ok(client.retainedRequests <= 101, `${client.retainedRequests} kept`);
   }
   // the last 100 still answer, again and again (a caller polling the same ids)
   for (let k = 0; k < 2; k++) {
     const again = client.getCommandResponse(ids.slice(-100), { verbose: false });
-    assert.equal(again.map((r) => r.ret), ids.slice(-100).map((_, j) => (900 + j) * 3));
+    assert.equal(
+      again.map((r) => r.ret),
+      ids.slice(-100).map((_, j) => (900 + j) * 3),
+    );
   }
-  assert.throws(() => client.getCommandResponse([ids[0]!]), (e: Error) => e instanceof ResponseExpiredError && (e as ResponseExpiredError).requestId === ids[0]);
-  try { await client.getCommandResponse([ids[10]!], { block: true }); assert.unreachable('expired'); } catch (e) { assert.instance(e, ResponseExpiredError); }
-  assert.throws(() => client.getCommandResponse([ids[999]! + 1]), (e: Error) => e instanceof RangeError && !(e instanceof ResponseExpiredError));
+  assert.throws(
+    () => client.getCommandResponse([ids[0]]),
+    (e: Error) => e instanceof ResponseExpiredError && e.requestId === ids[0],
+  );
+  try {
+    await client.getCommandResponse([ids[10]], { block: true });
+    assert.unreachable('expired');
+  } catch (e) {
+    assert.instance(e, ResponseExpiredError);
+  }
+  assert.throws(
+    () => client.getCommandResponse([ids[999] + 1]),
+    (e: Error) => e instanceof RangeError && !(e instanceof ResponseExpiredError),
+  );
   await client.stopServices();
 });
 
@@ -33,7 +47,10 @@ test('unread responses are kept until asked for, up to 10x retainResponses; the 
   for (let i = 0; i < 150; i++) ids.push(...client.pushCommandRequest('i', { parameters: { i } }));
   // a blocking wait that has started keeps its requests whatever the table does
   const all = await client.getCommandResponse(ids, { block: true });
-  assert.equal(all.map((r) => r.ret), ids.map((_, i) => i));
+  assert.equal(
+    all.map((r) => r.ret),
+    ids.map((_, i) => i),
+  );
   // fire and forget: nobody reads these
   const unread: number[] = [];
   for (let i = 0; i < 150; i++) unread.push(...client.pushCommandRequest('i', { parameters: { i } }));
@@ -46,12 +63,17 @@ test('unread responses are kept until asked for, up to 10x retainResponses; the 
   for (const id of unread) {
     try {
       const [r] = client.getCommandResponse([id], { verbose: false });
-      assert.is(r!.id, id);
+      assert.is(r.id, id);
       kept++;
-    } catch (e) { assert.instance(e, ResponseExpiredError); }
+    } catch (e) {
+      assert.instance(e, ResponseExpiredError);
+    }
   }
   assert.ok(kept >= 98 && kept <= 100, `${kept} kept`);
-  assert.ok(lines.some((l) => /finished responses dropped unread so far/.test(l)), 'the drop is logged');
+  assert.ok(
+    lines.some((l) => /finished responses dropped unread so far/.test(l)),
+    'the drop is logged',
+  );
   await client.stopServices();
 });
 
@@ -62,9 +84,9 @@ test('pending requests are never dropped, however many', async () => {
   for (let i = 0; i < 200; i++) queued.push(...client.pushCommandRequest('i', { parameters: { i }, targetServer: 1 }));
   assert.ok(client.retainedRequests >= 201);
   const [s] = await client.getCommandResponse(slow, { block: true });
-  assert.is(s!.ret, 'slow');
+  assert.is(s.ret, 'slow');
   const last = await client.getCommandResponse(queued.slice(-1), { block: true });
-  assert.is(last[0]!.ret, 199);
+  assert.is(last[0].ret, 199);
   await client.stopServices();
 });
 

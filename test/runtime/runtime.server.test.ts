@@ -7,7 +7,8 @@ import { cluster } from './inprocess.js';
 
 test('state persists, parameters are removed, name() gets the parameters', async () => {
   const { client } = await cluster(2);
-  const run = async (command: string, parameters?: Record<string, unknown>, timeoutMs?: number) => (await client.pushCommandRequest(command, { block: true, targetServer: 1, parameters, timeoutMs }))[0]!;
+  const run = async (command: string, parameters?: Record<string, unknown>, timeoutMs?: number) =>
+    (await client.pushCommandRequest(command, { block: true, targetServer: 1, parameters, timeoutMs }))[0];
   assert.ok((await run('var counter = 1; globalThis.tool = { open(vis) { return "opened " + vis; } };')).successful);
   assert.is((await run('++counter')).ret, 2);
   assert.is((await run('tool.open(vis)', { vis: 'x.ms' })).ret, 'opened x.ms');
@@ -31,7 +32,7 @@ test('state persists, parameters are removed, name() gets the parameters', async
 
 test('failures: thrown errors, non-Error values, rejections, a false return is still successful', async () => {
   const { client } = await cluster(2);
-  const run = async (command: string) => (await client.pushCommandRequest(command, { block: true }))[0]!;
+  const run = async (command: string) => (await client.pushCommandRequest(command, { block: true }))[0];
   const cases: Array<[string, RegExp]> = [
     ['undefinedName + 1', /ReferenceError: undefinedName is not defined/],
     ['null.x', /TypeError/],

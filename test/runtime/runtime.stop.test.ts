@@ -17,7 +17,10 @@ test('mpirun exits 0 with all cases reported', () => {
   assert.is(run.code, 0, `exit ${run.code}\n${run.stderr.slice(-3000)}`);
   assert.is(cases.length, 2);
 });
-for (const c of cases) test(c.name, () => { assert.equal(c.failures, [], c.failures.join('\n')); });
+for (const c of cases)
+  test(c.name, () => {
+    assert.equal(c.failures, [], c.failures.join('\n'));
+  });
 
 test('per-server log mode: one file per server with its lines, the client file with its own', () => {
   const client = readFileSync(join(cwd, 'run.log'), 'utf8');

@@ -2,9 +2,17 @@
 import { mpi, provided, report, world } from './common.js';
 
 report({
-  size: world.size, provided, threadLevel: mpi.threadLevel(), initialized: mpi.isInitialized(),
-  libraryPath: mpi.libraryPath(), version: mpi.version(), libraryVersion: mpi.libraryVersion(), receiveMode: mpi.receiveMode,
-  processor: mpi.processorName(), wtime: mpi.wtime(), bindingPath: mpi.bindingPath,
+  size: world.size,
+  provided,
+  threadLevel: mpi.threadLevel(),
+  initialized: mpi.isInitialized(),
+  libraryPath: mpi.libraryPath(),
+  version: mpi.version(),
+  libraryVersion: mpi.libraryVersion(),
+  receiveMode: mpi.receiveMode,
+  processor: mpi.processorName(),
+  wtime: mpi.wtime(),
+  bindingPath: mpi.bindingPath,
 });
 world.barrier();
 const token = world.bcast(world.rank === 0 ? Buffer.from('from-root') : undefined, 0).toString();

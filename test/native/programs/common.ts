@@ -14,7 +14,10 @@ export function report(obj: Record<string, unknown>): void {
 export function pattern(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   let x = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24; }
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
   return b;
 }
 

@@ -2,7 +2,8 @@
 // Rank 1 enables the heartbeat and idles in recvAsync; rank 0 stops it for real.
 import { report, sleep, world } from './common.js';
 
-const REQ = 200, REPLY = 201;
+const REQ = 200,
+  REPLY = 201;
 const c = world.dup();
 if (world.rank === 1) {
   c.enableHeartbeat(REQ, REPLY);
@@ -14,7 +15,10 @@ if (world.rank === 1) {
   const pid = Number(world.recv(1, 1).data.toString());
   const waitReply = async (ms: number) => {
     const deadline = Date.now() + ms;
-    while (Date.now() < deadline) { if (c.iprobe(1, REPLY)) return c.recv(1, REPLY).data.toString(); await sleep(2); }
+    while (Date.now() < deadline) {
+      if (c.iprobe(1, REPLY)) return c.recv(1, REPLY).data.toString();
+      await sleep(2);
+    }
     return undefined;
   };
   c.send(Buffer.from('p0'), 1, REQ);

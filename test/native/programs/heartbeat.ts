@@ -3,7 +3,9 @@
 // must get the payload back each time before rank 1's loop ends.
 import { report, sleep, world } from './common.js';
 
-const REQ = 100, REPLY = 101, DONE = 102;
+const REQ = 100,
+  REPLY = 101,
+  DONE = 102;
 const c = world.dup();
 if (world.rank === 1) {
   c.enableHeartbeat(REQ, REPLY);

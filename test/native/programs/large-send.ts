@@ -6,7 +6,14 @@ import { mpi, report, world } from './common.js';
 
 type NativeSend = { native: { send(h: number, b: Uint8Array, dest: number, tag: number): void; setHeartbeatPayload(h: number, b: Uint8Array): void } };
 const native = (mpi as unknown as NativeSend).native;
-const outcome = (f: () => unknown) => { try { f(); return 'no error'; } catch (e) { return `${(e as Error).name}: ${(e as Error).message}`; } };
+const outcome = (f: () => unknown) => {
+  try {
+    f();
+    return 'no error';
+  } catch (e) {
+    return `${(e as Error).name}: ${(e as Error).message}`;
+  }
+};
 const checks: Record<string, unknown> = {};
 const twoGiB = Buffer.allocUnsafe(2 ** 31); // not touched: no memory is used for it
 const fourGiB = Buffer.allocUnsafe(2 ** 32); // cast to int this would be 0 bytes

@@ -20,14 +20,15 @@ if (world.rank !== 0) {
   got.push(s(world.recv(2, 8)));
   got.push(s(world.recv(1, 8)));
   // a source wildcard with a fixed tag
-  const a = world.recv(ANY_SOURCE, 7); got.push(s(a));
+  const a = world.recv(ANY_SOURCE, 7);
+  got.push(s(a));
   // the remaining tag-7 message must come from the other source
   got.push(s(world.recv(a.source === 1 ? 2 : 1, ANY_TAG)));
   const empty = world.iprobe(ANY_SOURCE, ANY_TAG) === undefined;
   // async on the dup: start all receives before any message is consumed, mixed wildcards
-  const asyncGot = await Promise.all([
-    side.recvAsync(1, 8), side.recvAsync(2, 7), side.recvAsync(ANY_SOURCE, 8), side.recvAsync(1, ANY_TAG),
-  ]).then((ms) => ms.map(s));
+  const asyncGot = await Promise.all([side.recvAsync(1, 8), side.recvAsync(2, 7), side.recvAsync(ANY_SOURCE, 8), side.recvAsync(1, ANY_TAG)]).then((ms) =>
+    ms.map(s),
+  );
   world.barrier();
   report({ got, empty, asyncGot });
 }

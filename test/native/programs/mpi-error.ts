@@ -7,6 +7,15 @@ try {
   world.send(Buffer.from('x'), world.size + 5, 1);
 } catch (e) {
   const err = e as MPIError;
-  res = { thrown: true, isMPIError: e instanceof MPIError, isError: e instanceof Error, name: err.name, errorClass: err.errorClass, mpiMessage: err.mpiMessage, call: err.call, message: err.message };
+  res = {
+    thrown: true,
+    isMPIError: e instanceof MPIError,
+    isError: e instanceof Error,
+    name: err.name,
+    errorClass: err.errorClass,
+    mpiMessage: err.mpiMessage,
+    call: err.call,
+    message: err.message,
+  };
 }
 report(res);

@@ -11,12 +11,29 @@ for (const p of ['spin', 'yield', 'adaptive'] as WaitPolicy[]) {
   let ok = 0;
   for (let i = 0; i < 100; i++) {
     const want = pattern(64, i);
-    if (world.rank === 0) { c.send(want, peer, i); const m = await c.recvAsync(peer, i); if (m.data.equals(want)) ok++; }
-    else { const m = await c.recvAsync(peer, i); c.send(m.data, peer, i); ok++; }
+    if (world.rank === 0) {
+      c.send(want, peer, i);
+      const m = await c.recvAsync(peer, i);
+      if (m.data.equals(want)) ok++;
+    } else {
+      const m = await c.recvAsync(peer, i);
+      c.send(m.data, peer, i);
+      ok++;
+    }
   }
   res[p] = ok;
 }
-try { c.recv(peer, 0); res.syncOnServedThrows = false; } catch (e) { res.syncOnServedThrows = /dup\(\)/.test((e as Error).message); }
-try { mpi.setWaitPolicy('busy' as WaitPolicy); res.badThrows = false; } catch (e) { res.badThrows = e instanceof TypeError; }
+try {
+  c.recv(peer, 0);
+  res.syncOnServedThrows = false;
+} catch (e) {
+  res.syncOnServedThrows = /dup\(\)/.test((e as Error).message);
+}
+try {
+  mpi.setWaitPolicy('busy' as WaitPolicy);
+  res.badThrows = false;
+} catch (e) {
+  res.badThrows = e instanceof TypeError;
+}
 world.barrier();
 report(res);

@@ -3,8 +3,12 @@
 import { report, world } from './common.js';
 
 const c = world.dup();
-c.recvAsync().catch(() => { /* never settles before exit */ });
-setInterval(() => { /* keeps the loop busy */ }, 5);
+c.recvAsync().catch(() => {
+  /* never settles before exit */
+});
+setInterval(() => {
+  /* keeps the loop busy */
+}, 5);
 world.barrier();
 report({ exiting: true });
 setTimeout(() => process.exit(0), 100);

@@ -11,7 +11,9 @@ if (world.rank === 0) {
   world.barrier();
 } else if (world.rank === 1) {
   let ticks = 0;
-  const timer = setInterval(() => { ticks++; }, 10);
+  const timer = setInterval(() => {
+    ticks++;
+  }, 10);
   const m = await c.recvAsync(0, 1);
   const ticksDuringWait = ticks;
   clearInterval(timer);

@@ -6,9 +6,9 @@ const async = world.dup();
 if (world.rank === 0) {
   sizes.forEach((n, i) => {
     const p = pattern(n, i + 1);
-    world.send(p, 1, 10 + i);       // for recv
-    world.send(p, 1, 20 + i);       // for recvInto
-    async.send(p, 1, 30 + i);       // for recvAsync
+    world.send(p, 1, 10 + i); // for recv
+    world.send(p, 1, 20 + i); // for recvInto
+    async.send(p, 1, 30 + i); // for recvAsync
   });
   report({ sent: sizes.length });
 } else if (world.rank === 1) {

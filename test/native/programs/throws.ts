@@ -5,7 +5,9 @@ import { world } from './common.js';
 const c = world.dup();
 world.barrier();
 if (world.rank === 1) {
-  setTimeout(() => { throw new Error('rank 1 fails on purpose'); }, 200);
+  setTimeout(() => {
+    throw new Error('rank 1 fails on purpose');
+  }, 200);
 } else if (world.rank === 0) {
   world.recv(1, 42); // never sent
 } else {

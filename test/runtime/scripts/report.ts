@@ -1,13 +1,18 @@
 // Case recorder for scripts run on rank 0 under mpistack-run: each case is
 // a name and a list of failed checks; the test file reads the RESULT line.
-export interface CaseResult { name: string; failures: string[] }
+export interface CaseResult {
+  name: string;
+  failures: string[];
+}
 
 export class Report {
   readonly cases: CaseResult[] = [];
   async check(name: string, body: (expect: (cond: unknown, what: string) => void) => unknown): Promise<void> {
     const failures: string[] = [];
     try {
-      await body((cond, what) => { if (!cond) failures.push(what); });
+      await body((cond, what) => {
+        if (!cond) failures.push(what);
+      });
     } catch (e) {
       failures.push(`threw ${(e as Error)?.stack ?? String(e)}`);
     }
@@ -25,7 +30,10 @@ export function parseReport(stdout: string): CaseResult[] | undefined {
 }
 
 export async function throwsName(f: () => unknown, name: string): Promise<string | undefined> {
-  try { await f(); return `did not throw (expected ${name})`; } catch (e) {
+  try {
+    await f();
+    return `did not throw (expected ${name})`;
+  } catch (e) {
     return (e as Error)?.name === name ? undefined : `threw ${(e as Error)?.name}: ${(e as Error)?.message} (expected ${name})`;
   }
 }

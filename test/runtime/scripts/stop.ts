@@ -11,7 +11,14 @@ const running = client.pushCommandRequest('new Promise((r) => setTimeout(r, 600_
 const queuedIds = client.pushCommandRequest('1+1', { targetServer: 2 });
 const untargeted = client.pushCommandRequest('2+2');
 const blocked = client.getCommandResponse([...queuedIds, ...untargeted], { block: true });
-const outcomes = Promise.all([running, blocked].map((p) => p.then((v: CommandResponse[]) => v, (e: unknown) => e)));
+const outcomes = Promise.all(
+  [running, blocked].map((p) =>
+    p.then(
+      (v: CommandResponse[]) => v,
+      (e: unknown) => e,
+    ),
+  ),
+);
 await new Promise((r) => setTimeout(r, 200));
 
 await report.check('stopServices settles every pending request with a clear reason', async (expect) => {
@@ -23,11 +30,11 @@ await report.check('stopServices settles every pending request with a clear reas
   }
 });
 await report.check('any use after stopServices is a clear error', async (expect) => {
-  expect(await throwsName(() => client.pushCommandRequest('1'), 'ServicesStoppedError') === undefined, 'push');
-  expect(await throwsName(() => client.pushCommandRequest('1', { block: true }), 'ServicesStoppedError') === undefined, 'blocking push');
-  expect(await throwsName(() => client.getCommandResponse([1]), 'ServicesStoppedError') === undefined, 'get');
-  expect(await throwsName(() => client.getServerStatus(), 'ServicesStoppedError') === undefined, 'status');
-  expect(await throwsName(() => client.startServices(), 'ServicesStoppedError') === undefined, 'restart');
+  expect((await throwsName(() => client.pushCommandRequest('1'), 'ServicesStoppedError')) === undefined, 'push');
+  expect((await throwsName(() => client.pushCommandRequest('1', { block: true }), 'ServicesStoppedError')) === undefined, 'blocking push');
+  expect((await throwsName(() => client.getCommandResponse([1]), 'ServicesStoppedError')) === undefined, 'get');
+  expect((await throwsName(() => client.getServerStatus(), 'ServicesStoppedError')) === undefined, 'status');
+  expect((await throwsName(() => client.startServices(), 'ServicesStoppedError')) === undefined, 'restart');
   expect(new MPICommandClient() === client, 'still the singleton');
 });
 report.print();

@@ -56,7 +56,7 @@ for (const mode of ['eval', 'exec'] as const) {
               if (target === 'defined') expect(r.server === 2, `server 2, got ${r.server}`);
               else if (target === 'multiple') expect(r.server === [1, 3][i], `server ${[1, 3][i]}, got ${r.server}`);
               else expect(SERVERS.includes(r.server!), `a server, got ${r.server}`);
-              expect(typeof r.startTime === 'number' && typeof r.stopTime === 'number' && r.stopTime! >= r.startTime!, 'start and stop times');
+              expect(typeof r.startTime === 'number' && typeof r.stopTime === 'number' && r.stopTime >= r.startTime, 'start and stop times');
             });
           });
         }
@@ -78,48 +78,64 @@ const failing: Array<[string, string, RegExp]> = [
 for (const [what, command, re] of failing) {
   await report.check(`failure: ${what}`, async (expect) => {
     const [r] = await client.pushCommandRequest(command, { block: true, targetServer: 1 });
-    expect(r!.successful === false, 'not successful');
-    expect(r!.status === 'response received', 'response received');
-    expect(re.test(r!.traceback ?? ''), `traceback ${r!.traceback}`);
+    expect(r.successful === false, 'not successful');
+    expect(r.status === 'response received', 'response received');
+    expect(re.test(r.traceback ?? ''), `traceback ${r.traceback}`);
   });
 }
 await report.check('failure: SyntaxError at push', async (expect) => {
-  expect(await throwsName(() => client.pushCommandRequest('1 +* 2'), 'CommandSyntaxError') === undefined, 'non-blocking push throws');
-  expect(await throwsName(() => client.pushCommandRequest('function (', { block: true }), 'CommandSyntaxError') === undefined, 'blocking push rejects');
+  expect((await throwsName(() => client.pushCommandRequest('1 +* 2'), 'CommandSyntaxError')) === undefined, 'non-blocking push throws');
+  expect((await throwsName(() => client.pushCommandRequest('function (', { block: true }), 'CommandSyntaxError')) === undefined, 'blocking push rejects');
 });
 await report.check('failure: runaway loop interrupted by timeoutMs; the server stays usable', async (expect) => {
   const [r] = await client.pushCommandRequest('for (;;) {}', { block: true, targetServer: 3, timeoutMs: 200 });
-  expect(r!.successful === false && /timed out/.test(r!.traceback ?? ''), `timed out: ${r!.traceback}`);
+  expect(r.successful === false && /timed out/.test(r.traceback ?? ''), `timed out: ${r.traceback}`);
   const [again] = await client.pushCommandRequest('6 * 7', { block: true, targetServer: 3 });
-  expect(again!.ret === 42, 'server 3 answers again');
+  expect(again.ret === 42, 'server 3 answers again');
 });
-await report.check('a false return is successful (the seed\'s CASA task returning False)', async (expect) => {
+await report.check("a false return is successful (the seed's CASA task returning False)", async (expect) => {
   const r = await client.submit('false');
   expect(r.successful === true && r.ret === false, 'successful with ret false');
 });
 await report.check('errors at push: unknown target', async (expect) => {
-  expect(await throwsName(() => client.pushCommandRequest('1', { targetServer: 9 }), 'UnknownServerError') === undefined, 'rank 9');
-  expect(await throwsName(() => client.pushCommandRequest('1', { targetServer: [1, 0] }), 'UnknownServerError') === undefined, 'rank 0 is the client');
+  expect((await throwsName(() => client.pushCommandRequest('1', { targetServer: 9 }), 'UnknownServerError')) === undefined, 'rank 9');
+  expect((await throwsName(() => client.pushCommandRequest('1', { targetServer: [1, 0] }), 'UnknownServerError')) === undefined, 'rank 0 is the client');
 });
 
 // ---- state, parameters, seed 5.8 examples
 await report.check('state persists between commands (myimager = imager(); myimager.open(vis))', async (expect) => {
-  await client.pushCommandRequest('globalThis.imager = () => ({ opened: null, open(vis) { this.opened = vis; return true; } })', { block: true, targetServer: SERVERS });
+  await client.pushCommandRequest('globalThis.imager = () => ({ opened: null, open(vis) { this.opened = vis; return true; } })', {
+    block: true,
+    targetServer: SERVERS,
+  });
   const made = await client.pushCommandRequest('myimager = imager()', { block: true, targetServer: SERVERS });
-  expect(made.every((r) => r.successful), 'created everywhere');
+  expect(
+    made.every((r) => r.successful),
+    'created everywhere',
+  );
   const opened = await client.pushCommandRequest('myimager.open(vis)', { block: true, targetServer: SERVERS, parameters: { vis: 'Four_ants_3C286.ms' } });
-  expect(opened.every((r) => r.ret === true), 'opened');
+  expect(
+    opened.every((r) => r.ret === true),
+    'opened',
+  );
   const seen = await client.pushCommandRequest('myimager.opened', { block: true, targetServer: SERVERS });
-  expect(seen.every((r) => r.ret === 'Four_ants_3C286.ms'), 'state kept');
+  expect(
+    seen.every((r) => r.ret === 'Four_ants_3C286.ms'),
+    'state kept',
+  );
 });
 await report.check('parameters are removed after the command', async (expect) => {
   await client.pushCommandRequest('vis + mode', { block: true, targetServer: 2, parameters: { vis: 'x', mode: 'rflag' } });
   const [r] = await client.pushCommandRequest('[typeof vis, typeof mode]', { block: true, targetServer: 2 });
-  expect(JSON.stringify(r!.ret) === '["undefined","undefined"]', `globals gone: ${JSON.stringify(r!.ret)}`);
+  expect(JSON.stringify(r.ret) === '["undefined","undefined"]', `globals gone: ${JSON.stringify(r.ret)}`);
 });
 await report.check('name() with parameters calls name(parameters) (task module export)', async (expect) => {
-  const [r] = await client.pushCommandRequest('flagPartition()', { block: true, targetServer: 1, parameters: { partition: { name: 'p.ms', rows: 3 }, scale: 2 } });
-  expect(r!.successful && (r!.ret as { flagged: number }).flagged === 6, `ret ${JSON.stringify(r!.ret)} ${r!.traceback}`);
+  const [r] = await client.pushCommandRequest('flagPartition()', {
+    block: true,
+    targetServer: 1,
+    parameters: { partition: { name: 'p.ms', rows: 3 }, scale: 2 },
+  });
+  expect(r.successful && (r.ret as { flagged: number }).flagged === 6, `ret ${JSON.stringify(r.ret)} ${r.traceback}`);
 });
 
 // ---- multiple targets including a busy server
@@ -128,22 +144,22 @@ await report.check('multiple targets including a busy server: queued, then answe
   const ids = client.pushCommandRequest('server.rank', { targetServer: SERVERS });
   const early = client.getCommandResponse(ids, { verbose: true });
   const st = client.getServerStatus();
-  expect(st[2]!.busy && st[2]!.command === 'blockFor(600)', 'server 2 busy with blockFor');
+  expect(st[2].busy && st[2].command === 'blockFor(600)', 'server 2 busy with blockFor');
   expect(!early.some((r) => r.server === 2), 'server 2 answer not there yet');
   const res = await client.getCommandResponse(ids, { block: true });
   expect(res.map((r) => r.ret).join() === '1,2,3', `answers ${res.map((r) => r.ret).join()}`);
   const [b] = await client.getCommandResponse(busy, { block: true });
-  expect(b!.ret === 600, 'busy command finished');
+  expect(b.ret === 600, 'busy command finished');
 });
 
 await report.check('getServerStatus: host, pid, heartbeat', (expect) => {
   const st = client.getServerStatus();
   for (const r of SERVERS) {
-    const s = st[r]!;
+    const s = st[r];
     expect(s && s.rank === r && typeof s.host === 'string' && s.pid > 0, `server ${r} status`);
     expect(s.timeout === false, `server ${r} not in timeout`);
   }
-  expect(new Set(SERVERS.map((r) => st[r]!.pid)).size === 3, 'three processes');
+  expect(new Set(SERVERS.map((r) => st[r].pid)).size === 3, 'three processes');
 });
 
 // ---- 10,000 queued requests
@@ -152,17 +168,31 @@ await report.check('10,000 queued requests: every id answered exactly once', asy
   for (let i = 0; i < 10_000; i++) ids.push(...client.pushCommandRequest('i * 2', { parameters: { i } }));
   const res = await client.getCommandResponse(ids, { block: true });
   expect(new Set(res.map((r) => r.id)).size === 10_000, 'distinct ids');
-  expect(res.every((r, k) => r.id === ids[k] && r.ret === k * 2 && r.status === 'response received'), 'each id its own answer');
+  expect(
+    res.every((r, k) => r.id === ids[k] && r.ret === k * 2 && r.status === 'response received'),
+    'each id its own answer',
+  );
   const perServer = SERVERS.map((s) => res.filter((r) => r.server === s).length);
-  expect(perServer.every((n) => n > 0), `spread over servers: ${perServer.join()}`);
+  expect(
+    perServer.every((n) => n > 0),
+    `spread over servers: ${perServer.join()}`,
+  );
 });
 
 // ---- ParallelTaskHelper and map
 await report.check('ParallelTaskHelper: merged results and a failing partition by name', async (expect) => {
-  const parts = [{ name: 'a.ms', rows: 1 }, { name: 'bad.ms', rows: 5 }, { name: 'b.ms', rows: 2 }, { name: 'c.ms', rows: 3 }];
+  const parts = [
+    { name: 'a.ms', rows: 1 },
+    { name: 'bad.ms', rows: 5 },
+    { name: 'b.ms', rows: 2 },
+    { name: 'c.ms', rows: 3 },
+  ];
   const r = await ParallelTaskHelper.run('flagPartition', parts, { scale: 10 });
   expect(!r.successful, 'not successful');
-  expect(r.failures.length === 1 && r.failures[0]!.partition === 'bad.ms' && /does not exist/.test(r.failures[0]!.traceback ?? ''), `failure named: ${JSON.stringify(r.failures)}`);
+  expect(
+    r.failures.length === 1 && r.failures[0].partition === 'bad.ms' && /does not exist/.test(r.failures[0].traceback ?? ''),
+    `failure named: ${JSON.stringify(r.failures)}`,
+  );
   expect(JSON.stringify(r.result) === JSON.stringify({ flagged: 60, ok: true, names: ['a.ms', 'b.ms', 'c.ms'] }), `merged ${JSON.stringify(r.result)}`);
 });
 await report.check('map with a task module function, chunks', async (expect) => {
@@ -171,7 +201,10 @@ await report.check('map with a task module function, chunks', async (expect) => 
 });
 await report.check('server console output reaches the client log', async (expect) => {
   const r = await client.pushCommandRequest('console.log("hello from", server.rank)', { block: true, targetServer: SERVERS });
-  expect(r.every((x) => x.successful), 'logged');
+  expect(
+    r.every((x) => x.successful),
+    'logged',
+  );
 });
 
 report.print();

@@ -13,4 +13,6 @@ export function blockFor(ms: number): number {
   return ms;
 }
 
-export function square(x: number): number { return x * x; }
+export function square(x: number): number {
+  return x * x;
+}
