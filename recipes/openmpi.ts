@@ -1,7 +1,7 @@
 // Open MPI (seed section 4.1): thread-safe MPI with Fortran, built with the
 // autotools builder. Data first: the versions table, then every
 // version-dependent configure argument with its semver range and why.
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autotools } from './builders/autotools.js';
@@ -246,6 +246,41 @@ async function mapRomioFlagsIn(ctx: BuildContext): Promise<void> {
   if (changed) await writeFile(file, text);
 }
 
+/**
+ * Source patches (recipes/files/openmpi/patches/), applied in prepare by the
+ * engine. The first two make a tree find itself: with OPAL_PREFIX unset, the
+ * installdirs 'env' component takes the prefix from where the library it is
+ * linked into lies (dladdr + realpath: <prefix>/lib/libopen-pal.so -> <prefix>),
+ * so bin/mpirun, the wrappers, ompi_info, orted and every MPI program read the
+ * tree they come from and never an install at the build prefix. OPAL_PREFIX
+ * still wins; the compiled-in prefix stays the fallback when the library is not
+ * in a directory named lib.
+ */
+export const patchesTable: readonly Ranged<string>[] = [
+  {
+    range: '>=4.1.0 <4.2.0',
+    value: 'recipes/files/openmpi/patches/installdirs-self-4.1.patch',
+    why: "the prefix from libopen-pal's own location when OPAL_PREFIX is unset (written against 4.1.4's opal_installdirs_env.c)",
+  },
+  {
+    range: '>=4.1.0 <4.2.0',
+    value: 'recipes/files/openmpi/patches/pmix3x-self-4.1.patch',
+    why:
+      "the embedded PMIx 3 keeps its own prefix (pinstalldirs): pmix3x passes OPAL_PREFIX on as PMIX_INSTALL_PREFIX; unset, it now passes opal's " +
+      'self-located prefix, so PMIx loads its plugins and help files from the tree',
+  },
+  {
+    range: '>=1.6.0 <1.7.0',
+    value: 'recipes/files/openmpi/patches/installdirs-self-1.6.patch',
+    why: 'the same for 1.6 (opal and orte are linked into libmpi.so.1 too: dladdr names whichever library holds the component, all in <prefix>/lib)',
+  },
+];
+
+/** The versions this recipe makes self-locating (a patch in patchesTable applies). */
+export function selfLocating(version: string): boolean {
+  return pickAll(patchesTable, version).some((f) => f.includes('installdirs-self'));
+}
+
 /** Installed files the stack does not ship: removed from the staged tree after `make install`. */
 const unshippedTable: readonly Ranged<string[]>[] = [
   {
@@ -302,6 +337,16 @@ async function checkOpenMPI(ctx: CheckContext): Promise<void> {
   const info = await shell.run(bin('ompi_info'), [], { cwd, env, capture: true, timeoutMs: 60_000 });
   if (!/MPI_THREAD_MULTIPLE: yes/.test(info)) throw fail('thread support', "ompi_info does not report 'MPI_THREAD_MULTIPLE: yes'");
 
+  // a self-locating tree: with OPAL_PREFIX unset, ompi_info names the tree it runs from (here the staged one)
+  if (selfLocating(ctx.version)) {
+    const bare = { ...env };
+    delete bare.OPAL_PREFIX;
+    const where = (await shell.run(bin('ompi_info'), ['--path', 'prefix', '--parsable'], { cwd, env: bare, capture: true, timeoutMs: 60_000 })).trim();
+    const got = /^path:prefix:(.*)$/m.exec(where)?.[1];
+    if (got !== realpathSync(root))
+      throw fail('self-location', `with OPAL_PREFIX unset ompi_info reports prefix ${got ?? `(none) in:\n${where}`}, not the tree ${root}`);
+  }
+
   // every program must load this tree's libraries, not a system Open MPI
   const libsOf = async (exe: string) => {
     const bad = resolvedElsewhere(parseLdd(await shell.run('ldd', [exe], { cwd, env, capture: true })), /^lib(mpi|open-rte|open-pal)\.so/, join(root, 'lib'));
@@ -352,4 +397,5 @@ export const openmpi: Recipe = {
   runEnv: ompiRunEnv,
   check: checkOpenMPI,
   files: recipeFiles('openmpi', CHECK_PROGRAMS),
+  patches: patchesTable,
 };

@@ -4,7 +4,7 @@
 # file (scripts/engine/prereqs.ts), so keep it a single PKGS=( ... ) array.
 set -euo pipefail
 PKGS=(build-essential gfortran make perl bison flex patchelf xz-utils bzip2 gzip file
-      autoconf automake libtool autoconf2.69 libltdl-dev
+      autoconf automake libtool autoconf2.69 libltdl-dev patch strace
       python3 python3-dev python3-setuptools cython3 dpkg-dev ca-certificates cmake pkgconf tcl libopenmpi-dev openmpi-bin python3-mpi4py iproute2
       slurmctld slurmd slurm-client slurm-wlm-torque util-linux)
 missing=()

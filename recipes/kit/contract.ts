@@ -171,6 +171,14 @@ export interface Recipe {
    */
   files?: readonly string[];
   /**
+   * Source patches, as data: each a package-root-relative `.patch` file
+   * (recipes/files/<recipe>/patches/) with the versions it applies to and why.
+   * The engine applies the version's patches in order with `patch -p1` in the
+   * prepare phase, before the builder's own prepare; each one's sha256 enters
+   * the resolved inputs, so the cache key and the lock.
+   */
+  patches?: readonly Ranged<string>[];
+  /**
    * The installed files do not depend on the prefix (no paths baked in), so a
    * build cache entry made for one prefix may be restored into another.
    */
@@ -187,6 +195,14 @@ export interface ResolvedInputs {
   configureArgs: string[];
   env: Record<string, string>;
   dependencies: string[];
+  /** the source patches applied in prepare (Recipe.patches for this version), in order; absent when none */
+  patches?: PatchInput[];
+}
+
+/** A patch as the inputs name it: its package-root-relative file and the sha256 of its bytes. */
+export interface PatchInput {
+  file: string;
+  sha256: string;
 }
 
 /** The versions-table entry of `version` (default: the recipe's default version, else its first). */

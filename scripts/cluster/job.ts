@@ -200,7 +200,7 @@ function body(j: ResolvedJob): string[] {
   return [
     'set -eu',
     `cd ${shellQuote(j.workdir)}`,
-    '# the stack sits at the same path on every node (seed 6.2); env.sh puts its bin/ first and sets OPAL_PREFIX',
+    '# the stack sits at the same path on every node (seed 6.2); env.sh puts its bin/ first (the tree finds itself)',
     `. ${shellQuote(join(j.stack, 'env.sh'))}`,
   ];
 }

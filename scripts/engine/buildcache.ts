@@ -67,6 +67,8 @@ export interface KeyInputs {
   /** the sha256 of the source that was actually fetched (two sources of one release may differ) */
   source: { filename: string; sha256: string };
   configureArgs: string[];
+  /** the source patches applied in prepare (file, sha256), absent when none: a key without patches is the key of before */
+  patches?: { file: string; sha256: string }[];
   /** the recipe's own build environment */
   env: Record<string, string>;
   /** KEYED_ENV variables set in the caller's environment */
@@ -129,6 +131,7 @@ export function keyInputs(
     builder: inputs.builder,
     source: { filename: source.filename, sha256: source.sha256 },
     configureArgs: inputs.configureArgs,
+    ...(inputs.patches?.length ? { patches: inputs.patches } : {}),
     env: inputs.env,
     callerEnv: callerEnv(o.env),
     toolchain: o.toolchain,

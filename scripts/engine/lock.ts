@@ -45,6 +45,8 @@ interface LockedRecipe {
   version: string;
   source: LockedSource;
   configureArgs: string[];
+  /** the source patches (package-root-relative file, sha256), absent when none */
+  patches?: { file: string; sha256: string }[];
   env: Record<string, string>;
 }
 
@@ -73,7 +75,13 @@ function lockedSource(s: Source): LockedSource {
 /** The lock entry of a recipe at a version with a chosen source (paths into the prefix as @PREFIX@). */
 export function lockEntry(r: Recipe, version: string | undefined, source: Source, sourceDateEpoch: number): LockedRecipe {
   const inp = resolveInputs(r, PREFIX_TOKEN, version);
-  return { version: inp.version, source: lockedSource(source), configureArgs: inp.configureArgs, env: { ...determinismEnv(sourceDateEpoch), ...inp.env } };
+  return {
+    version: inp.version,
+    source: lockedSource(source),
+    configureArgs: inp.configureArgs,
+    ...(inp.patches?.length ? { patches: inp.patches } : {}),
+    env: { ...determinismEnv(sourceDateEpoch), ...inp.env },
+  };
 }
 
 /**
@@ -198,6 +206,10 @@ export function lockDifferences(lock: StackLock, current: StackLock): string[] {
         `${n}: configure arguments differ${gone.length ? ` (locked only: ${gone.join(' ')})` : ''}` +
           `${added.length ? ` (now only: ${added.join(' ')})` : ''}${!gone.length && !added.length ? ' (order)' : ''}`,
       );
+    }
+    if (canonicalJson(a.patches ?? []) !== canonicalJson(b.patches ?? [])) {
+      const show = (ps: { file: string; sha256: string }[] | undefined) => (ps?.length ? ps.map((p) => `${p.file} sha256 ${p.sha256}`).join(', ') : 'none');
+      L.push(`${n}: patches locked ${show(a.patches)}, now ${show(b.patches)}`);
     }
     for (const k of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
       if (k === 'SOURCE_DATE_EPOCH') continue;

@@ -15,6 +15,7 @@
 //   store      the staged tree into the build cache
 //   restore    the cache entry into the staging copy (instead of unpack..check)
 //   merge      manifest and logs into the staged tree, then the move into the prefix
+import { applyPatches } from './patches.js';
 import { appendFileSync, statSync } from 'node:fs';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -243,9 +244,14 @@ export const PHASE_TABLE: readonly PhaseRow[] = [
   {
     phase: 'prepare',
     title: () => 'Prepare the tree',
-    skip: (st) => cached(st) || (st.recipe.builder.prepare ? false : `the ${st.recipe.builder.name} builder has no prepare step`),
+    skip: (st) =>
+      cached(st) ||
+      (st.recipe.builder.prepare || st.inputs.patches?.length ? false : `the ${st.recipe.builder.name} builder has no prepare step and no patches apply`),
     async run(st, sh, { o }) {
-      await st.recipe.builder.prepare?.(buildContext(st, o, sh));
+      const ctx = buildContext(st, o, sh);
+      // the recipe's patches first (recipes/files/<recipe>/patches/), then the builder's own step
+      if (st.inputs.patches?.length) await applyPatches(ctx.recipe, ctx.version, st.inputs.patches, ctx.srcDir, sh, ctx.env);
+      await st.recipe.builder.prepare?.(ctx);
     },
   },
   {

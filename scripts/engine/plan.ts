@@ -11,6 +11,7 @@ import { determinismEnv } from './determinism.js';
 import { RecipeGraphError } from './errors.js';
 import { cachePath, candidates } from './fetch.js';
 import { hashLocal } from './local.js';
+import { patchInputs } from './patches.js';
 import type { RenderMode } from './render.js';
 
 /** The phases of a recipe's build, in order (phases.ts has one row each, plus the cache lookup). */
@@ -80,6 +81,7 @@ export function sourceDateEpochOf(o: Pick<BuildOptions, 'sourceDateEpoch' | 'env
 /** The resolved inputs of one recipe build; a local source's sha256 is its content hash (the one read this module does). */
 export function resolveInputs(recipe: Recipe, prefix: string, version?: string): ResolvedInputs {
   const entry = findVersion(recipe, version);
+  const patches = patchInputs(recipe, entry.version);
   return {
     recipe: recipe.name,
     version: entry.version,
@@ -89,6 +91,7 @@ export function resolveInputs(recipe: Recipe, prefix: string, version?: string):
     configureArgs: recipe.configureArgs(entry.version, prefix),
     env: recipe.buildEnv?.(entry.version, prefix) ?? {},
     dependencies: [...recipe.dependencies],
+    ...(patches.length ? { patches } : {}),
   };
 }
 

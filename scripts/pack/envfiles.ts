@@ -1,5 +1,9 @@
 // env.sh and the Lmod (Lua) and Tcl modulefiles. Each computes the tree's
 // location from its own path, so they keep working after the tree moves.
+// They are conveniences (PATH, MANPATH, PKG_CONFIG_PATH, PYTHONPATH): a
+// self-locating tree (Open MPI's installdirs patched to find its prefix from
+// libopen-pal's own path: recipes/openmpi.ts patchesTable) needs nothing from
+// them, and then they set no OPAL_PREFIX either.
 
 export interface EnvSpec {
   version: string;
@@ -10,6 +14,8 @@ export interface EnvSpec {
   pkgConfigDirs: string[];
   /** tree-relative Python package dirs (lib/python3.X/site-packages: mpi4py) to put on PYTHONPATH */
   pythonPathDirs?: string[];
+  /** Open MPI finds its own prefix with OPAL_PREFIX unset (probed by pack): no *_PREFIX variables are set */
+  selfLocating?: boolean;
   /** true only if some object could not be given an RPATH (never for trees pack makes; kept as a switch) */
   needsLdLibraryPath: boolean;
 }
@@ -20,6 +26,7 @@ export const LMOD_DIR = 'share/lmod/mpistack';
 export const TCL_DIR = 'share/modulefiles/mpistack';
 
 function prefixVars(spec: EnvSpec): string[] {
+  if (spec.selfLocating) return [];
   return spec.ompiMajor >= 5 ? ['OPAL_PREFIX', 'PMIX_PREFIX', 'PRTE_PREFIX'] : ['OPAL_PREFIX'];
 }
 

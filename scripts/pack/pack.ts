@@ -170,6 +170,19 @@ function ompiMajor(root: string): number {
   return 4;
 }
 
+/**
+ * Whether the tree's Open MPI finds its own prefix: its ompi_info, run with
+ * nothing set (no OPAL_PREFIX, no LD_LIBRARY_PATH), names `root`. False when
+ * it names another path (the compiled-in prefix: an unpatched version) or
+ * there is no ompi_info.
+ */
+async function findsItself(root: string): Promise<boolean> {
+  const exe = join(root, 'bin/ompi_info');
+  if (!existsSync(exe)) return false;
+  const r = await tool('self-location', [exe, '--path', 'prefix', '--parsable'], { env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, allowFail: true });
+  return /^path:prefix:(.*)$/m.exec(r.stdout)?.[1] === realpathSync(root);
+}
+
 export async function pack(opts: PackOptions): Promise<PackResult> {
   const log = opts.log ?? (() => {});
   const timings: Record<string, number> = {};
@@ -270,11 +283,17 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     const spec: EnvSpec = {
       version,
       ompiMajor: ompiMajor(root),
+      selfLocating: await findsItself(root),
       hasManDir: existsSync(join(root, 'share/man')),
       pkgConfigDirs: ['lib/pkgconfig', 'share/pkgconfig'].filter((d) => existsSync(join(root, d))),
       pythonPathDirs: pythonPathDirs(root),
       needsLdLibraryPath: false,
     };
+    log(
+      spec.selfLocating
+        ? 'Open MPI finds its own prefix (ompi_info with nothing set names the tree): env.sh and the modulefiles set no OPAL_PREFIX'
+        : 'Open MPI does not find its own prefix (an unpatched version): env.sh and the modulefiles set OPAL_PREFIX to the tree',
+    );
     writeReplace(join(root, ENV_SH), envSh(spec), 0o644);
     mkdirSync(join(root, LMOD_DIR), { recursive: true });
     writeReplace(join(root, LMOD_DIR, `${version}.lua`), lmodFile(spec), 0o644);

@@ -33,7 +33,8 @@ const PLACES = `
 const { hostname } = await import('node:os');
 await client.startServices();
 const size = Number(process.env.OMPI_COMM_WORLD_SIZE);
-const where = "[require('os').hostname(), require('fs').readFileSync(process.env.OPAL_PREFIX + '/share/host-copy', 'utf8').trim(), [...new Set(require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\\\n').map((l) => l.split(/\\\\s+/)[5]).filter((p) => p && /libmpi\\\\.so/.test(p)))].join(',')].join(' ')";
+// the copy a rank loaded: the tree above the libmpi its process mapped (the tree finds itself: no OPAL_PREFIX is set)
+const where = "((libs) => [require('os').hostname(), require('fs').readFileSync(libs[0].replace(/\\\\/lib\\\\/libmpi\\\\.so[^/]*$/, '') + '/share/host-copy', 'utf8').trim(), libs.join(',')].join(' '))([...new Set(require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\\\n').map((l) => l.split(/\\\\s+/)[5]).filter((p) => p && /libmpi\\\\.so/.test(p)))])";
 const r = await client.pushCommandRequest(where, { block: true, targetServer: Array.from({ length: size - 1 }, (_, i) => i + 1) });
 for (const x of r) console.log('SERVER ' + x.server + ' ' + x.ret + ' ' + x.status);
 console.log('CLIENT ' + hostname() + ' ' + size);

@@ -95,7 +95,8 @@ function checkScript(root: string, work: string, hide: string[]): string {
     'unset LD_LIBRARY_PATH OPAL_PREFIX PMIX_PREFIX PRTE_PREFIX MANPATH PKG_CONFIG_PATH',
     `. '${root}/env.sh'`,
     'echo "@@which $(command -v mpirun) $(command -v mpicc) $(command -v node)"',
-    'echo "@@opal $OPAL_PREFIX"',
+    'echo "@@opal ${OPAL_PREFIX-unset}"',
+    'echo "@@prefix $(ompi_info --path prefix --parsable)"',
     'echo "@@ompi_info"; ompi_info 2>&1 | grep -i "thread support"',
     'echo "@@showme $(mpicc -showme)"',
     'echo "@@pkgconfig $(pkg-config --variable=libdir ompi 2>&1)"',
@@ -205,7 +206,9 @@ for (const place of places) {
     assert.not.match(out, /@@fail/, out);
     assert.match(out, /@@end/, out);
     assert.is(section(out, 'which').trim(), `${root}/bin/mpirun ${root}/bin/mpicc ${root}/bin/node`);
-    assert.is(section(out, 'opal').trim(), root);
+    // the tree finds itself: env.sh sets no OPAL_PREFIX, and ompi_info names the tree all the same
+    assert.is(section(out, 'opal').trim(), 'unset');
+    assert.is(section(out, 'prefix').trim(), `path:prefix:${root}`);
     assert.match(section(out, 'ompi_info'), /MPI_THREAD_MULTIPLE: yes/);
     const showme = section(out, 'showme');
     assert.ok(showme.includes(`-L${root}/lib`) && !showme.includes(buildPrefix), `mpicc -showme: ${showme}`);

@@ -17,6 +17,21 @@ export interface Host {
   netns: string;
   holder: number;
   copy: string;
+  /** where this host sees its copy of the stack (the cluster's stackPath, or its own with `paths`) */
+  path: string;
+}
+
+export interface ClusterOptions {
+  /** host names in /etc/hosts in the subnet with no host behind them */
+  unreachable?: string[];
+  /**
+   * Each host's own path for its copy (a cluster whose nodes mount the stack at
+   * different places); in each host the other hosts' paths are empty tmpfs, so a
+   * host can only run what sits at its own path.
+   */
+  paths?: Record<string, string>;
+  /** the login PATH the rsh agent gives (like ~/.bashrc on each node) starts with the host's <path>/bin */
+  loginPath?: boolean;
 }
 export interface Cluster {
   hosts: Host[];
@@ -44,7 +59,10 @@ function sh(cmd: string, args: string[]): string {
  * host's mount namespace. Extra names in `unreachable` get an /etc/hosts entry
  * in the subnet but no host behind it.
  */
-export function makeCluster(dir: string, names: string[], stackTree: string, unreachable: string[] = []): Cluster {
+export function makeCluster(dir: string, names: string[], stackTree: string, opts: ClusterOptions | string[] = {}): Cluster {
+  const o: ClusterOptions = Array.isArray(opts) ? { unreachable: opts } : opts;
+  const unreachable = o.unreachable ?? [];
+  const pathOf = (name: string) => o.paths?.[name] ?? join(dir, 'shared', 'mpistack');
   const tag = `mps${process.pid.toString(36)}`.slice(0, 8);
   const octet = 16 + (process.pid % 200);
   const subnet = `10.${octet}.77.0/24`;
@@ -90,6 +108,9 @@ export function makeCluster(dir: string, names: string[], stackTree: string, unr
       cpSync(stackTree, copy, { recursive: true, verbatimSymlinks: true });
       // each copy says whose it is, so a test can tell that a host reads its own
       writeFileSync(join(copy, 'share', 'host-copy'), `${name}\n`);
+      const path = pathOf(name);
+      mkdirSync(path, { recursive: true });
+      const others = [...new Set(names.map(pathOf))].filter((p) => p !== path);
       sh('ip', ['netns', 'add', netns]);
       const veth = `${tag}v${i}`;
       sh('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
@@ -106,7 +127,8 @@ export function makeCluster(dir: string, names: string[], stackTree: string, unr
         [
           'set -e',
           `hostname ${name}`,
-          `mount --bind '${copy}' '${stackPath}'`,
+          `mount --bind '${copy}' '${path}'`,
+          ...others.map((p) => `mount -t tmpfs -o size=1m mpistack-other-host '${p}'`),
           `mount --bind '${hostsFile}' /etc/hosts`,
           `echo $$ > '${ready}'`,
           'exec sleep infinity',
@@ -119,7 +141,7 @@ export function makeCluster(dir: string, names: string[], stackTree: string, unr
       );
       for (let k = 0; k < 100 && !existsSync(ready); k++) spawnSync('sleep', ['0.05']);
       if (!existsSync(ready)) throw new Error(`host ${name} did not come up: ${readFileSync(join(dir, `${name}.holder.log`), 'utf8')} (${child.stderr})`);
-      hosts.push({ name, ip, netns, holder: Number(readFileSync(ready, 'utf8').trim()), copy });
+      hosts.push({ name, ip, netns, holder: Number(readFileSync(ready, 'utf8').trim()), copy, path });
     });
   } catch (e) {
     teardown();
@@ -134,7 +156,7 @@ export function makeCluster(dir: string, names: string[], stackTree: string, unr
       '# rsh agent for mpirun: runs "$@" on host $1 by entering its namespaces (ssh stand-in)',
       'host=$1; shift',
       'case "$host" in',
-      ...hosts.map((h) => `  ${h.name}|${h.ip}) pid=${h.holder} ;;`),
+      ...hosts.map((h) => `  ${h.name}|${h.ip}) pid=${h.holder}; login=${o.loginPath ? `'${h.path}/bin:'` : "''"} ;;`),
       '  *) ip=$(awk -v h="$host" \'$2 == h { print $1 }\' /etc/hosts)',
       '     # try the host over the network first, as ssh would: refused = there, no answer = unreachable',
       '     if out=$(timeout 3 bash -c "exec 3<>/dev/tcp/${ip:-$host}/22" 2>&1) || [[ $out == *refused* ]]; then',
@@ -143,7 +165,7 @@ export function makeCluster(dir: string, names: string[], stackTree: string, unr
       '     echo "nsrsh: connect to host $host port 22: No route to host" >&2; exit 255 ;;',
       'esac',
       // like sshd: a login environment, not mpirun's
-      'exec nsenter -t "$pid" -a env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root OMPI_MCA_btl_vader_single_copy_mechanism=none /bin/sh -c "$*"',
+      'exec nsenter -t "$pid" -a env -i PATH=${login}/usr/local/bin:/usr/bin:/bin HOME=/root OMPI_MCA_btl_vader_single_copy_mechanism=none /bin/sh -c "$*"',
       '',
     ].join('\n'),
   );

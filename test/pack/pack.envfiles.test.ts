@@ -46,6 +46,22 @@ test('5.x trees also set PMIX_PREFIX and PRTE_PREFIX', () => {
   assert.match(lmodFile({ ...spec, ompiMajor: 5 }), /setenv\("PRTE_PREFIX", root\)/);
 });
 
+test('a self-locating tree: env.sh and both modulefiles set no OPAL_PREFIX (nor 5.x PMIX/PRTE_PREFIX), still PATH', () => {
+  for (const major of [4, 5]) {
+    const self = { ...spec, ompiMajor: major, selfLocating: true };
+    assert.not.match(envSh(self), /_PREFIX/);
+    assert.not.match(lmodFile(self), /_PREFIX/);
+    assert.not.match(tclFile(self), /_PREFIX/);
+    assert.match(envSh(self), /_mps_prepend PATH "\$\{_mps_root\}\/bin"/);
+  }
+  const dir = join(tmp, 'self', 'mpistack');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'env.sh'), envSh({ ...spec, selfLocating: true }));
+  const [opal, path] = sh('bash', `. "${dir}/env.sh"; ${show}`).trim().split('|');
+  assert.is(opal, '');
+  assert.is(path, `${dir}/bin:/usr/bin:/bin`);
+});
+
 test('Tcl modulefile computes the tree from its own path', () => {
   // minimal stand-ins for the modulecmd commands the file uses
   const stub = [
