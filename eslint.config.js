@@ -11,13 +11,10 @@ import prettierOff from 'eslint-config-prettier';
 import prettier from 'eslint-plugin-prettier';
 import tseslint from 'typescript-eslint';
 
-/**
- * The folders lint checks. The binding and the runtime join when their split
- * lands: add 'native/**\/*.ts' and 'runtime/**\/*.ts' here and drop their
- * entries from NOT_YET_LINTED.
- */
-export const LINTED = ['scripts/**/*.ts', 'recipes/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'];
-export const NOT_YET_LINTED = ['native/**', 'runtime/**', 'bench/runtime.ts', 'test/runtime/**', 'test/native/**'];
+/** The folders lint checks. */
+export const LINTED = ['scripts/**/*.ts', 'recipes/**/*.ts', 'runtime/**/*.ts', 'native/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'];
+/** Folders under LINTED that lint skips for now (none: every folder is linted). */
+export const NOT_YET_LINTED = [];
 
 /** Longest line of code (tests may be longer: a test states its case on one line). */
 const MAX_LINE = 160;

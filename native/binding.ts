@@ -330,7 +330,8 @@ class Comm implements Communicator {
   private syncOnly(what: string): void {
     if (this.b.isWatched(this.handle)) {
       throw new Error(
-        `${what}: this communicator is served by the receive thread (recvAsync/listen/heartbeat); receive with recvAsync, listen or poll, or dup() a communicator for synchronous receives`,
+        `${what}: this communicator is served by the receive thread (recvAsync/listen/heartbeat); ` +
+          'receive with recvAsync, listen or poll, or dup() a communicator for synchronous receives',
       );
     }
   }
@@ -362,7 +363,8 @@ class Comm implements Communicator {
       const t = this.b.tg(tag) === this.b.native.ANY_TAG ? ANY_TAG : tag!;
       return this.b.recvAsync(this.handle, s, t);
     } catch (e) {
-      return Promise.reject(e);
+      // what throws above (the argument checks, watch(), the addon) throws Errors
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
   }
 

@@ -45,7 +45,8 @@ export class MessageTooLargeError extends RangeError {
     readonly tag: number,
   ) {
     super(
-      `a message from rank ${source} with tag ${tag} is 2 GiB or larger (its byte count does not fit MPI's int): it was received and discarded; send it in pieces`,
+      `a message from rank ${source} with tag ${tag} is 2 GiB or larger (its byte count does not fit MPI's int): ` +
+        'it was received and discarded; send it in pieces',
     );
   }
 }

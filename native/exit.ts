@@ -32,7 +32,8 @@ export function hookExit(h: ExitHooks): void {
     }
     h.abort(code || 1);
   });
-  const proc = process as unknown as { reallyExit(code?: number): never };
+  // a function-valued property, not a method: the original is kept apart and called on `process` below
+  const proc = process as unknown as { reallyExit: (this: NodeJS.Process, code?: number) => never };
   const reallyExit = proc.reallyExit;
   proc.reallyExit = (code?: number): never => {
     if (h.live()) {

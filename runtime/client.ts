@@ -142,6 +142,10 @@ export class MPICommandClient {
     if (c && c.state !== 'stopped') throw new MPIRuntimeError('MPICommandClient.reset(): stop the services first');
     client = undefined as unknown as MPICommandClient;
   }
+  /** Make `c` the client of this process (its constructor does, last). */
+  private static register(c: MPICommandClient): void {
+    client = c;
+  }
 
   private readonly transport!: Transport;
   private readonly env!: ClientEnvironment;
@@ -173,7 +177,8 @@ export class MPICommandClient {
     const o = options ?? {};
     if (!o.transport || !o.environment) {
       throw new ServicesNotStartedError(
-        'MPICommandClient needs MPI: run the script with `mpirun -n <N> mpistack-run script.js` (rank 0 becomes the client), or pass { transport, environment }',
+        'MPICommandClient needs MPI: run the script with `mpirun -n <N> mpistack-run script.js` (rank 0 becomes the client), ' +
+          'or pass { transport, environment }',
       );
     }
     if (o.transport.rank !== CLIENT_RANK)
@@ -214,7 +219,7 @@ export class MPICommandClient {
       lostGraceMs: this.opts.lostGraceMs,
       log: (level, text) => this.log(level, text),
     });
-    client = this;
+    MPICommandClient.register(this);
   }
 
   get started(): boolean {
@@ -419,6 +424,7 @@ export class MPICommandClient {
     try {
       return this.waitFor(this.push(command, opts), undefined);
     } catch (e) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what the call threw, as is (user values it reads may throw anything)
       return Promise.reject(e);
     }
   }
@@ -506,6 +512,7 @@ export class MPICommandClient {
         if (opts.verbose) this.reportPending(reqs);
         return this.waitFor(reqs, opts.waitTimeoutMs);
       } catch (e) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- as in pushCommandRequest
         return Promise.reject(e);
       }
     }
@@ -671,7 +678,8 @@ export class MPICommandClient {
   private assertUsable(): void {
     if (this.state === 'stopped' || this.state === 'stopping') {
       throw new ServicesStoppedError(
-        `MPICommandClient services were stopped at ${this.stoppedAt?.toISOString()} (${this.stopReason}); the servers are finalized and the client cannot be used again`,
+        `MPICommandClient services were stopped at ${this.stoppedAt?.toISOString()} (${this.stopReason}); ` +
+          'the servers are finalized and the client cannot be used again',
         this.stopReason,
       );
     }
@@ -680,9 +688,8 @@ export class MPICommandClient {
   private assertRunning(): void {
     this.assertUsable();
     if (this.state !== 'running') {
-      throw new ServicesNotStartedError(
-        `MPICommandClient services are not started${this.state === 'starting' ? ' yet (startServices() has not resolved)' : ': call `await client.startServices()` first'}`,
-      );
+      const why = this.state === 'starting' ? ' yet (startServices() has not resolved)' : ': call `await client.startServices()` first';
+      throw new ServicesNotStartedError(`MPICommandClient services are not started${why}`);
     }
   }
 }

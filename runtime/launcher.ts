@@ -38,7 +38,8 @@ interface LaunchArgs {
 }
 
 const USAGE =
-  'usage: mpirun -n <N> mpistack-run [--tasks module.js]... [--log-mode file|per-server|terminal] [--log-file path] [--server-timeout ms] [--lost-grace ms] [--env NAME=VALUE]... [script.js [args...]]';
+  'usage: mpirun -n <N> mpistack-run [--tasks module.js]... [--log-mode file|per-server|terminal] [--log-file path] ' +
+  '[--server-timeout ms] [--lost-grace ms] [--env NAME=VALUE]... [script.js [args...]]';
 
 export function parseArgs(argv: string[]): LaunchArgs {
   const out: LaunchArgs = { tasks: [], env: {}, scriptArgs: [] };

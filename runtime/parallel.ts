@@ -28,7 +28,7 @@ export function mergeResults(a: unknown, b: unknown): unknown {
   if (b === undefined) return a;
   if (typeof a === 'boolean' && typeof b === 'boolean') return a && b;
   if (typeof a === 'number' && typeof b === 'number') return a + b;
-  if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
+  if (Array.isArray(a) && Array.isArray(b)) return [...(a as unknown[]), ...(b as unknown[])];
   if (isPlainObject(a) && isPlainObject(b)) {
     const out: Record<string, unknown> = { ...a };
     for (const [k, v] of Object.entries(b)) out[k] = k in out ? mergeResults(out[k], v) : v;

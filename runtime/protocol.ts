@@ -206,6 +206,10 @@ export function encodeValue(value: unknown): Buffer {
       if (compact) return compact;
       break;
     }
+    case 'bigint':
+    case 'symbol':
+    case 'function':
+      break; // structured clone below, or util.inspect
   }
   let cloneError: unknown;
   try {
@@ -221,7 +225,8 @@ export function encodeValue(value: unknown): Buffer {
     return withCodec(Codec.INSPECTED, format('%O', value));
   } catch (e) {
     throw new ValueEncodingError(
-      `a value of type ${describeType(value)} cannot be encoded: structured clone failed (${describeThrown(cloneError)}) and so did util.inspect (${describeThrown(e)})`,
+      `a value of type ${describeType(value)} cannot be encoded: ` +
+        `structured clone failed (${describeThrown(cloneError)}) and so did util.inspect (${describeThrown(e)})`,
       { cause: e },
     );
   }
@@ -469,7 +474,8 @@ export function encodeError(err: unknown): WireError {
       const asString = attempt(() => String(messageRead.value));
       message = asString.ok
         ? asString.value
-        : `<the error's message (${describeType(messageRead.value)}) has no string form: ${describeThrown(asString.error)}; shown: ${safeInspect(messageRead.value)}>`;
+        : `<the error's message (${describeType(messageRead.value)}) has no string form: ${describeThrown(asString.error)}; ` +
+          `shown: ${safeInspect(messageRead.value)}>`;
     }
     const stackRead = attempt(() => e.stack);
     const stack = stackRead.ok && typeof stackRead.value === 'string' && stackRead.value.length > 0 ? stackRead.value : `${name}: ${message}`;
@@ -606,7 +612,9 @@ export function encodeResponseOrFailure(res: ResponseMessage, maxBytes = MAX_MES
   if (frame && frame.length > maxBytes) {
     failure = {
       name: 'MessageTooLargeError',
-      message: `the command's value could not be sent: it encodes to ${frame.length} bytes and a message carries at most ${maxBytes} (the MPI binding's int count); return a smaller value or write it to a file`,
+      message:
+        `the command's value could not be sent: it encodes to ${frame.length} bytes and a message carries at most ${maxBytes} ` +
+        "(the MPI binding's int count); return a smaller value or write it to a file",
       stack: '',
     };
   }

@@ -192,7 +192,7 @@ export class RequestTable {
               try {
                 resolveP(then());
               } catch (e) {
-                reject(e);
+                reject(e instanceof Error ? e : new Error(String(e))); // then() is the client's handOut: what it throws is an Error
               }
             }
           : () => resolveP(undefined),
@@ -222,7 +222,7 @@ export class RequestTable {
           try {
             resolveP(then());
           } catch (e) {
-            reject(e);
+            reject(e instanceof Error ? e : new Error(String(e))); // as in whenSettled
           }
         },
         reject: (e: Error) => {

@@ -149,10 +149,9 @@ export class Scheduler {
       const s = typeof t === 'number' ? this.servers.get(t) : undefined;
       if (!s) throw new UnknownServerError(`targetServer ${inspect(t)} is not a server; the servers are ranks ${ranks.join(', ')}`, t, ranks);
       if (s.timedOut) {
-        throw new ServerTimeoutError(
-          `server ${t} (MPIServer-${t}@${s.host}, pid ${s.pid}) is in timeout: it has not answered heartbeats since ${new Date(s.timedOutAt ?? Date.now()).toISOString()}`,
-          { rank: s.rank, host: s.host, pid: s.pid },
-        );
+        const since = new Date(s.timedOutAt ?? Date.now()).toISOString();
+        const message = `server ${t} (MPIServer-${t}@${s.host}, pid ${s.pid}) is in timeout: it has not answered heartbeats since ${since}`;
+        throw new ServerTimeoutError(message, { rank: s.rank, host: s.host, pid: s.pid });
       }
     }
     return list;
@@ -390,7 +389,8 @@ export class Scheduler {
 
   /** The monitor put `s` in timeout: its requests end as 'timeout' (and every untargeted one when no server is left). */
   onServerTimeout(s: ServerSlot, silentMs: number): void {
-    const why = `MPIServer-${s.rank} at host ${s.host} (pid ${s.pid}) did not answer for ${Math.round(silentMs)} ms (serverTimeoutMs=${this.opts.serverTimeoutMs})`;
+    const ms = Math.round(silentMs);
+    const why = `MPIServer-${s.rank} at host ${s.host} (pid ${s.pid}) did not answer for ${ms} ms (serverTimeoutMs=${this.opts.serverTimeoutMs})`;
     this.timedOutCount++;
     this.opts.log('WARN', `${why}: server in timeout`);
     const fail = (req: Request) => {
@@ -478,7 +478,8 @@ export class Scheduler {
     for (const req of [...this.requests.unsettled()]) {
       const where = req.rec.server !== undefined ? `, server ${req.rec.server}` : '';
       const err = new ServicesStoppedError(
-        `request ${req.rec.id} (${JSON.stringify(req.rec.command)}, status '${req.rec.status}'${where}) was not answered: the services were stopped (${reason})`,
+        `request ${req.rec.id} (${JSON.stringify(req.rec.command)}, status '${req.rec.status}'${where}) ` +
+          `was not answered: the services were stopped (${reason})`,
         reason,
         req.rec.id,
       );

@@ -175,7 +175,8 @@ export class MPICommandServer {
       trace: route('DEBUG'),
       dir: route('INFO'),
     };
-    const self = this;
+    // read at each use: this.cwd changes when the client's directory arrives
+    const cwd = () => this.cwd;
     return {
       console: serverConsole,
       process,
@@ -197,10 +198,10 @@ export class MPICommandServer {
       performance,
       fetch: globalThis.fetch,
       get require() {
-        return createRequire(join(self.cwd, '[mpistack-command]'));
+        return createRequire(join(cwd(), '[mpistack-command]'));
       },
       /** import a module relative to the client's working directory */
-      importModule: (specifier: string) => import(resolveSpecifier(specifier, self.cwd)),
+      importModule: (specifier: string) => import(resolveSpecifier(specifier, cwd())),
       server: { rank: this.transport.rank, host: this.host, pid: this.pid },
     };
   }
@@ -585,6 +586,7 @@ function settleWithin(p: PromiseLike<unknown>, timeoutMs: number): Promise<unkno
       },
       (e: unknown) => {
         clearTimeout(timer);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the command's own reason, whatever it is (runtime.bad-values: non-Errors)
         reject(e);
       },
     );

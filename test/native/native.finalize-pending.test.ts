@@ -3,8 +3,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { explain, runProgram } from './helpers.js';
 
+/** what programs/finalize-pending.ts reports */
+interface Outcome {
+  outcome: string;
+  name: string;
+  message: string;
+  cancelled?: boolean;
+  finalized: boolean;
+}
+
 test('pending recvAsync is rejected at finalize and the job ends with 0', async () => {
-  const r = await runProgram(2, 'finalize-pending', [], { timeoutMs: 60_000 });
+  const r = await runProgram<Outcome>(2, 'finalize-pending', [], { timeoutMs: 60_000 });
   assert.not.ok(r.timedOut, `hung: ${explain(r)}`);
   assert.is(r.code, 0, explain(r));
   assert.is(r.results.length, 2, explain(r));

@@ -2,11 +2,29 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
+import { type LoadedBinding } from '../../native/index.js';
 import { explain, runProgram } from './helpers.js';
+
+/** the two kinds of line programs/basics.ts reports: the binding's facts, then after a bcast and finalize */
+type Basics =
+  | {
+      size: number;
+      provided: number;
+      threadLevel: number;
+      initialized: boolean;
+      libraryPath: string;
+      version: ReturnType<LoadedBinding['version']>;
+      libraryVersion: string;
+      receiveMode: LoadedBinding['receiveMode'];
+      processor: string;
+      wtime: number;
+      bindingPath: string;
+    }
+  | { token: string; finalized: boolean };
 
 for (const n of [1, 2, 4]) {
   test(`${n} rank(s): MULTIPLE provided, ranks 0..${n - 1}, size ${n}, bcast, finalize`, async () => {
-    const r = await runProgram(n, 'basics');
+    const r = await runProgram<Basics>(n, 'basics');
     assert.is(r.code, 0, explain(r));
     const first = r.results.filter((x) => 'size' in x);
     const second = r.results.filter((x) => 'token' in x);

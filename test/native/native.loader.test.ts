@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { candidatePaths } from '../../native/index.js';
+import { candidatePaths, type BindingLoadError } from '../../native/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const distNative = resolve(here, '..', '..', 'native');
@@ -23,13 +23,24 @@ function isolatedLoader(): { dir: string; index: string } {
   return { dir, index: join(dir, 'lib', 'index.js') };
 }
 
-function probe(index: string, opts: object, env: NodeJS.ProcessEnv = {}): any {
+/** what probe()'s child prints when the binding loads: its path, libraryPath() and isInitialized() */
+interface Loaded {
+  ok: true;
+  path: string;
+  lib: string;
+  init: boolean;
+}
+/** what it prints when loadBinding throws (a BindingLoadError) */
+type Failed = { ok: false } & Pick<BindingLoadError, 'name' | 'message' | 'tried'>;
+
+/** Load the binding in a child process with `opts` and `env`; the caller says which outcome it expects (its assertions check it). */
+function probe<T extends Loaded | Failed>(index: string, opts: object, env: NodeJS.ProcessEnv = {}): T {
   const code = `import { loadBinding } from ${JSON.stringify(index)};
 try { const b = loadBinding(${JSON.stringify(opts)}); console.log(JSON.stringify({ ok: true, path: b.bindingPath, lib: b.libraryPath(), init: b.isInitialized() })); }
 catch (e) { console.log(JSON.stringify({ ok: false, name: e.name, message: e.message, tried: e.tried })); }`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', env: { ...process.env, MPISTACK_PREFIX: '', ...env } });
   assert.is(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }
 
 test('candidate order: explicit path, prefix copy, local build', () => {
@@ -47,7 +58,7 @@ test('nothing loadable: BindingLoadError lists every path tried with its reason'
   try {
     const bad = join(dir, 'bad.node');
     writeFileSync(bad, 'not an ELF file');
-    const r = probe(index, { path: bad, prefix: join(dir, 'noprefix') });
+    const r = probe<Failed>(index, { path: bad, prefix: join(dir, 'noprefix') });
     assert.not.ok(r.ok);
     assert.is(r.name, 'BindingLoadError');
     assert.is(r.tried[0].path, bad);
@@ -67,12 +78,12 @@ test('a prefix copy (<prefix>/lib/mpistack/mpi.node, from MPISTACK_PREFIX) is fo
     const prefix = join(dir, 'prefix');
     mkdirSync(join(prefix, 'lib', 'mpistack'), { recursive: true });
     copyFileSync(built, join(prefix, 'lib', 'mpistack', 'mpi.node'));
-    const r = probe(index, {}, { MPISTACK_PREFIX: prefix });
+    const r = probe<Loaded>(index, {}, { MPISTACK_PREFIX: prefix });
     assert.ok(r.ok, JSON.stringify(r));
     assert.is(r.path, join(prefix, 'lib', 'mpistack', 'mpi.node'));
     assert.match(r.lib, /libmpi\.so/);
     assert.is(r.init, false, 'loading does not initialize MPI');
-    const byOption = probe(index, { prefix });
+    const byOption = probe<Loaded>(index, { prefix });
     assert.is(byOption.path, join(prefix, 'lib', 'mpistack', 'mpi.node'));
   } finally {
     rmSync(dir, { recursive: true, force: true });

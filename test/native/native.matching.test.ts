@@ -3,8 +3,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { explain, runProgram } from './helpers.js';
 
+/** what rank 0 of programs/matching.ts reports: `<payload>@<source>/<tag>` of each message, in the order received */
+interface Received {
+  got: string[];
+  empty: boolean;
+  asyncGot: string[];
+}
+
 test('messages match by (communicator, source, tag), wildcards included', async () => {
-  const r = await runProgram(3, 'matching');
+  const r = await runProgram<Received>(3, 'matching');
   assert.is(r.code, 0, explain(r));
   const x = r.results.find((y) => y.rank === 0);
   assert.ok(x, explain(r));

@@ -3,8 +3,16 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { explain, runProgram } from './helpers.js';
 
+/** what rank 1 of programs/responsive.ts reports */
+interface Responsive {
+  woke: string;
+  ticksDuringWait: number;
+  received: number;
+  wrong: number;
+}
+
 test('a 10 ms timer keeps firing while recvAsync waits; 200 concurrent receives all match', async () => {
-  const r = await runProgram(2, 'responsive');
+  const r = await runProgram<Responsive>(2, 'responsive');
   assert.is(r.code, 0, explain(r));
   const x = r.results.find((y) => y.rank === 1);
   assert.ok(x, explain(r));

@@ -49,7 +49,9 @@ function outcome(decode: (b: Uint8Array) => unknown, bytes: Uint8Array): 'value'
     return 'value';
   } catch (e) {
     if (e instanceof ProtocolError) return e;
-    throw new Error(`decoder threw ${(e as Error)?.name}: ${(e as Error)?.message} (not a ProtocolError) on ${Buffer.from(bytes).toString('hex')}`);
+    throw new Error(`decoder threw ${(e as Error)?.name}: ${(e as Error)?.message} (not a ProtocolError) on ${Buffer.from(bytes).toString('hex')}`, {
+      cause: e,
+    });
   }
 }
 
