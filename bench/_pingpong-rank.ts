@@ -1,9 +1,17 @@
-// One rank of the pingpong benchmark (run under mpirun by bench/pingpong.ts).
+// One rank of the ping-pong benchmarks (run under mpirun by bench/pingpong.ts and bench/runtime.ts, through _mpi-target.ts).
 // argv: sync|async|idle ITERS WARMUP SIZE...   Rank 0 prints RESULT <json>.
-import { loadBinding, ThreadLevel } from '../native/index.js';
+// Under a stack (MPISTACK_PREFIX) the binding is the stack's own: its wrapper
+// (lib/mpistack/native/index.js) with its addon, never this checkout's wrapper
+// over another generation's addon.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ThreadLevel, type MPIBinding } from '../native/api.js';
 
 const [mode, itersArg, warmupArg, ...sizeArgs] = process.argv.slice(2);
-const mpi = loadBinding();
+const stackModule = process.env.MPISTACK_PREFIX ? join(process.env.MPISTACK_PREFIX, 'lib', 'mpistack', 'native', 'index.js') : undefined;
+const bindingModule = stackModule && existsSync(stackModule) ? pathToFileURL(stackModule).href : '../native/index.js';
+const mpi = ((await import(bindingModule)) as { loadBinding: () => MPIBinding }).loadBinding();
 mpi.initThread(ThreadLevel.MULTIPLE);
 const world = mpi.COMM_WORLD;
 const comm = world.dup();

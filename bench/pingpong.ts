@@ -8,52 +8,32 @@
 // binding and mpi4py) gets its own table, e.g. the default and the seed's
 // stack side by side; without one, the system's MPI and the local binding.
 // Targets: sync <= 3x C; async median <= 30 us; idle <= 5% of a core.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
-import { mpirunEnv, runLimited } from '../test/helpers/mpi.js';
+import { mpirunEnv } from '../test/helpers/mpi.js';
+import {
+  bindingPingPong,
+  clockTicksPerSecond,
+  compileCPingPong,
+  cPingPong,
+  cpuTicks,
+  mpiVersion,
+  pythonWith,
+  runPair,
+  targetOf,
+  tool,
+  type Lat,
+  type Target,
+} from './_mpi-target.js';
 
 export const describe = 'MPI round-trip latency: C floor vs binding sync/async vs mpi4py; idle CPU of a waiting rank';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SIZES = [8, 4096];
-type Lat = Record<string, { median: number; p99: number }>;
-
-const C_SOURCE = `#include <mpi.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-static int cmp(const void* a, const void* b) { double x = *(const double*)a, y = *(const double*)b; return x < y ? -1 : x > y; }
-int main(int argc, char** argv) {
-  int provided, me, iters = atoi(argv[1]), warmup = atoi(argv[2]);
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
-  MPI_Comm_rank(MPI_COMM_WORLD, &me);
-  double* t = malloc(sizeof(double) * iters);
-  if (me == 0) printf("RESULT {");
-  for (int a = 3; a < argc; a++) {
-    int size = atoi(argv[a]);
-    char* buf = calloc(size > 0 ? size : 1, 1);
-    MPI_Barrier(MPI_COMM_WORLD);
-    for (int i = 0; i < warmup + iters; i++) {
-      double t0 = MPI_Wtime();
-      if (me == 0) { MPI_Send(buf, size, MPI_BYTE, 1, 1, MPI_COMM_WORLD); MPI_Recv(buf, size, MPI_BYTE, 1, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE); }
-      else { MPI_Recv(buf, size, MPI_BYTE, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE); MPI_Send(buf, size, MPI_BYTE, 0, 1, MPI_COMM_WORLD); }
-      if (i >= warmup) t[i - warmup] = (MPI_Wtime() - t0) * 1e6;
-    }
-    qsort(t, iters, sizeof(double), cmp);
-    int p = (int)(iters * 0.99); if (p >= iters) p = iters - 1;
-    if (me == 0) printf("%s\\"%d\\":{\\"median\\":%.3f,\\"p99\\":%.3f}", a > 3 ? "," : "", size, t[iters / 2], t[p]);
-    free(buf);
-  }
-  if (me == 0) printf("}\\n");
-  MPI_Finalize();
-  return 0;
-}
-`;
 
 const PY_SOURCE = `import sys, time
 from mpi4py import MPI
@@ -78,55 +58,9 @@ if me == 0:
     import json; print("RESULT " + json.dumps(out), flush=True)
 `;
 
-/** The MPI under test: a stack prefix (its tools, binding and mpi4py), or the system's with the local binding. */
-interface Target {
-  prefix?: string;
-  env: NodeJS.ProcessEnv;
-}
-
-function targetOf(prefix: string | undefined): Target {
-  if (!prefix) return { env: { ...process.env } };
-  const site = (() => {
-    try {
-      return readdirSync(join(prefix, 'lib'))
-        .filter((d) => /^python3\.\d+$/.test(d))
-        .map((d) => join(prefix, 'lib', d, 'site-packages'));
-    } catch {
-      return [];
-    }
-  })();
-  return {
-    prefix,
-    env: { ...process.env, MPISTACK_PREFIX: prefix, PATH: `${join(prefix, 'bin')}:${process.env.PATH}`, PYTHONPATH: site.join(':'), LD_LIBRARY_PATH: '' },
-  };
-}
-
-function tool(t: Target, name: 'mpicc' | 'mpirun'): string {
-  if (name === 'mpicc' && !t.prefix && process.env.MPICC) return process.env.MPICC;
-  return t.prefix ? join(t.prefix, 'bin', name) : process.env.MPISTACK_PREFIX ? join(process.env.MPISTACK_PREFIX, 'bin', name) : name;
-}
-
-function pythonWithMpi4py(t: Target): string | undefined {
-  const candidates = [process.env.MPISTACK_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[];
-  return candidates.find((py) => spawnSync(py, ['-c', 'import mpi4py'], { stdio: 'ignore', env: t.env }).status === 0);
-}
-
-async function runPair(t: Target, argv: string[]): Promise<Lat> {
-  const r = await runLimited(tool(t, 'mpirun'), ['-n', '2', ...argv], { env: mpirunEnv(t.env), timeoutMs: 300_000 });
-  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  if (r.code !== 0 || !line) throw new Error(`${argv.join(' ')} failed (exit ${r.code}, timedOut ${r.timedOut}):\n${r.stderr.slice(-2000)}`);
-  return JSON.parse(line.slice(7)) as Lat;
-}
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
-}
-
 /** CPU of each rank over `windowMs` while both wait in recvAsync, in % of one core. */
 async function idleCpu(t: Target, policy: string, windowMs: number): Promise<number[]> {
-  const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  const hz = clockTicksPerSecond();
   const child = spawn(tool(t, 'mpirun'), ['-n', '2', process.execPath, join(here, '_pingpong-rank.js'), 'idle', String(windowMs + 2500)], {
     env: mpirunEnv({ ...t.env, MPISTACK_WAIT_POLICY: policy }),
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -168,33 +102,26 @@ export async function run(args: string[]): Promise<void> {
       prefix: { type: 'string', multiple: true },
     },
   });
-  const iters = String(Math.max(10, Number(values.iters)));
-  const warmup = String(Math.max(0, Number(values.warmup)));
+  const iters = Math.max(10, Number(values.iters));
+  const warmup = Math.max(0, Number(values.warmup));
   const idleMs = Math.max(1000, Number(values['idle-ms']));
   const prefixes = values.prefix?.length ? values.prefix : [undefined];
   for (const p of prefixes) await measure(targetOf(p), iters, warmup, idleMs);
 }
 
-async function measure(t: Target, iters: string, warmup: string, idleMs: number): Promise<void> {
-  const sizes = SIZES.map(String);
+async function measure(t: Target, iters: number, warmup: number, idleMs: number): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'mpistack-bench-pingpong-'));
   try {
-    writeFileSync(join(tmp, 'pingpong.c'), C_SOURCE);
-    const cc = spawnSync(tool(t, 'mpicc'), ['-O2', '-o', join(tmp, 'pingpong'), join(tmp, 'pingpong.c')], { encoding: 'utf8', env: t.env });
-    if (cc.status !== 0) throw new Error(`mpicc failed: ${cc.stderr}`);
+    const exe = compileCPingPong(t, tmp);
     writeFileSync(join(tmp, 'pingpong.py'), PY_SOURCE);
-    const version = spawnSync(tool(t, 'mpirun'), ['--version'], { encoding: 'utf8', env: t.env });
-    const which = /Open MPI\)? ?(\d+\.\d+\.\d+)/.exec(`${version.stdout}${version.stderr}`)?.[1] ?? 'unknown';
-
-    const rank = join(here, '_pingpong-rank.js');
     const rows: [string, Lat | undefined][] = [];
-    console.log(`\n== ${t.prefix ? `stack ${t.prefix}` : 'system MPI, local binding'} (Open MPI ${which})`);
+    console.log(`\n== ${t.prefix ? `stack ${t.prefix}` : 'system MPI, local binding'} (${mpiVersion(t)})`);
     console.log(`pingpong: 2 ranks, ${iters} round trips per size after ${warmup} warm-up, times in us`);
-    rows.push(['C (mpicc, floor)', await runPair(t, [join(tmp, 'pingpong'), iters, warmup, ...sizes])]);
-    rows.push(['binding sync', await runPair(t, [process.execPath, rank, 'sync', iters, warmup, ...sizes])]);
-    rows.push(['binding async', await runPair(t, [process.execPath, rank, 'async', iters, warmup, ...sizes])]);
-    const py = pythonWithMpi4py(t);
-    rows.push(['mpi4py', py ? await runPair(t, [py, join(tmp, 'pingpong.py'), iters, warmup, ...sizes]) : undefined]);
+    rows.push(['C (mpicc, floor)', await cPingPong(t, exe, iters, warmup, SIZES)]);
+    rows.push(['binding sync', await bindingPingPong(t, 'sync', iters, warmup, SIZES)]);
+    rows.push(['binding async', await bindingPingPong(t, 'async', iters, warmup, SIZES)]);
+    const py = pythonWith(t);
+    rows.push(['mpi4py', py ? await runPair(t, [py, join(tmp, 'pingpong.py'), String(iters), String(warmup), ...SIZES.map(String)]) : undefined]);
     if (!py) console.log('mpi4py: not found (install python3-mpi4py, build the stack --with mpi4py, or set MPISTACK_PYTHON)');
 
     const floor = rows[0][1]!;

@@ -1,51 +1,103 @@
-// npm run bench -- runtime [--samples N] [--requests N] [--baseline-requests N]
+// npm run bench -- runtime [--samples N] [--requests N] [--baseline-requests N] [--runs N] [--prefix DIR]... [--no-baseline]
 //
-// The runtime against mpi4py.futures (the distribution's python3-mpi4py),
-// both under `mpirun -n 4` with the same settings, in one run:
-//   1. blocking `1+1` round trip to one server: median and p99
-//      (ours: pushCommandRequest(block) / mpi4py: submit(eval, '1+1').result())
-//   2. trivial non-blocking requests over all servers, requests per second
-//      (ours: 50,000 pushCommandRequest + getCommandResponse / mpi4py: map(eval, ..., chunksize=1))
-//   3. CPU of idle servers over 5 s, from /proc/<pid>/stat
-// Targets: median <= 30 us and <= 0.15x mpi4py; throughput >= 5x; idle < 5% of a core.
+// The runtime (issue 19) against its floor and against mpi4py.futures, all
+// in the same run, on the same MPI:
+//   1. blocking `1+1` round trip to one server (pushCommandRequest(block),
+//      targetServer 1): median and p99 in us, at `mpirun -n 2` (the main
+//      target: one client and one server, no oversubscription on 2 cores)
+//      and at `mpirun -n 4`;
+//   2. the binding's own floor: its synchronous 8-byte ping-pong between 2
+//      ranks (send/recvInto), and its asynchronous one (recvAsync on the
+//      receive thread), with _pingpong-rank.ts as `npm run bench -- pingpong`
+//      runs it; the C ping-pong compiled with mpicc is shown for reference;
+//   3. throughput at `-n 4`: --requests (50,000) non-blocking `1+1` requests
+//      over all servers (pushCommandRequest, then one blocking
+//      getCommandResponse), requests/s, against mpi4py.futures
+//      MPIPoolExecutor.map(eval, ['1+1'] * --baseline-requests) with
+//      chunksize=1 and with chunksize=64 (the system python's mpi4py,
+//      Debian's python3-mpi4py; MPISTACK_PYTHON overrides);
+//   4. idle CPU over 5 s with nothing outstanding, from /proc/<pid>/stat:
+//      every server and the client (rank 0's own pid), at `-n 4`;
+//   5. where the us go: binding sync round trip (floor), binding async round
+//      trip (the receive-thread hop), the in-process cost of one request and
+//      one response through runtime/protocol.ts (encodeRequest, decodeRequest,
+//      encodeResponseOrFailure, decodeResponse for `1+1` and the value 2, in
+//      a tight loop), and the remainder of the -n 2 round trip (runtime -
+//      binding sync - codec): scheduling, dispatch and the event loop.
+// Targets: -n 2 median <= 10 us AND <= 5x the binding's sync round trip
+// measured in the same run; p99 <= 100 us; throughput >= 20x mpi4py
+// chunksize=1 (chunksize=64: ratio reported, no target); idle <= 5% of a core
+// for each server and for the client. The -n 4 round trip is checked against
+// the same numbers and reported, oversubscribed when the machine has fewer
+// than 4 cores.
 //
-// This file is also the rank-0 script of the runtime's run: the launcher
+// Without --prefix: the system's mpirun (Debian's Open MPI) with the local
+// build (dist/runtime, native/build). Each --prefix DIR (repeatable) is a
+// built stack, measured on its own: its mpirun and mpicc, its binding and its
+// runtime (DIR/bin/mpistack-run, which loads DIR/lib/mpistack/runtime and,
+// with MPISTACK_PREFIX=DIR, the binding DIR/lib/mpistack/mpi.node; the codec
+// row imports DIR/lib/mpistack/runtime/protocol.js). --runs N repeats the
+// whole measurement N times per MPI and prints every run, then one line per
+// run to compare them.
+//
+// This file is also the rank-0 script of the runtime's runs: the launcher
 // imports it with MPISTACK_BENCH_ROLE=rank0 and the global `client` set.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { availableParallelism, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { MPICommandClient } from '../runtime/client.js';
-import { mpirun } from '../test/helpers/mpi.js';
+import type * as Protocol from '../runtime/protocol.js';
+import {
+  bindingPingPong,
+  clockTicksPerSecond,
+  compileCPingPong,
+  cPingPong,
+  cpuTicks,
+  mpiVersion,
+  pythonWith,
+  resultOf,
+  runRanks,
+  stats,
+  targetOf,
+  type Target,
+} from './_mpi-target.js';
 
-export const describe = 'runtime round trip, throughput and idle CPU vs mpi4py.futures (mpirun -n 4)';
+export const describe = 'runtime 1+1 round trip (-n 2, -n 4) vs the binding floor, stage breakdown, throughput vs mpi4py.futures, idle CPU';
 
-interface Measured {
+const here = dirname(fileURLToPath(import.meta.url));
+const IDLE_MS = 5000;
+const TARGET = { medianUs: 10, xSync: 5, p99Us: 100, xChunk1: 20, idlePercent: 5 };
+
+/** What rank 0 of a runtime run reports. */
+interface RuntimeResult {
+  ranks: number;
+  medianUs: number;
+  p99Us: number;
+  requests?: number;
+  perSecond?: number;
+  clientIdlePercent?: number;
+  serverIdlePercent?: Record<string, number>;
+}
+
+interface BaselineResult {
   medianUs: number;
   p99Us: number;
   requests: number;
-  perSecond: number;
-  idleCpuPercent?: number[];
+  chunk1PerSecond: number;
+  chunk64PerSecond: number;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
-}
+// ---- rank 0 of the runtime's run (imported by the launcher) -------------------
 
 async function rank0(): Promise<void> {
   const client = (globalThis as unknown as { client: MPICommandClient }).client;
   const samples = Number(process.env.MPISTACK_BENCH_SAMPLES ?? 5000);
-  const requests = Number(process.env.MPISTACK_BENCH_REQUESTS ?? 50_000);
-  for (let i = 0; i < 1000; i++) await client.pushCommandRequest('1+1', { block: true, targetServer: 1 });
+  const requests = Number(process.env.MPISTACK_BENCH_REQUESTS ?? 0);
+  const idleMs = Number(process.env.MPISTACK_BENCH_IDLE_MS ?? 0);
+  const ranks = Object.keys(client.getServerStatus()).length + 1;
+  for (let i = 0; i < Math.min(1000, samples); i++) await client.pushCommandRequest('1+1', { block: true, targetServer: 1 });
   const times: number[] = [];
   for (let i = 0; i < samples; i++) {
     const t0 = process.hrtime.bigint();
@@ -53,23 +105,39 @@ async function rank0(): Promise<void> {
     times.push(Number(process.hrtime.bigint() - t0) / 1000);
     if (r.ret !== 2) throw new Error(`bad answer ${String(r.ret)}`);
   }
-  times.sort((a, b) => a - b);
-  const t0 = process.hrtime.bigint();
-  const ids: number[] = [];
-  for (let i = 0; i < requests; i++) ids.push(...client.pushCommandRequest('1+1'));
-  const res = await client.getCommandResponse(ids, { block: true });
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (!res.every((r) => r.ret === 2)) throw new Error('a throughput request failed');
-  const pids = Object.values(client.getServerStatus()).map((s) => s.pid);
-  await new Promise((r) => setTimeout(r, 500));
-  const before = pids.map(cpuTicks);
-  await new Promise((r) => setTimeout(r, 5000));
-  const after = pids.map(cpuTicks);
-  const hz = 100; // USER_HZ on Linux
-  const idle = after.map((a, i) => ((a - before[i]) / hz / 5) * 100);
-  const out: Measured = { medianUs: percentile(times, 0.5), p99Us: percentile(times, 0.99), requests, perSecond: requests / secs, idleCpuPercent: idle };
-  process.stdout.write(`\nBENCH-RESULT ${JSON.stringify(out)}\n`);
+  const out: RuntimeResult = { ranks, medianUs: 0, p99Us: 0 };
+  ({ median: out.medianUs, p99: out.p99Us } = stats(times));
+
+  if (requests > 0) {
+    const t0 = process.hrtime.bigint();
+    const ids: number[] = [];
+    for (let i = 0; i < requests; i++) ids.push(...client.pushCommandRequest('1+1'));
+    const res = await client.getCommandResponse(ids, { block: true });
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (res.length !== requests || !res.every((r) => r.ret === 2)) throw new Error('a throughput request failed');
+    out.requests = requests;
+    out.perSecond = requests / secs;
+  }
+
+  if (idleMs > 0) {
+    // nothing outstanding: every request above has its response
+    const servers = Object.values(client.getServerStatus()).map((s) => ({ rank: s.rank, pid: s.pid }));
+    const pids = [process.pid, ...servers.map((s) => s.pid)];
+    await new Promise((r) => setTimeout(r, 500));
+    const before = pids.map(cpuTicks);
+    const t0 = process.hrtime.bigint();
+    await new Promise((r) => setTimeout(r, idleMs));
+    const after = pids.map(cpuTicks);
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const hz = clockTicksPerSecond();
+    const pct = after.map((a, i) => (100 * (a - before[i])) / hz / secs);
+    out.clientIdlePercent = pct[0];
+    out.serverIdlePercent = Object.fromEntries(servers.map((s, i) => [String(s.rank), pct[i + 1]]));
+  }
+  process.stdout.write(`\nRESULT ${JSON.stringify(out)}\n`);
 }
+
+// ---- mpi4py.futures, the baseline -----------------------------------------------
 
 const PY = `
 import os, time, json
@@ -85,92 +153,260 @@ def main():
           assert ex.submit(eval, '1+1').result() == 2
           times.append((time.perf_counter_ns() - t0) / 1000)
       times.sort()
-      t0 = time.perf_counter()
-      out = list(ex.map(eval, ['1+1'] * requests, chunksize=1))
-      secs = time.perf_counter() - t0
-      assert all(x == 2 for x in out)
-      median_us, p99_us = times[len(times) // 2], times[min(len(times) - 1, int(0.99 * len(times)))]
-      result = {'medianUs': median_us, 'p99Us': p99_us, 'requests': requests, 'perSecond': requests / secs}
-      print('\\nBENCH-RESULT ' + json.dumps(result), flush=True)
+      rate = {}
+      for chunk in (1, 64):
+          list(ex.map(eval, ['1+1'] * 1000, chunksize=chunk))
+          t0 = time.perf_counter()
+          out = list(ex.map(eval, ['1+1'] * requests, chunksize=chunk))
+          rate[chunk] = requests / (time.perf_counter() - t0)
+          assert len(out) == requests and all(x == 2 for x in out)
+      print('\\nRESULT ' + json.dumps({'medianUs': times[len(times) // 2], 'p99Us': times[min(len(times) - 1, int(0.99 * len(times)))],
+            'requests': requests, 'chunk1PerSecond': rate[1], 'chunk64PerSecond': rate[64]}), flush=True)
 
 if __name__ == '__main__':
   main()
 `;
 
-/** A python3 on PATH (or MPISTACK_PYTHON) that can import mpi4py. */
-function findPython(): string | undefined {
-  const candidates = [process.env.MPISTACK_PYTHON, ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'python3'))].filter(
-    (p): p is string => !!p && existsSync(p),
-  );
-  for (const py of candidates) {
-    try {
-      execFileSync(py, ['-c', 'import mpi4py.futures'], { stdio: 'ignore' });
-      return py;
-    } catch {
-      /* next */
+// ---- the codec, in process --------------------------------------------------------
+
+/** Microseconds per round of encode+decode of one `1+1` request and its response (the value 2), with the protocol.js in `runtimeDir`. */
+async function codecUs(runtimeDir: string): Promise<number> {
+  const p = (await import(pathToFileURL(join(runtimeDir, 'protocol.js')).href)) as typeof Protocol;
+  // a stack built before encodeResponseOrFailure existed sends encodeResponse's frame
+  const encodeResponse = typeof p.encodeResponseOrFailure === 'function' ? p.encodeResponseOrFailure : p.encodeResponse;
+  const now = Date.now();
+  let check = 0;
+  const round = (id: number): void => {
+    const req = p.decodeRequest(
+      p.encodeRequest({ id, command: '1+1', mode: 'eval', callWithParameters: false, hasParameters: false, parameters: undefined, timeoutMs: 0 }),
+    );
+    const res = p.decodeResponse(encodeResponse({ id: req.id, successful: true, ret: 2, error: undefined, startTime: now, stopTime: now }));
+    check += res.ret as number;
+  };
+  for (let i = 0; i < 50_000; i++) round(i + 1);
+  const perRound: number[] = [];
+  const batch = 5000;
+  for (let b = 0; b < 30; b++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < batch; i++) round(i + 1);
+    perRound.push(Number(process.hrtime.bigint() - t0) / 1000 / batch);
+  }
+  if (check !== 2 * (50_000 + 30 * batch)) throw new Error('codec: a response did not decode to 2');
+  return stats(perRound).median;
+}
+
+// ---- one measurement ----------------------------------------------------------------
+
+interface Options {
+  samples: number;
+  requests: number;
+  baselineRequests: number;
+  baseline: boolean;
+}
+
+interface RunRows {
+  c?: { median: number; p99: number };
+  sync: { median: number; p99: number };
+  async: { median: number; p99: number };
+  codecUs?: number;
+  n2: RuntimeResult;
+  n4: RuntimeResult;
+  mpi4py?: BaselineResult;
+  mpi4pyMissing?: string;
+}
+
+/** The launcher and the runtime folder: the stack's, or the local build's. */
+function runtimeOf(t: Target): { launcher: string; dir: string } {
+  if (t.prefix) return { launcher: join(t.prefix, 'bin', 'mpistack-run'), dir: join(t.prefix, 'lib', 'mpistack', 'runtime') };
+  return { launcher: resolve(here, '../runtime/launcher.js'), dir: resolve(here, '../runtime') };
+}
+
+async function runtimeRun(t: Target, ranks: number, cwd: string, env: Record<string, string>): Promise<RuntimeResult> {
+  const { launcher } = runtimeOf(t);
+  const r = await runRanks(t, ranks, [process.execPath, launcher, fileURLToPath(import.meta.url)], {
+    cwd,
+    timeoutMs: 600_000,
+    env: { MPISTACK_BENCH_ROLE: 'rank0', ...env },
+  });
+  return resultOf<RuntimeResult>(r, `runtime at -n ${ranks}`);
+}
+
+async function measureOnce(t: Target, o: Options, tmp: string, cExe: string | undefined): Promise<RunRows> {
+  const floorIters = o.samples;
+  const floorWarmup = Math.min(1000, o.samples);
+  const c = cExe ? (await cPingPong(t, cExe, floorIters, floorWarmup, [8]))[8] : undefined;
+  const sync = (await bindingPingPong(t, 'sync', floorIters, floorWarmup, [8]))[8];
+  const asyncLat = (await bindingPingPong(t, 'async', floorIters, floorWarmup, [8]))[8];
+  let codec: number | undefined;
+  try {
+    codec = await codecUs(runtimeOf(t).dir);
+  } catch (e) {
+    console.log(`codec: not measured: ${(e as Error).message}`);
+  }
+  const samples = String(o.samples);
+  const n2 = await runtimeRun(t, 2, tmp, { MPISTACK_BENCH_SAMPLES: samples });
+  const n4 = await runtimeRun(t, 4, tmp, {
+    MPISTACK_BENCH_SAMPLES: samples,
+    MPISTACK_BENCH_REQUESTS: String(o.requests),
+    MPISTACK_BENCH_IDLE_MS: String(IDLE_MS),
+  });
+  const rows: RunRows = { c, sync, async: asyncLat, codecUs: codec, n2, n4 };
+  if (!o.baseline) rows.mpi4pyMissing = 'skipped (--no-baseline)';
+  else {
+    const py = pythonWith(t, 'mpi4py.futures');
+    if (!py) rows.mpi4pyMissing = 'no python3 with mpi4py.futures (install python3-mpi4py or set MPISTACK_PYTHON)';
+    else {
+      const script = join(tmp, 'mpi4py_bench.py');
+      writeFileSync(script, PY);
+      const r = await runRanks(t, 4, [py, '-m', 'mpi4py.futures', script], {
+        cwd: tmp,
+        timeoutMs: 900_000,
+        env: { BENCH_SAMPLES: String(Math.min(o.samples, 2000)), BENCH_REQUESTS: String(o.baselineRequests) },
+      });
+      try {
+        rows.mpi4py = resultOf<BaselineResult>(r, `mpi4py.futures (${py})`);
+      } catch (e) {
+        rows.mpi4pyMissing = (e as Error).message.split('\n').slice(0, 6).join('\n    ');
+      }
     }
   }
-  return undefined;
+  return rows;
 }
 
-function parse(stdout: string, what: string): Measured {
-  const line = stdout.split('\n').find((l) => l.startsWith('BENCH-RESULT '));
-  if (!line) throw new Error(`${what}: no result line\n${stdout.slice(-2000)}`);
-  return JSON.parse(line.slice('BENCH-RESULT '.length)) as Measured;
+// ---- printing -------------------------------------------------------------------------
+
+const f = (x: number | undefined, d = 1): string => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
+const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');
+const row = (label: string, ...cells: string[]): string => `  ${label.padEnd(48)}${cells.map((c) => c.padStart(10)).join('')}`;
+
+function printRun(r: RunRows, o: Options, oversubscribed: boolean): void {
+  const { n2, n4, sync } = r;
+  console.log(`\nround trip, 8 B message / blocking \`1+1\` (${o.samples} samples each), us`);
+  console.log(row('', 'median', 'p99', 'x sync'));
+  if (r.c) console.log(row('C ping-pong, mpicc (reference)', f(r.c.median), f(r.c.p99), f(r.c.median / sync.median, 2)));
+  console.log(row('binding sync ping-pong (floor)', f(sync.median), f(sync.p99), '1.00'));
+  console.log(row('binding async ping-pong (receive thread)', f(r.async.median), f(r.async.p99), f(r.async.median / sync.median, 2)));
+  console.log(row('runtime 1+1, mpirun -n 2', f(n2.medianUs), f(n2.p99Us), f(n2.medianUs / sync.median, 2)));
+  console.log(row(`runtime 1+1, mpirun -n 4${oversubscribed ? ' (oversubscribed)' : ''}`, f(n4.medianUs), f(n4.p99Us), f(n4.medianUs / sync.median, 2)));
+  if (r.mpi4py)
+    console.log(row('mpi4py.futures submit().result(), -n 4 (ref.)', f(r.mpi4py.medianUs), f(r.mpi4py.p99Us), f(r.mpi4py.medianUs / sync.median, 2)));
+
+  const remainder = r.codecUs === undefined ? undefined : n2.medianUs - sync.median - r.codecUs;
+  const share = (x: number | undefined): string => (x === undefined ? '' : `${f((100 * x) / n2.medianUs, 0)}%`);
+  console.log('\nwhere the us go: the -n 2 round trip (medians)');
+  console.log(row('', 'us', 'share'));
+  console.log(row('binding sync round trip (floor)', f(sync.median), share(sync.median)));
+  console.log(`${row('binding async round trip (receive-thread hop)', f(r.async.median), '')}  hop: +${f(r.async.median - sync.median)} over sync`);
+  console.log(row('codec: encode+decode 1 request + 1 response', f(r.codecUs, 2), share(r.codecUs)));
+  console.log(row('scheduling/dispatch/event loop (remainder)', f(remainder), share(remainder)));
+  console.log(row('= runtime round trip, -n 2', f(n2.medianUs), '100%'));
+  console.log('  (remainder = runtime - binding sync - codec; the async hop over sync is part of it)');
+
+  console.log(`\nthroughput, mpirun -n 4 (${n4.ranks - 1} servers), requests/s`);
+  const ours = n4.perSecond;
+  console.log(row('', 'req/s', 'ours / it'));
+  console.log(row(`runtime, ${n4.requests} non-blocking 1+1`, f(ours, 0), '1.00'));
+  if (r.mpi4py) {
+    console.log(row(`mpi4py map(eval) chunksize=1, ${r.mpi4py.requests} items`, f(r.mpi4py.chunk1PerSecond, 0), f(ours! / r.mpi4py.chunk1PerSecond, 2)));
+    console.log(row(`mpi4py map(eval) chunksize=64, ${r.mpi4py.requests} items`, f(r.mpi4py.chunk64PerSecond, 0), f(ours! / r.mpi4py.chunk64PerSecond, 2)));
+  } else console.log(`  mpi4py.futures: ${r.mpi4pyMissing}`);
+
+  const servers = Object.entries(n4.serverIdlePercent ?? {});
+  console.log(
+    `\nidle CPU over ${IDLE_MS / 1000} s, nothing outstanding (mpirun -n 4, /proc/<pid>/stat), % of a core: ` +
+      `client ${f(n4.clientIdlePercent, 2)}; ${servers.map(([rank, p]) => `server ${rank} ${f(p, 2)}`).join(', ')}`,
+  );
+
+  const serverIdleMax = Math.max(...servers.map(([, p]) => p));
+  const x1 = r.mpi4py ? ours! / r.mpi4py.chunk1PerSecond : undefined;
+  const x64 = r.mpi4py ? ours! / r.mpi4py.chunk64PerSecond : undefined;
+  console.log('\ntargets');
+  for (const n of [n2, n4]) {
+    const tag = n.ranks === 2 ? '-n 2' : `-n ${n.ranks}${oversubscribed ? ', oversubscribed' : ''}`;
+    const x = n.medianUs / sync.median;
+    console.log(row(`${tag}: median <= ${TARGET.medianUs} us`, `${f(n.medianUs)} us`, verdict(n.medianUs <= TARGET.medianUs)));
+    console.log(row(`${tag}: median <= ${TARGET.xSync}x binding sync`, `${f(x, 2)}x`, verdict(x <= TARGET.xSync)));
+    console.log(row(`${tag}: p99 <= ${TARGET.p99Us} us`, `${f(n.p99Us)} us`, verdict(n.p99Us <= TARGET.p99Us)));
+  }
+  console.log(row(`throughput >= ${TARGET.xChunk1}x mpi4py chunksize=1`, `${f(x1, 2)}x`, verdict(x1 === undefined ? undefined : x1 >= TARGET.xChunk1)));
+  console.log(row('throughput vs mpi4py chunksize=64 (no target)', `${f(x64, 2)}x`, ''));
+  console.log(row(`idle servers <= ${TARGET.idlePercent}% of a core (max)`, `${f(serverIdleMax, 2)}%`, verdict(serverIdleMax <= TARGET.idlePercent)));
+  console.log(row(`idle client <= ${TARGET.idlePercent}% of a core`, `${f(n4.clientIdlePercent, 2)}%`, verdict(n4.clientIdlePercent! <= TARGET.idlePercent)));
 }
+
+/** One line per run, to compare runs (and quote them). */
+function printSummary(runs: RunRows[]): void {
+  console.log('\nruns (us; throughput requests/s; idle % of a core)');
+  const head = ['run', 'sync', 'async', 'codec', 'n2 med', 'n2 p99', 'x sync', 'n4 med', 'n4 p99', 'req/s', 'x c=1', 'x c=64', 'idle srv', 'idle cli'];
+  console.log(`  ${head.map((h, i) => (i === 0 ? h.padEnd(4) : h.padStart(9))).join('')}`);
+  runs.forEach((r, i) => {
+    const idleServers = Math.max(...Object.values(r.n4.serverIdlePercent ?? {}));
+    const cells = [
+      f(r.sync.median),
+      f(r.async.median),
+      f(r.codecUs, 2),
+      f(r.n2.medianUs),
+      f(r.n2.p99Us),
+      f(r.n2.medianUs / r.sync.median, 2),
+      f(r.n4.medianUs),
+      f(r.n4.p99Us),
+      f(r.n4.perSecond, 0),
+      f(r.mpi4py ? r.n4.perSecond! / r.mpi4py.chunk1PerSecond : undefined, 2),
+      f(r.mpi4py ? r.n4.perSecond! / r.mpi4py.chunk64PerSecond : undefined, 2),
+      f(idleServers, 2),
+      f(r.n4.clientIdlePercent, 2),
+    ];
+    console.log(`  ${String(i + 1).padEnd(4)}${cells.map((c) => c.padStart(9)).join('')}`);
+  });
+}
+
+// ---- entry point -----------------------------------------------------------------------
 
 export async function run(args: string[]): Promise<void> {
-  const opt = (name: string, dflt: number) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? Number(args[i + 1]) : dflt;
+  const { values } = parseArgs({
+    args,
+    options: {
+      samples: { type: 'string', default: '5000' },
+      requests: { type: 'string', default: '50000' },
+      'baseline-requests': { type: 'string', default: '20000' },
+      runs: { type: 'string', default: '1' },
+      prefix: { type: 'string', multiple: true },
+      'no-baseline': { type: 'boolean', default: false },
+    },
+  });
+  const o: Options = {
+    samples: Math.max(10, Number(values.samples)),
+    requests: Math.max(1, Number(values.requests)),
+    baselineRequests: Math.max(1, Number(values['baseline-requests'])),
+    baseline: !values['no-baseline'],
   };
-  const samples = opt('--samples', 5000);
-  const requests = opt('--requests', 50_000);
-  const baselineRequests = opt('--baseline-requests', 20_000);
-  const launcher = resolve(here, '../runtime/launcher.js');
-  const cwd = mkdtempSync(join(tmpdir(), 'mpistack-bench-'));
-  try {
-    const ours = await mpirun(4, [process.execPath, launcher, fileURLToPath(import.meta.url)], {
-      cwd,
-      timeoutMs: 300_000,
-      env: { MPISTACK_BENCH_ROLE: 'rank0', MPISTACK_BENCH_SAMPLES: String(samples), MPISTACK_BENCH_REQUESTS: String(requests) },
-    });
-    if (ours.code !== 0) throw new Error(`runtime run failed (exit ${ours.code}${ours.timedOut ? ', timed out' : ''})\n${ours.stderr.slice(-3000)}`);
-    const a = parse(ours.stdout, 'runtime');
-    const py = args.includes('--no-baseline') ? undefined : findPython();
-    let b: Measured | undefined;
-    if (!py) console.log('mpi4py baseline: no python3 with mpi4py on PATH (set MPISTACK_PYTHON); ratios not computed');
-    else {
-      const script = join(cwd, 'mpi4py_bench.py');
-      writeFileSync(script, PY);
-      const base = await mpirun(4, [py, '-m', 'mpi4py.futures', script], {
-        cwd,
-        timeoutMs: 600_000,
-        env: { BENCH_SAMPLES: String(Math.min(samples, 2000)), BENCH_REQUESTS: String(baselineRequests) },
-      });
-      if (base.code !== 0) throw new Error(`mpi4py run failed (exit ${base.code})\n${base.stderr.slice(-3000)}`);
-      b = parse(base.stdout, 'mpi4py.futures');
+  const runs = Math.max(1, Math.floor(Number(values.runs)));
+  const cores = availableParallelism();
+  const oversubscribed = cores < 4;
+  for (const prefix of values.prefix?.length ? values.prefix : [undefined]) {
+    const t = targetOf(prefix);
+    const tmp = mkdtempSync(join(tmpdir(), 'mpistack-bench-runtime-'));
+    try {
+      let cExe: string | undefined;
+      try {
+        cExe = compileCPingPong(t, tmp);
+      } catch (e) {
+        console.log(`C ping-pong: not measured: ${(e as Error).message.split('\n')[0]}`);
+      }
+      const all: RunRows[] = [];
+      for (let i = 1; i <= runs; i++) {
+        console.log(
+          `\n== ${t.prefix ? `stack ${t.prefix}` : 'system MPI, local build'} (${mpiVersion(t)}, runtime ${runtimeOf(t).dir}), ` +
+            `run ${i} of ${runs}; node ${process.version}, ${cores} cores`,
+        );
+        const r = await measureOnce(t, o, tmp, cExe);
+        printRun(r, o, oversubscribed);
+        all.push(r);
+      }
+      if (runs > 1) printSummary(all);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
-    const f = (x: number, d = 1) => x.toFixed(d);
-    console.log(`runtime (mpirun -n 4, ${a.requests} requests, ${samples} round trips)`);
-    console.log(`  round trip 1+1: median ${f(a.medianUs)} us, p99 ${f(a.p99Us)} us`);
-    console.log(`  throughput: ${f(a.perSecond, 0)} requests/s`);
-    console.log(`  idle servers over 5 s: ${a.idleCpuPercent!.map((c) => `${f(c)}%`).join(', ')} of a core`);
-    if (b) {
-      console.log(`mpi4py.futures (${py}, ${b.requests} map items)`);
-      console.log(`  submit().result(): median ${f(b.medianUs)} us, p99 ${f(b.p99Us)} us`);
-      console.log(`  map chunksize=1: ${f(b.perSecond, 0)} requests/s`);
-      const rt = a.medianUs / b.medianUs;
-      const tp = a.perSecond / b.perSecond;
-      console.log('ratios (ours / mpi4py.futures)');
-      const absolute = `absolute target <= 30 us: ${a.medianUs <= 30 ? 'met' : 'NOT met'}`;
-      console.log(`  round trip median: ${f(rt, 3)}x  (target <= 0.15x: ${rt <= 0.15 ? 'met' : 'NOT met'}; ${absolute})`);
-      console.log(`  throughput: ${f(tp, 2)}x  (target >= 5x: ${tp >= 5 ? 'met' : 'NOT met'})`);
-    }
-    const idleMax = Math.max(...a.idleCpuPercent!);
-    console.log(`  idle server CPU max ${f(idleMax)}% (target < 5%: ${idleMax < 5 ? 'met' : 'NOT met'})`);
-  } finally {
-    rmSync(cwd, { recursive: true, force: true });
   }
 }
 
