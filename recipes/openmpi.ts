@@ -267,7 +267,8 @@ export const patchesTable: readonly Ranged<string>[] = [
     value: 'recipes/files/openmpi/patches/pmix3x-self-4.1.patch',
     why:
       "the embedded PMIx 3 keeps its own prefix (pinstalldirs): pmix3x passes OPAL_PREFIX on as PMIX_INSTALL_PREFIX; unset, it now passes opal's " +
-      'self-located prefix, so PMIx loads its plugins and help files from the tree',
+      'self-located prefix, replacing a PMIX_INSTALL_PREFIX inherited from the environment mpirun forwards from another host ' +
+      '(with the tree at another path there, PMIx found no plugins and the ranks hung in MPI_Init)',
   },
   {
     range: '>=1.6.0 <1.7.0',

@@ -101,6 +101,8 @@ export function makeCluster(dir: string, names: string[], stackTree: string, opt
     sh('ip', ['link', 'add', bridge, 'type', 'bridge']);
     bridgeMade = true;
     sh('ip', ['link', 'set', bridge, 'up']);
+    // every host's path exists before any host mounts (a host hides the others' paths under tmpfs)
+    for (const name of names) mkdirSync(pathOf(name), { recursive: true });
     names.forEach((name, i) => {
       const netns = `${tag}-${i}`;
       const ip = `10.${octet}.77.${i + 1}`;
@@ -109,7 +111,6 @@ export function makeCluster(dir: string, names: string[], stackTree: string, opt
       // each copy says whose it is, so a test can tell that a host reads its own
       writeFileSync(join(copy, 'share', 'host-copy'), `${name}\n`);
       const path = pathOf(name);
-      mkdirSync(path, { recursive: true });
       const others = [...new Set(names.map(pathOf))].filter((p) => p !== path);
       sh('ip', ['netns', 'add', netns]);
       const veth = `${tag}v${i}`;
