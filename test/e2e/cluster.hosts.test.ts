@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { formatPbsNodefile, type HostEntry } from '../../scripts/cluster/hostfile.js';
 import { e2ePrefix, packedStack } from '../helpers/cluster.js';
 import { runLimited, type RunResult } from '../helpers/mpi.js';
-import { makeCluster, type Cluster } from '../helpers/netns.js';
+import { makeCluster, tcpMca, type Cluster } from '../helpers/netns.js';
 
 const prefix = realpathSync(e2ePrefix('cluster.hosts'));
 const cli = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/cli.js');
@@ -68,20 +68,8 @@ console.log('DONE ' + [...results.values()].map((v) => JSON.stringify(v)).join('
 writeFileSync(process.env.CLIENT_DONE, 'done');
 `;
 
-// interfaces by name (each host's veth end is eth0): Open MPI 1.6's oob_tcp_if_include takes no CIDR subnet
 const MCA = (c: Cluster) => [
-  '--mca',
-  'plm_rsh_agent',
-  c.agent,
-  '--mca',
-  'btl',
-  'tcp,self',
-  '--mca',
-  'btl_tcp_if_include',
-  c.iface,
-  '--mca',
-  'oob_tcp_if_include',
-  c.iface,
+  ...tcpMca(c),
   '-x',
   'MPISTACK_LOG_MODE',
   '-x',

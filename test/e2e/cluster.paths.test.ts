@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { e2ePrefix, packedStack } from '../helpers/cluster.js';
 import { runLimited, type RunResult } from '../helpers/mpi.js';
-import { makeCluster, type Cluster } from '../helpers/netns.js';
+import { makeCluster, tcpMca, type Cluster } from '../helpers/netns.js';
 
 const prefix = realpathSync(e2ePrefix('cluster.paths'));
 const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'mpistack-e2e-paths-')));
@@ -42,20 +42,6 @@ console.log('CLIENT ' + (await import('node:os')).hostname());
 // each host's own orted, found on its login PATH (see the README): an orted command that is not the bare word
 // 'orted' is not given mpirun's prefix (Open MPI's plm_rsh), and `--noprefix` alone does not do it in 4.x
 const ANY_PATH = ['--mca', 'orte_launch_agent', 'orted --mca plm_base_verbose 0'];
-const MCA = (c: Cluster) => [
-  '--mca',
-  'plm_rsh_agent',
-  c.agent,
-  '--mca',
-  'btl',
-  'tcp,self',
-  '--mca',
-  'btl_tcp_if_include',
-  c.iface,
-  '--mca',
-  'oob_tcp_if_include',
-  c.iface,
-];
 
 /** mpirun on node0 by the full path of node0's tree, with a login environment and nothing of the stack set. */
 function mpirunOnNode0(args: string[], timeoutMs = 240_000): Promise<RunResult> {
@@ -71,7 +57,7 @@ function mpirunOnNode0(args: string[], timeoutMs = 240_000): Promise<RunResult> 
     'OMPI_MCA_rmaps_base_oversubscribe=1',
     'MPISTACK_LOG_MODE=terminal',
     `${node0.path}/bin/mpirun`,
-    ...MCA(cluster),
+    ...tcpMca(cluster),
     ...args,
   ]);
   return runLimited(cmd, rest, { timeoutMs, cwd: work });

@@ -183,6 +183,15 @@ export function makeCluster(dir: string, names: string[], stackTree: string, opt
   };
 }
 
+/**
+ * mpirun options for a job on the cluster: daemons started through the rsh
+ * agent, ranks talking TCP over the bridge. Interfaces by name (each host's
+ * veth end is eth0): Open MPI 1.6's oob_tcp_if_include takes no CIDR subnet.
+ */
+export function tcpMca(c: Cluster): string[] {
+  return ['--mca', 'plm_rsh_agent', c.agent, '--mca', 'btl', 'tcp,self', '--mca', 'btl_tcp_if_include', c.iface, '--mca', 'oob_tcp_if_include', c.iface];
+}
+
 function listPids(netns: string): number[] {
   const r = spawnSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.split('\n').filter(Boolean).map(Number) : [];
