@@ -33,7 +33,7 @@ const WHERE =
   'echo "WHERE $(hostname) $(readlink /proc/$PPID/exe) $(ompi_info --path prefix --parsable) $(cat "$(dirname "$(command -v ompi_info)")/../share/host-copy")"';
 const JOB = `
 await client.startServices();
-const cmd = "[require('os').hostname(), [...new Set(require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\\\n').map((l) => l.split(/\\\\s+/)[5]).filter((p) => p && /libmpi\\\\.so|mpi\\\\.node/.test(p)))].join(',')].join(' ')";
+const cmd = "[require('os').hostname(), [...new Set(require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\\\n').map((l) => l.split(/\\\\s+/)[5]).filter((p) => p && /\\\\/libmpi\\\\.so|\\\\/mpi\\\\.node$/.test(p)))].join(',')].join(' ')";
 const r = await client.pushCommandRequest(cmd, { block: true, targetServer: [1, 2] });
 for (const x of r) console.log('SERVER ' + x.server + ' ' + x.ret + ' ' + x.status);
 console.log('CLIENT ' + (await import('node:os')).hostname());
@@ -102,7 +102,9 @@ test('the runtime across hosts at different paths (client on node0, servers on n
   assert.equal(servers.map((m) => m[2]).sort(), ['node1', 'node2'], r.stdout + r.stderr);
   for (const m of servers) {
     const path = PATHS[m[2] as keyof typeof PATHS];
-    for (const lib of m[3].split(',')) assert.ok(lib.startsWith(`${path}/`), `${m[2]} maps ${lib}, not from its own tree ${path}`);
+    const libs = m[3].split(',');
+    assert.ok(libs.some((l) => /\/libmpi\.so/.test(l)) && libs.some((l) => l.endsWith('/mpi.node')), `${m[2]} maps libmpi and the binding: ${m[3]}`);
+    for (const lib of libs) assert.ok(lib.startsWith(`${path}/`), `${m[2]} maps ${lib}, not from its own tree ${path}`);
   }
 });
 
