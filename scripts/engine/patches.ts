@@ -11,11 +11,11 @@
 //     (the tree is the build's own unpack, thrown away with the build dir).
 // A patch file that is missing, or whose bytes changed between resolving and
 // applying, is a PatchError, never a silent skip.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pickAll, type PatchInput, type Recipe, type Shell } from '../../recipes/kit/contract.js';
 import { MpistackError } from '../foundation/errors.js';
+import { sha256Text } from '../foundation/hash.js';
 import { packageRoot } from '../foundation/package.js';
 
 /** A recipe's patch is missing, changed since it was resolved, or does not apply to the tree. */
@@ -28,7 +28,7 @@ export function patchInputs(recipe: Recipe, version: string, root = packageRoot(
   return pickAll(recipe.patches ?? [], version).map((file) => {
     const abs = resolve(root, file);
     if (!existsSync(abs)) throw new PatchError(`${recipe.name} ${version}: patch ${file} is listed in the recipe's patches table but missing under ${root}`);
-    return { file, sha256: createHash('sha256').update(readFileSync(abs)).digest('hex') };
+    return { file, sha256: sha256Text(readFileSync(abs)) };
   });
 }
 
@@ -44,7 +44,7 @@ export async function applyPatches(
 ): Promise<void> {
   for (const p of patches) {
     const abs = resolve(root, p.file);
-    const now = existsSync(abs) ? createHash('sha256').update(readFileSync(abs)).digest('hex') : 'missing';
+    const now = existsSync(abs) ? sha256Text(readFileSync(abs)) : 'missing';
     if (now !== p.sha256)
       throw new PatchError(`${recipe} ${version}: patch ${p.file} changed during the build (sha256 ${p.sha256} planned, ${now} now); run again`);
     const args = ['-p1', '--forward', '--batch', '--no-backup-if-mismatch', '-i', abs];
