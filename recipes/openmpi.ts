@@ -93,13 +93,25 @@ export const configureTable: readonly Ranged<string[]>[] = [
   // host-independent network/scheduler choices: shared memory + TCP, ssh and Slurm launch
   { range: '>=1.0.0', value: ['--with-slurm', '--without-tm'], why: 'Slurm on, PBS/Torque off (no tm headers on build hosts)' },
   {
+    range: '>=2.0.0 <5.0.0',
+    value: ['--with-pmi'],
+    why:
+      "Slurm's PMI-2 (libpmi2-0-dev, /usr/include/slurm/pmi2.h) for `srun --mpi=pmi2` direct launch (pmix s2 component); " +
+      'no directory: a directory makes 4.1 look for libpmi2 only in DIR/lib and DIR/lib64, not Debian\'s multiarch libdir. ' +
+      '5.0 dropped PMI-1/2 (PMIx only: srun --mpi=pmix)',
+  },
+  {
     range: '>=1.0.0 <1.7.0',
     value: ['--without-openib'],
     why: '1.6 names verbs support --with-openib (it has no --with-verbs): off, or a host with libibverbs headers builds openib and ofud',
   },
   { range: '>=1.7.0 <5.0.0', value: ['--without-verbs'], why: 'openib BTL exists up to 4.x; off so a host with rdma-core does not switch it on' },
   { range: '>=1.7.0', value: ['--without-cuda'], why: 'CUDA support exists since 1.7' },
-  { range: '>=1.10.0', value: ['--without-ucx', '--without-ofi', '--without-psm2'], why: 'fabric components probed since 1.10; off for a reproducible build' },
+  {
+    range: '>=1.10.0',
+    value: ['--without-psm2'],
+    why: "Omni-Path's PSM2 MTL probed since 1.10: off (no headers on build hosts); libfabric's and UCX's own providers cover OPA",
+  },
   { range: '>=1.0.0 <5.0.0', value: ['--without-psm'], why: 'PSM (v1) MTL removed in 5.0' },
   { range: '>=2.0.0', value: ['--without-lustre'], why: 'ROMIO lustre driver probed since 2.0' },
   // reproducible builds (issue 8): the default names the building user and host
@@ -136,6 +148,28 @@ export const configureTable: readonly Ranged<string[]>[] = [
     value: ['--with-wrapper-ldflags=-Wl,-rpath,${libdir} -Wl,--enable-new-dtags'],
     why: "1.6's wrappers add no run path (1.7.4 added --enable-wrapper-rpath): a program found the tree's libmpi only through LD_LIBRARY_PATH",
   },
+];
+
+/**
+ * Fabrics (issue 18): with them, Open MPI is built against the prefix's UCX
+ * and libfabric (PREFIX below is the install prefix), so a rank on
+ * InfiniBand, RoCE, Omni-Path or Slingshot selects its native transport and
+ * shared memory and TCP stay the fallback. Their libraries in the tree open
+ * the node's driver libraries (libibverbs, ...) only where they exist.
+ */
+export const fabricsTable: readonly Ranged<string[]>[] = [
+  {
+    range: '>=3.0.0',
+    value: ['--with-ucx=PREFIX', '--with-ofi=PREFIX'],
+    why:
+      'pml ucx is the default on InfiniBand/RoCE since 3.0 (experimental in 2.x), with osc ucx and (4.0+) btl uct; ' +
+      'mtl ofi (libfabric: tcp, shm, verbs, efa, cxi, opx providers) since 1.10',
+  },
+];
+
+/** Without fabrics (the seed's stack, or --without fabrics): shared memory and TCP only, whatever the build host has. */
+const noFabricsTable: readonly Ranged<string[]>[] = [
+  { range: '>=1.10.0', value: ['--without-ucx', '--without-ofi'], why: 'fabric components probed since 1.10: off, so a host with UCX or libfabric headers does not switch them on' },
 ];
 
 /**
@@ -305,8 +339,16 @@ const openmpiBuilder: Builder = {
   },
 };
 
-export function configureArgs(version: string): string[] {
-  return pickAll(configureTable, version).flat();
+/** Configure arguments for a version; with `fabrics`, against the UCX and libfabric in `prefix`. */
+export function configureArgs(version: string, prefix = '/PREFIX', fabrics = false): string[] {
+  const base = pickAll(configureTable, version).flat();
+  if (!fabrics) return [...base, ...pickAll(noFabricsTable, version).flat()];
+  const f = pickAll(fabricsTable, version).flat();
+  if (!f.length)
+    throw new RecipeError(
+      `Open MPI ${version} has no UCX or libfabric support (pml ucx since 3.0): build it without fabrics (--stack seed, or --without fabrics)`,
+    );
+  return [...base, ...f.map((a) => a.replace('PREFIX', prefix))];
 }
 
 /** Environment under which the tree at `root` (staged or final) runs with its own libraries. */
@@ -388,7 +430,12 @@ async function checkOpenMPI(ctx: CheckContext): Promise<void> {
   }
 }
 
-export const openmpi: Recipe = {
+/** Open MPI; with `fabrics`, after UCX and libfabric and built against them. */
+export function openmpiRecipe(o: { fabrics: boolean }): Recipe {
+  return o.fabrics ? openmpiWithFabrics : openmpiPlain;
+}
+
+const openmpiPlain: Recipe = {
   name: 'openmpi',
   description: 'Open MPI with MPI_THREAD_MULTIPLE and Fortran',
   versions,
@@ -400,3 +447,13 @@ export const openmpi: Recipe = {
   files: recipeFiles('openmpi', CHECK_PROGRAMS),
   patches: patchesTable,
 };
+
+const openmpiWithFabrics: Recipe = {
+  ...openmpiPlain,
+  description: 'Open MPI with MPI_THREAD_MULTIPLE and Fortran, its ucx PML and ofi MTL built against the prefix\'s UCX and libfabric',
+  dependencies: ['ucx', 'libfabric'],
+  configureArgs: (version, prefix) => configureArgs(version, prefix, true),
+};
+
+/** The default stack's Open MPI (with fabrics). */
+export const openmpi: Recipe = openmpiWithFabrics;

@@ -15,6 +15,10 @@
 //   --lost-grace <ms>            how long a sent request may be missing from its server's heartbeat
 //                                before it ends as 'lost' (default: the server timeout)
 //   --env NAME=VALUE             environment entry set on every server (repeatable)
+//
+// `mpistack-run --report-transport [-n N] [--launcher mpirun|srun] [--json] [-- args]`
+// (not under mpirun): which PML/BTL/MTL and UCX transports or OFI provider
+// each rank of a job really selects (transport-report.ts).
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as repl from 'node:repl';
@@ -25,6 +29,7 @@ import { MPIEnvironment } from './environment.js';
 import { LaunchUsageError } from './errors.js';
 import type { LogMode } from './protocol.js';
 import { MPICommandServer } from './server.js';
+import { reportMain, runProbe } from './transport-report.js';
 
 interface LaunchArgs {
   tasks: string[];
@@ -83,9 +88,22 @@ export function parseArgs(argv: string[]): LaunchArgs {
 }
 
 async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  // `mpistack-run --report-transport`: run a probe job and say which transport each rank uses (transport-report.ts)
+  if (argv[0] === '--report-transport') {
+    try {
+      return await reportMain(argv.slice(1));
+    } catch (e) {
+      if (!(e instanceof LaunchUsageError)) throw e;
+      process.stderr.write(`mpistack-run: ${e.message}\n`);
+      return e.exitCode;
+    }
+  }
+  // one rank of that probe job
+  if (argv[0] === '--transport-probe') return runProbe(await MPIEnvironment.loadBinding());
   let args: LaunchArgs;
   try {
-    args = parseArgs(process.argv.slice(2));
+    args = parseArgs(argv);
   } catch (e) {
     if (!(e instanceof LaunchUsageError)) throw e;
     process.stderr.write(`mpistack-run: ${e.message}\n`);

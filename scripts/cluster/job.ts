@@ -1,7 +1,9 @@
 // Batch job files for the packed stack (seed 6.2): what a user submits to
 // Torque (cluster.req + qsub.sh) or Slurm (an sbatch script). Every job runs
 //     . <stack>/env.sh; mpirun [-hostfile <$PBS_NODEFILE as HOST slots=N>] mpistack-run script.js [args]
-// on a stack installed at the same path on every node. Nothing is written
+// on a stack installed at the same path on every node; under Slurm,
+// `--launcher srun` writes `srun --mpi=pmi2 mpistack-run ...` instead (direct
+// launch through Slurm's PMI-2, no mpirun and no orted on the nodes). Nothing is written
 // unless every value is valid, and the files appear together (staged in a
 // temporary directory next to them, then renamed).
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -10,6 +12,8 @@ import { MpistackError } from '../foundation/errors.js';
 import { shellQuote } from '../foundation/sh.js';
 
 export type Scheduler = 'torque' | 'slurm';
+/** What starts the ranks: Open MPI's mpirun (every scheduler), or Slurm's srun (direct launch, --mpi=pmi2). */
+export type Launcher = 'mpirun' | 'srun';
 
 interface JobRequest {
   scheduler: Scheduler;
@@ -32,6 +36,8 @@ interface JobRequest {
   log?: string;
   /** extra mpirun arguments, e.g. ['--mca', 'btl', 'tcp,self'] */
   mpirunArgs?: string[];
+  /** default mpirun; srun only with --scheduler slurm */
+  launcher?: Launcher;
 }
 
 /** A job that cannot be written with these values: names the option, the value and the fix (exit 1: a value can be fine and its directory missing). */
@@ -122,7 +128,8 @@ function directive(option: string, s: string): string {
   return s;
 }
 
-interface ResolvedJob extends Required<Omit<JobRequest, 'args' | 'mpirunArgs'>> {
+interface ResolvedJob extends Required<Omit<JobRequest, 'args' | 'mpirunArgs' | 'launcher'>> {
+  launcher: Launcher;
   args: string[];
   mpirunArgs: string[];
   mem: Memory;
@@ -132,6 +139,12 @@ interface ResolvedJob extends Required<Omit<JobRequest, 'args' | 'mpirunArgs'>> 
 export function resolveJob(req: JobRequest): ResolvedJob {
   if (req.scheduler !== 'torque' && req.scheduler !== 'slurm')
     throw new JobError('--scheduler', `--scheduler ${JSON.stringify(req.scheduler)}: use torque or slurm`);
+  const launcher = req.launcher ?? 'mpirun';
+  if (launcher !== 'mpirun' && launcher !== 'srun') throw new JobError('--launcher', `--launcher ${JSON.stringify(launcher)}: use mpirun or srun`);
+  if (launcher === 'srun' && req.scheduler !== 'slurm')
+    throw new JobError('--launcher', `--launcher srun needs --scheduler slurm (srun is Slurm's launcher); use --launcher mpirun with ${req.scheduler}`);
+  if (launcher === 'srun' && req.mpirunArgs?.length)
+    throw new JobError('--mpirun-arg', '--mpirun-arg is for --launcher mpirun; with srun pass Open MPI parameters as OMPI_MCA_* variables in the job environment');
   count('--nodes', req.nodes);
   count('--cores-per-node', req.coresPerNode);
   if (req.nodes * req.coresPerNode > LIMITS.ranks.max) {
@@ -182,10 +195,13 @@ export function resolveJob(req: JobRequest): ResolvedJob {
     name,
     log,
     mpirunArgs: req.mpirunArgs ?? [],
+    launcher,
   };
 }
 
 function runLine(j: ResolvedJob, hostfile: boolean): string {
+  // srun: Slurm starts every rank itself and hands it the job's layout through PMI-2 (Open MPI's pmix s2 component)
+  if (j.launcher === 'srun') return ['srun', '--mpi=pmi2', 'mpistack-run', shellQuote(j.script), ...j.args.map(shellQuote)].join(' ');
   return [
     'mpirun',
     ...(hostfile ? ['-hostfile', '"$hostfile"'] : []),
@@ -266,7 +282,9 @@ function slurmFiles(j: ResolvedJob): Record<string, { text: string; mode: number
     `# written by mpistack job: submit with 'sbatch ${j.name}.sbatch'`,
     ...body(j),
     ': "${SLURM_JOB_ID:?is not set: submit this script with sbatch}"',
-    '# no -n and no hostfile: mpirun takes the nodes and slots of the allocation (SLURM_* variables)',
+    j.launcher === 'srun'
+      ? '# direct launch: srun starts one rank per task of the allocation (no -n: --nodes x --ntasks-per-node), no mpirun'
+      : '# no -n and no hostfile: mpirun takes the nodes and slots of the allocation (SLURM_* variables)',
     `exec ${runLine(j, false)}`,
     '',
   ].join('\n');

@@ -1,7 +1,7 @@
 // mpistack build: build the stack's recipes into a prefix.
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
-import { allRecipes, OPTIONAL, STACKS, stackRecipes, type Optional, type StackDef } from '../../recipes/index.js';
+import { allRecipes, knownRecipes, OPTIONAL, STACKS, stackBase, stackRecipes, type Optional, type StackDef } from '../../recipes/index.js';
 import type { Recipe } from '../../recipes/kit/index.js';
 import { DEFAULT_PYTHON } from '../../recipes/mpi4py.js';
 import { buildStack } from '../engine/engine.js';
@@ -37,6 +37,7 @@ const HELP = `usage: mpistack build --prefix=/abs/path [options]
   ).join(', ')}
   --openmpi VERSION  Open MPI version (default: the stack's); a version a named stack has selects that stack
   --with PIECE       add an optional piece: mpi4py, boost-python (Boost built with \`using python\`); repeatable
+  --without fabrics  Open MPI without UCX and libfabric (shared memory and TCP only; the seed's stack never has them)
   --python PATH      the Python mpi4py and Boost.Python are built for (default: ${DEFAULT_PYTHON})
   --fresh            rebuild every selected recipe even when the build cache holds its inputs
   --no-build-cache   neither restore from nor store into the build cache (<cache>/builds)
@@ -61,6 +62,8 @@ interface BuildArgs extends BuildOptions {
   updateLock: boolean;
   /** the named stack followed */
   stack: StackDef;
+  /** what the stack pins: its recipes (the lock lists exactly these) */
+  base: Recipe[];
 }
 
 export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allRecipes): BuildArgs {
@@ -82,6 +85,7 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
         openmpi: { type: 'string' },
         stack: { type: 'string' },
         with: { type: 'string', multiple: true },
+        without: { type: 'string', multiple: true },
         python: { type: 'string' },
         lock: { type: 'string' },
         'update-lock': { type: 'boolean', default: false },
@@ -106,7 +110,8 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
       with: [],
       lockPath: '',
       updateLock: false,
-      stack: STACKS[0],
+      stack: STACKS[0]!,
+      base: [],
     };
   const prefix = validatePrefix(values.prefix);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
@@ -131,7 +136,10 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
     ...(deadlineS !== undefined ? { deadlineMs: deadlineS * 1000 } : {}),
     ...(maxMiB !== undefined ? { maxBytes: maxMiB * 1024 * 1024 } : {}),
   };
-  const { stack, versions } = selectStack(STACKS, allRecipes, { stack: values.stack, versions: asked });
+  const { stack, versions } = selectStack(STACKS, knownRecipes, { stack: values.stack, versions: asked });
+  const withouts = (values.without ?? []).flatMap((w) => w.split(',')).filter(Boolean);
+  for (const w of withouts) if (w !== 'fabrics') throw new UsageError(`--without ${w}: unknown piece (known: fabrics)`);
+  const fabrics = !withouts.includes('fabrics');
   const withs = (values.with ?? []).flatMap((w) => w.split(',')).filter(Boolean);
   for (const w of withs) {
     if (!(OPTIONAL as readonly string[]).includes(w)) throw new UsageError(`--with ${w}: unknown piece (known: ${OPTIONAL.join(', ')})`);
@@ -139,7 +147,7 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
   if (values.python && !withs.length) throw new UsageError(`--python is used only with --with ${OPTIONAL.join('|')}; add one, or drop --python`);
   const chosen = [...new Set(withs)] as Optional[];
   const python = chosen.length ? pythonOption(values.python ?? DEFAULT_PYTHON) : undefined;
-  const selected = recipes === allRecipes ? stackRecipes({ with: chosen, python }) : [...recipes];
+  const selected = recipes === allRecipes ? stackRecipes({ stack, with: chosen, python, fabrics }) : [...recipes];
   return {
     recipes: selected,
     with: chosen,
@@ -159,6 +167,7 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
     lockPath: values.lock ?? join(packageRoot(), stack.lockFile),
     updateLock: values['update-lock'] ?? false,
     stack,
+    base: stackBase(stack),
   };
 }
 
@@ -171,8 +180,8 @@ export async function run(argv: string[]): Promise<number> {
   const toolchain = await toolchainVersions();
   // the lock pins the stack and the pieces --with adds (mpi4py); a default recipe that --with
   // changes (boost with boost-python) is built as asked, unpinned
-  const added = o.recipes.filter((r) => !allRecipes.some((d) => d.name === r.name));
-  const lockable = [...allRecipes, ...added];
+  const added = o.recipes.filter((r) => !o.base.some((d) => d.name === r.name));
+  const lockable = [...o.base, ...added];
   const optional = added.map((r) => r.name);
   const lp = await applyLock(lockable, {
     path: o.lockPath,
@@ -186,7 +195,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const w of lp.warnings) console.error(`warning: ${w}`);
   const recipes = o.recipes.map((r) => (lockable.includes(r) ? (lp.recipes.find((x) => x.name === r.name) ?? r) : r));
   const unpinned = o.recipes.filter((r) => !lockable.includes(r)).map((r) => r.name);
-  if (unpinned.length) console.error(`warning: ${unpinned.join(', ')} (changed by --with ${o.with.join(',')}): not pinned by ${o.lockPath}`);
+  if (unpinned.length) console.error(`warning: ${unpinned.join(', ')} (changed by --with/--without): not pinned by ${o.lockPath}`);
   if (o.dryRun) {
     for (const d of lp.differences) console.log(`lock: differs from ${o.lockPath}: ${d}`);
     console.log(plan(recipes, { ...o, sourceDateEpoch: lp.sourceDateEpoch }));

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { allRecipes, STACKS } from '../../recipes/index.js';
+import { knownRecipes, STACKS, stackBase } from '../../recipes/index.js';
 import { applyLock, selectStack } from '../engine/lock.js';
 import { validatePrefix } from '../engine/plan.js';
 import { toolchainVersions } from '../engine/toolchain.js';
@@ -63,8 +63,8 @@ export async function run(argv: string[]): Promise<number> {
   const workDir = resolve(values.work ?? mkdtempSync(join(tmpdir(), 'mpistack-repro-')));
   const prefix = validatePrefix(values.prefix ?? join(workDir, 'prefix'));
   const cacheDir = values.cache ?? defaultCacheDir();
-  const { stack, versions } = selectStack(STACKS, allRecipes, { stack: values.stack, versions: {} });
-  const lp = await applyLock(allRecipes, {
+  const { stack, versions } = selectStack(STACKS, knownRecipes, { stack: values.stack, versions: {} });
+  const lp = await applyLock(stackBase(stack), {
     path: values.lock ?? join(packageRoot(), stack.lockFile),
     versions,
     cacheDir,

@@ -1,6 +1,6 @@
 // mpistack job --scheduler torque|slurm --nodes N --cores-per-node C --memory 8gb
 //              --workdir DIR [--stack DIR] [--out DIR] -- script.js [args]
-import { parseCount, writeJob, type Scheduler } from '../cluster/job.js';
+import { parseCount, writeJob, type Launcher, type Scheduler } from '../cluster/job.js';
 import { UsageError } from '../foundation/errors.js';
 import { parseOptions } from './_options.js';
 
@@ -19,6 +19,7 @@ const HELP = `usage: mpistack job --scheduler torque|slurm --nodes N --cores-per
   --out DIR            where to write the files (default: --workdir)
   --name NAME          job name (default: mpistack)
   --log FILE           stdout+stderr file name in --workdir (default: NAME.log; no path, not . or ..)
+  --launcher L         mpirun (default) or srun (--scheduler slurm only: direct launch, srun --mpi=pmi2 mpistack-run)
   --mpirun-arg ARG     one more mpirun argument (repeatable), e.g. --mpirun-arg=--mca --mpirun-arg=btl --mpirun-arg=tcp,self
 script.js is taken relative to --workdir; it must exist.`;
 
@@ -41,6 +42,7 @@ export async function run(argv: string[]): Promise<number> {
         name: { type: 'string' },
         log: { type: 'string' },
         'mpirun-arg': { type: 'string', multiple: true },
+        launcher: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -71,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
     name: values.name,
     log: values.log,
     mpirunArgs: values['mpirun-arg'],
+    launcher: values.launcher as Launcher | undefined,
     script: script ?? '',
     args,
   });

@@ -2,7 +2,7 @@
 // (stack.lock.json for the default stack), the pinned inputs of its recipes
 // (scripts/engine/lock.ts).
 import { join } from 'node:path';
-import { allRecipes, OPTIONAL, STACKS, stackRecipes, type Optional } from '../../recipes/index.js';
+import { knownRecipes, OPTIONAL, STACKS, stackBase, stackRecipes, type Optional } from '../../recipes/index.js';
 import { DEFAULT_PYTHON } from '../../recipes/mpi4py.js';
 import { currentLock, lockDifferences, readLock, selectStack, toolchainDifferences, writeLock } from '../engine/lock.js';
 import { toolchainVersions } from '../engine/toolchain.js';
@@ -52,27 +52,28 @@ export async function run(argv: string[]): Promise<number> {
   }
   const asked: Record<string, string> = {};
   if (values.openmpi) {
-    const r = allRecipes.find((x) => x.name === 'openmpi')!;
+    const r = knownRecipes.find((x) => x.name === 'openmpi')!;
     if (!r.versions.some((v) => v.version === values.openmpi))
       throw new UsageError(`--openmpi ${values.openmpi}: unknown version (known: ${r.versions.map((v) => v.version).join(', ')})`);
     asked.openmpi = values.openmpi;
   }
-  const { stack, versions } = selectStack(STACKS, allRecipes, { stack: values.stack, versions: asked });
+  const { stack, versions } = selectStack(STACKS, knownRecipes, { stack: values.stack, versions: asked });
+  const base = stackBase(stack);
   const path = values.lock ?? join(packageRoot(), stack.lockFile);
   const withs = [...new Set((values.with ?? []).flatMap((w) => w.split(',')).filter(Boolean))];
   for (const w of withs) {
     if (!(OPTIONAL as readonly string[]).includes(w) || w === 'boost-python') throw new UsageError(`--with ${w}: not a piece the lock pins (pinned: mpi4py)`);
   }
   const added = withs.length
-    ? stackRecipes({ with: withs as Optional[], python: pythonOption(values.python ?? DEFAULT_PYTHON) }).filter(
-        (r) => !allRecipes.some((d) => d.name === r.name),
+    ? stackRecipes({ stack, with: withs as Optional[], python: pythonOption(values.python ?? DEFAULT_PYTHON) }).filter(
+        (r) => !base.some((d) => d.name === r.name),
       )
     : [];
   const existing = await readLock(path);
   const envSde = process.env.SOURCE_DATE_EPOCH;
   const sde = envSde ? parseSourceDateEpoch(envSde, 'SOURCE_DATE_EPOCH in the environment') : (existing?.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH);
   const toolchain = await toolchainVersions();
-  const now = await currentLock([...allRecipes, ...added], {
+  const now = await currentLock([...base, ...added], {
     versions,
     sourceDateEpoch: sde,
     cacheDir: values.cache ?? defaultCacheDir(),

@@ -35,9 +35,14 @@ export const BASE_LIBRARIES: readonly BaseLib[] = [
   // cluster-provided
   { pattern: /^libibverbs\.so\.\d+$/, kind: 'cluster', why: "InfiniBand verbs: must match the node's rdma-core and kernel driver" },
   { pattern: /^librdmacm\.so\.\d+$/, kind: 'cluster', why: "RDMA connection manager, part of the node's rdma-core" },
-  { pattern: /^libmlx[45]\.so\.\d+$/, kind: 'cluster', why: "Mellanox provider of the node's rdma-core" },
-  { pattern: /^libuc[ptsm]\.so\.\d+$/, kind: 'cluster', why: "UCX: tuned to the node's fabric" },
-  { pattern: /^libfabric\.so\.\d+$/, kind: 'cluster', why: "OFI libfabric: providers match the node's fabric" },
+  { pattern: /^libmlx[45]\.so\.\d+$/, kind: 'cluster', why: "Mellanox direct-verbs provider of the node's rdma-core (UCX's libuct_ib links libmlx5)" },
+  { pattern: /^libefa\.so\.\d+$/, kind: 'cluster', why: "AWS EFA direct-verbs library of the node's rdma-core: must match the kernel driver" },
+  { pattern: /^libcxi\.so\.\d+$/, kind: 'cluster', why: "HPE Slingshot CXI library: must match the node's cxi driver" },
+  { pattern: /^libibumad\.so\.\d+$/, kind: 'cluster', why: "InfiniBand MAD access, part of the node's rdma-core" },
+  // a stack with fabrics carries its own UCX and libfabric (found in the tree first, so these entries never apply to
+  // them); a library linked against a system copy leaves that copy to the node, where it matches the fabric
+  { pattern: /^libuc[ptsm]\.so\.\d+$/, kind: 'cluster', why: "a system UCX (the tree's own is in lib/): tuned to the node's fabric" },
+  { pattern: /^libfabric\.so\.\d+$/, kind: 'cluster', why: "a system libfabric (the tree's own is in lib/): providers match the node's fabric" },
   { pattern: /^libpsm_infinipath\.so\.\d+$/, kind: 'cluster', why: 'PSM: QLogic/TrueScale driver library' },
   { pattern: /^libpsm2\.so\.\d+$/, kind: 'cluster', why: 'PSM2: Omni-Path driver library' },
   { pattern: /^libpmi2?\.so\.\d+$/, kind: 'cluster', why: 'PMI from the resource manager (Slurm): must match slurmd' },
