@@ -116,6 +116,27 @@ test('slurm: an sbatch script with #SBATCH directives; mpirun takes the allocati
   assert.is(spawnSync('bash', ['-n', join(work, 'rt.sbatch')]).status, 0);
 });
 
+test('slurm --launcher srun: direct launch, srun --mpi=pmi2 mpistack-run (no mpirun); srun with torque or with --mpirun-arg refused', () => {
+  const base = ['--nodes', '1', '--cores-per-node', '4', '--memory', '200mb', '--workdir', work, '--stack', stack];
+  const r = job(['--scheduler', 'slurm', ...base, '--name', 'direct', '--launcher', 'srun', '--', 'job.js', 'a b']);
+  assert.is(r.status, 0, r.stderr);
+  const sh = readFileSync(join(work, 'direct.sbatch'), 'utf8');
+  assert.match(sh, new RegExp(`\nexec srun --mpi=pmi2 mpistack-run ${join(work, 'job.js')} 'a b'\n`));
+  assert.not.match(sh, /mpirun /);
+  assert.is(spawnSync('bash', ['-n', join(work, 'direct.sbatch')]).status, 0);
+  const before = readdirSync(work).sort();
+  for (const [args, re] of [
+    [['--scheduler', 'torque', ...base, '--launcher', 'srun', '--', 'job.js'], /--launcher srun needs --scheduler slurm/],
+    [['--scheduler', 'slurm', ...base, '--launcher', 'srun', '--mpirun-arg=-x', '--', 'job.js'], /--mpirun-arg is for --launcher mpirun/],
+    [['--scheduler', 'slurm', ...base, '--launcher', 'aprun', '--', 'job.js'], /--launcher "aprun": use mpirun or srun/],
+  ] as const) {
+    const bad = job([...args]);
+    assert.is(bad.status, 1, bad.stdout + bad.stderr);
+    assert.match(bad.stderr, re);
+  }
+  assert.equal(readdirSync(work).sort(), before, 'nothing written');
+});
+
 test('bad values: a clear error naming the option, exit 1, nothing written', () => {
   const base = ['--scheduler', 'torque', '--nodes', '1', '--cores-per-node', '1', '--memory', '1gb', '--workdir', work, '--stack', stack];
   const cases: [string[], RegExp][] = [

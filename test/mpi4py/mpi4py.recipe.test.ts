@@ -104,7 +104,7 @@ test('build options: --with mpi4py adds the recipe after openmpi, for the system
   const o = parseBuildArgs(['--prefix=/p', '--with', 'mpi4py']);
   assert.equal(o.with, ['mpi4py']);
   const names = selectRecipes(o.recipes).map((r) => r.name);
-  assert.equal(names, ['openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain', 'mpi4py']);
+  assert.equal(names, ['ucx', 'libfabric', 'openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain', 'mpi4py']);
   const m = o.recipes.find((r) => r.name === 'mpi4py')!;
   assert.equal(m.dependencies, ['openmpi']);
   assert.is(resolveInputs(m, '/p').env.MPISTACK_PYTHON, DEFAULT_PYTHON);
