@@ -54,7 +54,7 @@ export const STACKS: readonly StackDef[] = [
 ];
 
 /** The recipes a stack pins (its lock file lists exactly these). */
-export function stackBase(stack: StackDef = STACKS[0]!): Recipe[] {
+export function stackBase(stack: StackDef = STACKS[0]): Recipe[] {
   return recipesOf(stack.fabrics);
 }
 
@@ -79,7 +79,7 @@ interface StackOptions {
 
 /** A stack's recipes plus the optional pieces asked for. */
 export function stackRecipes(o: StackOptions = {}): Recipe[] {
-  const stack = o.stack ?? STACKS[0]!;
+  const stack = o.stack ?? STACKS[0];
   const base = o.fabrics === false && stack.fabrics ? recipesOf(false) : stackBase(stack);
   const w = new Set(o.with ?? []);
   const python = o.python;

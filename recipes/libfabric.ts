@@ -68,7 +68,16 @@ export const configureTable: readonly Ranged<string[]>[] = [
   { range: '>=1.16.0', value: ['--enable-net=no'], why: "the experimental 'net' provider (1.16+): off" },
   {
     range: '>=1.12.0',
-    value: ['--with-cuda=no', '--with-ze=no', '--with-rocr=no', '--with-gdrcopy=no', '--with-neuron=no', '--with-synapseai=no', '--with-uring=no', '--with-lttng=no'],
+    value: [
+      '--with-cuda=no',
+      '--with-ze=no',
+      '--with-rocr=no',
+      '--with-gdrcopy=no',
+      '--with-neuron=no',
+      '--with-synapseai=no',
+      '--with-uring=no',
+      '--with-lttng=no',
+    ],
     why: 'accelerator memory and tracing support: off explicitly, so a build host with their headers builds the same library',
   },
   { range: '>=1.0.0', value: ['--disable-static'], why: 'shared library only (Open MPI links libfabric.so)' },
@@ -89,7 +98,7 @@ export function configureArgs(version: string): string[] {
 }
 
 /** What a correct install has (relative to the prefix). */
-export const requiredFiles = ['bin/fi_info', 'lib/libfabric.so', 'include/rdma/fabric.h', 'lib/libfabric/libverbs-fi.so'];
+const requiredFiles = ['bin/fi_info', 'lib/libfabric.so', 'include/rdma/fabric.h', 'lib/libfabric/libverbs-fi.so'];
 
 async function checkLibfabric(ctx: CheckContext): Promise<void> {
   const fail = (check: string, detail: string) => new SanityError(ctx.recipe, check, detail);
@@ -106,7 +115,11 @@ async function checkLibfabric(ctx: CheckContext): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...ctx.runEnv };
   delete env.FI_PROVIDER_PATH;
   const traceFile = join(ctx.workDir, 'fi_info.strace');
-  await ctx.shell.run('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', traceFile, join(ctx.root, 'bin', 'fi_info'), '-l'], { cwd: ctx.workDir, env, timeoutMs: 60_000 });
+  await ctx.shell.run('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', traceFile, join(ctx.root, 'bin', 'fi_info'), '-l'], {
+    cwd: ctx.workDir,
+    env,
+    timeoutMs: 60_000,
+  });
   const trace = await readFile(traceFile, 'utf8');
   const opened = /openat\([^,]*, "([^"]*\/libverbs-fi\.so)", [^)]*\) = \d+/.exec(trace)?.[1];
   if (!opened?.startsWith(join(ctx.root, 'lib', 'libfabric') + '/'))

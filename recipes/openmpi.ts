@@ -97,7 +97,7 @@ export const configureTable: readonly Ranged<string[]>[] = [
     value: ['--with-pmi'],
     why:
       "Slurm's PMI-2 (libpmi2-0-dev, /usr/include/slurm/pmi2.h) for `srun --mpi=pmi2` direct launch (pmix s2 component); " +
-      'no directory: a directory makes 4.1 look for libpmi2 only in DIR/lib and DIR/lib64, not Debian\'s multiarch libdir. ' +
+      "no directory: a directory makes 4.1 look for libpmi2 only in DIR/lib and DIR/lib64, not Debian's multiarch libdir. " +
       '5.0 dropped PMI-1/2 (PMIx only: srun --mpi=pmix)',
   },
   {
@@ -169,7 +169,11 @@ export const fabricsTable: readonly Ranged<string[]>[] = [
 
 /** Without fabrics (the seed's stack, or --without fabrics): shared memory and TCP only, whatever the build host has. */
 const noFabricsTable: readonly Ranged<string[]>[] = [
-  { range: '>=1.10.0', value: ['--without-ucx', '--without-ofi'], why: 'fabric components probed since 1.10: off, so a host with UCX or libfabric headers does not switch them on' },
+  {
+    range: '>=1.10.0',
+    value: ['--without-ucx', '--without-ofi'],
+    why: 'fabric components probed since 1.10: off, so a host with UCX or libfabric headers does not switch them on',
+  },
 ];
 
 /**
@@ -450,7 +454,7 @@ const openmpiPlain: Recipe = {
 
 const openmpiWithFabrics: Recipe = {
   ...openmpiPlain,
-  description: 'Open MPI with MPI_THREAD_MULTIPLE and Fortran, its ucx PML and ofi MTL built against the prefix\'s UCX and libfabric',
+  description: "Open MPI with MPI_THREAD_MULTIPLE and Fortran, its ucx PML and ofi MTL built against the prefix's UCX and libfabric",
   dependencies: ['ucx', 'libfabric'],
   configureArgs: (version, prefix) => configureArgs(version, prefix, true),
 };

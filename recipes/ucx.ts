@@ -42,17 +42,23 @@ export const versions: readonly VersionEntry[] = [
 ];
 
 /**
- * libucs looks for modules next to itself (dladdr: <libdir>/ucx) and then in
- * the compiled-in UCX_MODULE_DIR, the build prefix. The second would load a
- * module from whatever install sits at the build prefix on a node where the
- * tree's own module failed to load (libuct_ib.so without libibverbs): the
- * patch searches it only when UCX_MODULE_DIR is set to another directory.
+ * Two compiled-in build-prefix paths libucs would read, on any node, wherever
+ * the tree lies: modules are searched next to libucs (dladdr: <libdir>/ucx)
+ * and then in UCX_MODULE_DIR (<build prefix>/lib/ucx), so a module that fails
+ * to load from the tree (libuct_ib.so without libibverbs) would be loaded from
+ * whatever install sits at the build prefix; and the "system-wide" ucx.conf is
+ * <build prefix>/etc/ucx/ucx.conf. The patch searches the compiled-in module
+ * directory only when UCX_MODULE_DIR is set to another one (or libucs's own
+ * directory is unknown), and reads the tree's own <libdir>/../etc/ucx/ucx.conf
+ * in place of the compiled-in one.
  */
 export const patchesTable: readonly Ranged<string>[] = [
   {
     range: '>=1.13.0 <1.14.0',
-    value: 'recipes/files/ucx/patches/module-dir-self-1.13.patch',
-    why: "written against 1.13.1's src/ucs/sys/module.c; 1.15/1.16 need their own (not yet written: those versions search the build prefix as a fallback)",
+    value: 'recipes/files/ucx/patches/self-location-1.13.patch',
+    why:
+      "written against 1.13.1's src/ucs/sys/module.c and src/ucs/config/parser.c; " +
+      '1.15/1.16 need their own (not yet written: those read the build prefix as a fallback)',
   },
 ];
 
@@ -88,7 +94,9 @@ export const configureTable: readonly Ranged<string[]>[] = [
   {
     range: '>=1.0.0 <1.15.0',
     value: ['--enable-numa'],
-    why: 'NUMA-aware memory placement through libnuma (libnuma-dev from the prerequisites; the tree vendors libnuma.so.1): explicit, so the build does not change with the host (Spack does the same up to 1.14)',
+    why:
+      'NUMA-aware memory placement through libnuma (libnuma-dev from the prerequisites; the tree vendors libnuma.so.1): ' +
+      'explicit, so the build does not change with the host (Spack does the same up to 1.14)',
   },
   { range: '>=1.10.0', value: ['--without-fuse3'], why: 'the UCX_VFS daemon (1.10+) is off: no libfuse3 on nodes, nothing in MPI uses it' },
   { range: '>=1.0.0', value: ['--disable-static'], why: 'shared libraries only: Open MPI links them, and modules are shared objects anyway' },
@@ -108,21 +116,23 @@ export function configureArgs(version: string): string[] {
 }
 
 /** What a correct install has (relative to the prefix). */
-export const requiredFiles = ['bin/ucx_info', 'lib/libucp.so', 'lib/libuct.so', 'lib/libucs.so', 'lib/libucm.so', 'include/ucp/api/ucp.h'];
+const requiredFiles = ['bin/ucx_info', 'lib/libucp.so', 'lib/libuct.so', 'lib/libucs.so', 'lib/libucm.so', 'include/ucp/api/ucp.h'];
 
 /** The transport modules built: shared memory always; verbs and rdmacm because the prerequisites bring their headers. */
-export const modules = ['lib/ucx/libuct_cma.so', 'lib/ucx/libuct_ib.so', 'lib/ucx/libuct_rdmacm.so'];
+const modules = ['lib/ucx/libuct_cma.so', 'lib/ucx/libuct_ib.so', 'lib/ucx/libuct_rdmacm.so'];
 
 async function checkUcx(ctx: CheckContext): Promise<void> {
   const fail = (check: string, detail: string) => new SanityError(ctx.recipe, check, detail);
   requireFiles(ctx.recipe, ctx.root, [...requiredFiles, ...modules]);
-  const info = (args: string[]) => ctx.shell.run(join(ctx.root, 'bin', 'ucx_info'), args, { cwd: ctx.workDir, env: ctx.runEnv, capture: true, timeoutMs: 60_000 });
+  const info = (args: string[]) =>
+    ctx.shell.run(join(ctx.root, 'bin', 'ucx_info'), args, { cwd: ctx.workDir, env: ctx.runEnv, capture: true, timeoutMs: 60_000 });
   const build = await info(['-b']);
   if (!/^#define ENABLE_MT\s+1/m.test(build)) throw fail('thread safety', 'ucx_info -b has no "#define ENABLE_MT 1": configure without --enable-mt');
   // the staged tree finds its own modules (lib/ucx next to libucs): the shared-memory and tcp transports are there
   const devices = await info(['-d']);
   for (const tl of ['self', 'tcp', 'posix', 'sysv', 'cma']) {
-    if (!new RegExp(`^#\\s+Transport: ${tl}$`, 'm').test(devices)) throw fail('transports', `ucx_info -d lists no '${tl}' transport:\n${devices.slice(0, 4000)}`);
+    if (!new RegExp(`^#\\s+Transport: ${tl}$`, 'm').test(devices))
+      throw fail('transports', `ucx_info -d lists no '${tl}' transport:\n${devices.slice(0, 4000)}`);
   }
 }
 

@@ -111,7 +111,7 @@ function safeHost(b: MPIBinding): string {
 /** `[host:pid]` as Open MPI prints it (`[node1:01234]`) and UCX (`[node1:1234 :0]`): host and pid of a log line, if any. */
 function originOf(line: string): { host: string; pid: number } | undefined {
   const m = /\[([^\s:[\]]+):\s*0*(\d+)(?:\s*:\d+)?\]/.exec(line);
-  return m ? { host: m[1]!, pid: Number(m[2]) } : undefined;
+  return m ? { host: m[1], pid: Number(m[2]) } : undefined;
 }
 
 /** Pure: the report of a probe job's combined output (stdout and stderr, any order). */
@@ -141,11 +141,11 @@ export function parseReport(text: string): RankTransport[] {
     if ((m = /select: component (\w+) selected/.exec(l))) r.pml = m[1];
     else if ((m = /mca: bml: Using (\w+) btl for send to \[\[\d+,\d+\],(\d+)\] on node (\S+)/.exec(l))) {
       const peer = Number(m[2]);
-      if (!r.btls.some((b) => b.peer === peer && b.btl === m![1])) r.btls.push({ peer, btl: m[1]!, node: m[3]! });
-    } else if ((m = /mtl:ofi:prov: (\S+)/.exec(l))) r.ofi = { ...r.ofi, provider: m[1]! };
-    else if ((m = /mtl:ofi:provider: (\S+)/.exec(l))) r.ofi = { provider: r.ofi?.provider ?? '?', domain: m[1]! };
+      if (!r.btls.some((b) => b.peer === peer && b.btl === m![1])) r.btls.push({ peer, btl: m[1], node: m[3] });
+    } else if ((m = /mtl:ofi:prov: (\S+)/.exec(l))) r.ofi = { ...r.ofi, provider: m[1] };
+    else if ((m = /mtl:ofi:provider: (\S+)/.exec(l))) r.ofi = { provider: r.ofi?.provider ?? '?', domain: m[1] };
     else if ((m = /ep_cfg\[\d+\]: (.*\S)\s*$/.exec(l))) {
-      if (!r.ucx.includes(m[1]!)) r.ucx.push(m[1]!);
+      if (!r.ucx.includes(m[1])) r.ucx.push(m[1]);
     }
   }
   for (const r of ranks) {
@@ -172,7 +172,9 @@ export function formatReport(ranks: readonly RankTransport[], expected: number):
             ? `ob1: ${r.btls.length ? r.btls.map((b) => `${b.btl} to rank ${b.peer}`).join(', ') : '(no peer)'}`
             : `${r.pml ?? '(pml not logged)'}`;
     const thread = r.thread === 3 ? 'MPI_THREAD_MULTIPLE' : `thread level ${r.thread}`;
-    lines.push(`rank ${r.rank} on ${r.host} (pid ${r.pid}): pml ${r.pml ?? '?'}; ${what}; ${thread}; RDMA devices: ${r.rdma.length ? r.rdma.join(', ') : 'none'}`);
+    lines.push(
+      `rank ${r.rank} on ${r.host} (pid ${r.pid}): pml ${r.pml ?? '?'}; ${what}; ${thread}; RDMA devices: ${r.rdma.length ? r.rdma.join(', ') : 'none'}`,
+    );
     if (r.rdma.length && r.tcp)
       warnings.push(
         `rank ${r.rank} on ${r.host} talks over TCP although the node has RDMA devices (${r.rdma.join(', ')}): ` +
@@ -195,7 +197,7 @@ export interface ReportArgs {
 export function parseReportArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ReportArgs {
   const out: ReportArgs = { ranks: 2, launcher: env.SLURM_JOB_ID ? 'srun' : 'mpirun', extra: [], json: false };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
     const value = () => {
       const v = argv[++i];
       if (v === undefined) throw new LaunchUsageError(`${a} needs a value`);
@@ -214,7 +216,10 @@ export function parseReportArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     else if (a === '--') {
       out.extra = argv.slice(i + 1);
       break;
-    } else throw new LaunchUsageError(`--report-transport: unknown option ${a} (usage: mpistack-run --report-transport [-n N] [--launcher mpirun|srun] [--json] [-- launcher args])`);
+    } else
+      throw new LaunchUsageError(
+        `--report-transport: unknown option ${a} (usage: mpistack-run --report-transport [-n N] [--launcher mpirun|srun] [--json] [-- launcher args])`,
+      );
   }
   return out;
 }
@@ -234,7 +239,7 @@ export async function reportMain(argv: readonly string[]): Promise<number> {
   const prefix = process.env.MPISTACK_PREFIX ?? dirname(dirname(dirname(here)));
   const cmd = probeCommand(a, prefix, process.execPath, join(here, 'launcher.js'));
   const { code, output } = await new Promise<{ code: number; output: string }>((res) => {
-    const child = spawn(cmd.argv[0]!, cmd.argv.slice(1), { env: { ...process.env, ...cmd.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd.argv[0], cmd.argv.slice(1), { env: { ...process.env, ...cmd.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -144,7 +144,10 @@ export function resolveJob(req: JobRequest): ResolvedJob {
   if (launcher === 'srun' && req.scheduler !== 'slurm')
     throw new JobError('--launcher', `--launcher srun needs --scheduler slurm (srun is Slurm's launcher); use --launcher mpirun with ${req.scheduler}`);
   if (launcher === 'srun' && req.mpirunArgs?.length)
-    throw new JobError('--mpirun-arg', '--mpirun-arg is for --launcher mpirun; with srun pass Open MPI parameters as OMPI_MCA_* variables in the job environment');
+    throw new JobError(
+      '--mpirun-arg',
+      '--mpirun-arg is for --launcher mpirun; with srun pass Open MPI parameters as OMPI_MCA_* variables in the job environment',
+    );
   count('--nodes', req.nodes);
   count('--cores-per-node', req.coresPerNode);
   if (req.nodes * req.coresPerNode > LIMITS.ranks.max) {

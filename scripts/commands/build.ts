@@ -110,7 +110,7 @@ export function parseBuildArgs(argv: string[], recipes: readonly Recipe[] = allR
       with: [],
       lockPath: '',
       updateLock: false,
-      stack: STACKS[0]!,
+      stack: STACKS[0],
       base: [],
     };
   const prefix = validatePrefix(values.prefix);

@@ -8,7 +8,8 @@
 // TCP over the bridge. Then the failure cases: a host in the nodefile that is
 // not there (mpirun fails, naming it, nothing hangs), and a server host frozen
 // mid-job (its requests end in 'timeout', the client finishes the work on the
-// other host). Everything (processes, namespaces, bridge) is removed at the end.
+// other host). Then the fabrics across hosts: pml ucx over tcp and mtl ofi over tcp, each rank on its own
+// host, shown by mpistack-run --report-transport. Everything (processes, namespaces, bridge) is removed at the end.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -20,8 +21,11 @@ import { formatPbsNodefile, type HostEntry } from '../../scripts/cluster/hostfil
 import { e2ePrefix, packedStack } from '../helpers/cluster.js';
 import { runLimited, type RunResult } from '../helpers/mpi.js';
 import { makeCluster, tcpMca, type Cluster } from '../helpers/netns.js';
+import { builtStack } from '../helpers/stack.js';
+import type { RankTransport } from '../../runtime/transport-report.js';
 
 const prefix = realpathSync(e2ePrefix('cluster.hosts'));
+const fabrics = builtStack(prefix).recipes.includes('ucx');
 const cli = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/cli.js');
 const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'mpistack-e2e-hosts-')));
 const work = join(tmp, 'work');
@@ -165,6 +169,83 @@ test('client on node0, servers on node1 and node2 over TCP: each host runs its o
     assert.ok(m[4].startsWith(`${cluster.stackPath}/lib/`), `rank ${m[1]} maps ${m[4]}, from the shared path`);
   }
   assert.match(r.stdout, /^SUMS 5050 5050 5050 5050$/m);
+});
+
+/** `mpistack-run --report-transport --json` on node0 over node0..node2 (one rank each), nothing of the stack set but PATH. */
+async function reportAcrossHosts(args: string[]): Promise<{ code: number | null; out: string; ranks: RankTransport[] }> {
+  const hostfile = join(work, 'fabric-hosts');
+  writeFileSync(hostfile, 'node0 slots=1\nnode1 slots=1\nnode2 slots=1\n');
+  const [cmd, ...rest] = cluster.on(cluster.hosts[0], [
+    'env',
+    '-i',
+    `PATH=${cluster.stackPath}/bin:/usr/local/bin:/usr/bin:/bin`,
+    'HOME=/root',
+    'OMPI_ALLOW_RUN_AS_ROOT=1',
+    'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1',
+    `${cluster.stackPath}/bin/mpistack-run`,
+    '--report-transport',
+    '-n',
+    '3',
+    '--json',
+    '--',
+    '--hostfile',
+    hostfile,
+    '--mca',
+    'plm_rsh_agent',
+    cluster.agent,
+    '--mca',
+    'oob_tcp_if_include',
+    cluster.iface,
+    ...args,
+  ]);
+  const r = await runLimited(cmd, rest, { timeoutMs: 180_000 });
+  const out = r.stdout + r.stderr;
+  assert.not.ok(r.timedOut, `timed out\n${out}`);
+  let ranks: RankTransport[] = [];
+  try {
+    ranks = (JSON.parse(r.stdout) as { ranks: RankTransport[] }).ranks;
+  } catch {
+    /* reported below */
+  }
+  return { code: r.code, out, ranks };
+}
+
+test(`across hosts: ${fabrics ? 'pml ucx over tcp and mtl ofi over tcp' : 'ob1 over tcp (this stack has no fabrics)'}, each rank on its own host, as the report shows`, async () => {
+  const cases = fabrics
+    ? [
+        { name: 'ucx tcp', args: ['--mca', 'pml', 'ucx', '-x', 'UCX_TLS=self,tcp', '-x', `UCX_NET_DEVICES=${cluster.iface}`], pml: 'ucx' },
+        { name: 'ofi tcp', args: ['--mca', 'pml', 'cm', '--mca', 'mtl', 'ofi', '-x', 'FI_PROVIDER=tcp', '-x', `FI_TCP_IFACE=${cluster.iface}`], pml: 'cm' },
+      ]
+    : [{ name: 'ob1 tcp', args: ['--mca', 'btl', 'tcp,self', '--mca', 'btl_tcp_if_include', cluster.iface], pml: 'ob1' }];
+  for (const c of cases) {
+    const r = await reportAcrossHosts(c.args);
+    assert.is(r.code, 0, `${c.name}\n${r.out}`);
+    assert.equal(
+      r.ranks.map((x) => [x.rank, x.host, x.pml, x.thread]),
+      [
+        [0, 'node0', c.pml, 3],
+        [1, 'node1', c.pml, 3],
+        [2, 'node2', c.pml, 3],
+      ],
+      `${c.name}\n${r.out}`,
+    );
+    for (const x of r.ranks) {
+      if (c.pml === 'ucx')
+        assert.ok(
+          x.ucx.some((l) => l.includes(`tcp/${cluster.iface}`)),
+          `${c.name} rank ${x.rank}: a tcp lane on ${cluster.iface}: ${x.ucx.join(' | ')}\n${r.out}`,
+        );
+      if (c.pml === 'cm') assert.match(x.ofi?.provider ?? '', /^tcp\b/, `${c.name} rank ${x.rank}\n${r.out}`);
+      if (c.pml === 'ob1')
+        assert.ok(
+          x.btls.filter((b) => b.peer !== x.rank).every((b) => b.btl === 'tcp'),
+          `${c.name} rank ${x.rank}: ${JSON.stringify(x.btls)}`,
+        );
+    }
+    console.log(
+      `[hosts] ${c.name}: ${r.ranks.map((x) => `${x.host} ${x.pml} ${x.pml === 'ucx' ? x.ucx.join('|') : x.pml === 'cm' ? x.ofi?.provider : x.btls.map((b) => b.btl).join(',')}`).join('; ')}`,
+    );
+  }
 });
 
 test('a host in the nodefile that is not there: mpirun fails, naming it, and nothing hangs', async () => {

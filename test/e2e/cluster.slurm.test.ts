@@ -1,7 +1,9 @@
 // e2e: a real Slurm (Debian's slurmctld + slurmd, started here on loopback
 // without systemd, munge or cgroups) runs the batch files `mpistack job`
-// writes for the packed stack: the sbatch script, and the Torque qsub.sh
-// through Slurm's qsub wrapper (slurm-wlm-torque). The runtime script's
+// writes for the packed stack: the sbatch script, the Torque qsub.sh through
+// Slurm's qsub wrapper (slurm-wlm-torque), and (a stack built with Slurm's
+// PMI-2) the direct launch `srun --mpi=pmi2 mpistack-run` with no mpirun, plus
+// `mpistack-run --report-transport` inside an allocation (srun by default). The runtime script's
 // client gets answers from every server, and Open MPI took its rank count
 // from the allocation (no -n anywhere). The daemons stop at the end, also
 // when a test fails.
@@ -119,6 +121,98 @@ test("mpistack job --scheduler torque: qsub.sh through Slurm's qsub wrapper (#PB
   const log = readFileSync(join(work, `qsub.sh.o${id}`), 'utf8') + readFileSync(join(work, `qsub.sh.e${id}`), 'utf8');
   assert.is(state, 'COMPLETED', `${log}\n${slurm!.logs()}`);
   checkLog(log, id);
+});
+
+// direct launch: no mpirun sets OMPI_COMM_WORLD_SIZE, so the servers come from the client's own status table
+const DIRECT = `
+await client.startServices();
+const ids = Object.keys(client.getServerStatus()).map(Number);
+const r = await client.pushCommandRequest("[require('os').hostname(), process.env.SLURM_JOB_ID, process.env.SLURM_STEP_ID, process.env.PMI_FD ? 'pmi2' : 'no-pmi', n * 2].join(' ')", { block: true, targetServer: ids, parameters: { n: 21 } });
+for (const x of r) console.log('SERVER ' + x.server + ' ' + x.ret + ' ' + x.status);
+console.log('CLIENT ' + JSON.stringify(process.argv.slice(2)));
+`;
+
+const pmi2 = (() => {
+  const r = spawnSync(join(prefix, 'bin', 'ompi_info'), [], { encoding: 'utf8' });
+  return / MCA pmix: s2 /.test(r.stdout);
+})();
+
+test(`mpistack job --launcher srun: srun --mpi=pmi2 starts every rank of mpistack-run itself (${pmi2 ? 'Slurm PMI-2' : 'this stack has no PMI-2: refused by Open MPI'})`, async () => {
+  writeFileSync(join(work, 'direct.js'), DIRECT);
+  mpistackJob([
+    '--scheduler',
+    'slurm',
+    '--nodes',
+    '1',
+    '--cores-per-node',
+    String(CORES),
+    '--memory',
+    '200mb',
+    '--workdir',
+    work,
+    '--stack',
+    stack,
+    '--name',
+    'direct',
+    '--launcher',
+    'srun',
+    '--',
+    'direct.js',
+    'a',
+    'b,c',
+  ]);
+  const script = readFileSync(join(work, 'direct.sbatch'), 'utf8');
+  assert.match(script, /\nexec srun --mpi=pmi2 mpistack-run /);
+  assert.not.match(script, /mpirun/);
+  const id = await slurm!.sbatch(join(work, 'direct.sbatch'), jobEnv());
+  const state = await slurm!.wait(id, 180_000);
+  const log = readFileSync(join(work, 'direct.log'), 'utf8');
+  if (!pmi2) {
+    // the seed's 1.6.5 is built without Slurm PMI: its ranks come up as singletons and the job fails, it does not hang
+    assert.is.not(state, 'COMPLETED', log);
+    return;
+  }
+  assert.is(state, 'COMPLETED', `${log}\n${slurm!.logs()}`);
+  const servers = [...log.matchAll(/^SERVER (\d+) (\S+) (\S+) (\S+) (\S+) (\d+) response received$/gm)];
+  assert.equal(servers.map((m) => Number(m[1])).sort(), [1, 2, 3], log);
+  for (const m of servers) {
+    assert.is(m[3], id, 'the server runs inside the Slurm job');
+    assert.is(m[5], 'pmi2', 'started by srun with a PMI-2 socket (PMI_FD)');
+    assert.is(m[6], '42');
+  }
+  assert.match(log, /^CLIENT \["a","b,c"\]$/m, 'the script got its arguments');
+});
+
+test('mpistack-run --report-transport inside an allocation: srun launches the probe, every rank reports', async () => {
+  const sh = join(work, 'report.sbatch');
+  writeFileSync(
+    sh,
+    [
+      '#!/bin/bash',
+      `#SBATCH --ntasks=${CORES}`,
+      `#SBATCH --output=${join(work, 'report.log')}`,
+      'set -eu',
+      `. '${join(stack, 'env.sh')}'`,
+      `mpistack-run --report-transport -n ${CORES}${pmi2 ? '' : ' --launcher mpirun'}`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  const id = await slurm!.sbatch(sh, jobEnv());
+  const state = await slurm!.wait(id, 180_000);
+  const log = readFileSync(join(work, 'report.log'), 'utf8');
+  assert.is(state, 'COMPLETED', `${log}\n${slurm!.logs()}`);
+  assert.match(log, new RegExp(`^transport report: ${pmi2 ? 'srun --mpi=pmi2' : '\\S*/bin/mpirun'} `, 'm'));
+  const ranks = [...log.matchAll(/^rank (\d+) on \S+ \(pid \d+\): pml (\w+); .*MPI_THREAD_MULTIPLE/gm)];
+  assert.equal(
+    ranks.map((m) => Number(m[1])),
+    [0, 1, 2, 3],
+    log,
+  );
+  assert.ok(
+    ranks.every((m) => m[2] === 'ob1'),
+    `a node without RDMA devices: ob1 (${log})`,
+  );
 });
 
 test.run();

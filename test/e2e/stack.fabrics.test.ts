@@ -135,7 +135,12 @@ function nsSetup(o: { hide?: boolean; noVerbs?: boolean; rdmaDevice?: string }):
 }
 
 /** `mpistack-run --report-transport --json` of `root` with nothing of the stack set, in a namespace set up as asked. */
-async function report(root: string, ranks: number, args: string[], ns: Parameters<typeof nsSetup>[0] = {}): Promise<{ ranks: RankTransport[]; warnings: string[]; raw: string }> {
+async function report(
+  root: string,
+  ranks: number,
+  args: string[],
+  ns: Parameters<typeof nsSetup>[0] = {},
+): Promise<{ ranks: RankTransport[]; warnings: string[]; raw: string }> {
   const cmd = `env -i ${ENV.join(' ')} '${root}/bin/mpistack-run' --report-transport -n ${ranks} --json -- ${args.map((a) => `'${a}'`).join(' ')}`;
   const script = join(tmp, `run-${Math.random().toString(36).slice(2)}.sh`);
   writeFileSync(script, [...nsSetup(ns), cmd].join('\n'));
@@ -161,7 +166,9 @@ async function runCases(root: string, label: string, ns: Parameters<typeof nsSet
       }
       // a node without a driver library must not print a component that failed to load
       if (/unable to open|cannot open shared object/i.test(r.raw)) problems.push(`${label}, ${c.name} at ${n}: a load error\n${r.raw}`);
-      console.log(`[fabrics] ${label} ${c.name} -n ${n}: ${r.ranks.map((x) => `${x.pml} ${x.pml === 'ucx' ? x.ucx.join('|') : x.pml === 'cm' ? x.ofi?.provider : x.btls.map((b) => b.btl).join(',')}`).join('; ')}`);
+      console.log(
+        `[fabrics] ${label} ${c.name} -n ${n}: ${r.ranks.map((x) => `${x.pml} ${x.pml === 'ucx' ? x.ucx.join('|') : x.pml === 'cm' ? x.ofi?.provider : x.btls.map((b) => b.btl).join(',')}`).join('; ')}`,
+      );
     }
   }
   assert.equal(problems, [], problems.join('\n\n'));
@@ -187,7 +194,13 @@ test('a node without the verbs libraries: the packed tree runs every selection a
   await runCases(packed, 'no verbs', { hide: true, noVerbs: true }, [2]);
   if (!fabrics) return;
   const script = join(tmp, 'noverbs-info.sh');
-  writeFileSync(script, [...nsSetup({ hide: true, noVerbs: true }), `'${packed}/bin/ucx_info' -d | grep -c 'Transport: ' ; '${packed}/bin/ucx_info' -d | grep 'Transport: ' ; '${packed}/bin/fi_info' -l`].join('\n'));
+  writeFileSync(
+    script,
+    [
+      ...nsSetup({ hide: true, noVerbs: true }),
+      `'${packed}/bin/ucx_info' -d | grep -c 'Transport: ' ; '${packed}/bin/ucx_info' -d | grep 'Transport: ' ; '${packed}/bin/fi_info' -l`,
+    ].join('\n'),
+  );
   const r = await runLimited('unshare', ['-m', '--propagation', 'private', 'bash', script], { timeoutMs: 60_000 });
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /Transport: tcp/, 'UCX still has tcp');
@@ -202,9 +215,15 @@ test('a node with an RDMA device whose ranks talk over TCP: the report warns, na
     bad.ranks.every((x) => x.rdma.includes('mlx5_0')),
     `the probe saw the device: ${JSON.stringify(bad.ranks)}`,
   );
-  assert.ok(bad.warnings.some((w) => /talks over TCP although the node has RDMA devices \(mlx5_0\)/.test(w)), bad.raw);
+  assert.ok(
+    bad.warnings.some((w) => /talks over TCP although the node has RDMA devices \(mlx5_0\)/.test(w)),
+    bad.raw,
+  );
   // the same node, shared memory between its ranks: no warning
-  const ok = await report(packed, 2, fabrics ? ['--mca', 'pml', 'ucx', '-x', 'UCX_TLS=self,sm'] : ['--mca', 'btl', 'vader,self'], { hide: true, rdmaDevice: 'mlx5_0' });
+  const ok = await report(packed, 2, fabrics ? ['--mca', 'pml', 'ucx', '-x', 'UCX_TLS=self,sm'] : ['--mca', 'btl', 'vader,self'], {
+    hide: true,
+    rdmaDevice: 'mlx5_0',
+  });
   assert.equal(ok.warnings, [], ok.raw);
 });
 

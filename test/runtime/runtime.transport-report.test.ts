@@ -43,15 +43,15 @@ test('ob1: the BTL to each peer from the bml lines; a tcp BTL on a node with an 
     '[b:00200] mca: bml: Using tcp btl for send to [[4242,1],0] on node a',
   ].join('\n');
   const r = parseReport(text);
-  assert.equal(r[0]!.btls, [
+  assert.equal(r[0].btls, [
     { peer: 0, btl: 'self', node: 'a' },
     { peer: 1, btl: 'tcp', node: 'b' },
   ]);
   assert.ok(r.every((x) => x.tcp));
   const { lines, warnings } = formatReport(r, 2);
-  assert.match(lines[0]!, /^rank 0 on a \(pid 100\): pml ob1; ob1: self to rank 0, tcp to rank 1; MPI_THREAD_MULTIPLE; RDMA devices: mlx5_0$/);
+  assert.match(lines[0], /^rank 0 on a \(pid 100\): pml ob1; ob1: self to rank 0, tcp to rank 1; MPI_THREAD_MULTIPLE; RDMA devices: mlx5_0$/);
   assert.is(warnings.length, 2);
-  assert.match(warnings[1]!, /^rank 1 on b talks over TCP although the node has RDMA devices \(mlx5_0\)/);
+  assert.match(warnings[1], /^rank 1 on b talks over TCP although the node has RDMA devices \(mlx5_0\)/);
 });
 
 test('cm + ofi: provider and domain; tcp;ofi_rxm is TCP, shm is not; a pid of another job or host is not joined', () => {
@@ -67,11 +67,11 @@ test('cm + ofi: provider and domain; tcp;ofi_rxm is TCP, shm is not; a pid of an
     '[n:00009] select: component ucx selected',
   ].join('\n');
   const r = parseReport(text);
-  assert.equal(r[0]!.ofi, { provider: 'tcp;ofi_rxm', domain: 'eth0' });
-  assert.is(r[0]!.tcp, true);
-  assert.equal(r[1]!.ofi, { provider: 'shm' });
-  assert.is(r[1]!.tcp, false);
-  assert.is(r[1]!.pml, 'cm', "another host's line with the same pid did not overwrite it");
+  assert.equal(r[0].ofi, { provider: 'tcp;ofi_rxm', domain: 'eth0' });
+  assert.is(r[0].tcp, true);
+  assert.equal(r[1].ofi, { provider: 'shm' });
+  assert.is(r[1].tcp, false);
+  assert.is(r[1].pml, 'cm', "another host's line with the same pid did not overwrite it");
 });
 
 test('a rank that printed no probe line is reported missing; a cut probe line does not throw', () => {
@@ -86,10 +86,26 @@ test('a rank that printed no probe line is reported missing; a cut probe line do
 test('arguments: ranks bounded, launcher mpirun|srun (srun by default inside a Slurm allocation), the rest after -- goes to the launcher', () => {
   assert.equal(parseReportArgs([], {}), { ranks: 2, launcher: 'mpirun', extra: [], json: false });
   assert.is(parseReportArgs([], { SLURM_JOB_ID: '5' }).launcher, 'srun');
-  assert.equal(parseReportArgs(['-n', '4', '--json', '--', '--mca', 'pml', 'ucx'], {}), { ranks: 4, launcher: 'mpirun', extra: ['--mca', 'pml', 'ucx'], json: true });
+  assert.equal(parseReportArgs(['-n', '4', '--json', '--', '--mca', 'pml', 'ucx'], {}), {
+    ranks: 4,
+    launcher: 'mpirun',
+    extra: ['--mca', 'pml', 'ucx'],
+    json: true,
+  });
   for (const bad of [['-n', '0'], ['-n', '1e3'], ['-n'], ['--launcher', 'aprun'], ['--bogus']]) assert.throws(() => parseReportArgs(bad, {}));
   const m = probeCommand(parseReportArgs(['-n', '3', '--', '-x', 'UCX_TLS=self,sm'], {}), '/opt/s', '/usr/bin/node', '/opt/s/lib/mpistack/runtime/launcher.js');
-  assert.equal(m.argv, ['/opt/s/bin/mpirun', '-x', 'UCX_LOG_LEVEL', '-n', '3', '-x', 'UCX_TLS=self,sm', '/usr/bin/node', '/opt/s/lib/mpistack/runtime/launcher.js', '--transport-probe']);
+  assert.equal(m.argv, [
+    '/opt/s/bin/mpirun',
+    '-x',
+    'UCX_LOG_LEVEL',
+    '-n',
+    '3',
+    '-x',
+    'UCX_TLS=self,sm',
+    '/usr/bin/node',
+    '/opt/s/lib/mpistack/runtime/launcher.js',
+    '--transport-probe',
+  ]);
   assert.is(m.env.OMPI_MCA_pml_base_verbose, '10');
   const s = probeCommand(parseReportArgs(['--launcher', 'srun'], {}), '/opt/s', 'node', 'l.js');
   assert.equal(s.argv.slice(0, 4), ['srun', '--mpi=pmi2', '-n', '2']);
