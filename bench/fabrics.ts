@@ -3,7 +3,7 @@
 // under each transport selection of a stack built with fabrics, in one run:
 // ob1 over vader (shared memory: Open MPI's default on a node without RDMA
 // devices), ob1 over tcp, pml ucx with UCX_TLS=self,sm and self,tcp, mtl ofi
-// with libfabric's shm and tcp providers. Ratios are to ob1/vader. Target:
+// with libfabric's sockets and tcp providers. Ratios are to ob1/vader. Target:
 // ucx sm within 1.5x of ob1/vader (issue 18); the rest is to see them side by side.
 // Without --prefix: $MPISTACK_PREFIX.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,18 +12,23 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileCPingPong, mpiVersion, resultOf, runRanks, targetOf, type Lat } from './_mpi-target.js';
 
-export const describe = 'C ping-pong per transport selection (ob1 vader/tcp, ucx sm/tcp, ofi shm/tcp) of a stack with fabrics';
+export const describe = 'C ping-pong per transport selection (ob1 vader/tcp, ucx sm/tcp, ofi sockets/tcp) of a stack with fabrics';
 
 const SIZES = [8, 4096];
+
+const UCX = ['--mca', 'pml', 'ucx', '--mca', 'pml_ucx_tls', 'any', '--mca', 'pml_ucx_devices', 'any'];
+const OFI = ['--mca', 'pml', 'cm', '--mca', 'mtl', 'ofi', '--mca', 'mtl_ofi_provider_include'];
 
 /** The selections, as mpirun arguments, with the first being the baseline. */
 export const SELECTIONS: { name: string; args: string[] }[] = [
   { name: 'ob1 vader', args: ['--mca', 'pml', 'ob1', '--mca', 'btl', 'vader,self'] },
   { name: 'ob1 tcp', args: ['--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self'] },
-  { name: 'ucx sm', args: ['--mca', 'pml', 'ucx', '-x', 'UCX_TLS=self,sm'] },
-  { name: 'ucx tcp', args: ['--mca', 'pml', 'ucx', '-x', 'UCX_TLS=self,tcp'] },
-  { name: 'ofi shm', args: ['--mca', 'pml', 'cm', '--mca', 'mtl', 'ofi', '-x', 'FI_PROVIDER=shm'] },
-  { name: 'ofi tcp', args: ['--mca', 'pml', 'cm', '--mca', 'mtl', 'ofi', '-x', 'FI_PROVIDER=tcp'] },
+  // pml ucx asked for explicitly on a node without an HCA: 'any' transport and device (4.1 defaults to verbs/mlx5 and mlx*)
+  { name: 'ucx sm', args: [...UCX, '-x', 'UCX_TLS=self,sm'] },
+  { name: 'ucx tcp', args: [...UCX, '-x', 'UCX_TLS=self,tcp'] },
+  // the ofi MTL excludes software providers unless included; libfabric's shm is not offered (no FI_REMOTE_COMM)
+  { name: 'ofi sockets', args: [...OFI, 'sockets'] },
+  { name: 'ofi tcp', args: [...OFI, 'tcp'] },
 ];
 
 export async function run(args: string[]): Promise<void> {

@@ -72,6 +72,29 @@ export const LEAK_ALLOW: readonly LeakAllow[] = [
     why: 'MPIR_dll_name: the message-queue DLL a parallel debugger (TotalView, DDT) loads; read only by a debugger attached to mpirun, never by Open MPI',
   },
   {
+    labels: ['build prefix'],
+    file: /^lib\/libucs\.so[.\d]*$/,
+    text: /^@NEEDLE@\/(lib\/ucx|etc\/ucx)$/,
+    why:
+      "UCX's compiled-in module directory (UCX_MODULE_DIR) and configuration directory (UCX_CONFIG_DIR), fallbacks only: " +
+      "patched (recipes/ucx.ts patchesTable), libucs loads modules from <its own directory>/ucx and reads the tree's etc/ucx/ucx.conf, " +
+      'and uses these only when UCX_MODULE_DIR names another directory or its own location is unknown; e2e self-location proves it',
+  },
+  {
+    labels: ANY,
+    file: /^bin\/ucx_info$/,
+    text: /--prefix=@NEEDLE@ /,
+    why: 'the configure command line (UCX_CONFIGURE_FLAGS) that `ucx_info -b` prints; informational, never used to find a file',
+  },
+  {
+    labels: ['build prefix'],
+    file: /^lib\/libfabric\.so[.\d]*$/,
+    text: /^@NEEDLE@\/lib\/libfabric$|\(default: @NEEDLE@\/lib\/libfabric\)$/,
+    why:
+      "libfabric's compiled-in provider directory (PROVDLDIR) and the FI_PROVIDER_PATH help text naming it: patched " +
+      '(recipes/libfabric.ts patchesTable), libfabric loads DSO providers from <its own directory>/libfabric when FI_PROVIDER_PATH is unset',
+  },
+  {
     labels: ANY,
     section: /^\.debug_/,
     why:

@@ -1,6 +1,6 @@
 // e2e (issue 18): the fabrics, for real, with the software transports this
 // machine has (no fabric hardware here): UCX over shared memory and over TCP,
-// libfabric's tcp and shm providers, and Open MPI's default choice. Each run
+// libfabric's tcp and sockets providers, and Open MPI's default choice. Each run
 // is `mpistack-run --report-transport`, which runs a probe job under the
 // tree's mpirun and reads Open MPI's and UCX's own selection logs back, so a
 // case passes only when the job both worked and really used the transport
@@ -8,9 +8,11 @@
 //   - from the prefix, and from the packed tree with the build prefix hidden
 //     (an empty tmpfs over it in a private mount namespace), at 2 and 4 ranks;
 //   - a node without the verbs libraries at all (libibverbs, librdmacm, the
-//     rdma-core providers removed from the library directory by an overlay
-//     whiteout in a mount namespace): the same tarball still runs every
-//     selection, and prints no component-load error;
+//     rdma-core providers, and Slurm's libpmi2, removed from the library
+//     directory by an overlay whiteout in a mount namespace): the same tarball
+//     still runs every selection, and no job prints a component-load error
+//     (ompi_info, which opens every component, names the pmix s2 component
+//     it cannot open, and still succeeds);
 //   - the report's warning: a node with an RDMA device (a device directory
 //     under /sys/class/infiniband, mounted in a namespace: there is no HCA here)
 //     whose ranks talk over TCP is named.
@@ -45,10 +47,15 @@ interface Case {
 }
 
 const SM_TLS = /\b(posix|sysv|cma|xpmem|knem)\//;
+// Open MPI 4.1's pml ucx takes itself out unless a transport in pml_ucx_tls (verbs/mlx5 by default) and a device in
+// pml_ucx_devices (mlx*) exist: on a node without an HCA, asking for ucx explicitly means saying 'any' to both
+const UCX = ['--mca', 'pml', 'ucx', '--mca', 'pml_ucx_tls', 'any', '--mca', 'pml_ucx_devices', 'any'];
+// its ofi MTL excludes the software providers by default (shm,sockets,tcp,udp,rstream,usnic): include the one asked for
+const OFI = (p: string) => ['--mca', 'pml', 'cm', '--mca', 'mtl', 'ofi', '--mca', 'mtl_ofi_provider_include', p];
 const CASES: Case[] = [
   {
     name: 'ucx sm',
-    args: ['--mca', 'pml', 'ucx', '-x', 'UCX_TLS=self,sm'],
+    args: [...UCX, '-x', 'UCX_TLS=self,sm'],
     check: (r, all) =>
       r.pml !== 'ucx'
         ? `pml ${r.pml}`
@@ -60,7 +67,7 @@ const CASES: Case[] = [
   },
   {
     name: 'ucx tcp',
-    args: ['--mca', 'pml', 'ucx', '-x', 'UCX_TLS=self,tcp'],
+    args: [...UCX, '-x', 'UCX_TLS=self,tcp'],
     check: (r, all) =>
       r.pml !== 'ucx'
         ? `pml ${r.pml}`
@@ -72,13 +79,14 @@ const CASES: Case[] = [
   },
   {
     name: 'ofi tcp',
-    args: ['--mca', 'pml', 'cm', '--mca', 'mtl', 'ofi', '-x', 'FI_PROVIDER=tcp'],
+    args: OFI('tcp'),
     check: (r) => (r.pml !== 'cm' ? `pml ${r.pml}` : !/^tcp\b/.test(r.ofi?.provider ?? '') ? `ofi provider ${r.ofi?.provider}` : undefined),
   },
   {
-    name: 'ofi shm',
-    args: ['--mca', 'pml', 'cm', '--mca', 'mtl', 'ofi', '-x', 'FI_PROVIDER=shm'],
-    check: (r) => (r.pml !== 'cm' ? `pml ${r.pml}` : r.ofi?.provider !== 'shm' ? `ofi provider ${r.ofi?.provider}` : undefined),
+    // libfabric's shm provider is not offered: Open MPI 4.1's MTL asks for FI_REMOTE_COMM, which shm (node-local) lacks
+    name: 'ofi sockets',
+    args: OFI('sockets'),
+    check: (r) => (r.pml !== 'cm' ? `pml ${r.pml}` : r.ofi?.provider !== 'sockets' ? `ofi provider ${r.ofi?.provider}` : undefined),
   },
   {
     // no RDMA device here: pml ucx declines (its default devices are mlx*), ob1 takes shared memory between ranks
@@ -114,7 +122,8 @@ function nsSetup(o: { hide?: boolean; noVerbs?: boolean; rdmaDevice?: string }):
     lines.push(
       `mkdir -p '${ovl}/up' '${ovl}/work'`,
       `mount -t overlay mpistack-noverbs -o lowerdir=${lib},upperdir='${ovl}/up',workdir='${ovl}/work' ${lib}`,
-      `rm -rf ${lib}/libibverbs ${lib}/libibverbs.so* ${lib}/librdmacm.so* ${lib}/libmlx4.so* ${lib}/libmlx5.so* ${lib}/libefa.so*`,
+      // rdma-core, and Slurm's libpmi2 (a node outside Slurm: a workstation, a login node of another site)
+      `rm -rf ${lib}/libibverbs ${lib}/libibverbs.so* ${lib}/librdmacm.so* ${lib}/libmlx4.so* ${lib}/libmlx5.so* ${lib}/libefa.so* ${lib}/libpmi2.so*`,
       // the proof the libraries are gone for every process of the namespace
       `if [ -e ${lib}/libibverbs.so.1 ]; then echo '@@fail libibverbs still there'; exit 90; fi`,
     );
@@ -178,7 +187,7 @@ test.before(async () => {
   packed = await packedStack(prefix, join(tmp, 'pack'));
 });
 
-test(`Open MPI ${stack.openmpi}: ${fabrics ? 'ucx sm/tcp, ofi tcp/shm and the default' : 'the default selection'} at 2 and 4 ranks, from the prefix`, async () => {
+test(`Open MPI ${stack.openmpi}: ${fabrics ? 'ucx sm/tcp, ofi tcp/sockets and the default' : 'the default selection'} at 2 and 4 ranks, from the prefix`, async () => {
   await runCases(prefix, 'prefix');
 });
 
@@ -206,10 +215,16 @@ test('a node without the verbs libraries: the packed tree runs every selection a
   assert.match(r.stdout, /Transport: tcp/, 'UCX still has tcp');
   assert.not.match(r.stdout, /Transport: (rc_verbs|ud_verbs|rc_mlx5|dc_mlx5)/, 'no verbs transports without libibverbs');
   assert.match(r.stdout, /^tcp:/m, 'libfabric still has tcp');
+  const info = join(tmp, 'noverbs-ompi-info.sh');
+  writeFileSync(info, [...nsSetup({ hide: true, noVerbs: true }), `'${packed}/bin/ompi_info' 2>&1`].join('\n'));
+  const o = await runLimited('unshare', ['-m', '--propagation', 'private', 'bash', info], { timeoutMs: 60_000 });
+  assert.is(o.code, 0, o.stdout + o.stderr);
+  assert.match(o.stdout, /MPI_THREAD_MULTIPLE: yes/);
+  assert.match(o.stdout, /unable to open mca_pmix_s2: libpmi2\.so\.0/, 'ompi_info names the one component the node cannot load');
 });
 
 test('a node with an RDMA device whose ranks talk over TCP: the report warns, naming the device', async () => {
-  const tcpArgs = fabrics ? ['--mca', 'pml', 'ucx', '-x', 'UCX_TLS=self,tcp'] : ['--mca', 'btl', 'tcp,self'];
+  const tcpArgs = fabrics ? [...UCX, '-x', 'UCX_TLS=self,tcp'] : ['--mca', 'btl', 'tcp,self'];
   const bad = await report(packed, 2, tcpArgs, { hide: true, rdmaDevice: 'mlx5_0' });
   assert.ok(
     bad.ranks.every((x) => x.rdma.includes('mlx5_0')),
@@ -220,7 +235,7 @@ test('a node with an RDMA device whose ranks talk over TCP: the report warns, na
     bad.raw,
   );
   // the same node, shared memory between its ranks: no warning
-  const ok = await report(packed, 2, fabrics ? ['--mca', 'pml', 'ucx', '-x', 'UCX_TLS=self,sm'] : ['--mca', 'btl', 'vader,self'], {
+  const ok = await report(packed, 2, fabrics ? [...UCX, '-x', 'UCX_TLS=self,sm'] : ['--mca', 'btl', 'vader,self'], {
     hide: true,
     rdmaDevice: 'mlx5_0',
   });
