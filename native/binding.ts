@@ -16,6 +16,17 @@ import {
 import { MessageTooLargeError, MPIError, ReceiveCancelledError } from './errors.js';
 import { hookExit } from './exit.js';
 
+/**
+ * UCX settings this process starts MPI with unless the environment names
+ * them: UCX's memory-hook library (libucm, loaded with pml ucx inside
+ * MPI_Init) would otherwise swap malloc/free in every loaded object's
+ * relocation table while V8's background threads are allocating. Seen once in
+ * about 200 jobs here: a SIGSEGV inside V8's allocator right after UCX's
+ * endpoints came up. Registration-cache invalidation does not need them: UCX
+ * still hooks mmap/munmap/brk/madvise, the only calls that change a mapping.
+ */
+const UCX_DEFAULTS: Readonly<Record<string, string>> = { UCX_MEM_MALLOC_HOOKS: 'no', UCX_MEM_MALLOC_RELOC: 'no' };
+
 const POLICIES: Record<WaitPolicy, number> = { spin: 0, yield: 1, adaptive: 2 };
 
 interface Pending {
@@ -81,6 +92,7 @@ export class Binding implements LoadedBinding {
 
   initThread(required: ThreadLevel): ThreadLevel {
     if (![0, 1, 2, 3].includes(required)) throw new TypeError(`initThread: required must be a ThreadLevel (0..3), got ${String(required)}`);
+    for (const [k, v] of Object.entries(UCX_DEFAULTS)) if (process.env[k] === undefined) process.env[k] = v;
     const provided = this.native.initThread(required) as ThreadLevel;
     if (!this.exitHooked) {
       this.exitHooked = true;

@@ -28,7 +28,7 @@ const ANY = ['build prefix', 'input directory', 'build directory', 'cache direct
 export const LEAK_ALLOW: readonly LeakAllow[] = [
   {
     labels: ANY,
-    file: /^bin\/(ompi_info|opal_info|orte-info|prte_info|pmix_info)$/,
+    file: /^bin\/(ompi_info|opal_info|orte-info|prte_info|pmix_info|oshmem_info)$/,
     text: /^ '--/,
     why: 'the configure command line (OMPI_CONFIGURE_CLI) that `ompi_info -a` prints; informational, never used to find a file',
   },
