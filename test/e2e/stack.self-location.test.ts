@@ -8,7 +8,9 @@
 //   ompi_info (--path prefix names the tree), mpicc/mpicxx/mpif90 (their wrapper
 //   data are the tree's), mpirun -n 2 and a singleton of a C program, a Boost.MPI
 //   program under mpirun, mpi4py under mpirun, the Node binding and runtime
-//   (bin/mpistack-run under mpirun).
+//   (bin/mpistack-run under mpirun), and on a stack with fabrics ucx_info,
+//   fi_info and mpirun over pml ucx and over mtl ofi (the decoy also has
+//   UCX's etc/ucx/ucx.conf and module directory, libfabric's provider directory).
 // Each runs under `strace -f -e trace=%file`: no path under the build prefix
 // is ever opened, stat'ed or executed, by any process of the job; the decoy's
 // orted never ran. Runs on every stack the e2e suite is given (the default
@@ -95,6 +97,23 @@ function entryPoints(root: string): { name: string; cmd: string; expect: RegExp 
         ]
       : []),
     { name: 'runtime', cmd: `timeout 300 ${b('mpirun')} -n 2 ${b('mpistack-run')} job.js`, expect: /^RUNTIME 5050 response received$/m },
+    // the fabrics (issue 18): UCX's modules and ucx.conf, libfabric's providers, all from the tree
+    ...(stack.recipes.includes('ucx')
+      ? [
+          { name: 'ucx_info', cmd: `${b('ucx_info')} -d`, expect: /Transport: tcp/ },
+          { name: 'fi_info', cmd: `${b('fi_info')} -l`, expect: /^tcp:/m },
+          {
+            name: 'mpirun-ucx',
+            cmd: `timeout 300 ${b('mpirun')} -n 2 --mca pml ucx --mca pml_ucx_tls any --mca pml_ucx_devices any -x UCX_TLS=self,sm ./ring`,
+            expect: /^ring 2 sum 1 provided 3$/m,
+          },
+          {
+            name: 'mpirun-ofi',
+            cmd: `timeout 300 ${b('mpirun')} -n 2 --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include tcp ./ring`,
+            expect: /^ring 2 sum 1 provided 3$/m,
+          },
+        ]
+      : []),
   ];
 }
 
@@ -103,7 +122,9 @@ function decoyScript(decoy: string, marker: string): string[] {
   const wrappers = ['mpicc', 'mpicxx', 'mpiCC', 'mpic++', 'mpif77', 'mpif90', 'mpifort', 'ortecc', 'opalcc'];
   return [
     `mount -t tmpfs -o size=16m mpistack-decoy '${decoy}' || { echo "@@fail cannot mount the decoy"; exit 90; }`,
-    `mkdir -p '${decoy}/etc' '${decoy}/share/openmpi' '${decoy}/lib/openmpi' '${decoy}/lib/pmix' '${decoy}/bin'`,
+    `mkdir -p '${decoy}/etc/ucx' '${decoy}/share/openmpi' '${decoy}/lib/openmpi' '${decoy}/lib/pmix' '${decoy}/lib/ucx' '${decoy}/lib/libfabric' '${decoy}/bin'`,
+    // UCX's and libfabric's compiled-in configuration and module directories (read only if the patches failed)
+    `printf 'UCX_TLS=decoy_no_such_transport\\n' > '${decoy}/etc/ucx/ucx.conf'`,
     `printf 'btl = decoy_no_such_btl\\nplm = decoy_no_such_plm\\n' > '${decoy}/etc/openmpi-mca-params.conf'`,
     `cp '${decoy}/etc/openmpi-mca-params.conf' '${decoy}/etc/pmix-mca-params.conf'`,
     ...wrappers.map((w) => `printf 'project=decoy\\ncompiler=/decoy/no-such-compiler\\nlibs=-ldecoy\\n' > '${decoy}/share/openmpi/${w}-wrapper-data.txt'`),
