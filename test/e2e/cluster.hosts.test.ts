@@ -213,8 +213,30 @@ async function reportAcrossHosts(args: string[]): Promise<{ code: number | null;
 test(`across hosts: ${fabrics ? 'pml ucx over tcp and mtl ofi over tcp' : 'ob1 over tcp (this stack has no fabrics)'}, each rank on its own host, as the report shows`, async () => {
   const cases = fabrics
     ? [
-        { name: 'ucx tcp', args: ['--mca', 'pml', 'ucx', '--mca', 'pml_ucx_tls', 'any', '--mca', 'pml_ucx_devices', 'any', '-x', 'UCX_TLS=self,tcp', '-x', `UCX_NET_DEVICES=${cluster.iface}`], pml: 'ucx' },
-        { name: 'ofi tcp', args: ['--mca', 'pml', 'cm', '--mca', 'mtl', 'ofi', '--mca', 'mtl_ofi_provider_include', 'tcp', '-x', `FI_TCP_IFACE=${cluster.iface}`], pml: 'cm' },
+        {
+          name: 'ucx tcp',
+          args: [
+            '--mca',
+            'pml',
+            'ucx',
+            '--mca',
+            'pml_ucx_tls',
+            'any',
+            '--mca',
+            'pml_ucx_devices',
+            'any',
+            '-x',
+            'UCX_TLS=self,tcp',
+            '-x',
+            `UCX_NET_DEVICES=${cluster.iface}`,
+          ],
+          pml: 'ucx',
+        },
+        {
+          name: 'ofi tcp',
+          args: ['--mca', 'pml', 'cm', '--mca', 'mtl', 'ofi', '--mca', 'mtl_ofi_provider_include', 'tcp', '-x', `FI_TCP_IFACE=${cluster.iface}`],
+          pml: 'cm',
+        },
       ]
     : [{ name: 'ob1 tcp', args: ['--mca', 'btl', 'tcp,self', '--mca', 'btl_tcp_if_include', cluster.iface], pml: 'ob1' }];
   for (const c of cases) {
