@@ -225,8 +225,9 @@ export function parseReportArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
 }
 
 /** The launcher command of the probe job (pure): argv and the environment to add. */
-export function probeCommand(a: ReportArgs, prefix: string, node: string, launcherJs: string): { argv: string[]; env: Record<string, string> } {
-  const probe = [node, launcherJs, '--transport-probe'];
+export function probeCommand(a: ReportArgs, prefix: string, node: string): { argv: string[]; env: Record<string, string> } {
+  // the tree's own bin/mpistack-run, which finds its tree (and so the binding) from its own path on every host
+  const probe = [node, join(prefix, 'bin', 'mpistack-run'), '--transport-probe'];
   if (a.launcher === 'srun') return { argv: ['srun', '--mpi=pmi2', '-n', String(a.ranks), ...a.extra, ...probe], env: { ...REPORT_ENV } };
   // mpirun forwards OMPI_MCA_* itself; UCX_LOG_LEVEL must be exported to remote ranks by name
   return { argv: [join(prefix, 'bin', 'mpirun'), '-x', 'UCX_LOG_LEVEL', '-n', String(a.ranks), ...a.extra, ...probe], env: { ...REPORT_ENV } };
@@ -237,7 +238,7 @@ export async function reportMain(argv: readonly string[]): Promise<number> {
   const a = parseReportArgs(argv);
   const here = dirname(fileURLToPath(import.meta.url));
   const prefix = process.env.MPISTACK_PREFIX ?? dirname(dirname(dirname(here)));
-  const cmd = probeCommand(a, prefix, process.execPath, join(here, 'launcher.js'));
+  const cmd = probeCommand(a, prefix, process.execPath);
   const { code, output } = await new Promise<{ code: number; output: string }>((res) => {
     const child = spawn(cmd.argv[0], cmd.argv.slice(1), { env: { ...process.env, ...cmd.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -30,7 +30,9 @@ test('the manifest names a version of the recipe, its source and every configure
     v.sources.some((s) => s.sha256 === entry.source.sha256 && s.filename === entry.source.filename),
     `${entry.source.filename} ${entry.source.sha256}`,
   );
-  assert.equal(entry.configureArgs, [`--prefix=${prefix}`, ...configureArgs(entry.version)]);
+  // a stack with fabrics (UCX and libfabric in its manifest) builds Open MPI against them
+  const fabrics = 'ucx' in m.recipes && 'libfabric' in m.recipes;
+  assert.equal(entry.configureArgs, [`--prefix=${prefix}`, ...configureArgs(entry.version, prefix, fabrics)]);
   assert.ok(entry.toolchain.gcc);
   for (const f of requiredFiles) assert.ok(existsSync(join(prefix, f)), f);
   for (const p of ['fetch', 'configure', 'build', 'install', 'check']) assert.ok(existsSync(join(prefix, 'share/mpistack/logs/openmpi', `${p}.log`)), p);

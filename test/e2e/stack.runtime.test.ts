@@ -57,13 +57,14 @@ function checkOutput(out: string, root: string): void {
   }
 }
 
-test('the manifest records the five recipes of the stack (toolchain.cmake too; mpi4py when added), the binding and runtime from the local checkout', () => {
+test("the manifest records the stack's recipes (toolchain.cmake too; UCX and libfabric on a stack with fabrics; mpi4py when added), the binding and runtime from the local checkout", () => {
   const m = JSON.parse(readFileSync(manifestPath(prefix), 'utf8')) as Manifest;
+  const fabrics = m.recipes.openmpi.version !== '1.6.5' ? ['libfabric', 'ucx'] : [];
   assert.equal(
     Object.keys(m.recipes)
       .filter((r) => r !== 'mpi4py')
       .sort(),
-    ['boost', 'node-mpi', 'openmpi', 'runtime', 'toolchain'],
+    ['boost', ...fabrics, 'node-mpi', 'openmpi', 'runtime', 'toolchain'].sort(),
   );
   for (const r of ['node-mpi', 'runtime']) {
     assert.is(m.recipes[r].source.from, 'local');

@@ -1,4 +1,5 @@
 // The wire protocol: values, errors, requests and responses survive a round trip.
+import { serialize } from 'node:v8';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { test } from 'uvu';
@@ -73,7 +74,10 @@ test('values (2000 runs of fc.anything, and the edge cases): decode to what stru
   const roundTrips = (v: unknown): boolean => {
     const back = decodeValue(encodeValue(v));
     const want = structuredClone(v);
-    if (!isDeepStrictEqual(back, want)) throw new Error(`round trip of ${inspectValue(v)} gave ${inspectValue(back)}`);
+    // Node's isDeepStrictEqual calls two Invalid Dates different (NaN !== NaN): V8's own serialization of the two
+    // (the format structuredClone uses) is the tie-breaker, byte for byte
+    if (!isDeepStrictEqual(back, want) && !serialize(back).equals(serialize(want)))
+      throw new Error(`round trip of ${inspectValue(v)} gave ${inspectValue(back)}`);
     return true;
   };
   for (const v of edge) roundTrips(v);

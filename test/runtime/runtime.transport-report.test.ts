@@ -93,7 +93,7 @@ test('arguments: ranks bounded, launcher mpirun|srun (srun by default inside a S
     json: true,
   });
   for (const bad of [['-n', '0'], ['-n', '1e3'], ['-n'], ['--launcher', 'aprun'], ['--bogus']]) assert.throws(() => parseReportArgs(bad, {}));
-  const m = probeCommand(parseReportArgs(['-n', '3', '--', '-x', 'UCX_TLS=self,sm'], {}), '/opt/s', '/usr/bin/node', '/opt/s/lib/mpistack/runtime/launcher.js');
+  const m = probeCommand(parseReportArgs(['-n', '3', '--', '-x', 'UCX_TLS=self,sm'], {}), '/opt/s', '/usr/bin/node');
   assert.equal(m.argv, [
     '/opt/s/bin/mpirun',
     '-x',
@@ -103,11 +103,11 @@ test('arguments: ranks bounded, launcher mpirun|srun (srun by default inside a S
     '-x',
     'UCX_TLS=self,sm',
     '/usr/bin/node',
-    '/opt/s/lib/mpistack/runtime/launcher.js',
+    '/opt/s/bin/mpistack-run',
     '--transport-probe',
   ]);
   assert.is(m.env.OMPI_MCA_pml_base_verbose, '10');
-  const s = probeCommand(parseReportArgs(['--launcher', 'srun'], {}), '/opt/s', 'node', 'l.js');
+  const s = probeCommand(parseReportArgs(['--launcher', 'srun'], {}), '/opt/s', 'node');
   assert.equal(s.argv.slice(0, 4), ['srun', '--mpi=pmi2', '-n', '2']);
 });
 
