@@ -18,14 +18,17 @@ import { hookExit } from './exit.js';
 
 /**
  * UCX settings this process starts MPI with unless the environment names
- * them: UCX's memory-hook library (libucm, loaded with pml ucx inside
- * MPI_Init) would otherwise swap malloc/free in every loaded object's
- * relocation table while V8's background threads are allocating. Seen once in
- * about 200 jobs here: a SIGSEGV inside V8's allocator right after UCX's
- * endpoints came up. Registration-cache invalidation does not need them: UCX
- * still hooks mmap/munmap/brk/madvise, the only calls that change a mapping.
+ * them. UCX's memory-hook library (libucm, loaded with Open MPI's UCX
+ * components inside MPI_Init, whichever PML is chosen) patches mmap, munmap,
+ * brk, sbrk, madvise and (relocations) malloc in a process whose V8 heap and
+ * background threads are already running: measured here with the transport
+ * probe, 4 SIGSEGVs inside V8's allocator in about 250 jobs with the hooks,
+ * 0 in 180 without (UCX_MEM_EVENTS=no). What they serve is UCX's registration
+ * cache for RDMA transfers of large user buffers; the runtime's messages are
+ * small and copied, so it goes without (UCX then registers per transfer). Set
+ * any of these in the environment to override.
  */
-const UCX_DEFAULTS: Readonly<Record<string, string>> = { UCX_MEM_MALLOC_HOOKS: 'no', UCX_MEM_MALLOC_RELOC: 'no' };
+const UCX_DEFAULTS: Readonly<Record<string, string>> = { UCX_MEM_EVENTS: 'no', UCX_MEM_MALLOC_HOOKS: 'no', UCX_MEM_MALLOC_RELOC: 'no' };
 
 const POLICIES: Record<WaitPolicy, number> = { spin: 0, yield: 1, adaptive: 2 };
 

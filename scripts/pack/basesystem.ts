@@ -39,7 +39,7 @@ export const BASE_LIBRARIES: readonly BaseLib[] = [
   { pattern: /^libefa\.so\.\d+$/, kind: 'cluster', why: "AWS EFA direct-verbs library of the node's rdma-core: must match the kernel driver" },
   { pattern: /^libcxi\.so\.\d+$/, kind: 'cluster', why: "HPE Slingshot CXI library: must match the node's cxi driver" },
   { pattern: /^libibumad\.so\.\d+$/, kind: 'cluster', why: "InfiniBand MAD access, part of the node's rdma-core" },
-  { pattern: /^libnl-(3|route-3)\.so\.\d+$/, kind: 'cluster', why: "netlink, loaded by the node's libibverbs/librdmacm (rdma-core's own dependency): comes with them" },
+  { pattern: /^libnl-(3|route-3)\.so\.\d+$/, kind: 'cluster', why: "netlink, loaded by the node's libibverbs (rdma-core's dependency)" },
   // a stack with fabrics carries its own UCX and libfabric (found in the tree first, so these entries never apply to
   // them); a library linked against a system copy leaves that copy to the node, where it matches the fabric
   { pattern: /^libuc[ptsm]\.so\.\d+$/, kind: 'cluster', why: "a system UCX (the tree's own is in lib/): tuned to the node's fabric" },
