@@ -119,9 +119,10 @@ test('a change to a file the recipe declares (a check program) changes the finge
   rmSync(root, { recursive: true, force: true });
   // the real recipes declare their check programs, and the files are there
   for (const real of allRecipes) for (const f of real.files ?? []) assert.ok(existsSync(join(packageRoot(), f)), `${real.name} declares ${f}`);
+  // (UCX and libfabric compile nothing in their checks: they run the installed ucx_info and fi_info)
   assert.ok(
-    allRecipes.every((x) => (x.files ?? []).length > 0),
-    'every recipe of the stack has check programs as files',
+    allRecipes.filter((x) => x.name !== 'ucx' && x.name !== 'libfabric').every((x) => (x.files ?? []).length > 0),
+    'every recipe of the stack that compiles a check program has it as a file',
   );
 });
 

@@ -18,7 +18,7 @@ test('plan lists version, sources in order (cache, mirror, upstream, Debian) and
   const r = mpistack('build', '--dry-run', `--prefix=${prefix}`, '--cache', cache, '--mirror', 'http://127.0.0.1:9/m', '--jobs', '2');
   assert.is(r.status, 0, r.stderr);
   const out = r.stdout;
-  assert.match(out, /openmpi 4\.1\.4 \(builder autotools\)/);
+  assert.match(out, /openmpi 4\.1\.4 \(builder autotools, after ucx, libfabric\)/);
   const order = [
     'cache ',
     'mirror http://127.0.0.1:9/m/openmpi-4.1.4.tar.bz2',

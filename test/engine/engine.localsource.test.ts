@@ -79,7 +79,7 @@ test('fetch copies the listed files into the cache under their hash, and reuses 
   assert.match(err.message, /changed while it was copied/);
 });
 
-test('the default plan builds openmpi, boost, node-mpi, runtime, toolchain in that order', () => {
+test('the default plan builds ucx, libfabric, openmpi, boost, node-mpi, runtime, toolchain in that order', () => {
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'cli.js');
   const prefix = join(mkdtempSync(join(tmpdir(), 'mpistack-plan-')), 'p');
   const r = spawnSync(process.execPath, [cli, 'build', '--dry-run', `--prefix=${prefix}`], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
@@ -88,7 +88,8 @@ test('the default plan builds openmpi, boost, node-mpi, runtime, toolchain in th
     .split('\n')
     .filter((l) => /^\S+ \S+ \(builder /.test(l))
     .map((l) => l.split(' ')[0]);
-  assert.equal(heads, ['openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain']);
+  assert.equal(heads, ['ucx', 'libfabric', 'openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain']);
+  assert.match(r.stdout, /openmpi .*after ucx, libfabric/);
   assert.match(r.stdout, /toolchain .*after boost/);
   assert.match(r.stdout, /local checkout: recipes\/files\/toolchain\.cmake {2}content sha256 [0-9a-f]{64}/);
   assert.match(r.stdout, /node-mpi .*after openmpi/);

@@ -75,7 +75,7 @@ test('no mpifort in the tree: no Fortran compiler set; -DMPISTACK_ROOT overrides
 test('the recipe: installed after Boost, prefix-independent; pack leaves the file as it is', () => {
   assert.equal(
     selectRecipes(allRecipes).map((r) => r.name),
-    ['openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain'],
+    ['ucx', 'libfabric', 'openmpi', 'boost', 'node-mpi', 'runtime', 'toolchain'],
   );
   assert.equal(toolchain.dependencies, ['boost']);
   assert.ok(toolchain.prefixIndependent);
