@@ -22,7 +22,7 @@ import { hookExit } from './exit.js';
  * components inside MPI_Init, whichever PML is chosen) patches mmap, munmap,
  * brk, sbrk, madvise and (relocations) malloc in a process whose V8 heap and
  * background threads are already running: measured here with the transport
- * probe, 4 SIGSEGVs inside V8's allocator in about 250 jobs with the hooks,
+ * probe, 6 SIGSEGVs inside V8's allocator in about 270 jobs with the hooks,
  * 0 in 180 without (UCX_MEM_EVENTS=no). What they serve is UCX's registration
  * cache for RDMA transfers of large user buffers; the runtime's messages are
  * small and copied, so it goes without (UCX then registers per transfer). Set
