@@ -34,6 +34,29 @@ for (const x of r) console.log('SERVER ' + x.server + ' ' + x.ret + ' ' + x.stat
 console.log('CLIENT ' + JSON.stringify(process.argv.slice(2)));
 `;
 
+/** `mpistack job` for this allocation (1 node, CORES cores) on the packed stack: scheduler, job name, extra options, then the script and its arguments. */
+function jobArgs(scheduler: 'slurm' | 'torque', name: string, extra: string[], script: string[]): string[] {
+  return [
+    '--scheduler',
+    scheduler,
+    '--nodes',
+    '1',
+    '--cores-per-node',
+    String(CORES),
+    '--memory',
+    '200mb',
+    '--workdir',
+    work,
+    '--stack',
+    stack,
+    '--name',
+    name,
+    ...extra,
+    '--',
+    ...script,
+  ];
+}
+
 function mpistackJob(args: string[]): void {
   const r = spawnSync(process.execPath, [cli, 'job', ...args], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
@@ -62,26 +85,7 @@ test.after(async () => {
 });
 
 test('mpistack job --scheduler slurm: sbatch runs the runtime script on the packed stack across the allocation', async () => {
-  mpistackJob([
-    '--scheduler',
-    'slurm',
-    '--nodes',
-    '1',
-    '--cores-per-node',
-    String(CORES),
-    '--memory',
-    '200mb',
-    '--workdir',
-    work,
-    '--stack',
-    stack,
-    '--name',
-    'rt',
-    '--',
-    'job.js',
-    'a',
-    'b,c',
-  ]);
+  mpistackJob(jobArgs('slurm', 'rt', [], ['job.js', 'a', 'b,c']));
   const id = await slurm!.sbatch(join(work, 'rt.sbatch'), jobEnv());
   const state = await slurm!.wait(id, 180_000);
   const log = readFileSync(join(work, 'rt.log'), 'utf8');
@@ -90,26 +94,7 @@ test('mpistack job --scheduler slurm: sbatch runs the runtime script on the pack
 });
 
 test("mpistack job --scheduler torque: qsub.sh through Slurm's qsub wrapper (#PBS -l nodes=1:ppn=4 read by sbatch, PBS_NODEFILE made from the allocation)", async () => {
-  mpistackJob([
-    '--scheduler',
-    'torque',
-    '--nodes',
-    '1',
-    '--cores-per-node',
-    String(CORES),
-    '--memory',
-    '200mb',
-    '--workdir',
-    work,
-    '--stack',
-    stack,
-    '--name',
-    'tq',
-    '--',
-    'job.js',
-    'a',
-    'b,c',
-  ]);
+  mpistackJob(jobArgs('torque', 'tq', [], ['job.js', 'a', 'b,c']));
   const req = readFileSync(join(work, 'cluster.req'), 'utf8');
   assert.match(req, `COMMAND="${join(work, 'qsub.sh')}"`);
   const q = spawnSync('qsub', ['-V', join(work, 'qsub.sh')], { env: slurm!.env(jobEnv()), cwd: work, encoding: 'utf8', timeout: 30_000 });
@@ -139,28 +124,7 @@ const pmi2 = (() => {
 
 test(`mpistack job --launcher srun: srun --mpi=pmi2 starts every rank of mpistack-run itself (${pmi2 ? 'Slurm PMI-2' : 'this stack has no PMI-2: refused by Open MPI'})`, async () => {
   writeFileSync(join(work, 'direct.js'), DIRECT);
-  mpistackJob([
-    '--scheduler',
-    'slurm',
-    '--nodes',
-    '1',
-    '--cores-per-node',
-    String(CORES),
-    '--memory',
-    '200mb',
-    '--workdir',
-    work,
-    '--stack',
-    stack,
-    '--name',
-    'direct',
-    '--launcher',
-    'srun',
-    '--',
-    'direct.js',
-    'a',
-    'b,c',
-  ]);
+  mpistackJob(jobArgs('slurm', 'direct', ['--launcher', 'srun'], ['direct.js', 'a', 'b,c']));
   const script = readFileSync(join(work, 'direct.sbatch'), 'utf8');
   assert.match(script, /\nexec srun --mpi=pmi2 mpistack-run /);
   assert.not.match(script, /^[^#]*\bmpirun\b/m, 'no command line runs mpirun');

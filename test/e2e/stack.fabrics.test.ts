@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { readBuildInfo } from '../../scripts/pack/pack.js';
 import type { RankTransport } from '../../runtime/transport-report.js';
 import { e2ePrefix, packedStack } from '../helpers/cluster.js';
-import { runLimited } from '../helpers/mpi.js';
+import { bareTreeEnv, runLimited } from '../helpers/mpi.js';
 import { builtStack } from '../helpers/stack.js';
 
 const prefix = realpathSync(e2ePrefix('stack.fabrics'));
@@ -103,14 +103,7 @@ const CASES: Case[] = [
   },
 ];
 
-const ENV = [
-  'PATH=/usr/bin:/bin',
-  `HOME=${process.env.HOME ?? '/root'}`,
-  'OMPI_ALLOW_RUN_AS_ROOT=1',
-  'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1',
-  'OMPI_MCA_rmaps_base_oversubscribe=1',
-  'OMPI_MCA_btl_vader_single_copy_mechanism=none',
-];
+const ENV = bareTreeEnv();
 
 /** Shell lines that set up a mount namespace: `hide` the build prefix, remove the verbs libraries, fake an RDMA device. */
 function nsSetup(o: { hide?: boolean; noVerbs?: boolean; rdmaDevice?: string }): string[] {

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { recipeFile } from '../../recipes/kit/index.js';
 import { readBuildInfo } from '../../scripts/pack/pack.js';
 import { packedStack } from '../helpers/cluster.js';
-import { runLimited } from '../helpers/mpi.js';
+import { bareTreeEnv, runLimited } from '../helpers/mpi.js';
 import { builtStack } from '../helpers/stack.js';
 
 const given = process.env.MPISTACK_E2E_PREFIX;
@@ -143,16 +143,7 @@ test(`Open MPI ${stack.openmpi}: every entry point of a moved tree works with no
   writeFileSync(join(work, 'job.js'), JOB);
   const marker = join(work, 'DECOY-ORTED-RAN');
   const points = entryPoints(root);
-  // only what running as root on 2 cores needs: no OPAL_PREFIX, no LD_LIBRARY_PATH, no PATH to the tree
-  const env = [
-    'PATH=/usr/bin:/bin',
-    `HOME=${process.env.HOME ?? '/root'}`,
-    'OMPI_ALLOW_RUN_AS_ROOT=1',
-    'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1',
-    'OMPI_MCA_rmaps_base_oversubscribe=1',
-    'OMPI_MCA_btl_vader_single_copy_mechanism=none',
-    'MPISTACK_LOG_MODE=terminal',
-  ];
+  const env = bareTreeEnv(['MPISTACK_LOG_MODE=terminal']);
   const script = [
     'set -u',
     ...decoyScript(buildPrefix, marker),

@@ -4,6 +4,22 @@
 import { spawn } from 'node:child_process';
 import { mpirunEnv as kitMpirunEnv } from '../../recipes/kit/index.js';
 
+/**
+ * `NAME=VALUE` words for `env -i` running a tree with nothing of the stack set: only what running as root on 2 cores
+ * needs (no OPAL_PREFIX, no LD_LIBRARY_PATH, no PATH to the tree).
+ */
+export function bareTreeEnv(extra: string[] = []): string[] {
+  return [
+    'PATH=/usr/bin:/bin',
+    `HOME=${process.env.HOME ?? '/root'}`,
+    'OMPI_ALLOW_RUN_AS_ROOT=1',
+    'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1',
+    'OMPI_MCA_rmaps_base_oversubscribe=1',
+    'OMPI_MCA_btl_vader_single_copy_mechanism=none',
+    ...extra,
+  ];
+}
+
 /** Environment for mpirun on this kind of machine (root, 2 cores, no ptrace): the recipe kit's, the one the sanity checks use. */
 export function mpirunEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return kitMpirunEnv(process.env, extra);
