@@ -158,6 +158,8 @@ export function parseReport(text: string): RankTransport[] {
   return ranks;
 }
 
+const NO_BTL_LOGGED = '(no BTL logged: Open MPI before 1.7 does not log the BTL per peer)';
+
 /** One line per rank, then the warnings; pure. */
 export function formatReport(ranks: readonly RankTransport[], expected: number): { lines: string[]; warnings: string[] } {
   const lines: string[] = [];
@@ -169,7 +171,7 @@ export function formatReport(ranks: readonly RankTransport[], expected: number):
         : r.pml === 'cm'
           ? `cm + ofi: provider ${r.ofi?.provider ?? '?'}${r.ofi?.domain ? ` (domain ${r.ofi.domain})` : ''}`
           : r.pml === 'ob1'
-            ? `ob1: ${r.btls.length ? r.btls.map((b) => `${b.btl} to rank ${b.peer}`).join(', ') : '(no peer)'}`
+            ? `ob1: ${r.btls.length ? r.btls.map((b) => `${b.btl} to rank ${b.peer}`).join(', ') : NO_BTL_LOGGED}`
             : `${r.pml ?? '(pml not logged)'}`;
     const thread = r.thread === 3 ? 'MPI_THREAD_MULTIPLE' : `thread level ${r.thread}`;
     lines.push(

@@ -258,11 +258,12 @@ test(`across hosts: ${fabrics ? 'pml ucx over tcp and mtl ofi over tcp' : 'ob1 o
           `${c.name} rank ${x.rank}: a tcp lane on ${cluster.iface}: ${x.ucx.join(' | ')}\n${r.out}`,
         );
       if (c.pml === 'cm') assert.match(x.ofi?.provider ?? '', /^tcp\b/, `${c.name} rank ${x.rank}\n${r.out}`);
-      if (c.pml === 'ob1')
-        assert.ok(
-          x.btls.filter((b) => b.peer !== x.rank).every((b) => b.btl === 'tcp'),
-          `${c.name} rank ${x.rank}: ${JSON.stringify(x.btls)}`,
-        );
+      // (Open MPI 1.6 logs no BTL per peer: there the report names the PML only)
+      if (c.pml === 'ob1' && builtStack(prefix).openmpi.startsWith('1.')) assert.equal(x.btls, []);
+      else if (c.pml === 'ob1') {
+        const peers = x.btls.filter((b) => b.peer !== x.rank);
+        assert.ok(peers.length === 2 && peers.every((b) => b.btl === 'tcp'), `${c.name} rank ${x.rank}: ${JSON.stringify(x.btls)}`);
+      }
     }
     console.log(
       `[hosts] ${c.name}: ${r.ranks.map((x) => `${x.host} ${x.pml} ${x.pml === 'ucx' ? x.ucx.join('|') : x.pml === 'cm' ? x.ofi?.provider : x.btls.map((b) => b.btl).join(',')}`).join('; ')}`,
