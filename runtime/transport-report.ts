@@ -196,8 +196,12 @@ export interface ReportArgs {
   json: boolean;
 }
 
-export function parseReportArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ReportArgs {
-  const out: ReportArgs = { ranks: 2, launcher: env.SLURM_JOB_ID ? 'srun' : 'mpirun', extra: [], json: false };
+/**
+ * `pmi2`: the tree's Open MPI has Slurm's PMI-2 client (lib/openmpi/mca_pmix_s2.so). Inside an allocation srun is
+ * the default only then; without it (the seed's 1.6.5) srun's ranks would wait in MPI_Init, so srun is refused.
+ */
+export function parseReportArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, pmi2 = true): ReportArgs {
+  const out: ReportArgs = { ranks: 2, launcher: env.SLURM_JOB_ID && pmi2 ? 'srun' : 'mpirun', extra: [], json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -213,6 +217,7 @@ export function parseReportArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     } else if (a === '--launcher') {
       const v = value();
       if (v !== 'mpirun' && v !== 'srun') throw new LaunchUsageError(`--launcher ${JSON.stringify(v)}: mpirun or srun`);
+      if (v === 'srun' && !pmi2) throw new LaunchUsageError("--launcher srun: this tree's Open MPI has no Slurm PMI-2 support; use --launcher mpirun");
       out.launcher = v;
     } else if (a === '--json') out.json = true;
     else if (a === '--') {
@@ -237,9 +242,9 @@ export function probeCommand(a: ReportArgs, prefix: string, node: string): { arg
 
 /** Run the probe job and print the report; the exit code is the launcher's, or 1 when ranks are missing. */
 export async function reportMain(argv: readonly string[]): Promise<number> {
-  const a = parseReportArgs(argv);
   const here = dirname(fileURLToPath(import.meta.url));
   const prefix = process.env.MPISTACK_PREFIX ?? dirname(dirname(dirname(here)));
+  const a = parseReportArgs(argv, process.env, existsSync(join(prefix, 'lib', 'openmpi', 'mca_pmix_s2.so')));
   const cmd = probeCommand(a, prefix, process.execPath);
   const { code, output } = await new Promise<{ code: number; output: string }>((res) => {
     const child = spawn(cmd.argv[0], cmd.argv.slice(1), { env: { ...process.env, ...cmd.env }, stdio: ['ignore', 'pipe', 'pipe'] });

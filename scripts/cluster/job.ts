@@ -166,6 +166,13 @@ export function resolveJob(req: JobRequest): ResolvedJob {
   const stack = resolve(req.stack);
   if (!existsSync(join(stack, 'env.sh')))
     throw new JobError('--stack', `--stack ${stack}: no env.sh there (give the unpacked mpistack/ directory, installed at this same path on every node)`);
+  // direct launch needs Open MPI's Slurm PMI-2 client in the tree (the seed's 1.6.5 has none: its ranks would wait in MPI_Init)
+  if (launcher === 'srun' && !existsSync(join(stack, 'lib', 'openmpi', 'mca_pmix_s2.so')))
+    throw new JobError(
+      '--launcher',
+      `--launcher srun: the Open MPI in ${stack} has no Slurm PMI-2 support (lib/openmpi/mca_pmix_s2.so; ` +
+        "the seed's 1.6.5 is built without it): use --launcher mpirun",
+    );
   if (!req.script) throw new JobError('script', 'no script given: put the runtime script after --, e.g. mpistack job ... -- job.js');
   const script = isAbsolute(req.script) ? req.script : resolve(workdir, req.script);
   if (!existsSync(script) || !statSync(script).isFile()) throw new JobError('script', `script ${script}: no such file (paths are taken relative to --workdir)`);

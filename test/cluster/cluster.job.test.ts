@@ -118,6 +118,12 @@ test('slurm: an sbatch script with #SBATCH directives; mpirun takes the allocati
 
 test('slurm --launcher srun: direct launch, srun --mpi=pmi2 mpistack-run (no mpirun); srun with torque or with --mpirun-arg refused', () => {
   const base = ['--nodes', '1', '--cores-per-node', '4', '--memory', '200mb', '--workdir', work, '--stack', stack];
+  // a tree whose Open MPI has no Slurm PMI-2 client is refused, naming the fix
+  const noPmi = job(['--scheduler', 'slurm', ...base, '--name', 'direct', '--launcher', 'srun', '--', 'job.js']);
+  assert.is(noPmi.status, 1);
+  assert.match(noPmi.stderr, /has no Slurm PMI-2 support .*use --launcher mpirun/);
+  mkdirSync(join(stack, 'lib', 'openmpi'), { recursive: true });
+  writeFileSync(join(stack, 'lib', 'openmpi', 'mca_pmix_s2.so'), '');
   const r = job(['--scheduler', 'slurm', ...base, '--name', 'direct', '--launcher', 'srun', '--', 'job.js', 'a b']);
   assert.is(r.status, 0, r.stderr);
   const sh = readFileSync(join(work, 'direct.sbatch'), 'utf8');

@@ -86,6 +86,8 @@ test('a rank that printed no probe line is reported missing; a cut probe line do
 test('arguments: ranks bounded, launcher mpirun|srun (srun by default inside a Slurm allocation), the rest after -- goes to the launcher', () => {
   assert.equal(parseReportArgs([], {}), { ranks: 2, launcher: 'mpirun', extra: [], json: false });
   assert.is(parseReportArgs([], { SLURM_JOB_ID: '5' }).launcher, 'srun');
+  assert.is(parseReportArgs([], { SLURM_JOB_ID: '5' }, false).launcher, 'mpirun', 'no PMI-2 in the tree: mpirun even inside an allocation');
+  assert.throws(() => parseReportArgs(['--launcher', 'srun'], {}, false), /no Slurm PMI-2 support/);
   assert.equal(parseReportArgs(['-n', '4', '--json', '--', '--mca', 'pml', 'ucx'], {}), {
     ranks: 4,
     launcher: 'mpirun',
