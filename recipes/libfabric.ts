@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autotoolsFromGit } from './builders/autotools.js';
-import { pickAll, requireFiles, SanityError, type CheckContext, type Ranged, type Recipe, type VersionEntry, urlSource } from './kit/index.js';
+import { pickAll, requireFiles, SanityError, type CheckContext, type Ranged, type Recipe, type VersionEntry, urlSource, withTreeLibs } from './kit/index.js';
 
 const release = (version: string, sha256: string) =>
   urlSource(`https://github.com/ofiwg/libfabric/releases/download/v${version}/libfabric-${version}.tar.bz2`, sha256);
@@ -103,10 +103,8 @@ const requiredFiles = ['bin/fi_info', 'lib/libfabric.so', 'include/rdma/fabric.h
 async function checkLibfabric(ctx: CheckContext): Promise<void> {
   const fail = (check: string, detail: string) => new SanityError(ctx.recipe, check, detail);
   requireFiles(ctx.recipe, ctx.root, requiredFiles);
-  const fiInfo = (args: string[], env: NodeJS.ProcessEnv = ctx.runEnv) =>
-    ctx.shell.run(join(ctx.root, 'bin', 'fi_info'), args, { cwd: ctx.workDir, env, capture: true, timeoutMs: 60_000 });
   // the built-in providers answer on any node
-  const list = await fiInfo(['-l']);
+  const list = await ctx.shell.run(join(ctx.root, 'bin', 'fi_info'), ['-l'], { cwd: ctx.workDir, env: ctx.runEnv, capture: true, timeoutMs: 60_000 });
   for (const p of ['tcp', 'shm', 'udp', 'sockets']) {
     if (!new RegExp(`^${p}:`, 'm').test(list)) throw fail('providers', `fi_info -l lists no '${p}' provider:\n${list}`);
   }
@@ -134,7 +132,7 @@ export const libfabric: Recipe = {
   builder: autotoolsFromGit([{ argv: ['./autogen.sh'], why: "upstream's bootstrap (autoreconf -ivf): the tag archive has no configure" }]),
   configureArgs: (version) => configureArgs(version),
   // the staged programs' RUNPATH names the final prefix: point them at the staged library
-  runEnv: (root, base) => ({ ...base, LD_LIBRARY_PATH: [join(root, 'lib'), base.LD_LIBRARY_PATH].filter(Boolean).join(':') }),
+  runEnv: withTreeLibs,
   check: checkLibfabric,
   patches: patchesTable,
 };

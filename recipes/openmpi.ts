@@ -4,7 +4,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { autotools } from './builders/autotools.js';
+import { autotools, STAMP_TREE } from './builders/autotools.js';
 import {
   copyRecipeFiles,
   mapBuildDir,
@@ -24,6 +24,7 @@ import {
   type Recipe,
   type VersionEntry,
   urlSource,
+  withTreeLibs,
 } from './kit/index.js';
 
 /** The release archive of `version` on Open MPI's download site (one folder a series, v4.1/). */
@@ -220,7 +221,7 @@ const bootstrapTable: readonly Ranged<Bootstrap>[] = [
         // autogen.sh patches config/libtool.m4 and friends after running autoheader, so make would find
         // opal_config.h.in stale and rerun autoheader + config.status mid-build (losing mapRomioFlags' edit);
         // one time stamp on every file, as the git export had, leaves nothing to regenerate
-        { cwd: '.', argv: ['sh', '-c', 'find . -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +'] },
+        { cwd: '.', argv: [...STAMP_TREE] },
       ],
     },
     why: 'tested on the v1.6.5 tag; a tag of another release needs its own VERSION values',
@@ -369,12 +370,11 @@ export function configureArgs(version: string, prefix = '/PREFIX', fabrics = fal
 /** Environment under which the tree at `root` (staged or final) runs with its own libraries. */
 function ompiRunEnv(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return mpirunEnv({
-    ...base,
+    // the staged libraries first (keeps the system libmpi out)
+    ...withTreeLibs(root, base),
     // the install has its final prefix compiled in; this points it at `root`
     OPAL_PREFIX: root,
     PATH: `${join(root, 'bin')}:${base.PATH ?? '/usr/bin:/bin'}`,
-    // RUNPATH (new dtags) loses to LD_LIBRARY_PATH: keeps the system libmpi out
-    LD_LIBRARY_PATH: [join(root, 'lib'), base.LD_LIBRARY_PATH].filter(Boolean).join(':'),
   });
 }
 

@@ -14,7 +14,7 @@
 // simply absent: one tarball serves nodes with and without InfiniBand.
 import { join } from 'node:path';
 import { autotoolsFromGit, type BootstrapStep } from './builders/autotools.js';
-import { pickAll, requireFiles, SanityError, type CheckContext, type Ranged, type Recipe, type VersionEntry, urlSource } from './kit/index.js';
+import { pickAll, requireFiles, SanityError, type CheckContext, type Ranged, type Recipe, type VersionEntry, urlSource, withTreeLibs } from './kit/index.js';
 
 const release = (version: string, sha256: string) => urlSource(`https://github.com/openucx/ucx/releases/download/v${version}/ucx-${version}.tar.gz`, sha256);
 
@@ -145,7 +145,7 @@ export const ucx: Recipe = {
   configureArgs: (version) => configureArgs(version),
   // the staged programs' RUNPATH names the final prefix: point them at the staged libraries (libucs then finds
   // the staged lib/ucx from its own location, which is what the check proves)
-  runEnv: (root, base) => ({ ...base, LD_LIBRARY_PATH: [join(root, 'lib'), base.LD_LIBRARY_PATH].filter(Boolean).join(':') }),
+  runEnv: withTreeLibs,
   check: checkUcx,
   patches: patchesTable,
 };

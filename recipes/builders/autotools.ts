@@ -26,6 +26,9 @@ export interface BootstrapStep {
   why: string;
 }
 
+/** Every file of a tree stamped with SOURCE_DATE_EPOCH (links themselves too): after a bootstrap, make finds nothing stale. */
+export const STAMP_TREE: readonly string[] = ['sh', '-c', 'find . -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +'];
+
 /**
  * autotools, with `bootstrap` (e.g. the tree's ./autogen.sh) run in prepare
  * when the tree has no configure; a release tarball has one and skips them.
@@ -40,7 +43,7 @@ export function autotoolsFromGit(bootstrap: readonly BootstrapStep[]): Builder {
     async prepare(ctx) {
       if (existsSync(join(ctx.srcDir, 'configure'))) return;
       for (const { argv } of bootstrap) await ctx.shell.run(argv[0] ?? '', argv.slice(1), { cwd: ctx.srcDir, env: ctx.env });
-      await ctx.shell.run('sh', ['-c', 'find . -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +'], { cwd: ctx.srcDir, env: ctx.env });
+      await ctx.shell.run(STAMP_TREE[0], STAMP_TREE.slice(1), { cwd: ctx.srcDir, env: ctx.env });
     },
   };
 }

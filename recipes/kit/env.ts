@@ -1,6 +1,7 @@
 // Environments the sanity checks run programs in: the one every mpirun on
 // this kind of machine needs, and one without the search-path variables that
 // could hide a missing RPATH or pick another MPI.
+import { join } from 'node:path';
 
 /** The environment every mpirun here needs (root in a container, few cores, no ptrace for CMA); the test helpers share it. */
 export function mpirunEnv(base: NodeJS.ProcessEnv = process.env, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -17,6 +18,14 @@ export function mpirunEnv(base: NodeJS.ProcessEnv = process.env, extra: NodeJS.P
     OMPI_MCA_mpi_yield_when_idle: '1',
     ...extra,
   };
+}
+
+/**
+ * `base` with `root`'s lib/ first on LD_LIBRARY_PATH: a staged tree's programs carry a RUNPATH to the final
+ * prefix, and RUNPATH (new dtags) loses to LD_LIBRARY_PATH, so they load the staged libraries, never another copy.
+ */
+export function withTreeLibs(root: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...base, LD_LIBRARY_PATH: [join(root, 'lib'), base.LD_LIBRARY_PATH].filter(Boolean).join(':') };
 }
 
 /** Variables that could make a program find a library or a package somewhere other than its RPATH says. */
