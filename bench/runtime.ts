@@ -75,6 +75,8 @@ interface RuntimeResult {
   ranks: number;
   medianUs: number;
   p99Us: number;
+  /** the share of round trips over 100 us, in % */
+  over100Percent?: number;
   requests?: number;
   perSecond?: number;
   clientIdlePercent?: number;
@@ -97,16 +99,24 @@ async function rank0(): Promise<void> {
   const requests = Number(process.env.MPISTACK_BENCH_REQUESTS ?? 0);
   const idleMs = Number(process.env.MPISTACK_BENCH_IDLE_MS ?? 0);
   const ranks = Object.keys(client.getServerStatus()).length + 1;
-  for (let i = 0; i < Math.min(1000, samples); i++) await client.pushCommandRequest('1+1', { block: true, targetServer: 1 });
+  const warmup = Number(process.env.MPISTACK_BENCH_WARMUP ?? 1000);
+  for (let i = 0; i < warmup; i++) await client.pushCommandRequest('1+1', { block: true, targetServer: 1 });
   const times: number[] = [];
+  const starts: bigint[] = [];
   for (let i = 0; i < samples; i++) {
     const t0 = process.hrtime.bigint();
     const [r] = await client.pushCommandRequest('1+1', { block: true, targetServer: 1 });
     times.push(Number(process.hrtime.bigint() - t0) / 1000);
+    starts.push(t0);
     if (r.ret !== 2) throw new Error(`bad answer ${String(r.ret)}`);
   }
   const out: RuntimeResult = { ranks, medianUs: 0, p99Us: 0 };
   ({ median: out.medianUs, p99: out.p99Us } = stats(times));
+  out.over100Percent = (100 * times.filter((t) => t > 100).length) / times.length;
+  // every round trip: its start (CLOCK_MONOTONIC s, as perf -k mono records) and its time in us
+  if (process.env.MPISTACK_BENCH_DUMP) {
+    writeFileSync(`${process.env.MPISTACK_BENCH_DUMP}.${ranks}`, times.map((t, i) => `${(Number(starts[i]) / 1e9).toFixed(6)} ${t.toFixed(2)}`).join('\n'));
+  }
 
   if (requests > 0) {
     const t0 = process.hrtime.bigint();

@@ -3,14 +3,23 @@
 //
 // A side expects a message soon when it has just asked for one: the client
 // when a caller waits for a request that was sent, the server when it has
-// just answered (the next request of a loop comes right after). The window
-// is twice the last wait, so it follows how fast the other side answers:
-// bounded by maxUs, and 0 (no polling at all) after a wait longer than that,
-// until a wait is short again. Idle servers and a client whose commands run
-// long therefore never spin. And polling stops for the rest of an event-loop
-// turn once that turn has lasted turnBudgetMs since its first poll, so timers
-// (heartbeats, the server's tick, a command's setTimeout) still run when
-// every message comes in a synchronous chain (poll, handle, poll...).
+// just answered (the next request of a loop comes right after). It polls
+// for up to maxUs while any of the last RECENT waits was that short, and not
+// at all (window 0) once every one of them took longer. The full window, not
+// one fitted to the last wait: a message that misses the window takes the
+// slow hop (receive thread, event loop: tens of us, more on a busy core), so
+// a wait stretched by a garbage collection or a descheduled peer should still
+// be caught by polling; and one long wait does not switch polling off for the
+// waits after it (each of which would then take the slow hop and look long
+// too). What polling costs is at most one window per wait that ends in
+// nothing (the other side went quiet); idle servers and a client whose
+// commands run long stop spinning after RECENT long waits. And polling stops
+// for the rest of an event-loop turn once that turn has lasted turnBudgetMs
+// since its first poll, so timers (heartbeats, the server's tick, a
+// command's setTimeout) still run when every message comes in a synchronous
+// chain (poll, handle, poll...); the poll that was cut off runs at the end of
+// that turn (a setImmediate), so the message still does not wait for the
+// receive thread's hop.
 import { performance } from 'node:perf_hooks';
 import type { Transport } from './transport.js';
 
@@ -21,24 +30,34 @@ export interface PollerOptions {
   initialUs: number;
   /** how long an event-loop turn may go on polling, from its first poll */
   turnBudgetMs: number;
+  /** the clock, in ms (tests pass their own) */
+  now?: () => number;
 }
 
-export const DEFAULT_POLLER: PollerOptions = { maxUs: 200, initialUs: 50, turnBudgetMs: 2 };
+export const DEFAULT_POLLER: PollerOptions = { maxUs: 200, initialUs: 200, turnBudgetMs: 2 };
 
-const MIN_WINDOW_US = 4;
+/** how many recent waits decide the window */
+const RECENT = 8;
 
 export class Poller {
   private windowUs: number;
-  /** performance.now() when the expected message was asked for; undefined: nothing expected */
+  /** the last RECENT waits in us, a ring */
+  private readonly waits: number[] = [];
+  private next = 0;
+  /** now() when the expected message was asked for; undefined: nothing expected */
   private since: number | undefined;
   private turnStart = 0;
   private turnArmed = false;
+  /** the budget ended a turn while a message was expected: poll again in the next one */
+  private pollNextTurn = false;
+  private readonly now: () => number;
 
   constructor(
     private readonly transport: Transport,
     private readonly opts: PollerOptions = DEFAULT_POLLER,
   ) {
     this.windowUs = opts.initialUs;
+    this.now = opts.now ?? (() => performance.now());
   }
 
   /** The current window in microseconds (0: not polling). */
@@ -48,29 +67,43 @@ export class Poller {
 
   /** A message is expected from now (kept if one is expected already). */
   expect(): void {
-    this.since ??= performance.now();
+    this.since ??= this.now();
   }
 
-  /** The expected message came (by poll or by the receive thread): the next window follows this wait. */
+  /** The expected message came (by poll or by the receive thread): the next window follows the recent waits. */
   arrived(): void {
     if (this.since === undefined) return;
-    const waitedUs = (performance.now() - this.since) * 1000;
+    const waitedUs = (this.now() - this.since) * 1000;
     this.since = undefined;
-    this.windowUs = waitedUs > this.opts.maxUs ? 0 : Math.min(this.opts.maxUs, Math.max(MIN_WINDOW_US, 2 * waitedUs));
+    this.waits[this.next] = waitedUs;
+    this.next = (this.next + 1) % RECENT;
+    let shortest = Infinity;
+    for (const w of this.waits) if (w < shortest) shortest = w;
+    this.windowUs = shortest > this.opts.maxUs ? 0 : this.opts.maxUs;
   }
 
   /** Expect a message and poll for it now (after the current message, when called while one is delivered). */
   poll(): void {
     this.expect();
     if (this.windowUs === 0) return;
-    const now = performance.now();
+    const now = this.now();
     if (!this.turnArmed) {
       this.turnArmed = true;
       this.turnStart = now;
-      setImmediate(() => {
-        this.turnArmed = false;
-      });
-    } else if (now - this.turnStart >= this.opts.turnBudgetMs) return;
+      setImmediate(this.endTurn);
+    } else if (now - this.turnStart >= this.opts.turnBudgetMs) {
+      // the turn's budget is spent: let the event loop run (timers, I/O), then poll again from its check phase
+      this.pollNextTurn = true;
+      return;
+    }
     this.transport.poll(this.windowUs);
   }
+
+  private readonly endTurn = (): void => {
+    this.turnArmed = false;
+    if (!this.pollNextTurn) return;
+    this.pollNextTurn = false;
+    // still expected (not arrived meanwhile through the receive thread): poll in a fresh turn
+    if (this.since !== undefined) this.poll();
+  };
 }

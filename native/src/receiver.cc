@@ -59,6 +59,23 @@ std::unique_ptr<Incoming> PopInbox() {
   return msg;
 }
 
+// The slot JS receives on itself: it is inside take() on it, or left take() less than a park period
+// ago (so it sees that slot's heartbeat requests); -1 when neither.
+int JsPollingSlot() {
+  int h = g->tookSlot.load(std::memory_order_acquire);
+  if (g->inTake.load(std::memory_order_acquire)) return h;
+  long long since = Clock::now().time_since_epoch().count() - g->tookAt.load(std::memory_order_acquire);
+  return since < std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(1)).count() ? h : -1;
+}
+
+// Some watched slot other than `except`.
+bool OtherWatched(int except) {
+  int n = g->nslots.load(std::memory_order_acquire);
+  for (int h = 0; h < n; ++h)
+    if (h != except && g->slots[h].watched.load(std::memory_order_acquire)) return true;
+  return false;
+}
+
 // From the receive thread: one poll of slot h; true when a message was taken.
 bool PollSlot(int h) {
   std::lock_guard<std::mutex> receiving(g->recvMutex);
@@ -69,6 +86,9 @@ bool PollSlot(int h) {
       std::lock_guard<std::mutex> lock(g->inboxMutex);
       g->inbox.push_back(std::move(msg));
     }
+    // JS has work now and takes the rest itself: park until its loop waits again (set before the
+    // wake, so the prepare hook that follows the wake-up always clears it)
+    g->jsHot.store(true, std::memory_order_release);
     if (!g->wakePending.exchange(true, std::memory_order_acq_rel)) g->channel.Wake();
   }
   return got;
@@ -87,18 +107,22 @@ void OnLoopIdle(uv_prepare_t*) {
 void ReceiveLoop() {
   using clock = std::chrono::steady_clock;
   auto idleSince = clock::now();
-  long sleepNs = 10'000;
   for (;;) {
+    int skip = -1;  // the slot JS polls itself this round
     if (g->jsHot.load(std::memory_order_acquire)) {
       std::unique_lock<std::mutex> lock(g->parkMutex);
       bool woken = g->park.wait_for(lock, std::chrono::milliseconds(1), [] {
         return !g->jsHot.load(std::memory_order_acquire) || g->stopRequested.load(std::memory_order_acquire);
       });
-      // woken: JS went back to its event loop, a message it waits for may come any moment; else one round for heartbeats
+      // woken: JS went back to its event loop, a message it waits for may come any moment
       if (woken) {
         idleSince = clock::now();
-        sleepNs = 10'000;
+      } else if ((skip = JsPollingSlot()) >= 0 && !OtherWatched(skip)) {
+        // JS receives on its own (take) and answers that slot's heartbeat requests there: a round
+        // here would only take recvMutex from it and cost both threads a context switch
+        continue;
       }
+      // else one round for heartbeats (JS is busy elsewhere, a long command), skipping the slot JS polls
     }
     bool got = false;
     bool stop = false;
@@ -111,11 +135,10 @@ void ReceiveLoop() {
     if (stop) break;
     int n = g->nslots.load(std::memory_order_acquire);
     for (int h = 0; h < n; ++h) {
-      if (g->slots[h].watched.load(std::memory_order_acquire) && PollSlot(h)) got = true;
+      if (h != skip && g->slots[h].watched.load(std::memory_order_acquire) && PollSlot(h)) got = true;
     }
     if (got) {
       idleSince = clock::now();
-      sleepNs = 10'000;
       continue;
     }
     if (g->stopRequested.load(std::memory_order_acquire)) break;  // belt and braces
@@ -125,15 +148,16 @@ void ReceiveLoop() {
       sched_yield();
       continue;
     }
-    // adaptive: spin ~50 us, yield until ~500 us, then sleep with backoff up to 1 ms
-    auto idle = clock::now() - idleSince;
-    if (idle < std::chrono::microseconds(50)) continue;
-    if (idle < std::chrono::microseconds(500)) {
+    // adaptive: spin ~50 us, yield until ~500 us, then sleep an eighth of the time idle so far
+    // (10 us to 1 ms): a message that comes after a long quiet spell waits at most ~1/8 longer
+    // than it took, and an idle thread wakes ~25 times in its first 8 ms, then once a millisecond
+    long idleNs = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - idleSince).count();
+    if (idleNs < 50'000) continue;
+    if (idleNs < 500'000) {
       sched_yield();
       continue;
     }
-    SleepNs(sleepNs);
-    sleepNs = sleepNs * 2 > 1'000'000 ? 1'000'000 : sleepNs * 2;
+    SleepNs(std::clamp(idleNs / 8, 10'000L, 1'000'000L));
   }
 }
 
@@ -255,16 +279,22 @@ Napi::Value Take(const Napi::CallbackInfo& info) {
   if (!msg && h >= 0) {
     CommOf(info, 0);
     g->jsHot.store(true, std::memory_order_release);
+    g->tookSlot.store(h, std::memory_order_release);
+    g->inTake.store(true, std::memory_order_release);
     const auto deadline = Clock::now() + std::chrono::nanoseconds(static_cast<long long>(info[1].As<Napi::Number>().DoubleValue()));
-    std::lock_guard<std::mutex> receiving(g->recvMutex);
-    msg = PopInbox();  // the thread may have finished one while this waited for the lock
-    for (int probes = 0; !msg; ++probes) {
-      bool got = false;
-      msg = ReceiveOne(h, &got);
-      if (msg || got) continue;  // a message, or a heartbeat answered: look again at once
-      if (Clock::now() >= deadline) break;
-      if (probes >= 16) sched_yield();  // a short spin, then let a runnable peer have the core
+    {
+      std::lock_guard<std::mutex> receiving(g->recvMutex);
+      msg = PopInbox();  // the thread may have finished one while this waited for the lock
+      for (int probes = 0; !msg; ++probes) {
+        bool got = false;
+        msg = ReceiveOne(h, &got);
+        if (msg || got) continue;  // a message, or a heartbeat answered: look again at once
+        if (Clock::now() >= deadline) break;
+        if (probes >= 16) sched_yield();  // a short spin, then let a runnable peer have the core
+      }
     }
+    g->tookAt.store(Clock::now().time_since_epoch().count(), std::memory_order_release);
+    g->inTake.store(false, std::memory_order_release);
   }
   if (!msg) return env.Undefined();
   PutStatus(msg->source, msg->tag, msg->tooLarge ? -1 : static_cast<int>(msg->size), msg->comm);

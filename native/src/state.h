@@ -139,10 +139,18 @@ struct State {
   std::deque<std::unique_ptr<Incoming>> inbox;
   std::atomic<bool> wakePending{false};
   // JS is receiving on its own thread (take with a budget) and will again
-  // soon: the receive thread parks instead of polling (it would only compete
-  // for the core), probing once a millisecond for heartbeats, until the event
-  // loop is about to wait for I/O (a uv_prepare hook clears the flag).
+  // soon, or the receive thread has just woken it with messages: the receive
+  // thread parks instead of polling (it would only compete for the core),
+  // until the event loop is about to wait for I/O (a uv_prepare hook clears
+  // the flag). Once a millisecond it makes one round for heartbeat requests,
+  // except on the slot JS itself polled within that millisecond (JS answers
+  // those in take).
   std::atomic<bool> jsHot{false};
+  // JS is inside take() now / when it last left it (steady_clock ticks) / on which slot: while it
+  // polls a slot, it answers that slot's heartbeat requests itself and the parked thread leaves it alone
+  std::atomic<bool> inTake{false};
+  std::atomic<long long> tookAt{0};
+  std::atomic<int> tookSlot{-1};
   std::mutex parkMutex;
   std::condition_variable park;
   uv_prepare_t* loopIdle = nullptr;
