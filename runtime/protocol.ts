@@ -760,14 +760,24 @@ export const HEARTBEAT_TICK_MS = 100;
 // payload its JS keeps current):
 //   busy u8 | pad u8[3] | running request id u32 | tick u32 | queued count u32 | queued ids u32 x min(count, 64)
 export function encodeHeartbeat(busy: boolean, requestId: number, queued: readonly number[] = [], tick = 0): Buffer {
+  const out = Buffer.alloc(16 + 4 * Math.min(queued.length, HEARTBEAT_QUEUE_IDS));
+  writeHeartbeat(out, busy, requestId, queued, tick);
+  return out;
+}
+
+/** The largest HEARTBEAT_REPLY payload. */
+export const HEARTBEAT_MAX_BYTES = 16 + 4 * HEARTBEAT_QUEUE_IDS;
+
+/** encodeHeartbeat into `out` (large enough: HEARTBEAT_MAX_BYTES always is; a server reuses one buffer); returns the bytes written. */
+export function writeHeartbeat(out: Buffer, busy: boolean, requestId: number, queued: readonly number[], tick: number): number {
   const listed = Math.min(queued.length, HEARTBEAT_QUEUE_IDS);
-  const out = Buffer.alloc(16 + 4 * listed);
   out[0] = busy ? 1 : 0;
+  out[1] = out[2] = out[3] = 0;
   out.writeUInt32LE(requestId >>> 0, 4);
   out.writeUInt32LE(tick >>> 0, 8);
   out.writeUInt32LE(queued.length >>> 0, 12);
   for (let i = 0; i < listed; i++) out.writeUInt32LE(queued[i] >>> 0, 16 + 4 * i);
-  return out;
+  return 16 + 4 * listed;
 }
 
 export function decodeHeartbeat(data: Uint8Array): Heartbeat {

@@ -39,7 +39,8 @@ import {
   describeThrown,
   encodeControl,
   encodeError,
-  encodeHeartbeat,
+  writeHeartbeat,
+  HEARTBEAT_MAX_BYTES,
   encodeLog,
   encodeResponseOrFailure,
   type LogLevel,
@@ -63,6 +64,8 @@ const now = (): number => performance.timeOrigin + performance.now();
 const SCRIPT_CACHE_LIMIT = 512;
 /** a command that ran shorter than this last time may run while finished responses wait in the outbox */
 const FAST_COMMAND_MS = 0.05;
+/** the heartbeat's list when nothing is queued (no array per update) */
+const NOTHING_HELD: readonly number[] = [];
 /** the outbox is sent when it holds this many responses or bytes */
 const OUTBOX_FRAMES = 64;
 const OUTBOX_BYTES = 64 * 1024;
@@ -93,6 +96,7 @@ export class MPICommandServer {
   private readonly startupLog: Array<{ level: LogLevel; text: string }>;
   /** advanced by a timer on this event loop: the heartbeat's sign that JS runs (see protocol.ts) */
   private tick = 0;
+  private readonly heartbeatBuffer = Buffer.alloc(HEARTBEAT_MAX_BYTES);
   private ticker: NodeJS.Timeout | undefined;
   /** after answering, the next request of a loop comes soon: receive it on this thread (poller.ts) */
   private readonly poller: Poller;
@@ -305,8 +309,15 @@ export class MPICommandServer {
   /** What the native thread answers heartbeats with: the running request and the queued ones (protocol.ts). */
   private updateHeartbeat(): void {
     // a response waiting in the outbox counts as held too: listed before the queued requests
-    const held = this.outbox.length === 0 ? this.queue.map((r) => r.id) : [...this.outbox.map((h) => h.res.id), ...this.queue.map((r) => r.id)];
-    this.transport.setHeartbeatPayload(encodeHeartbeat(this.running !== undefined, this.running?.id ?? 0, held, this.tick));
+    const held =
+      this.outbox.length === 0
+        ? this.queue.length === 0
+          ? NOTHING_HELD
+          : this.queue.map((r) => r.id)
+        : [...this.outbox.map((h) => h.res.id), ...this.queue.map((r) => r.id)];
+    // the transport copies the payload: one buffer serves every update (twice per command)
+    const n = writeHeartbeat(this.heartbeatBuffer, this.running !== undefined, this.running?.id ?? 0, held, this.tick);
+    this.transport.setHeartbeatPayload(this.heartbeatBuffer.subarray(0, n));
   }
 
   /**

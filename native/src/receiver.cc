@@ -23,6 +23,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// take() hands messages up to this size to JS as a copy (see its end)
+constexpr size_t kCopyBytes = 4096;
+
 // One non-blocking receive on slot h. *got: a message was taken. Returns it,
 // or nullptr when there was none or it was a heartbeat request (answered here).
 std::unique_ptr<Incoming> ReceiveOne(int h, bool* got) {
@@ -300,6 +303,9 @@ Napi::Value Take(const Napi::CallbackInfo& info) {
   PutStatus(msg->source, msg->tag, msg->tooLarge ? -1 : static_cast<int>(msg->size), msg->comm);
   if (msg->tooLarge) return env.Null();
   size_t size = msg->size;
+  // a small message is copied into a Buffer V8 owns: cheaper than an external Buffer, whose
+  // finalizer V8 has to track and call (issue 19: the runtime's round trip has two per command)
+  if (size <= kCopyBytes) return Napi::Buffer<char>::Copy(env, msg->data.get(), size);
   return Napi::Buffer<char>::New(env, msg->data.release(), size, [](Napi::Env, char* p) { std::free(p); });
 }
 
