@@ -1,11 +1,17 @@
-// npm run bench -- runtime [--samples N] [--requests N] [--baseline-requests N] [--runs N] [--prefix DIR]... [--no-baseline]
+// npm run bench -- runtime [--samples N] [--warmup N] [--requests N] [--baseline-requests N] [--runs N] [--prefix DIR]... [--no-baseline]
 //
 // The runtime (issue 19) against its floor and against mpi4py.futures, all
 // in the same run, on the same MPI:
 //   1. blocking `1+1` round trip to one server (pushCommandRequest(block),
-//      targetServer 1): median and p99 in us, at `mpirun -n 2` (the main
-//      target: one client and one server, no oversubscription on 2 cores)
-//      and at `mpirun -n 4`;
+//      targetServer 1): median, p99 and the share over 100 us, at
+//      `mpirun -n 2` (the main target: one client and one server, no
+//      oversubscription on 2 cores) and at `mpirun -n 4`, after --warmup
+//      (20,000) round trips: V8 compiles the hot path during the first
+//      thousands, on compiler threads that share the rank's core. The first
+//      5000 of them are shown as the "cold" row (no target). Beside them, what
+//      the machine takes from a thread that only spins (platform jitter: a
+//      2-core VM loses a few % to gaps of 30 us and more, which no runtime
+//      can avoid and which shape any p99 measured on it);
 //   2. the binding's own floor: its synchronous 8-byte ping-pong between 2
 //      ranks (send/recvInto), and its asynchronous one (recvAsync on the
 //      receive thread), with _pingpong-rank.ts as `npm run bench -- pingpong`
@@ -40,6 +46,10 @@
 // whole measurement N times per MPI and prints every run, then one line per
 // run to compare them.
 //
+// MPISTACK_BENCH_DUMP=FILE writes every measured round trip of the runtime's
+// runs to FILE.<ranks> (its start on CLOCK_MONOTONIC in s, its time in us),
+// to line the slow ones up with `perf sched record -k mono`.
+//
 // This file is also the rank-0 script of the runtime's runs: the launcher
 // imports it with MPISTACK_BENCH_ROLE=rank0 and the global `client` set.
 import { availableParallelism, tmpdir } from 'node:os';
@@ -68,6 +78,13 @@ export const describe = 'runtime 1+1 round trip (-n 2, -n 4) vs the binding floo
 
 const here = dirname(fileURLToPath(import.meta.url));
 const IDLE_MS = 5000;
+/**
+ * Round trips before the measured ones. A fresh Node process needs some
+ * thousands before V8 has compiled the hot path (its compiler threads share
+ * the rank's core): the first COLD_SAMPLES are reported as their own row.
+ */
+const DEFAULT_WARMUP = 20_000;
+const COLD_SAMPLES = 5000;
 const TARGET = { medianUs: 10, xSync: 5, p99Us: 100, xChunk1: 20, idlePercent: 5 };
 
 /** What rank 0 of a runtime run reports. */
@@ -77,6 +94,8 @@ interface RuntimeResult {
   p99Us: number;
   /** the share of round trips over 100 us, in % */
   over100Percent?: number;
+  /** the first round trips of the warm-up (a fresh process) */
+  cold?: { median: number; p99: number; n: number; over100Percent: number };
   requests?: number;
   perSecond?: number;
   clientIdlePercent?: number;
@@ -99,8 +118,14 @@ async function rank0(): Promise<void> {
   const requests = Number(process.env.MPISTACK_BENCH_REQUESTS ?? 0);
   const idleMs = Number(process.env.MPISTACK_BENCH_IDLE_MS ?? 0);
   const ranks = Object.keys(client.getServerStatus()).length + 1;
-  const warmup = Number(process.env.MPISTACK_BENCH_WARMUP ?? 1000);
-  for (let i = 0; i < warmup; i++) await client.pushCommandRequest('1+1', { block: true, targetServer: 1 });
+  const warmup = Number(process.env.MPISTACK_BENCH_WARMUP ?? DEFAULT_WARMUP);
+  // the warm-up's first COLD_SAMPLES round trips are reported too: a fresh process, V8 still compiling
+  const cold: number[] = [];
+  for (let i = 0; i < warmup; i++) {
+    const t0 = process.hrtime.bigint();
+    await client.pushCommandRequest('1+1', { block: true, targetServer: 1 });
+    if (i < COLD_SAMPLES) cold.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
   const times: number[] = [];
   const starts: bigint[] = [];
   for (let i = 0; i < samples; i++) {
@@ -113,6 +138,7 @@ async function rank0(): Promise<void> {
   const out: RuntimeResult = { ranks, medianUs: 0, p99Us: 0 };
   ({ median: out.medianUs, p99: out.p99Us } = stats(times));
   out.over100Percent = (100 * times.filter((t) => t > 100).length) / times.length;
+  if (cold.length > 0) out.cold = { ...stats(cold), n: cold.length, over100Percent: (100 * cold.filter((t) => t > 100).length) / cold.length };
   // every round trip: its start (CLOCK_MONOTONIC s, as perf -k mono records) and its time in us
   if (process.env.MPISTACK_BENCH_DUMP) {
     writeFileSync(`${process.env.MPISTACK_BENCH_DUMP}.${ranks}`, times.map((t, i) => `${(Number(starts[i]) / 1e9).toFixed(6)} ${t.toFixed(2)}`).join('\n'));
@@ -209,6 +235,7 @@ async function codecUs(runtimeDir: string): Promise<number> {
 
 interface Options {
   samples: number;
+  warmup: number;
   requests: number;
   baselineRequests: number;
   baseline: boolean;
@@ -223,6 +250,44 @@ interface RunRows {
   n4: RuntimeResult;
   mpi4py?: BaselineResult;
   mpi4pyMissing?: string;
+  jitter: Jitter;
+}
+
+/** What the machine itself takes from a spinning thread (no MPI, no runtime). */
+interface Jitter {
+  seconds: number;
+  lostPercent: number;
+  over30PerMs: number;
+  over100PerMs: number;
+  maxUs: number;
+}
+
+/**
+ * The platform's own hiccups: one thread reads the clock in a tight loop for
+ * `ms` and counts the gaps (interrupts, the hypervisor, other tasks). A round
+ * trip that meets one is that much slower whatever the runtime does; on a
+ * 2-core VM they decide much of the p99.
+ */
+function platformJitter(ms: number): Jitter {
+  const start = performance.now();
+  let last = start;
+  let lost = 0;
+  let over30 = 0;
+  let over100 = 0;
+  let max = 0;
+  while (last - start < ms) {
+    const t = performance.now();
+    const gapUs = (t - last) * 1000;
+    if (gapUs > 10) {
+      lost += gapUs;
+      if (gapUs > 30) over30++;
+      if (gapUs > 100) over100++;
+      if (gapUs > max) max = gapUs;
+    }
+    last = t;
+  }
+  const elapsedMs = last - start;
+  return { seconds: elapsedMs / 1000, lostPercent: lost / 10 / elapsedMs, over30PerMs: over30 / elapsedMs, over100PerMs: over100 / elapsedMs, maxUs: max };
 }
 
 /** The launcher and the runtime folder: the stack's, or the local build's. */
@@ -253,14 +318,17 @@ async function measureOnce(t: Target, o: Options, tmp: string, cExe: string | un
   } catch (e) {
     console.log(`codec: not measured: ${(e as Error).message}`);
   }
+  const jitter = platformJitter(1000);
   const samples = String(o.samples);
-  const n2 = await runtimeRun(t, 2, tmp, { MPISTACK_BENCH_SAMPLES: samples });
+  const warmup = String(o.warmup);
+  const n2 = await runtimeRun(t, 2, tmp, { MPISTACK_BENCH_SAMPLES: samples, MPISTACK_BENCH_WARMUP: warmup });
   const n4 = await runtimeRun(t, 4, tmp, {
     MPISTACK_BENCH_SAMPLES: samples,
+    MPISTACK_BENCH_WARMUP: warmup,
     MPISTACK_BENCH_REQUESTS: String(o.requests),
     MPISTACK_BENCH_IDLE_MS: String(IDLE_MS),
   });
-  const rows: RunRows = { c, sync, async: asyncLat, codecUs: codec, n2, n4 };
+  const rows: RunRows = { c, sync, async: asyncLat, codecUs: codec, n2, n4, jitter };
   if (!o.baseline) rows.mpi4pyMissing = 'skipped (--no-baseline)';
   else {
     const py = pythonWith(t, 'mpi4py.futures');
@@ -291,15 +359,40 @@ const row = (label: string, ...cells: string[]): string => `  ${label.padEnd(48)
 
 function printRun(r: RunRows, o: Options, oversubscribed: boolean): void {
   const { n2, n4, sync } = r;
-  console.log(`\nround trip, 8 B message / blocking \`1+1\` (${o.samples} samples each), us`);
-  console.log(row('', 'median', 'p99', 'x sync'));
+  console.log(`\nround trip, 8 B message / blocking \`1+1\` (${o.samples} samples each; the runtime's after ${o.warmup} warm-up round trips), us`);
+  console.log(row('', 'median', 'p99', 'x sync', '>100 us'));
+  const over = (x: number | undefined): string => (x === undefined ? '' : `${f(x, 2)}%`);
   if (r.c) console.log(row('C ping-pong, mpicc (reference)', f(r.c.median), f(r.c.p99), f(r.c.median / sync.median, 2)));
   console.log(row('binding sync ping-pong (floor)', f(sync.median), f(sync.p99), '1.00'));
   console.log(row('binding async ping-pong (receive thread)', f(r.async.median), f(r.async.p99), f(r.async.median / sync.median, 2)));
-  console.log(row('runtime 1+1, mpirun -n 2', f(n2.medianUs), f(n2.p99Us), f(n2.medianUs / sync.median, 2)));
-  console.log(row(`runtime 1+1, mpirun -n 4${oversubscribed ? ' (oversubscribed)' : ''}`, f(n4.medianUs), f(n4.p99Us), f(n4.medianUs / sync.median, 2)));
+  console.log(row('runtime 1+1, mpirun -n 2', f(n2.medianUs), f(n2.p99Us), f(n2.medianUs / sync.median, 2), over(n2.over100Percent)));
+  console.log(
+    row(
+      `runtime 1+1, mpirun -n 4${oversubscribed ? ' (oversubscribed)' : ''}`,
+      f(n4.medianUs),
+      f(n4.p99Us),
+      f(n4.medianUs / sync.median, 2),
+      over(n4.over100Percent),
+    ),
+  );
+  if (n2.cold)
+    console.log(
+      row(
+        `runtime 1+1, -n 2, cold: first ${n2.cold.n} (no target)`,
+        f(n2.cold.median),
+        f(n2.cold.p99),
+        f(n2.cold.median / sync.median, 2),
+        over(n2.cold.over100Percent),
+      ),
+    );
   if (r.mpi4py)
     console.log(row('mpi4py.futures submit().result(), -n 4 (ref.)', f(r.mpi4py.medianUs), f(r.mpi4py.p99Us), f(r.mpi4py.medianUs / sync.median, 2)));
+
+  const j = r.jitter;
+  console.log(
+    `platform: a thread spinning ${f(j.seconds)} s here lost ${f(j.lostPercent, 2)}% to gaps over 10 us ` +
+      `(${f(j.over30PerMs, 2)}/ms over 30 us, ${f(j.over100PerMs, 3)}/ms over 100 us, longest ${f(j.maxUs, 0)} us)`,
+  );
 
   const remainder = r.codecUs === undefined ? undefined : n2.medianUs - sync.median - r.codecUs;
   const share = (x: number | undefined): string => (x === undefined ? '' : `${f((100 * x) / n2.medianUs, 0)}%`);
@@ -347,7 +440,26 @@ function printRun(r: RunRows, o: Options, oversubscribed: boolean): void {
 /** One line per run, to compare runs (and quote them). */
 function printSummary(runs: RunRows[]): void {
   console.log('\nruns (us; throughput requests/s; idle % of a core)');
-  const head = ['run', 'sync', 'async', 'codec', 'n2 med', 'n2 p99', 'x sync', 'n4 med', 'n4 p99', 'req/s', 'x c=1', 'x c=64', 'idle srv', 'idle cli'];
+  const head = [
+    'run',
+    'sync',
+    'async',
+    'codec',
+    'n2 med',
+    'n2 p99',
+    'n2 >100',
+    'x sync',
+    'n4 med',
+    'n4 p99',
+    'cold med',
+    'cold p99',
+    'req/s',
+    'x c=1',
+    'x c=64',
+    'idle srv',
+    'idle cli',
+    'jitter',
+  ];
   console.log(`  ${head.map((h, i) => (i === 0 ? h.padEnd(4) : h.padStart(9))).join('')}`);
   runs.forEach((r, i) => {
     const idleServers = Math.max(...Object.values(r.n4.serverIdlePercent ?? {}));
@@ -357,14 +469,18 @@ function printSummary(runs: RunRows[]): void {
       f(r.codecUs, 2),
       f(r.n2.medianUs),
       f(r.n2.p99Us),
+      `${f(r.n2.over100Percent, 2)}%`,
       f(r.n2.medianUs / r.sync.median, 2),
       f(r.n4.medianUs),
       f(r.n4.p99Us),
+      f(r.n2.cold?.median),
+      f(r.n2.cold?.p99),
       f(r.n4.perSecond, 0),
       f(r.mpi4py ? r.n4.perSecond! / r.mpi4py.chunk1PerSecond : undefined, 2),
       f(r.mpi4py ? r.n4.perSecond! / r.mpi4py.chunk64PerSecond : undefined, 2),
       f(idleServers, 2),
       f(r.n4.clientIdlePercent, 2),
+      `${f(r.jitter.lostPercent, 1)}%`,
     ];
     console.log(`  ${String(i + 1).padEnd(4)}${cells.map((c) => c.padStart(9)).join('')}`);
   });
@@ -377,6 +493,7 @@ export async function run(args: string[]): Promise<void> {
     args,
     options: {
       samples: { type: 'string', default: '5000' },
+      warmup: { type: 'string', default: String(DEFAULT_WARMUP) },
       requests: { type: 'string', default: '50000' },
       'baseline-requests': { type: 'string', default: '20000' },
       runs: { type: 'string', default: '1' },
@@ -386,6 +503,7 @@ export async function run(args: string[]): Promise<void> {
   });
   const o: Options = {
     samples: Math.max(10, Number(values.samples)),
+    warmup: Math.max(0, Math.floor(Number(values.warmup))),
     requests: Math.max(1, Number(values.requests)),
     baselineRequests: Math.max(1, Number(values['baseline-requests'])),
     baseline: !values['no-baseline'],
