@@ -98,6 +98,8 @@ interface RuntimeResult {
   cold?: { median: number; p99: number; n: number; over100Percent: number };
   requests?: number;
   perSecond?: number;
+  /** CPU time per request of the throughput run, in us: the client's, and all servers' together */
+  cpuUsPerRequest?: { client: number; servers: number };
   clientIdlePercent?: number;
   serverIdlePercent?: Record<string, number>;
 }
@@ -145,6 +147,9 @@ async function rank0(): Promise<void> {
   }
 
   if (requests > 0) {
+    // CPU time of every rank over the run: what a request costs the client and the servers
+    const pids = [process.pid, ...Object.values(client.getServerStatus()).map((s) => s.pid)];
+    const cpu0 = pids.map(cpuTicks);
     const t0 = process.hrtime.bigint();
     const ids: number[] = [];
     for (let i = 0; i < requests; i++) ids.push(...client.pushCommandRequest('1+1'));
@@ -153,6 +158,8 @@ async function rank0(): Promise<void> {
     if (res.length !== requests || !res.every((r) => r.ret === 2)) throw new Error('a throughput request failed');
     out.requests = requests;
     out.perSecond = requests / secs;
+    const used = pids.map((p, i) => (cpuTicks(p) - cpu0[i]) / clockTicksPerSecond());
+    out.cpuUsPerRequest = { client: (1e6 * used[0]) / requests, servers: (1e6 * used.slice(1).reduce((a, b) => a + b, 0)) / requests };
   }
 
   if (idleMs > 0) {
@@ -409,6 +416,8 @@ function printRun(r: RunRows, o: Options, oversubscribed: boolean): void {
   const ours = n4.perSecond;
   console.log(row('', 'req/s', 'ours / it'));
   console.log(row(`runtime, ${n4.requests} non-blocking 1+1`, f(ours, 0), '1.00'));
+  if (n4.cpuUsPerRequest)
+    console.log(`  (CPU per request: client ${f(n4.cpuUsPerRequest.client)} us, the servers together ${f(n4.cpuUsPerRequest.servers)} us)`);
   if (r.mpi4py) {
     console.log(row(`mpi4py map(eval) chunksize=1, ${r.mpi4py.requests} items`, f(r.mpi4py.chunk1PerSecond, 0), f(ours! / r.mpi4py.chunk1PerSecond, 2)));
     console.log(row(`mpi4py map(eval) chunksize=64, ${r.mpi4py.requests} items`, f(r.mpi4py.chunk64PerSecond, 0), f(ours! / r.mpi4py.chunk64PerSecond, 2)));

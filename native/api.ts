@@ -52,6 +52,18 @@ export interface Communicator {
    */
   send(buffer: Uint8Array, dest: number, tag: number): void;
   /**
+   * Send without waiting for the receiver: the bytes are copied and MPI sends
+   * them in the background (MPI_Isend), in order with this process's other
+   * sends to that rank. A buffer over 64 KiB is not copied: it goes by send().
+   * Open MPI's MPI_Send over shared memory waits until the receiver polls MPI
+   * for any message over 256 bytes (and for small ones once the peer's fast
+   * box is full), so a rank busy computing stalls its senders; this does not.
+   * A failure MPI reports after isend() returned is thrown by the next
+   * isend(), naming the earlier send. Finalize waits up to 5 s for sends still
+   * in flight.
+   */
+  isend(buffer: Uint8Array, dest: number, tag: number): void;
+  /**
    * Blocking receive by matched probe (MPI_Mprobe/MPI_Mrecv; on MPI-2.1,
    * MPI_Iprobe/MPI_Recv serialised with the receive thread). A message of
    * 2 GiB or more (from a sender using MPI datatypes) is received and
@@ -170,6 +182,7 @@ export interface NativeAddon {
   commSize(h: number): number;
   commDup(h: number): number;
   send(h: number, buf: Uint8Array, dest: number, tag: number): void;
+  isend(h: number, buf: Uint8Array, dest: number, tag: number): void;
   recv(h: number, source: number, tag: number): Buffer;
   recvInto(h: number, buf: Uint8Array, source: number, tag: number): void;
   iprobe(h: number, source: number, tag: number): boolean;

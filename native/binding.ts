@@ -342,6 +342,10 @@ class Comm implements Communicator {
     this.b.native.send(this.handle, checkBytes('send buffer', buffer), checkInt('dest', dest), checkInt('tag', tag, 0));
   }
 
+  isend(buffer: Uint8Array, dest: number, tag: number): void {
+    this.b.native.isend(this.handle, checkBytes('send buffer', buffer), checkInt('dest', dest), checkInt('tag', tag, 0));
+  }
+
   private syncOnly(what: string): void {
     if (this.b.isWatched(this.handle)) {
       throw new Error(

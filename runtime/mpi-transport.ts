@@ -1,5 +1,5 @@
 // The Transport on MPI: a dup()'ed communicator (the runtime's messages never
-// mix with the application's), blocking sends (small messages go eagerly),
+// mix with the application's), sends that never wait for the receiver (isend),
 // and one listener on the binding's receive thread (listen): no promise per
 // message, no polling. When a message is expected soon, poll() receives it on
 // this thread instead (the binding's bounded MPI_Improbe), which saves the
@@ -30,8 +30,9 @@ export class MPITransport implements Transport {
     return this.comm.size;
   }
 
+  /** isend: a rank busy in a command never stalls the one sending to it (the bytes are copied, so the buffer is free at once) */
   send(dest: number, tag: number, data: Uint8Array): void {
-    this.comm.send(data, dest, tag);
+    this.comm.isend(data, dest, tag);
   }
 
   start(handler: (msg: Envelope) => void): void {

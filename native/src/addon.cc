@@ -20,7 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"processorName", ProcessorName}, {"libraryVersion", LibraryVersion}, {"version", Version},
       {"libraryPath", LibraryPath}, {"wtime", Wtime}, {"threadLevel", ThreadLevelProvided},
       {"setWaitPolicy", SetWaitPolicy}, {"commRank", CommRank}, {"commSize", CommSize},
-      {"commDup", CommDup}, {"send", Send}, {"recv", Recv}, {"recvInto", RecvInto},
+      {"commDup", CommDup}, {"send", Send}, {"isend", Isend}, {"recv", Recv}, {"recvInto", RecvInto},
       {"iprobe", Iprobe}, {"barrier", Barrier}, {"bcast", Bcast}, {"startReceiver", StartReceiver},
       {"refReceiver", RefReceiver}, {"watch", Watch}, {"enableHeartbeat", EnableHeartbeat},
       {"setHeartbeatPayload", SetHeartbeatPayload}, {"take", Take},

@@ -1,6 +1,7 @@
 // Communicator methods: handles, rank and size, dup, and the synchronous
 // point-to-point and collective calls. Sizes are checked here a second time
 // (TypeScript checks first): a count of 2 GiB or more never reaches MPI.
+#include <chrono>
 #include <cstring>
 
 #include "receive.h"
@@ -66,6 +67,92 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   int tag = info[3].As<Napi::Number>().Int32Value();
   if (b.size > static_cast<size_t>(INT_MAX)) ThrowTooLarge(env, "send buffer", b.size);
   Check(env, MPI_Send(b.data, static_cast<int>(b.size), MPI_BYTE, dest, tag, c), "MPI_Send");
+  return env.Undefined();
+}
+
+// isend(h, bytes, dest, tag): MPI_Isend of a copy, returning at once. Open MPI's blocking MPI_Send
+// of more than 256 bytes over shared memory (and of smaller ones once the peer's fast box is full)
+// waits until the receiver polls MPI: a client would stall on every server busy in a command, and
+// a server on a client busy in JS. A buffer above kIsendCopyBytes is not copied: it goes by
+// MPI_Send (a large message waits for its receiver anyway). MPI's order between this process's
+// sends to one rank is the order they were posted, isend or send.
+constexpr size_t kIsendCopyBytes = 64 * 1024;
+
+size_t ReapSends(long long waitNs) {
+  auto& reqs = g->sendReqs;
+  auto& sends = g->sends;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(waitNs);
+  for (;;) {
+    if (reqs.empty()) return 0;
+    int n = static_cast<int>(reqs.size());
+    int done = 0;
+    std::vector<int> idx(n);
+    std::vector<MPI_Status> st(n);
+    int rc = MPI_Testsome(n, reqs.data(), &done, idx.data(), st.data());
+    if (done != MPI_UNDEFINED && done > 0) {
+      for (int k = 0; k < done; ++k) {
+        int i = idx[k];
+        int err = rc == MPI_ERR_IN_STATUS ? st[k].MPI_ERROR : rc;
+        if (err != MPI_SUCCESS && g->sendFailure == MPI_SUCCESS) {
+          g->sendFailure = err;
+          g->failedSend = PendingSend{sends[i].dest, sends[i].tag, nullptr};
+        }
+        sends[i].data.reset();
+      }
+      // compact: the finished ones are MPI_REQUEST_NULL now
+      size_t keep = 0;
+      for (size_t i = 0; i < reqs.size(); ++i) {
+        if (reqs[i] == MPI_REQUEST_NULL) continue;
+        if (keep != i) {
+          reqs[keep] = reqs[i];
+          sends[keep] = std::move(sends[i]);
+        }
+        ++keep;
+      }
+      reqs.resize(keep);
+      sends.resize(keep);
+    }
+    if (waitNs <= 0 || reqs.empty()) return reqs.size();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      // a receiver that never polls again: the requests go (legal for sends), MPI frees them when it can
+      for (auto& r : reqs) MPI_Request_free(&r);
+      size_t left = reqs.size();
+      reqs.clear();
+      sends.clear();  // Open MPI copied what it had not sent; the worst case is a lost message to that rank
+      return left;
+    }
+    sched_yield();
+  }
+}
+
+Napi::Value Isend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MPI_Comm c = CommOf(info, 0);
+  Bytes b = BytesOf(info[1]);
+  int dest = info[2].As<Napi::Number>().Int32Value();
+  int tag = info[3].As<Napi::Number>().Int32Value();
+  if (b.size > static_cast<size_t>(INT_MAX)) ThrowTooLarge(env, "send buffer", b.size);
+  ReapSends();
+  if (g->sendFailure != MPI_SUCCESS) {
+    int rc = g->sendFailure;
+    g->sendFailure = MPI_SUCCESS;
+    std::string where = "MPI_Isend (an earlier isend to rank " + std::to_string(g->failedSend.dest) + " with tag " + std::to_string(g->failedSend.tag) + ")";
+    ThrowMpi(env, rc, where.c_str());
+  }
+  if (b.size > kIsendCopyBytes) {
+    Check(env, MPI_Send(b.data, static_cast<int>(b.size), MPI_BYTE, dest, tag, c), "MPI_Send");
+    return env.Undefined();
+  }
+  MallocBytes copy = Allocate(b.size);
+  if (b.size > 0) std::memcpy(copy.get(), b.data, b.size);
+  MPI_Request req = MPI_REQUEST_NULL;
+  Check(env, MPI_Isend(copy.get(), static_cast<int>(b.size), MPI_BYTE, dest, tag, c, &req), "MPI_Isend");
+  int done = 0;
+  MPI_Test(&req, &done, MPI_STATUS_IGNORE);  // the common case: gone into the peer's fast box already
+  if (!done) {
+    g->sendReqs.push_back(req);
+    g->sends.push_back(PendingSend{dest, tag, std::move(copy)});
+  }
   return env.Undefined();
 }
 

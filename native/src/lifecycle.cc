@@ -71,6 +71,10 @@ void RequireActive(Napi::Env env) {
   if (fin) ThrowState(env, "MPI is already finalized");
 }
 
+// How long finalize waits for isend()'s sends still in flight (their receivers polling) before it
+// lets them go: a rank that never polls again cannot hold this one's exit.
+constexpr long long kFinalizeSendWaitNs = 5'000'000'000LL;
+
 int DoFinalize() {
   g->active.store(false, std::memory_order_release);
   StopReceiver();
@@ -83,6 +87,8 @@ int DoFinalize() {
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
   if (!init || fin) return MPI_SUCCESS;
+  // isend()'s sends still in flight: their receivers may need a moment to poll (bounded: never hangs)
+  ReapSends(kFinalizeSendWaitNs);
   g->control.Free();
   for (int h = 1; h < g->nslots.load(); ++h)
     if (g->slots[h].comm != MPI_COMM_NULL) g->slots[h].watched.store(false);

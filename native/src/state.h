@@ -118,6 +118,13 @@ struct OwnedComm {
   ~OwnedComm() { Free(); }
 };
 
+// A send isend() posted and MPI may not have finished (its bytes, copied, are freed with it).
+struct PendingSend {
+  int dest;
+  int tag;
+  MallocBytes data;
+};
+
 struct State {
   Slot slots[kMaxComms];
   std::atomic<int> nslots{0};
@@ -158,6 +165,12 @@ struct State {
   Napi::Reference<Napi::Int32Array> statusRef;
   int32_t* statusOut = nullptr;
   int32_t statusFallback[4] = {0, 0, 0, 0};
+  // isend()'s sends in flight, JS thread only: requests and their bytes, index for index; and the
+  // first one MPI reported failed after isend() had returned (the next isend() throws it)
+  std::vector<MPI_Request> sendReqs;
+  std::vector<PendingSend> sends;
+  int sendFailure = MPI_SUCCESS;
+  PendingSend failedSend{-1, -1, nullptr};
   std::string libPath;
   napi_env owner = nullptr;  // the one JS environment (thread) that uses MPI
 #if !MPISTACK_MATCHED_PROBE
@@ -239,6 +252,7 @@ Napi::Value CommRank(const Napi::CallbackInfo& info);
 Napi::Value CommSize(const Napi::CallbackInfo& info);
 Napi::Value CommDup(const Napi::CallbackInfo& info);
 Napi::Value Send(const Napi::CallbackInfo& info);
+Napi::Value Isend(const Napi::CallbackInfo& info);
 Napi::Value Recv(const Napi::CallbackInfo& info);
 Napi::Value RecvInto(const Napi::CallbackInfo& info);
 Napi::Value Iprobe(const Napi::CallbackInfo& info);
@@ -254,5 +268,8 @@ Napi::Value SetHeartbeatPayload(const Napi::CallbackInfo& info);
 Napi::Value Take(const Napi::CallbackInfo& info);
 // Stop and join the receive thread (lifecycle.cc calls it before MPI_Finalize).
 void StopReceiver();
+// Free what isend() posted and MPI has finished (comm.cc); `deadlineNs` > 0: wait up to that long
+// for all of them (before MPI_Finalize), then free the requests of the rest. Returns how many are left.
+size_t ReapSends(long long waitNs = 0);
 
 }  // namespace mpistack

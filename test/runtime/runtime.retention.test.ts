@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ResponseExpiredError } from '../../runtime/errors.js';
+import { DEFAULT_RETAIN_RESPONSES, RequestTable } from '../../runtime/requests.js';
 import { cluster } from './inprocess.js';
 
 test('handed-out responses: the last retainResponses stay retrievable, older ones expire; memory stays bounded', async () => {
@@ -88,6 +89,35 @@ test('pending requests are never dropped, however many', async () => {
   const last = await client.getCommandResponse(queued.slice(-1), { block: true });
   assert.is(last[0].ret, 199);
   await client.stopServices();
+});
+
+test('the table itself: never-read ones go oldest first, among others read, with the stale entries of the unread order skipped', () => {
+  const dropped: number[] = [];
+  const table = new RequestTable(DEFAULT_RETAIN_RESPONSES, (req) => dropped.push(req.rec.id));
+  const cap = 10 * DEFAULT_RETAIN_RESPONSES;
+  const n = 300_000;
+  // every 7th is read as it finishes (an entry the unread order skips later); the others never are
+  for (let i = 0; i < n; i++) {
+    const r = table.add({
+      command: 'x',
+      mode: 'eval',
+      parameters: undefined,
+      target: undefined,
+      timeoutMs: 0,
+      callWithParameters: false,
+      encodedParameters: undefined,
+    });
+    table.settle(r, undefined);
+    if (r.rec.id % 7 === 0) table.handOut([r]);
+  }
+  const unread = n - Math.floor(n / 7);
+  // the cap counts a response before its caller reads it: cap - 1 or cap never-read ones stay
+  assert.ok(dropped.length >= unread - cap && dropped.length <= unread - cap + 1, `${dropped.length} let go`);
+  assert.ok(
+    dropped.every((id, i) => id % 7 !== 0 && (i === 0 || id > dropped[i - 1])),
+    'only never-read ones, oldest first',
+  );
+  assert.is(dropped[0], 1);
 });
 
 test.run();
