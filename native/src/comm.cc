@@ -114,11 +114,13 @@ size_t ReapSends(long long waitNs) {
     }
     if (waitNs <= 0 || reqs.empty()) return reqs.size();
     if (std::chrono::steady_clock::now() >= deadline) {
-      // a receiver that never polls again: the requests go (legal for sends), MPI frees them when it can
+      // a receiver that never polls again: the requests go (legal for sends) and MPI completes them
+      // when it can; their bytes stay allocated (MPI may still read them), the process is finalizing
       for (auto& r : reqs) MPI_Request_free(&r);
+      for (auto& s : sends) (void)s.data.release();
       size_t left = reqs.size();
       reqs.clear();
-      sends.clear();  // Open MPI copied what it had not sent; the worst case is a lost message to that rank
+      sends.clear();
       return left;
     }
     sched_yield();
@@ -148,7 +150,9 @@ Napi::Value Isend(const Napi::CallbackInfo& info) {
   MPI_Request req = MPI_REQUEST_NULL;
   Check(env, MPI_Isend(copy.get(), static_cast<int>(b.size), MPI_BYTE, dest, tag, c, &req), "MPI_Isend");
   int done = 0;
-  MPI_Test(&req, &done, MPI_STATUS_IGNORE);  // the common case: gone into the peer's fast box already
+  MPI_Status st;
+  int rc = MPI_Test(&req, &done, &st);  // the common case: gone into the peer's fast box already
+  if (done && rc != MPI_SUCCESS) Check(env, rc == MPI_ERR_IN_STATUS ? st.MPI_ERROR : rc, "MPI_Isend");
   if (!done) {
     g->sendReqs.push_back(req);
     g->sends.push_back(PendingSend{dest, tag, std::move(copy)});
