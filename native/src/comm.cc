@@ -59,15 +59,27 @@ Napi::Value CommDup(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, AddComm(d));
 }
 
+// send's and isend's arguments (h, bytes, dest, tag), the size checked
+struct SendArgs {
+  MPI_Comm comm;
+  Bytes bytes;
+  int dest;
+  int tag;
+};
+
+SendArgs SendArgsOf(const Napi::CallbackInfo& info) {
+  SendArgs a{CommOf(info, 0), BytesOf(info[1]), info[2].As<Napi::Number>().Int32Value(), info[3].As<Napi::Number>().Int32Value()};
+  if (a.bytes.size > static_cast<size_t>(INT_MAX)) ThrowTooLarge(info.Env(), "send buffer", a.bytes.size);
+  return a;
+}
+
+void BlockingSend(Napi::Env env, const SendArgs& a) {
+  Check(env, MPI_Send(a.bytes.data, static_cast<int>(a.bytes.size), MPI_BYTE, a.dest, a.tag, a.comm), "MPI_Send");
+}
+
 Napi::Value Send(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  MPI_Comm c = CommOf(info, 0);
-  Bytes b = BytesOf(info[1]);
-  int dest = info[2].As<Napi::Number>().Int32Value();
-  int tag = info[3].As<Napi::Number>().Int32Value();
-  if (b.size > static_cast<size_t>(INT_MAX)) ThrowTooLarge(env, "send buffer", b.size);
-  Check(env, MPI_Send(b.data, static_cast<int>(b.size), MPI_BYTE, dest, tag, c), "MPI_Send");
-  return env.Undefined();
+  BlockingSend(info.Env(), SendArgsOf(info));
+  return info.Env().Undefined();
 }
 
 // isend(h, bytes, dest, tag): MPI_Isend of a copy, returning at once. Open MPI's blocking MPI_Send
@@ -95,7 +107,8 @@ size_t ReapSends(long long waitNs) {
         int err = rc == MPI_ERR_IN_STATUS ? st[k].MPI_ERROR : rc;
         if (err != MPI_SUCCESS && g->sendFailure == MPI_SUCCESS) {
           g->sendFailure = err;
-          g->failedSend = PendingSend{sends[i].dest, sends[i].tag, nullptr};
+          g->failedDest = sends[i].dest;
+          g->failedTag = sends[i].tag;
         }
         sends[i].data.reset();
       }
@@ -129,33 +142,30 @@ size_t ReapSends(long long waitNs) {
 
 Napi::Value Isend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  MPI_Comm c = CommOf(info, 0);
-  Bytes b = BytesOf(info[1]);
-  int dest = info[2].As<Napi::Number>().Int32Value();
-  int tag = info[3].As<Napi::Number>().Int32Value();
-  if (b.size > static_cast<size_t>(INT_MAX)) ThrowTooLarge(env, "send buffer", b.size);
+  const SendArgs a = SendArgsOf(info);
+  const Bytes& b = a.bytes;
   ReapSends();
   if (g->sendFailure != MPI_SUCCESS) {
     int rc = g->sendFailure;
     g->sendFailure = MPI_SUCCESS;
-    std::string where = "MPI_Isend (an earlier isend to rank " + std::to_string(g->failedSend.dest) + " with tag " + std::to_string(g->failedSend.tag) + ")";
+    std::string where = "MPI_Isend (an earlier isend to rank " + std::to_string(g->failedDest) + " with tag " + std::to_string(g->failedTag) + ")";
     ThrowMpi(env, rc, where.c_str());
   }
   if (b.size > kIsendCopyBytes) {
-    Check(env, MPI_Send(b.data, static_cast<int>(b.size), MPI_BYTE, dest, tag, c), "MPI_Send");
+    BlockingSend(env, a);
     return env.Undefined();
   }
   MallocBytes copy = Allocate(b.size);
   if (b.size > 0) std::memcpy(copy.get(), b.data, b.size);
   MPI_Request req = MPI_REQUEST_NULL;
-  Check(env, MPI_Isend(copy.get(), static_cast<int>(b.size), MPI_BYTE, dest, tag, c, &req), "MPI_Isend");
+  Check(env, MPI_Isend(copy.get(), static_cast<int>(b.size), MPI_BYTE, a.dest, a.tag, a.comm, &req), "MPI_Isend");
   int done = 0;
   MPI_Status st;
   int rc = MPI_Test(&req, &done, &st);  // the common case: gone into the peer's fast box already
   if (done && rc != MPI_SUCCESS) Check(env, rc == MPI_ERR_IN_STATUS ? st.MPI_ERROR : rc, "MPI_Isend");
   if (!done) {
     g->sendReqs.push_back(req);
-    g->sends.push_back(PendingSend{dest, tag, std::move(copy)});
+    g->sends.push_back(PendingSend{a.dest, a.tag, std::move(copy)});
   }
   return env.Undefined();
 }

@@ -170,7 +170,8 @@ struct State {
   std::vector<MPI_Request> sendReqs;
   std::vector<PendingSend> sends;
   int sendFailure = MPI_SUCCESS;
-  PendingSend failedSend{-1, -1, nullptr};
+  int failedDest = -1;
+  int failedTag = -1;
   std::string libPath;
   napi_env owner = nullptr;  // the one JS environment (thread) that uses MPI
 #if !MPISTACK_MATCHED_PROBE
