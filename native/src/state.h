@@ -269,7 +269,7 @@ Napi::Value SetHeartbeatPayload(const Napi::CallbackInfo& info);
 Napi::Value Take(const Napi::CallbackInfo& info);
 // Stop and join the receive thread (lifecycle.cc calls it before MPI_Finalize).
 void StopReceiver();
-// Free what isend() posted and MPI has finished (comm.cc); `deadlineNs` > 0: wait up to that long
+// Free what isend() posted and MPI has finished (comm.cc); `waitNs` > 0: wait up to that long
 // for all of them (before MPI_Finalize), then free the requests of the rest. Returns how many are left.
 size_t ReapSends(long long waitNs = 0);
 
